@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs everything nerveseg needs on a fresh Debian machine (run as root): the system libraries the
+# native core links against, the TIFF tools the tests compare with, then the npm packages (which builds the addon).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+need=()
+for pkg in libdnnl-dev libtiff-tools g++ make python3; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# onnxruntime-node's install script would download GPU binaries; the CPU build ships in the package.
+export ONNXRUNTIME_NODE_INSTALL=skip
+npm ci --no-audit --no-fund

@@ -1,0 +1,244 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { crc32c, maskedCrc32c } from "../../src/train/crc32c.js";
+import { SummaryWriter, histogramOf } from "../../src/train/tensorboard.js";
+import { tempDir } from "../helpers/sample.js";
+
+// ---- An independent reader: bitwise CRC-32C and a generic protobuf wire-format walker. ----
+
+function bitwiseCrc32c(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const b of bytes) {
+    crc ^= b;
+    for (let k = 0; k < 8; k++) {
+      const lsb = crc & 1;
+      crc >>>= 1;
+      if (lsb) crc ^= 0x82f63b78;
+    }
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function mask(crc: number): number {
+  const rotated = ((crc >>> 15) | (crc << 17)) >>> 0;
+  return (rotated + 0xa282ead8) % 2 ** 32;
+}
+
+interface Field {
+  num: number;
+  wire: number;
+  varint?: bigint;
+  fixed?: Uint8Array;
+  bytes?: Uint8Array;
+}
+
+function walk(buf: Uint8Array): Field[] {
+  const fields: Field[] = [];
+  let p = 0;
+  const readVarint = (): bigint => {
+    let v = 0n;
+    let shift = 0n;
+    for (;;) {
+      assert.ok(p < buf.length, "varint runs past the end");
+      const b = buf[p++];
+      v |= BigInt(b & 0x7f) << shift;
+      shift += 7n;
+      if ((b & 0x80) === 0) return v;
+    }
+  };
+  while (p < buf.length) {
+    const key = Number(readVarint());
+    const num = key >> 3;
+    const wire = key & 7;
+    if (wire === 0) fields.push({ num, wire, varint: readVarint() });
+    else if (wire === 1 || wire === 5) {
+      const n = wire === 1 ? 8 : 4;
+      assert.ok(p + n <= buf.length, "fixed field runs past the end");
+      fields.push({ num, wire, fixed: buf.slice(p, p + n) });
+      p += n;
+    } else if (wire === 2) {
+      const n = Number(readVarint());
+      assert.ok(p + n <= buf.length, "length-delimited field runs past the end");
+      fields.push({ num, wire, bytes: buf.slice(p, p + n) });
+      p += n;
+    } else assert.fail(`unexpected wire type ${wire}`);
+  }
+  return fields;
+}
+
+const f64 = (b: Uint8Array): number => new DataView(b.buffer, b.byteOffset, 8).getFloat64(0, true);
+const f32 = (b: Uint8Array): number => new DataView(b.buffer, b.byteOffset, 4).getFloat32(0, true);
+const one = (fs_: Field[], num: number): Field => {
+  const found = fs_.filter((f) => f.num === num);
+  assert.equal(found.length, 1, `field ${num} appears ${found.length} times`);
+  return found[0];
+};
+const packed = (b: Uint8Array): number[] => {
+  assert.equal(b.length % 8, 0);
+  return Array.from({ length: b.length / 8 }, (_, i) => f64(b.subarray(i * 8)));
+};
+
+/** Splits a TFRecord file, checking both CRCs of every record with the bitwise CRC. */
+function readRecords(file: string): Uint8Array[] {
+  const buf = new Uint8Array(fs.readFileSync(file));
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out: Uint8Array[] = [];
+  let p = 0;
+  while (p < buf.length) {
+    assert.ok(p + 12 <= buf.length, "truncated record header");
+    const len = Number(dv.getBigUint64(p, true));
+    assert.equal(dv.getUint32(p + 8, true), mask(bitwiseCrc32c(buf.subarray(p, p + 8))), "length CRC");
+    assert.ok(p + 12 + len + 4 <= buf.length, "truncated record");
+    const data = buf.slice(p + 12, p + 12 + len);
+    assert.equal(dv.getUint32(p + 12 + len, true), mask(bitwiseCrc32c(data)), "data CRC");
+    out.push(data);
+    p += 16 + len;
+  }
+  return out;
+}
+
+interface DecodedEvent {
+  wallTime: number;
+  step: number;
+  fileVersion?: string;
+  values: { tag: string; simple?: number; histo?: Field[] }[];
+}
+
+function decodeEvent(data: Uint8Array): DecodedEvent {
+  const fields = walk(data);
+  const wall = one(fields, 1);
+  assert.equal(wall.wire, 1);
+  const stepField = fields.find((f) => f.num === 2);
+  const ev: DecodedEvent = { wallTime: f64(wall.fixed!), step: Number(stepField?.varint ?? 0n), values: [] };
+  const fv = fields.find((f) => f.num === 3);
+  if (fv) ev.fileVersion = new TextDecoder().decode(fv.bytes);
+  const summary = fields.find((f) => f.num === 5);
+  if (summary) {
+    for (const v of walk(summary.bytes!).filter((f) => f.num === 1)) {
+      const vf = walk(v.bytes!);
+      const tag = new TextDecoder().decode(one(vf, 1).bytes);
+      const simple = vf.find((f) => f.num === 2);
+      const histo = vf.find((f) => f.num === 5);
+      ev.values.push({
+        tag,
+        simple: simple ? f32(simple.fixed!) : undefined,
+        histo: histo ? walk(histo.bytes!) : undefined,
+      });
+    }
+  }
+  return ev;
+}
+
+// ---- Tests ----
+
+test("crc32c matches the standard check value and the bitwise CRC", () => {
+  const check = new TextEncoder().encode("123456789");
+  assert.equal(crc32c(check), 0xe3069283);
+  assert.equal(bitwiseCrc32c(check), 0xe3069283);
+  const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 131 + 7) & 0xff);
+  assert.equal(crc32c(bytes), bitwiseCrc32c(bytes));
+  assert.equal(maskedCrc32c(bytes), mask(bitwiseCrc32c(bytes)));
+});
+
+test("SummaryWriter writes a file_version record, scalars and histograms TensorBoard can read", () => {
+  const dir = path.join(tempDir(), "logs", "run1");
+  let clock = 1700000000.25;
+  const w = new SummaryWriter(dir, () => (clock += 1));
+  const values = new Float32Array(1000);
+  for (let i = 0; i < values.length; i++) values[i] = Math.sin(i * 0.37) * (i % 7) * 0.01;
+  values[3] = 0; // exact zero
+  values[4] = 12345.5; // a large value
+  values[5] = -1e-13; // below the smallest limit magnitude
+  w.scalar("loss", 0.6931, 0);
+  w.scalar("val_loss", 0.5, 0);
+  w.scalar("loss", 0.25, 1);
+  w.histogram("enc1/conv/weight", values, 1);
+  w.scalar("lr", 1e-3, 70000000000); // a step needing a multi-byte varint
+  w.flush();
+  w.close();
+  assert.throws(() => w.scalar("loss", 1, 2), /after close/);
+
+  const files = fs.readdirSync(dir);
+  assert.equal(files.length, 1);
+  assert.match(files[0], /^events\.out\.tfevents\.1700000001\..+$/);
+  const events = readRecords(path.join(dir, files[0])).map(decodeEvent);
+  assert.equal(events.length, 6);
+  assert.equal(events[0].fileVersion, "brain.Event:2");
+  assert.equal(events[0].wallTime, 1700000001.25);
+
+  const scalars = events
+    .slice(1)
+    .flatMap((e) => e.values.filter((v) => v.simple !== undefined).map((v) => [v.tag, e.step, v.simple]));
+  assert.deepEqual(scalars, [
+    ["loss", 0, Math.fround(0.6931)],
+    ["val_loss", 0, 0.5],
+    ["loss", 1, 0.25],
+    ["lr", 70000000000, Math.fround(1e-3)],
+  ]);
+  for (let i = 1; i < events.length; i++) assert.ok(events[i].wallTime > events[i - 1].wallTime);
+
+  const h = events[4];
+  assert.equal(h.step, 1);
+  assert.equal(h.values[0].tag, "enc1/conv/weight");
+  const hf = h.values[0].histo!;
+  const get = (n: number) => f64(one(hf, n).fixed!);
+  assert.equal(get(1), Math.min(...values));
+  assert.equal(get(2), 12345.5);
+  assert.equal(get(3), values.length);
+  let sum = 0;
+  let sq = 0;
+  for (const v of values) {
+    sum += v;
+    sq += v * v;
+  }
+  assert.ok(Math.abs(get(4) - sum) < 1e-9);
+  assert.ok(Math.abs(get(5) - sq) < 1e-6);
+  const limits = packed(one(hf, 6).bytes!);
+  const counts = packed(one(hf, 7).bytes!);
+  assert.equal(limits.length, counts.length);
+  assert.equal(
+    counts.reduce((a, b) => a + b, 0),
+    values.length,
+  );
+  // Recount every bucket [previous limit, limit) from the raw values.
+  for (let i = 0; i < limits.length; i++) {
+    if (i > 0) assert.ok(limits[i] > limits[i - 1], "limits increase");
+    const lo = i === 0 ? -Number.MAX_VALUE : limits[i - 1];
+    const n = Array.from(values).filter((v) => v >= lo && v < limits[i]).length;
+    assert.equal(counts[i], n, `bucket ${i} [${lo}, ${limits[i]})`);
+  }
+});
+
+test("histogramOf uses TensorFlow's default 1.1x buckets and skips non-finite values", () => {
+  const h = histogramOf([1, 1.05, 1.2, NaN, Infinity, -1]);
+  assert.equal(h.num, 4);
+  assert.equal(h.min, -1);
+  assert.equal(h.max, 1.2);
+  // The last limit of each non-empty bucket is 1e-12 * 1.1^k for some k (or 0 / ±DBL_MAX).
+  const nonEmpty = h.bucketLimit.filter((_, i) => h.bucket[i] > 0);
+  for (const l of nonEmpty) {
+    const k = Math.log(Math.abs(l) / 1e-12) / Math.log(1.1);
+    assert.ok(Math.abs(k - Math.round(k)) < 1e-6, `limit ${l} is on the 1.1x ladder`);
+  }
+  assert.deepEqual(
+    h.bucket.filter((c) => c > 0),
+    [1, 2, 1], // -1 | 1 and 1.05 share [1.0..., 1.1...) | 1.2
+  );
+  assert.equal(histogramOf([]).bucket.length, 0);
+});
+
+test("two writers started in the same second get separate files", () => {
+  const dir = tempDir();
+  const a = new SummaryWriter(dir, () => 5);
+  const b = new SummaryWriter(dir, () => 5);
+  a.scalar("x", 1, 0);
+  b.scalar("x", 2, 1);
+  a.close();
+  b.close();
+  const files = fs.readdirSync(dir).sort();
+  assert.equal(files.length, 2);
+  const steps = files.flatMap((f) => readRecords(path.join(dir, f)).map(decodeEvent).slice(1)).map((e) => e.step);
+  assert.deepEqual(steps.sort(), [0, 1]);
+});
