@@ -1,0 +1,28 @@
+/** The Kaggle per-image score: Dice 2|A∩B| / (|A| + |B|), 1 when both masks are empty. */
+import { runsArea, runsIntersection } from "../io/rle.js";
+
+/** Dice of two masks of the same size (nonzero = on): 1 when both are empty, 0 when exactly one is. */
+export function dice(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) throw new Error(`dice: masks differ in size (${a.length} vs ${b.length} pixels)`);
+  let na = 0;
+  let nb = 0;
+  let both = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] !== 0;
+    const y = b[i] !== 0;
+    if (x) na++;
+    if (y) nb++;
+    if (x && y) both++;
+  }
+  return diceFromCounts(both, na, nb);
+}
+
+/** Dice from pixel counts: intersection, |A| and |B|. */
+export function diceFromCounts(intersection: number, areaA: number, areaB: number): number {
+  return areaA + areaB === 0 ? 1 : (2 * intersection) / (areaA + areaB);
+}
+
+/** Dice of two parsed run lists (see parseRle in io/rle.ts), computed from the runs without decoding. */
+export function diceRuns(a: Uint32Array, b: Uint32Array): number {
+  return diceFromCounts(runsIntersection(a, b), runsArea(a), runsArea(b));
+}
