@@ -1,6 +1,12 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { register as registerPrepare } from "./commands/prepare.js";
+import { register as registerRle } from "./commands/rle.js";
+import { register as registerEvaluate } from "./commands/evaluate.js";
+import { register as registerSynth } from "./commands/synth.js";
+import { register as registerOverlay } from "./commands/overlay.js";
+import { register as registerView } from "./commands/view.js";
+import { register as registerDedupe } from "./commands/dedupe.js";
 import { UserError } from "./errors.js";
 
 const program = new Command();
@@ -12,7 +18,13 @@ program
 
 // Each command lives in ./commands/<name>.ts and registers itself here.
 // (register lines below, one per command)
+registerDedupe(program);
+registerSynth(program);
+registerOverlay(program);
+registerRle(program);
+registerEvaluate(program);
 registerPrepare(program);
+registerView(program);
 
 async function main(): Promise<void> {
   try {

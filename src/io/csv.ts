@@ -35,7 +35,10 @@ export function parseCsv(text: string, file: string): CsvTable {
     if (raw.trim() === "") continue;
     const fields = raw.split(",").map(unquote);
     if (fields.length !== header.length) {
-      throw fileError(file, `line ${i + 1}: ${fields.length} fields, expected ${header.length} (${header.join(",")})`);
+      throw fileError(
+        file,
+        `line ${i + 1}: ${fields.length} fields, expected ${header.length} (${header.join(",")})`,
+      );
     }
     rows.push({ line: i + 1, fields });
   }

@@ -13,11 +13,11 @@ const TABLE_SIZE = 1 << MAX_BITS;
 /** Why a strip could not be decoded; the TIFF reader turns it into an error naming the file. */
 export class LzwError extends Error {}
 
-// Decoder table: entry k is the byte string out[start[k] .. start[k] + len[k]). This works because each
-// new entry is "previous string + first byte of the current one", which lies contiguously in the output.
+// Decoder table: entry k >= 258 is the byte string out[start[k] .. start[k] + len[k]). This works because
+// each new entry is "previous string + first byte of the current one", which lies contiguously in the output.
 // Shared between calls (decoding is synchronous) so that 11k images do not allocate 11k tables.
 const decStart = new Int32Array(TABLE_SIZE);
-const decLen = new Int32Array(TABLE_SIZE).fill(1, 0, 256); // literals are 1 byte, always
+const decLen = new Int32Array(TABLE_SIZE);
 
 /**
  * Decodes one LZW strip from `src` into `out[outStart .. outEnd)`; returns the number of bytes written.
@@ -36,7 +36,10 @@ export function lzwDecodeInto(src: Uint8Array, out: Uint8Array, outStart: number
   let width = 9;
   let mask = (1 << width) - 1;
   let next = FIRST;
-  let prev = -1; // code of the previous string, -1 right after a Clear
+  // The previous string, as its latest place in the output; none right after a Clear.
+  let hasPrev = false;
+  let prevAt = 0;
+  let prevLen = 0;
 
   // Every iteration consumes at least 9 bits, so the loop is bounded by the input size.
   for (;;) {
@@ -52,42 +55,33 @@ export function lzwDecodeInto(src: Uint8Array, out: Uint8Array, outStart: number
       width = 9;
       mask = 511;
       next = FIRST;
-      prev = -1;
+      hasPrev = false;
       continue;
     }
     if (code === EOI) return pos - outStart;
 
-    if (prev < 0) {
-      // First code after a Clear (or at the start): must be a literal.
-      if (code > 255) throw new LzwError(`code ${code} where a literal byte was expected`);
-      if (pos >= outEnd) return pos - outStart;
-      decStart[code] = pos;
-      out[pos++] = code;
-      prev = code;
-      continue;
+    let start = 0;
+    let len = 1;
+    if (code > 255) {
+      if (code < next && hasPrev) {
+        start = decStart[code]!;
+        len = decLen[code]!;
+      } else if (code === next && hasPrev) {
+        // KwKwK: the previous string plus its own first byte.
+        start = prevAt;
+        len = prevLen + 1;
+      } else if (!hasPrev) {
+        throw new LzwError(`code ${code} where a literal byte was expected (first code after a Clear)`);
+      } else {
+        throw new LzwError(`code ${code} is not yet in the table (next free code ${next})`);
+      }
     }
 
-    let start: number;
-    let len: number;
-    if (code < 256) {
-      start = -1;
-      len = 1;
-    } else if (code < next) {
-      start = decStart[code]!;
-      len = decLen[code]!;
-    } else if (code === next) {
-      // KwKwK: the string is prev + first byte of prev.
-      start = decStart[prev]!;
-      len = decLen[prev]! + 1;
-    } else {
-      throw new LzwError(`code ${code} is not yet in the table (next free code ${next})`);
-    }
-
-    // New entry = previous string + first byte of this one = the bytes starting at the previous string,
-    // since decStart[prev] points at its latest occurrence, which the current string follows.
-    if (next < TABLE_SIZE) {
-      decStart[next] = decStart[prev]!;
-      decLen[next] = decLen[prev]! + 1;
+    // New entry = previous string + first byte of this one, which is exactly what the output holds from
+    // prevAt on, because this string is written right after the previous one.
+    if (hasPrev && next < TABLE_SIZE) {
+      decStart[next] = prevAt;
+      decLen[next] = prevLen + 1;
       next++;
       if (next === mask && width < MAX_BITS) {
         width++;
@@ -97,7 +91,9 @@ export function lzwDecodeInto(src: Uint8Array, out: Uint8Array, outStart: number
 
     const room = outEnd - pos;
     if (room <= 0) return pos - outStart;
-    const at = pos;
+    prevAt = pos;
+    prevLen = len;
+    hasPrev = true;
     if (code < 256) {
       out[pos++] = code;
     } else {
@@ -108,9 +104,6 @@ export function lzwDecodeInto(src: Uint8Array, out: Uint8Array, outStart: number
       pos += n;
       if (n < len) return pos - outStart;
     }
-    // Any occurrence of a string will do; pointing at the latest one is what makes the next entry valid.
-    decStart[code] = at;
-    prev = code;
   }
 }
 

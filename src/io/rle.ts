@@ -53,7 +53,9 @@ export function parseRle(rle: string, width: number, height: number, where = "RL
     if (start < 1) fail(`run ${i / 2 + 1} starts at ${start} (pixels are numbered from 1)`);
     if (len < 1) fail(`run ${i / 2 + 1} has length ${len}`);
     if (start - 1 + len > total) {
-      fail(`run ${i / 2 + 1} (${start} ${len}) ends past the last pixel ${total} of a ${width}x${height} image`);
+      fail(
+        `run ${i / 2 + 1} (${start} ${len}) ends past the last pixel ${total} of a ${width}x${height} image`,
+      );
     }
     if (start - 1 < end) fail(`run ${i / 2 + 1} (${start} ${len}) overlaps or precedes the run before it`);
     runs[i] = start - 1;

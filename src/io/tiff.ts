@@ -57,7 +57,20 @@ const COMPRESSION_NAMES: Record<number, string> = {
 };
 
 /** Byte size of one value of each TIFF field type (classic TIFF). */
-const TYPE_SIZE: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8 };
+const TYPE_SIZE: Record<number, number> = {
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 4,
+  5: 8,
+  6: 1,
+  7: 1,
+  8: 2,
+  9: 4,
+  10: 8,
+  11: 4,
+  12: 8,
+};
 
 interface Entry {
   type: number;
@@ -85,9 +98,11 @@ export function decodeTiff(bytes: Uint8Array, file: string): GreyImage {
   if (version !== 42) fail(`not a TIFF (bad magic: version ${version}, expected 42)`);
 
   const ifd = view.getUint32(4, le);
-  if (ifd < 8 || ifd + 2 > size) fail(`truncated or corrupt: first directory at offset ${ifd} is past the end (${size} bytes)`);
+  if (ifd < 8 || ifd + 2 > size)
+    fail(`truncated or corrupt: first directory at offset ${ifd} is past the end (${size} bytes)`);
   const nEntries = view.getUint16(ifd, le);
-  if (ifd + 2 + nEntries * 12 > size) fail(`truncated: directory at offset ${ifd} runs past the end of the file`);
+  if (ifd + 2 + nEntries * 12 > size)
+    fail(`truncated: directory at offset ${ifd} runs past the end of the file`);
 
   const entries = new Map<number, Entry>();
   for (let i = 0; i < nEntries; i++) {
@@ -134,17 +149,21 @@ export function decodeTiff(bytes: Uint8Array, file: string): GreyImage {
     return out;
   };
 
-  if (entries.has(TAG.TileWidth) || entries.has(TAG.TileOffsets)) fail("tiled TIFF is not supported (only strips)");
+  if (entries.has(TAG.TileWidth) || entries.has(TAG.TileOffsets))
+    fail("tiled TIFF is not supported (only strips)");
   const width = scalar(TAG.ImageWidth);
   const height = scalar(TAG.ImageLength);
   if (width === 0 || height === 0) fail(`empty image (${width}x${height})`);
-  if (width * height > MAX_TIFF_PIXELS) fail(`image too large (${width}x${height} > ${MAX_TIFF_PIXELS} pixels)`);
+  if (width * height > MAX_TIFF_PIXELS)
+    fail(`image too large (${width}x${height} > ${MAX_TIFF_PIXELS} pixels)`);
 
   const spp = scalar(TAG.SamplesPerPixel, 1);
   const photometric = scalar(TAG.Photometric, 1);
   if (photometric === 2) fail("RGB images are not supported (only 8-bit grey)");
-  if (photometric === 3 || entries.has(TAG.ColorMap)) fail("palette images are not supported (only 8-bit grey)");
-  if (photometric !== 0 && photometric !== 1) fail(`photometric interpretation ${photometric} is not supported (only grey)`);
+  if (photometric === 3 || entries.has(TAG.ColorMap))
+    fail("palette images are not supported (only 8-bit grey)");
+  if (photometric !== 0 && photometric !== 1)
+    fail(`photometric interpretation ${photometric} is not supported (only grey)`);
   if (spp !== 1) fail(`${spp} samples per pixel are not supported (only 1: grey)`);
   const bps = scalar(TAG.BitsPerSample, 1);
   if (bps !== 8) fail(`${bps}-bit samples are not supported (only 8-bit)`);
@@ -155,7 +174,9 @@ export function decodeTiff(bytes: Uint8Array, file: string): GreyImage {
   const compression = scalar(TAG.Compression, 1);
   if (compression !== 1 && compression !== 5) {
     const name = COMPRESSION_NAMES[compression];
-    fail(`${name ? `${name} compression` : `compression ${compression}`} is not supported (only none and LZW)`);
+    fail(
+      `${name ? `${name} compression` : `compression ${compression}`} is not supported (only none and LZW)`,
+    );
   }
   const predictor = scalar(TAG.Predictor, 1);
   if (predictor !== 1 && predictor !== 2) fail(`predictor ${predictor} is not supported (only 1 and 2)`);
@@ -172,7 +193,9 @@ export function decodeTiff(bytes: Uint8Array, file: string): GreyImage {
     const off = offsets[s]!;
     const count = counts[s]!;
     if (off > size || count > size - off) {
-      fail(`truncated: strip ${s} (offset ${off}, ${count} bytes) runs past the end of the file (${size} bytes)`);
+      fail(
+        `truncated: strip ${s} (offset ${off}, ${count} bytes) runs past the end of the file (${size} bytes)`,
+      );
     }
     const strip = bytes.subarray(off, off + count);
     let got: number;

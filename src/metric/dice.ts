@@ -3,7 +3,8 @@ import { runsArea, runsIntersection } from "../io/rle.js";
 
 /** Dice of two masks of the same size (nonzero = on): 1 when both are empty, 0 when exactly one is. */
 export function dice(a: Uint8Array, b: Uint8Array): number {
-  if (a.length !== b.length) throw new Error(`dice: masks differ in size (${a.length} vs ${b.length} pixels)`);
+  if (a.length !== b.length)
+    throw new Error(`dice: masks differ in size (${a.length} vs ${b.length} pixels)`);
   let na = 0;
   let nb = 0;
   let both = 0;

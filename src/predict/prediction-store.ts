@@ -66,7 +66,9 @@ function checkSet(set: PredictionSet, where: string): void {
     const p = presence[i];
     if (!(p >= 0 && p <= 1)) throw new UserError(`${where}: presence of ${ids[i]} is ${p}, not in 0..1`);
     if (probs[i].length !== height * width) {
-      throw new UserError(`${where}: map of ${ids[i]} has ${probs[i].length} values, want ${width}x${height}`);
+      throw new UserError(
+        `${where}: map of ${ids[i]} has ${probs[i].length} values, want ${width}x${height}`,
+      );
     }
   }
 }
@@ -99,7 +101,8 @@ export function writePredictions(dir: string, set: PredictionSet): void {
 export function readPredictions(dir: string): PredictionSet {
   const jsonFile = path.join(dir, PREDICTIONS_JSON);
   const npyFile = path.join(dir, PROBS_NPY);
-  if (!fs.existsSync(jsonFile)) throw fileError(jsonFile, "missing (not a prediction folder, or an unfinished one)");
+  if (!fs.existsSync(jsonFile))
+    throw fileError(jsonFile, "missing (not a prediction folder, or an unfinished one)");
   if (!fs.existsSync(npyFile)) throw fileError(npyFile, "missing (the prediction folder is incomplete)");
   let raw: unknown;
   try {
@@ -114,7 +117,8 @@ export function readPredictions(dir: string): PredictionSet {
   }
   const meta = parsed.data;
   const n = meta.ids.length;
-  if (meta.presence.length !== n) throw fileError(jsonFile, `${n} ids but ${meta.presence.length} presence values`);
+  if (meta.presence.length !== n)
+    throw fileError(jsonFile, `${n} ids but ${meta.presence.length} presence values`);
   if (new Set(meta.ids).size !== n) throw fileError(jsonFile, "repeated image ids");
   const { header, data } = readNpy(npyFile);
   if (header.dtype !== "|u1") throw fileError(npyFile, `dtype ${header.dtype}, want |u1 (probability x 255)`);

@@ -37,7 +37,8 @@ export function rleProblem(pixels: string, totalPixels = KAGGLE_PIXELS): string 
   for (let k = 0; k < tokens.length; k += 2) {
     const a = tokens[k];
     const b = tokens[k + 1];
-    if (!INT_RE.test(a) || !INT_RE.test(b)) return `RLE pair ${k / 2 + 1} "${a} ${b}" is not two positive integers`;
+    if (!INT_RE.test(a) || !INT_RE.test(b))
+      return `RLE pair ${k / 2 + 1} "${a} ${b}" is not two positive integers`;
     const start = Number(a);
     const len = Number(b);
     if (start <= prevEnd) {
@@ -99,7 +100,8 @@ export function validateSubmissionText(
     if (comma < 0) throw fileError(name, `${at}: no comma (want img,pixels)`);
     const id = line.slice(0, comma);
     const pixels = line.slice(comma + 1);
-    if (!ID_RE.test(id)) throw fileError(name, `${at}: image id "${id.slice(0, 20)}" is not a positive integer`);
+    if (!ID_RE.test(id))
+      throw fileError(name, `${at}: image id "${id.slice(0, 20)}" is not a positive integer`);
     if (!expected.has(id)) throw fileError(name, `${at}: image id ${id} is not one of the test images`);
     if (seen.has(id)) throw fileError(name, `${at}: image id ${id} appears twice`);
     seen.add(id);
@@ -140,7 +142,8 @@ export function writeSubmission(
   const expected = expectedSet(expectedIds, file);
   const byId = new Map<number, string>();
   for (const { img, pixels } of rows) {
-    if (!expected.has(img)) throw fileError(file, `row for image "${img}", which is not one of the test images`);
+    if (!expected.has(img))
+      throw fileError(file, `row for image "${img}", which is not one of the test images`);
     const n = Number(img);
     if (byId.has(n)) throw fileError(file, `two rows for image ${img}`);
     const problem = rleProblem(pixels);

@@ -92,7 +92,10 @@ test("readPredictions names the file and the problem", () => {
   const meta = JSON.parse(fs.readFileSync(json, "utf8"));
 
   fs.writeFileSync(json, JSON.stringify({ ...meta, ids: ["1", "2", "3"], presence: [0, 0, 0] }));
-  assert.throws(() => readPredictions(dir), /probs\.npy: shape \(2, 3, 4\) does not match predictions\.json \(3, 3, 4\)/);
+  assert.throws(
+    () => readPredictions(dir),
+    /probs\.npy: shape \(2, 3, 4\) does not match predictions\.json \(3, 3, 4\)/,
+  );
   fs.writeFileSync(json, JSON.stringify({ ...meta, presence: [0.5] }));
   assert.throws(() => readPredictions(dir), /predictions\.json: 2 ids but 1 presence values/);
   fs.writeFileSync(json, JSON.stringify({ ...meta, height: "3" }));
@@ -112,5 +115,8 @@ test("readPredictions names the file and the problem", () => {
 });
 
 test("probsToBytes rounds probability x 255 and clamps", () => {
-  assert.deepEqual([...probsToBytes(new Float32Array([0, 0.5, 1, 1.2, -0.1, 0.002, 0.998]))], [0, 128, 255, 255, 0, 1, 254]);
+  assert.deepEqual(
+    [...probsToBytes(new Float32Array([0, 0.5, 1, 1.2, -0.1, 0.002, 0.998]))],
+    [0, 128, 255, 255, 0, 1, 254],
+  );
 });

@@ -36,39 +36,50 @@ test("the official sample_submission.csv validates against ids 1..5508", { skip:
   assert.deepEqual(summary, { rows: 5508, nonEmpty: 5508, sorted: true });
 });
 
-test("broken variants of sample_submission.csv are rejected with the line named", { skip: needsSample }, () => {
-  const good = fs.readFileSync(path.join(SAMPLE_DIR, "sample_submission.csv"), "utf8");
-  const ids = idsTo(5508);
-  const lines = good.trimEnd().split("\n");
-  const variant = (edit: (ls: string[]) => void): string => {
-    const ls = lines.slice();
-    edit(ls);
-    return ls.join("\n") + "\n";
-  };
-  const cases: [string, string, RegExp][] = [
-    ["bad header", variant((ls) => (ls[0] = "id,pixels")), /line 1: header/],
-    ["missing row", variant((ls) => ls.splice(100, 1)), /1 expected id\(s\) missing \(100\)/],
-    ["duplicate row", variant((ls) => (ls[5] = ls[4])), /line 6: image id 4 appears twice/],
-    ["unknown id", variant((ls) => (ls[7] = "5509,1 1")), /line 8: image id 5509 is not one of the test images/],
-    ["non-numeric id", variant((ls) => (ls[2] = "2.tif,1 1")), /line 3: image id "2.tif"/],
-    ["pixel out of range", variant((ls) => (ls[3] = "3,243600 5")), /line 4 \(img 3\): .*runs past/],
-    ["overlapping runs", variant((ls) => (ls[9] = "9,10 5 12 3")), /line 10 \(img 9\): .*overlapping/],
-    ["no comma", variant((ls) => (ls[11] = "11 1 1")), /line 12: no comma/],
-    ["blank line", variant((ls) => ls.splice(50, 0, "")), /line 51: no comma/],
-  ];
-  for (const [what, text, re] of cases) {
-    assert.throws(() => validateSubmissionText(text, ids, "sub.csv"), (e: unknown) => {
-      assert.ok(e instanceof UserError, what);
-      assert.match(e.message, /^sub\.csv: /, what);
-      assert.match(e.message, re, what);
-      return true;
-    });
-  }
-  // Unsorted rows and CRLF line ends are still a valid Kaggle file; `sorted` reports the order.
-  const shuffled = variant((ls) => ([ls[1], ls[2]] = [ls[2], ls[1]]));
-  assert.equal(validateSubmissionText(shuffled, ids).sorted, false);
-  assert.equal(validateSubmissionText(good.replace(/\n/g, "\r\n"), ids).rows, 5508);
-});
+test(
+  "broken variants of sample_submission.csv are rejected with the line named",
+  { skip: needsSample },
+  () => {
+    const good = fs.readFileSync(path.join(SAMPLE_DIR, "sample_submission.csv"), "utf8");
+    const ids = idsTo(5508);
+    const lines = good.trimEnd().split("\n");
+    const variant = (edit: (ls: string[]) => void): string => {
+      const ls = lines.slice();
+      edit(ls);
+      return ls.join("\n") + "\n";
+    };
+    const cases: [string, string, RegExp][] = [
+      ["bad header", variant((ls) => (ls[0] = "id,pixels")), /line 1: header/],
+      ["missing row", variant((ls) => ls.splice(100, 1)), /1 expected id\(s\) missing \(100\)/],
+      ["duplicate row", variant((ls) => (ls[5] = ls[4])), /line 6: image id 4 appears twice/],
+      [
+        "unknown id",
+        variant((ls) => (ls[7] = "5509,1 1")),
+        /line 8: image id 5509 is not one of the test images/,
+      ],
+      ["non-numeric id", variant((ls) => (ls[2] = "2.tif,1 1")), /line 3: image id "2.tif"/],
+      ["pixel out of range", variant((ls) => (ls[3] = "3,243600 5")), /line 4 \(img 3\): .*runs past/],
+      ["overlapping runs", variant((ls) => (ls[9] = "9,10 5 12 3")), /line 10 \(img 9\): .*overlapping/],
+      ["no comma", variant((ls) => (ls[11] = "11 1 1")), /line 12: no comma/],
+      ["blank line", variant((ls) => ls.splice(50, 0, "")), /line 51: no comma/],
+    ];
+    for (const [what, text, re] of cases) {
+      assert.throws(
+        () => validateSubmissionText(text, ids, "sub.csv"),
+        (e: unknown) => {
+          assert.ok(e instanceof UserError, what);
+          assert.match(e.message, /^sub\.csv: /, what);
+          assert.match(e.message, re, what);
+          return true;
+        },
+      );
+    }
+    // Unsorted rows and CRLF line ends are still a valid Kaggle file; `sorted` reports the order.
+    const shuffled = variant((ls) => ([ls[1], ls[2]] = [ls[2], ls[1]]));
+    assert.equal(validateSubmissionText(shuffled, ids).sorted, false);
+    assert.equal(validateSubmissionText(good.replace(/\n/g, "\r\n"), ids).rows, 5508);
+  },
+);
 
 test("writeSubmission sorts ids numerically and round-trips through validateSubmission", () => {
   const dir = tempDir();
@@ -77,7 +88,10 @@ test("writeSubmission sorts ids numerically and round-trips through validateSubm
   const rows: SubmissionRow[] = ids
     .slice()
     .reverse()
-    .map((img) => ({ img, pixels: Number(img) % 3 === 0 ? "" : `${Number(img) * 10} 4 ${Number(img) * 10 + 420} 4` }));
+    .map((img) => ({
+      img,
+      pixels: Number(img) % 3 === 0 ? "" : `${Number(img) * 10} 4 ${Number(img) * 10 + 420} 4`,
+    }));
   const summary = writeSubmission(file, rows, ids);
   assert.deepEqual(summary, { rows: 12, nonEmpty: 8, sorted: true });
   const text = fs.readFileSync(file, "utf8");

@@ -1,0 +1,84 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { Command } from "commander";
+import type { GreyImage } from "../../io/image.js";
+import { overlayRgb, writePng } from "../../io/png.js";
+import { readTiff } from "../../io/tiff.js";
+import { UserError, fileError } from "../errors.js";
+import { createProgress } from "../progress.js";
+
+/** Reads a mask TIFF of the image's size (nonzero = on). */
+function readMask(file: string, img: GreyImage): Uint8Array {
+  const m = readTiff(file);
+  if (m.width !== img.width || m.height !== img.height) {
+    throw fileError(file, `mask is ${m.width}x${m.height} but the image is ${img.width}x${img.height}`);
+  }
+  return m.data;
+}
+
+/** One picture: the image with the mask contour in green and the prediction contour in red. */
+export function overlayFile(image: string, out: string, mask?: string, pred?: string): void {
+  const img = readTiff(image);
+  writePng(out, overlayRgb(img, mask ? readMask(mask, img) : null, pred ? readMask(pred, img) : null), img.width, img.height);
+}
+
+export function register(program: Command): void {
+  program
+    .command("overlay")
+    .description("draw mask (green) and prediction (red) contours on a grey image, as PNG")
+    .argument("[image]", "the image (.tif)")
+    .option("--mask <file>", "true mask (.tif) for a single image")
+    .option("--pred <file>", "predicted mask (.tif) for a single image")
+    .option("--images <dir>", "folder form: every <id>.tif in this folder")
+    .option("--masks <dir>", "folder form: masks matched as <id>_mask.tif (missing ones are skipped)")
+    .option("--preds <dir>", "folder form: predictions matched as <id>_mask.tif or <id>.tif")
+    .requiredOption("--out <file|dir>", "output PNG (single image) or folder (folder form)")
+    .option("--quiet", "no progress bar")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  nerveseg overlay input/train/1_14.tif --mask input/train/1_14_mask.tif --out work/1_14.png" +
+        "\n  nerveseg overlay --images work/synth/train --masks work/synth/train --out work/overlays",
+    )
+    .action((image: string | undefined, o) => {
+      if (image && o.images) throw new UserError("overlay: give either an image or --images DIR, not both");
+      if (image) {
+        if (o.masks || o.preds) throw new UserError("overlay: --masks/--preds are for the folder form (--images)");
+        overlayFile(image, o.out, o.mask, o.pred);
+        console.log(`wrote ${o.out}`);
+        return;
+      }
+      if (!o.images) throw new UserError("overlay: give an image, or --images DIR for a whole folder");
+      if (o.mask || o.pred) throw new UserError("overlay: --mask/--pred are for a single image; use --masks/--preds");
+      let names: string[];
+      try {
+        names = fs.readdirSync(o.images);
+      } catch (e) {
+        throw fileError(o.images, `cannot read folder (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+      }
+      const ids = names
+        .filter((f) => f.endsWith(".tif") && !f.endsWith("_mask.tif"))
+        .map((f) => f.slice(0, -4))
+        .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+      if (ids.length === 0) throw fileError(o.images, "no .tif images in this folder");
+      const find = (dir: string | undefined, candidates: string[]): string | undefined => {
+        if (!dir) return undefined;
+        for (const c of candidates) {
+          const f = path.join(dir, c);
+          if (fs.existsSync(f)) return f;
+        }
+        return undefined;
+      };
+      fs.mkdirSync(o.out, { recursive: true });
+      const bar = createProgress("overlay", ids.length, o.quiet ? true : undefined);
+      let withMask = 0;
+      ids.forEach((id, k) => {
+        const mask = find(o.masks, [`${id}_mask.tif`]);
+        const pred = find(o.preds, [`${id}_mask.tif`, `${id}.tif`]);
+        if (mask) withMask++;
+        overlayFile(path.join(o.images, `${id}.tif`), path.join(o.out, `${id}.png`), mask, pred);
+        bar.update(k + 1);
+      });
+      bar.stop();
+      console.log(`wrote ${ids.length} overlays (${withMask} with a mask) to ${o.out}`);
+    });
+}

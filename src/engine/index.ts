@@ -1,0 +1,27 @@
+// Public entry point of the engine: import everything from here.
+export {
+  Tensor,
+  zeros,
+  full,
+  fromArray,
+  scalar,
+  untracked,
+  tidy,
+  keep,
+  noGrad,
+  backward,
+  grad,
+  tapeLength,
+} from "./tensor.js";
+export type { Shape } from "./tensor.js";
+export * from "./ops.js";
+export { diceLoss, bceLoss } from "./losses.js";
+export type { DiceOptions, BceOptions } from "./losses.js";
+export { Parameter, Module, Conv2d, BatchNorm2d, ConvBnAct, ConvTranspose2x2, Dense } from "./nn.js";
+export type { LayerInit, Init } from "./nn.js";
+export { Adam, SGD, Optimizer, clipGradNorm } from "./optim.js";
+export type { AdamOptions, SgdOptions, OptimizerState } from "./optim.js";
+export { Rng } from "./random.js";
+export type { RngState } from "./random.js";
+export { heNormal, glorotUniform, fans } from "./init.js";
+export { setThreads, getThreads, nativeBytes } from "./native.js";

@@ -1,0 +1,242 @@
+// The only module that talks to the C++ addon (native/src). Every function here takes raw
+// Float32Arrays and sizes; shape checking happens in the callers (ops.ts), and the addon checks
+// buffer lengths again so a mistake throws instead of corrupting memory.
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+type F = Float32Array;
+type Fopt = Float32Array | null;
+
+/** Activation codes understood by the addon (fused after BN or as a conv post-op). */
+export const enum ActCode {
+  None = 0,
+  Elu = 1,
+  Relu = 2,
+  Sigmoid = 3,
+}
+
+export interface NativeAddon {
+  version(): string;
+  alloc(n: number, zero: boolean): F;
+  free(a: F): void;
+  liveBytes(): number;
+  setThreads(n: number): void;
+  getThreads(): number;
+  // conv: n,h,w,c,oc,kh,kw,stride,pad,oh,ow
+  convForward(
+    x: F,
+    w: F,
+    b: Fopt,
+    y: F,
+    n: number,
+    h: number,
+    wd: number,
+    c: number,
+    oc: number,
+    kh: number,
+    kw: number,
+    s: number,
+    p: number,
+    oh: number,
+    ow: number,
+    act: ActCode,
+    alpha: number,
+  ): void;
+  convBackwardData(
+    dy: F,
+    w: F,
+    dx: F,
+    n: number,
+    h: number,
+    wd: number,
+    c: number,
+    oc: number,
+    kh: number,
+    kw: number,
+    s: number,
+    p: number,
+    oh: number,
+    ow: number,
+  ): void;
+  convBackwardWeights(
+    x: F,
+    dy: F,
+    dw: F,
+    db: Fopt,
+    n: number,
+    h: number,
+    wd: number,
+    c: number,
+    oc: number,
+    kh: number,
+    kw: number,
+    s: number,
+    p: number,
+    oh: number,
+    ow: number,
+  ): void;
+  convImpl(
+    kind: 0 | 1 | 2,
+    n: number,
+    h: number,
+    wd: number,
+    c: number,
+    oc: number,
+    kh: number,
+    kw: number,
+    s: number,
+    p: number,
+    oh: number,
+    ow: number,
+  ): string;
+  bnForward(
+    x: F,
+    gamma: F,
+    beta: F,
+    y: F,
+    saveMean: F,
+    saveInvstd: F,
+    runMean: F,
+    runVar: F,
+    rows: number,
+    c: number,
+    eps: number,
+    training: boolean,
+    momentum: number,
+    act: ActCode,
+    alpha: number,
+  ): void;
+  bnBackward(
+    x: F,
+    y: Fopt,
+    dy: F,
+    gamma: F,
+    mean: F,
+    invstd: F,
+    dx: Fopt,
+    dgamma: F,
+    dbeta: F,
+    rows: number,
+    c: number,
+    act: ActCode,
+    alpha: number,
+    training: boolean,
+  ): void;
+  unaryForward(act: ActCode, x: F, y: F, n: number, alpha: number): void;
+  unaryBackward(act: ActCode, y: F, dy: F, dx: F, n: number, alpha: number): void;
+  /** op: 0 add, 1 mul, 2 sub */
+  binary(op: 0 | 1 | 2, a: F, b: F, y: F, n: number): void;
+  /** y = b*y + a*x */
+  axpby(y: F, x: F, a: number, b: number, n: number): void;
+  fill(y: F, value: number, n: number): void;
+  sumSquares(x: F, n: number): number;
+  maxPoolForward(x: F, y: F, n: number, h: number, w: number, c: number): void;
+  maxPoolBackward(x: F, y: F, dy: F, dx: F, n: number, h: number, w: number, c: number): void;
+  upsampleForward(x: F, y: F, n: number, h: number, w: number, c: number): void;
+  upsampleBackward(dy: F, dx: F, n: number, h: number, w: number, c: number): void;
+  channelCopy(
+    src: F,
+    dst: F,
+    rows: number,
+    srcC: number,
+    srcOff: number,
+    dstC: number,
+    dstOff: number,
+    count: number,
+  ): void;
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: F,
+    lda: number,
+    b: F,
+    ldb: number,
+    beta: number,
+    c: F,
+    ldc: number,
+  ): void;
+  deconvForward(x: F, w: F, b: Fopt, y: F, n: number, h: number, wd: number, cin: number, cout: number): void;
+  deconvBackwardData(dy: F, w: F, dx: F, n: number, h: number, wd: number, cin: number, cout: number): void;
+  deconvBackwardWeights(
+    x: F,
+    dy: F,
+    dw: F,
+    db: Fopt,
+    n: number,
+    h: number,
+    wd: number,
+    cin: number,
+    cout: number,
+  ): void;
+  columnSums(x: F, out: F, rows: number, cols: number): void;
+  addRowVector(y: F, v: F, rows: number, cols: number): void;
+  adamStep(
+    p: F,
+    g: F,
+    m: F,
+    v: F,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    bc1: number,
+    bc2: number,
+    weightDecay: number,
+  ): void;
+  sgdStep(
+    p: F,
+    g: F,
+    buf: Fopt,
+    n: number,
+    lr: number,
+    momentum: number,
+    dampening: number,
+    nesterov: boolean,
+    weightDecay: number,
+    first: boolean,
+  ): void;
+}
+
+function findAddon(): string {
+  // Walk up from this file (src/engine or dist/src/engine) to the package root.
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, "native", "build", "Release", "nerveseg_native.node");
+    if (fs.existsSync(candidate)) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new Error("nerveseg native addon not built: run `npm install` (needs libdnnl-dev and g++)");
+}
+
+const require = createRequire(import.meta.url);
+
+/** The loaded addon. */
+export const native: NativeAddon = require(findAddon()) as NativeAddon;
+
+/** Sets the number of threads oneDNN and the kernels use (OpenMP). */
+export function setThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`setThreads: expected a positive integer, got ${n}`);
+  native.setThreads(n);
+}
+
+/** Threads currently used by the native core. */
+export function getThreads(): number {
+  return native.getThreads();
+}
+
+/** Bytes of tensor memory currently held natively (for leak checks). */
+export function nativeBytes(): number {
+  return native.liveBytes();
+}
+
+const envThreads = Number(process.env.NERVESEG_THREADS);
+if (Number.isInteger(envThreads) && envThreads > 0) native.setThreads(envThreads);

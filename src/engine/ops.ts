@@ -1,0 +1,641 @@
+// Differentiable ops. Layout: 4-D activations are NHWC ([batch, height, width, channels]) and
+// stay that way end to end; conv weights are HWIO ([kh, kw, inChannels, outChannels]). Every op
+// checks shapes here so the native side only ever sees consistent sizes.
+import { ActCode, native } from "./native.js";
+import { Tensor, record, isGradEnabled, type Shape } from "./tensor.js";
+import type { Rng } from "./random.js";
+
+export type Activation = "none" | "elu" | "relu" | "sigmoid";
+
+const ACT: Record<Activation, ActCode> = {
+  none: ActCode.None,
+  elu: ActCode.Elu,
+  relu: ActCode.Relu,
+  sigmoid: ActCode.Sigmoid,
+};
+
+function fmt(s: Shape): string {
+  return `[${s.join(", ")}]`;
+}
+
+function check(cond: boolean, op: string, msg: string): void {
+  if (!cond) throw new Error(`${op}: ${msg}`);
+}
+
+function rank(t: Tensor, r: number, op: string, name: string): void {
+  check(t.shape.length === r, op, `${name} must have rank ${r}, got ${fmt(t.shape)}`);
+}
+
+function sameShape(a: Tensor, b: Tensor, op: string): void {
+  check(
+    a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]),
+    op,
+    `shapes differ: ${fmt(a.shape)} vs ${fmt(b.shape)}`,
+  );
+}
+
+function channels(t: Tensor): number {
+  return t.shape[t.shape.length - 1];
+}
+
+export interface ConvOptions {
+  stride?: number;
+  pad?: number;
+}
+
+interface ConvGeom {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  oc: number;
+  kh: number;
+  kw: number;
+  s: number;
+  p: number;
+  oh: number;
+  ow: number;
+}
+
+function convGeom(op: string, x: Tensor, w: Tensor, b: Tensor | null, opts: ConvOptions): ConvGeom {
+  rank(x, 4, op, "input (NHWC)");
+  rank(w, 4, op, "weight (HWIO)");
+  const [n, h, wd, c] = x.shape;
+  const [kh, kw, ci, oc] = w.shape;
+  const s = opts.stride ?? 1;
+  const p = opts.pad ?? 0;
+  check(Number.isInteger(s) && s >= 1, op, `stride must be a positive integer, got ${s}`);
+  check(Number.isInteger(p) && p >= 0, op, `pad must be a non-negative integer, got ${p}`);
+  check(ci === c, op, `input has ${c} channels but weight ${fmt(w.shape)} expects ${ci}`);
+  check(p < kh && p < kw, op, `pad ${p} must be smaller than the kernel ${kh}x${kw}`);
+  if (b) check(b.shape.length === 1 && b.shape[0] === oc, op, `bias must be [${oc}], got ${fmt(b.shape)}`);
+  const oh = Math.floor((h + 2 * p - kh) / s) + 1;
+  const ow = Math.floor((wd + 2 * p - kw) / s) + 1;
+  check(oh >= 1 && ow >= 1 && n >= 1, op, `input ${fmt(x.shape)} is too small for a ${kh}x${kw} kernel`);
+  return { n, h, w: wd, c, oc, kh, kw, s, p, oh, ow };
+}
+
+function geomArgs(
+  g: ConvGeom,
+): [number, number, number, number, number, number, number, number, number, number, number] {
+  return [g.n, g.h, g.w, g.c, g.oc, g.kh, g.kw, g.s, g.p, g.oh, g.ow];
+}
+
+/** Gradients of a convolution given dL/dy. */
+function convBackward(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  g: ConvGeom,
+  dy: Tensor,
+  needX: boolean,
+  needW: boolean,
+  needB: boolean,
+): [Tensor | null, Tensor | null, Tensor | null] {
+  let dx: Tensor | null = null;
+  let dw: Tensor | null = null;
+  let db: Tensor | null = null;
+  if (needX) {
+    dx = new Tensor(x.shape);
+    native.convBackwardData(dy.data, w.data, dx.data, ...geomArgs(g));
+  }
+  if (needW || needB) {
+    dw = new Tensor(w.shape);
+    db = b ? new Tensor(b.shape) : null;
+    native.convBackwardWeights(x.data, dy.data, dw.data, db ? db.data : null, ...geomArgs(g));
+  }
+  return [dx, dw, db];
+}
+
+/** 2-D convolution: x [N,H,W,C], w [KH,KW,C,OC], b [OC] or null -> [N,OH,OW,OC]. */
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: ConvOptions = {}): Tensor {
+  const g = convGeom("conv2d", x, w, b, opts);
+  const y = new Tensor([g.n, g.oh, g.ow, g.oc]);
+  native.convForward(x.data, w.data, b ? b.data : null, y.data, ...geomArgs(g), ActCode.None, 1);
+  const inputs = b ? [x, w, b] : [x, w];
+  return record(inputs, y, (dy, needs) => {
+    const [dx, dw, db] = convBackward(x, w, b, g, dy, needs[0], needs[1], needs[2] ?? false);
+    return [dx, dw, db];
+  });
+}
+
+/**
+ * Convolution followed by a fused activation as a oneDNN post-op, forward only (inference):
+ * used by the folded conv+BN+act path. Not differentiable.
+ */
+export function conv2dActInference(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  opts: ConvOptions & { act?: Activation; alpha?: number } = {},
+): Tensor {
+  const g = convGeom("conv2d", x, w, b, opts);
+  const y = new Tensor([g.n, g.oh, g.ow, g.oc]);
+  native.convForward(
+    x.data,
+    w.data,
+    b ? b.data : null,
+    y.data,
+    ...geomArgs(g),
+    ACT[opts.act ?? "none"],
+    opts.alpha ?? 1,
+  );
+  return y;
+}
+
+/** The batch-norm state an op reads (and, in training, updates in place). */
+export interface BatchNormState {
+  gamma: Tensor;
+  beta: Tensor;
+  runningMean: Tensor;
+  runningVar: Tensor;
+  /** Weight of the new batch in the running averages (PyTorch's convention). Default 0.1. */
+  momentum?: number;
+  eps?: number;
+}
+
+export interface BatchNormOptions {
+  training: boolean;
+  /** Activation fused into the same pass. Default "none". */
+  act?: Activation;
+  /** ELU alpha. Default 1. */
+  alpha?: number;
+}
+
+function bnCheck(op: string, x: Tensor, bn: BatchNormState): number {
+  check(x.shape.length >= 2, op, `input must have rank >= 2, got ${fmt(x.shape)}`);
+  const c = channels(x);
+  for (const [name, t] of [
+    ["gamma", bn.gamma],
+    ["beta", bn.beta],
+    ["runningMean", bn.runningMean],
+    ["runningVar", bn.runningVar],
+  ] as const)
+    check(t.shape.length === 1 && t.shape[0] === c, op, `${name} must be [${c}], got ${fmt(t.shape)}`);
+  return c;
+}
+
+/**
+ * Batch normalization over the last (channel) axis, optionally fused with an activation.
+ * Training: batch statistics (biased variance to normalise, unbiased into the running variance).
+ * Eval: running statistics.
+ */
+export function batchNorm(x: Tensor, bn: BatchNormState, opts: BatchNormOptions): Tensor {
+  const c = bnCheck("batchNorm", x, bn);
+  const rows = x.size / c;
+  if (opts.training) check(rows > 1, "batchNorm", "training needs more than one value per channel");
+  const act = ACT[opts.act ?? "none"];
+  const alpha = opts.alpha ?? 1;
+  const y = new Tensor(x.shape);
+  const mean = new Tensor([c]);
+  const inv = new Tensor([c]);
+  native.bnForward(
+    x.data,
+    bn.gamma.data,
+    bn.beta.data,
+    y.data,
+    mean.data,
+    inv.data,
+    bn.runningMean.data,
+    bn.runningVar.data,
+    rows,
+    c,
+    bn.eps ?? 1e-5,
+    opts.training,
+    bn.momentum ?? 0.1,
+    act,
+    alpha,
+  );
+  if (opts.training) {
+    bn.runningMean.version++;
+    bn.runningVar.version++;
+  }
+  return record([x, bn.gamma, bn.beta], y, (dy, needs) => {
+    const dx = needs[0] ? new Tensor(x.shape) : null;
+    const dgamma = new Tensor([c]);
+    const dbeta = new Tensor([c]);
+    native.bnBackward(
+      x.data,
+      act === ActCode.None ? null : y.data,
+      dy.data,
+      bn.gamma.data,
+      mean.data,
+      inv.data,
+      dx ? dx.data : null,
+      dgamma.data,
+      dbeta.data,
+      rows,
+      c,
+      act,
+      alpha,
+      opts.training,
+    );
+    return [dx, dgamma, dbeta];
+  });
+}
+
+// Folded (w, b) per conv weight tensor, refreshed when any source tensor changes version.
+const foldCache = new WeakMap<Tensor, { key: string; w: Tensor; b: Tensor }>();
+
+function foldKey(ts: (Tensor | null)[]): string {
+  return ts.map((t) => (t ? `${t.version}` : "-")).join(",");
+}
+
+/** BN (running stats) folded into conv weights: w' = w*s, b' = (b-mean)*s + beta, s = gamma/sqrt(var+eps). */
+export function foldBatchNorm(w: Tensor, b: Tensor | null, bn: BatchNormState): { w: Tensor; b: Tensor } {
+  const key = foldKey([w, b, bn.gamma, bn.beta, bn.runningMean, bn.runningVar]) + `|${bn.eps ?? 1e-5}`;
+  const hit = foldCache.get(w);
+  if (hit && hit.key === key && !hit.w.disposed) return hit;
+  hit?.w.dispose();
+  hit?.b.dispose();
+  const oc = w.shape[3];
+  const eps = bn.eps ?? 1e-5;
+  const gw = w.data,
+    gamma = bn.gamma.data,
+    beta = bn.beta.data,
+    rm = bn.runningMean.data,
+    rv = bn.runningVar.data;
+  const scale = new Float32Array(oc);
+  const fb = new Tensor([oc], { track: false });
+  const fw = new Tensor(w.shape, { track: false });
+  for (let o = 0; o < oc; o++) {
+    scale[o] = gamma[o] / Math.sqrt(rv[o] + eps);
+    fb.data[o] = ((b ? b.data[o] : 0) - rm[o]) * scale[o] + beta[o];
+  }
+  const out = fw.data;
+  for (let i = 0; i < gw.length; i += oc) for (let o = 0; o < oc; o++) out[i + o] = gw[i + o] * scale[o];
+  const entry = { key, w: fw, b: fb };
+  foldCache.set(w, entry);
+  return entry;
+}
+
+/**
+ * conv -> batch norm -> activation as one op. Training: one tape node whose backward runs the
+ * fused BN+activation gradient pass and then the conv gradients. Eval without gradients: BN is
+ * folded into the conv and the activation runs as a oneDNN post-op (one primitive call).
+ */
+export function convBnAct(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  bn: BatchNormState,
+  opts: ConvOptions & BatchNormOptions,
+): Tensor {
+  const g = convGeom("convBnAct", x, w, b, opts);
+  bnCheckChannels(g.oc, bn);
+  const act = ACT[opts.act ?? "none"];
+  const alpha = opts.alpha ?? 1;
+  const needsGrad = isGradEnabled() && [x, w, b, bn.gamma, bn.beta].some((t) => t?.requiresGrad);
+  if (!opts.training) {
+    if (!needsGrad) {
+      const f = foldBatchNorm(w, b, bn);
+      return conv2dActInference(x, f.w, f.b, { ...opts, act: opts.act ?? "none", alpha });
+    }
+    return batchNorm(conv2d(x, w, b, opts), bn, opts);
+  }
+  const z = new Tensor([g.n, g.oh, g.ow, g.oc]);
+  native.convForward(x.data, w.data, b ? b.data : null, z.data, ...geomArgs(g), ActCode.None, 1);
+  const rows = g.n * g.oh * g.ow;
+  check(rows > 1, "convBnAct", "training needs more than one value per channel");
+  const y = new Tensor(z.shape);
+  const mean = new Tensor([g.oc]);
+  const inv = new Tensor([g.oc]);
+  native.bnForward(
+    z.data,
+    bn.gamma.data,
+    bn.beta.data,
+    y.data,
+    mean.data,
+    inv.data,
+    bn.runningMean.data,
+    bn.runningVar.data,
+    rows,
+    g.oc,
+    bn.eps ?? 1e-5,
+    true,
+    bn.momentum ?? 0.1,
+    act,
+    alpha,
+  );
+  bn.runningMean.version++;
+  bn.runningVar.version++;
+  if (!needsGrad) z.dispose();
+  const inputs = b ? [x, w, bn.gamma, bn.beta, b] : [x, w, bn.gamma, bn.beta];
+  return record(inputs, y, (dy, needs) => {
+    const dz = new Tensor(z.shape);
+    const dgamma = new Tensor([g.oc]);
+    const dbeta = new Tensor([g.oc]);
+    native.bnBackward(
+      z.data,
+      act === ActCode.None ? null : y.data,
+      dy.data,
+      bn.gamma.data,
+      mean.data,
+      inv.data,
+      dz.data,
+      dgamma.data,
+      dbeta.data,
+      rows,
+      g.oc,
+      act,
+      alpha,
+      true,
+    );
+    const [dx, dw, db] = convBackward(x, w, b, g, dz, needs[0], needs[1], needs[4] ?? false);
+    dz.dispose();
+    return [dx, dw, dgamma, dbeta, db];
+  });
+}
+
+function bnCheckChannels(c: number, bn: BatchNormState): void {
+  for (const [name, t] of [
+    ["gamma", bn.gamma],
+    ["beta", bn.beta],
+    ["runningMean", bn.runningMean],
+    ["runningVar", bn.runningVar],
+  ] as const)
+    check(
+      t.shape.length === 1 && t.shape[0] === c,
+      "convBnAct",
+      `${name} must be [${c}], got ${fmt(t.shape)}`,
+    );
+}
+
+function unary(op: string, act: ActCode, x: Tensor, alpha: number): Tensor {
+  const y = new Tensor(x.shape);
+  native.unaryForward(act, x.data, y.data, x.size, alpha);
+  return record([x], y, (dy) => {
+    const dx = new Tensor(x.shape);
+    native.unaryBackward(act, y.data, dy.data, dx.data, x.size, alpha);
+    return [dx];
+  });
+}
+
+/** ELU: x > 0 ? x : alpha*(exp(x)-1). */
+export function elu(x: Tensor, alpha = 1): Tensor {
+  return unary("elu", ActCode.Elu, x, alpha);
+}
+
+export function relu(x: Tensor): Tensor {
+  return unary("relu", ActCode.Relu, x, 0);
+}
+
+export function sigmoid(x: Tensor): Tensor {
+  return unary("sigmoid", ActCode.Sigmoid, x, 0);
+}
+
+/** 2x2 max-pool, stride 2 (odd trailing rows/columns are dropped, like PyTorch). */
+export function maxPool2x2(x: Tensor): Tensor {
+  rank(x, 4, "maxPool2x2", "input (NHWC)");
+  const [n, h, w, c] = x.shape;
+  check(h >= 2 && w >= 2, "maxPool2x2", `input ${fmt(x.shape)} is smaller than 2x2`);
+  const y = new Tensor([n, Math.floor(h / 2), Math.floor(w / 2), c]);
+  native.maxPoolForward(x.data, y.data, n, h, w, c);
+  return record([x], y, (dy) => {
+    const dx = new Tensor(x.shape);
+    native.maxPoolBackward(x.data, y.data, dy.data, dx.data, n, h, w, c);
+    return [dx];
+  });
+}
+
+/** Nearest-neighbour 2x upsampling: [N,H,W,C] -> [N,2H,2W,C]. */
+export function upsample2x(x: Tensor): Tensor {
+  rank(x, 4, "upsample2x", "input (NHWC)");
+  const [n, h, w, c] = x.shape;
+  const y = new Tensor([n, 2 * h, 2 * w, c]);
+  native.upsampleForward(x.data, y.data, n, h, w, c);
+  return record([x], y, (dy) => {
+    const dx = new Tensor(x.shape);
+    native.upsampleBackward(dy.data, dx.data, n, h, w, c);
+    return [dx];
+  });
+}
+
+/** Concatenation along the last (channel) axis; all other dimensions must match. */
+export function concat(xs: readonly Tensor[]): Tensor {
+  check(xs.length >= 1, "concat", "needs at least one tensor");
+  const lead = xs[0].shape.slice(0, -1);
+  for (const t of xs)
+    check(
+      t.shape.length === xs[0].shape.length && t.shape.slice(0, -1).every((d, i) => d === lead[i]),
+      "concat",
+      `shapes ${xs.map((t) => fmt(t.shape)).join(", ")} differ outside the channel axis`,
+    );
+  const cs = xs.map(channels);
+  const total = cs.reduce((a, b) => a + b, 0);
+  const rows = lead.reduce((a, b) => a * b, 1);
+  const y = new Tensor([...lead, total]);
+  let off = 0;
+  const offs: number[] = [];
+  for (let i = 0; i < xs.length; i++) {
+    offs.push(off);
+    native.channelCopy(xs[i].data, y.data, rows, cs[i], 0, total, off, cs[i]);
+    off += cs[i];
+  }
+  return record(xs, y, (dy, needs) =>
+    xs.map((t, i) => {
+      if (!needs[i]) return null;
+      const dx = new Tensor(t.shape);
+      native.channelCopy(dy.data, dx.data, rows, total, offs[i], cs[i], 0, cs[i]);
+      return dx;
+    }),
+  );
+}
+
+/** Elementwise a + b (same shapes). */
+export function add(a: Tensor, b: Tensor): Tensor {
+  sameShape(a, b, "add");
+  const y = new Tensor(a.shape);
+  native.binary(0, a.data, b.data, y.data, a.size);
+  return record([a, b], y, (dy, needs) => [needs[0] ? copy(dy) : null, needs[1] ? copy(dy) : null]);
+}
+
+/** Elementwise a * b (same shapes). */
+export function mul(a: Tensor, b: Tensor): Tensor {
+  sameShape(a, b, "mul");
+  const y = new Tensor(a.shape);
+  native.binary(1, a.data, b.data, y.data, a.size);
+  return record([a, b], y, (dy, needs) => {
+    let da: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (needs[0]) {
+      da = new Tensor(a.shape);
+      native.binary(1, dy.data, b.data, da.data, a.size);
+    }
+    if (needs[1]) {
+      db = new Tensor(b.shape);
+      native.binary(1, dy.data, a.data, db.data, a.size);
+    }
+    return [da, db];
+  });
+}
+
+/** x * s for a constant s. */
+export function scale(x: Tensor, s: number): Tensor {
+  const y = new Tensor(x.shape, { zero: true });
+  native.axpby(y.data, x.data, s, 0, x.size);
+  return record([x], y, (dy) => {
+    const dx = new Tensor(x.shape, { zero: true });
+    native.axpby(dx.data, dy.data, s, 0, x.size);
+    return [dx];
+  });
+}
+
+function copy(t: Tensor): Tensor {
+  const c = new Tensor(t.shape);
+  c.data.set(t.data);
+  return c;
+}
+
+/** Inverted dropout: in training zeroes each value with probability p and scales the rest by 1/(1-p). */
+export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tensor {
+  check(p >= 0 && p < 1, "dropout", `p must be in [0, 1), got ${p}`);
+  if (!training || p === 0) return x;
+  const mask = new Tensor(x.shape);
+  const m = mask.data;
+  const keepScale = 1 / (1 - p);
+  for (let i = 0; i < m.length; i++) m[i] = rng.uniform() < p ? 0 : keepScale;
+  const y = new Tensor(x.shape);
+  native.binary(1, x.data, m, y.data, x.size);
+  return record([x], y, (dy) => {
+    const dx = new Tensor(x.shape);
+    native.binary(1, dy.data, mask.data, dx.data, x.size);
+    return [dx];
+  });
+}
+
+/** Dense layer (inner product): x [N,K], w [K,M], b [M] or null -> [N,M]. */
+export function dense(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
+  rank(x, 2, "dense", "input");
+  rank(w, 2, "dense", "weight");
+  const [n, k] = x.shape;
+  const [k2, m] = w.shape;
+  check(k === k2, "dense", `input has ${k} features but weight ${fmt(w.shape)} expects ${k2}`);
+  if (b) check(b.shape.length === 1 && b.shape[0] === m, "dense", `bias must be [${m}], got ${fmt(b.shape)}`);
+  const y = new Tensor([n, m]);
+  native.gemm(false, false, n, m, k, 1, x.data, k, w.data, m, 0, y.data, m);
+  if (b) native.addRowVector(y.data, b.data, n, m);
+  const inputs = b ? [x, w, b] : [x, w];
+  return record(inputs, y, (dy, needs) => {
+    let dx: Tensor | null = null;
+    let dw: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (needs[0]) {
+      dx = new Tensor(x.shape);
+      native.gemm(false, true, n, k, m, 1, dy.data, m, w.data, m, 0, dx.data, k);
+    }
+    if (needs[1]) {
+      dw = new Tensor(w.shape);
+      native.gemm(true, false, k, m, n, 1, x.data, k, dy.data, m, 0, dw.data, m);
+    }
+    if (b && needs[2]) {
+      db = new Tensor([m]);
+      native.columnSums(dy.data, db.data, n, m);
+    }
+    return [dx, dw, db];
+  });
+}
+
+/** 2x2 transposed convolution, stride 2: x [N,H,W,Cin], w [2,2,Cin,Cout] -> [N,2H,2W,Cout]. */
+export function convTranspose2x2(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
+  rank(x, 4, "convTranspose2x2", "input (NHWC)");
+  rank(w, 4, "convTranspose2x2", "weight [2,2,Cin,Cout]");
+  const [n, h, wd, ci] = x.shape;
+  const [kh, kw, ci2, co] = w.shape;
+  check(kh === 2 && kw === 2, "convTranspose2x2", `weight must be 2x2, got ${fmt(w.shape)}`);
+  check(ci === ci2, "convTranspose2x2", `input has ${ci} channels but weight ${fmt(w.shape)} expects ${ci2}`);
+  if (b) check(b.shape.length === 1 && b.shape[0] === co, "convTranspose2x2", `bias must be [${co}]`);
+  const y = new Tensor([n, 2 * h, 2 * wd, co]);
+  native.deconvForward(x.data, w.data, b ? b.data : null, y.data, n, h, wd, ci, co);
+  const inputs = b ? [x, w, b] : [x, w];
+  return record(inputs, y, (dy, needs) => {
+    let dx: Tensor | null = null;
+    let dw: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (needs[0]) {
+      dx = new Tensor(x.shape);
+      native.deconvBackwardData(dy.data, w.data, dx.data, n, h, wd, ci, co);
+    }
+    if (needs[1] || needs[2]) {
+      dw = new Tensor(w.shape);
+      db = b ? new Tensor([co]) : null;
+      native.deconvBackwardWeights(x.data, dy.data, dw.data, db ? db.data : null, n, h, wd, ci, co);
+    }
+    return [dx, dw, db];
+  });
+}
+
+/** Same values, new shape (a copy; sizes must match, one dimension may be -1). */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const free = shape.filter((d) => d === -1).length;
+  check(free <= 1, "reshape", "at most one dimension may be -1");
+  const full = shape.map((d) => (d === -1 ? x.size / known : d));
+  const size = full.reduce((a, b) => a * b, 1);
+  check(
+    size === x.size && full.every((d) => Number.isInteger(d) && d >= 0),
+    "reshape",
+    `cannot reshape ${fmt(x.shape)} into ${fmt(shape)}`,
+  );
+  const y = new Tensor(full);
+  y.data.set(x.data);
+  return record([x], y, (dy) => {
+    const dx = new Tensor(x.shape);
+    dx.data.set(dy.data);
+    return [dx];
+  });
+}
+
+/** [N, ...] -> [N, prod(...)] */
+export function flatten(x: Tensor): Tensor {
+  check(x.shape.length >= 1, "flatten", "needs rank >= 1");
+  return reshape(x, [x.shape[0], -1]);
+}
+
+/** Sum of all elements -> [1]. */
+export function sum(x: Tensor): Tensor {
+  const d = x.data;
+  let s = 0;
+  for (let i = 0; i < d.length; i++) s += d[i];
+  const y = new Tensor([1]);
+  y.data[0] = s;
+  return record([x], y, (dy) => {
+    const dx = new Tensor(x.shape);
+    native.fill(dx.data, dy.data[0], x.size);
+    return [dx];
+  });
+}
+
+/** Mean of all elements -> [1]. */
+export function mean(x: Tensor): Tensor {
+  return scale(sum(x), 1 / x.size);
+}
+
+/** Global average pool: [N,H,W,C] -> [N,C]. */
+export function globalAvgPool(x: Tensor): Tensor {
+  rank(x, 4, "globalAvgPool", "input (NHWC)");
+  const [n, h, w, c] = x.shape;
+  const hw = h * w;
+  const y = new Tensor([n, c]);
+  const xd = x.data,
+    yd = y.data;
+  for (let i = 0; i < n; i++) {
+    const acc = new Float64Array(c);
+    for (let p = 0; p < hw; p++) {
+      const base = (i * hw + p) * c;
+      for (let k = 0; k < c; k++) acc[k] += xd[base + k];
+    }
+    for (let k = 0; k < c; k++) yd[i * c + k] = acc[k] / hw;
+  }
+  return record([x], y, (dy) => {
+    const dx = new Tensor(x.shape);
+    const dd = dx.data,
+      g = dy.data;
+    for (let i = 0; i < n; i++)
+      for (let p = 0; p < hw; p++) {
+        const base = (i * hw + p) * c;
+        for (let k = 0; k < c; k++) dd[base + k] = g[i * c + k] / hw;
+      }
+    return [dx];
+  });
+}

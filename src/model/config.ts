@@ -1,0 +1,148 @@
+import fs from "node:fs";
+import { z } from "zod";
+import { fileError } from "../cli/errors.js";
+
+/**
+ * Everything that defines a model and how it is trained, as one validated JSON document. It is saved
+ * beside the weights, so a model folder alone is enough to predict (normalisation and post-processing
+ * included).
+ */
+export const ModelConfigSchema = z.object({
+  preset: z.string(),
+  /** Network input, height x width (the Kaggle frames are resized to it). */
+  inputHeight: z.number().int().min(16),
+  inputWidth: z.number().int().min(16),
+  kernel: z.number().int().refine((k) => k % 2 === 1, "kernel must be odd"),
+  /** Encoder filters per level; the decoder mirrors them. */
+  filters: z.array(z.number().int().positive()).min(2),
+  /** Auxiliary nerve-presence head on the bottleneck. */
+  presenceHead: z.boolean(),
+  dropout: z.number().min(0).max(0.9),
+});
+export type ModelConfig = z.infer<typeof ModelConfigSchema>;
+
+export const TrainConfigSchema = z.object({
+  optimizer: z.enum(["sgd", "adam"]),
+  lr: z.number().positive(),
+  momentum: z.number().min(0).max(1),
+  nesterov: z.boolean(),
+  weightDecay: z.number().min(0),
+  batch: z.number().int().positive(),
+  epochs: z.number().int().positive(),
+  /** Soft Dice over the whole batch, or the mean of per-image Dice ("strict"). */
+  dice: z.enum(["batch", "strict"]),
+  diceSmooth: z.number().nonnegative(),
+  presenceWeight: z.number().nonnegative(),
+  clipNorm: z.number().positive().nullable(),
+  augment: z.object({
+    flipX: z.boolean(),
+    flipY: z.boolean(),
+    /** Degrees, uniform in ±rotate. */
+    rotate: z.number().min(0),
+    /** Full-resolution pixels, uniform in ±translate. */
+    translate: z.number().min(0),
+    elastic: z.object({ alpha: z.number().positive(), sigma: z.number().positive() }).nullable(),
+  }),
+  plateau: z.object({
+    factor: z.number().gt(0).lt(1),
+    patience: z.number().int().nonnegative(),
+    minLr: z.number().nonnegative(),
+    earlyStop: z.number().int().positive().nullable(),
+  }),
+  seed: z.number().int(),
+  threads: z.number().int().positive().nullable(),
+});
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+
+export const PresetSchema = z.object({ model: ModelConfigSchema, train: TrainConfigSchema });
+export type Preset = z.infer<typeof PresetSchema>;
+
+const REFERENCE_AUGMENT = { flipX: true, flipY: true, rotate: 10, translate: 20, elastic: null };
+const REFERENCE_PLATEAU = { factor: 0.2, patience: 6, minLr: 1e-6, earlyStop: null };
+
+/**
+ * reference: the published Keras recipe (5x5 convs, 160x160, SGD + Nesterov). fast: what a CPU can train
+ * in minutes per epoch on the full set — 3x3 convs at 64x80 (keeps the 420:580 aspect), Adam.
+ */
+export const PRESETS: Record<string, Preset> = {
+  reference: {
+    model: {
+      preset: "reference",
+      inputHeight: 160,
+      inputWidth: 160,
+      kernel: 5,
+      filters: [32, 64, 128, 256, 512],
+      presenceHead: true,
+      dropout: 0,
+    },
+    train: {
+      optimizer: "sgd",
+      lr: 0.1,
+      momentum: 0.9,
+      nesterov: true,
+      weightDecay: 0,
+      batch: 32,
+      epochs: 80,
+      dice: "batch",
+      diceSmooth: 1,
+      presenceWeight: 0.5,
+      clipNorm: null,
+      augment: REFERENCE_AUGMENT,
+      plateau: REFERENCE_PLATEAU,
+      seed: 1,
+      threads: null,
+    },
+  },
+  fast: {
+    model: {
+      preset: "fast",
+      inputHeight: 64,
+      inputWidth: 80,
+      kernel: 3,
+      filters: [32, 64, 128, 256, 512],
+      presenceHead: true,
+      dropout: 0,
+    },
+    train: {
+      optimizer: "adam",
+      lr: 1e-3,
+      momentum: 0.9,
+      nesterov: false,
+      weightDecay: 0,
+      batch: 32,
+      epochs: 30,
+      dice: "batch",
+      diceSmooth: 1,
+      presenceWeight: 0.5,
+      clipNorm: null,
+      augment: REFERENCE_AUGMENT,
+      plateau: REFERENCE_PLATEAU,
+      seed: 1,
+      threads: null,
+    },
+  },
+};
+
+/** Loads a preset by name, or a JSON file holding a (partial) preset on top of `fast`. */
+export function loadPreset(nameOrFile: string): Preset {
+  if (PRESETS[nameOrFile]) return structuredClone(PRESETS[nameOrFile]);
+  if (!fs.existsSync(nameOrFile))
+    throw fileError(nameOrFile, `not a preset (${Object.keys(PRESETS).join(", ")}) nor a config file`);
+  let raw: { model?: object; train?: object };
+  try {
+    raw = JSON.parse(fs.readFileSync(nameOrFile, "utf8"));
+  } catch (e) {
+    throw fileError(nameOrFile, `not valid JSON (${(e as Error).message})`);
+  }
+  const base = PRESETS.fast;
+  const merged = {
+    model: { ...base.model, preset: nameOrFile, ...raw.model },
+    train: { ...base.train, ...raw.train },
+  };
+  const parsed = PresetSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw fileError(nameOrFile, `${issue.path.join(".")}: ${issue.message}`);
+  }
+  return parsed.data;
+}

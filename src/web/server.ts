@@ -1,0 +1,320 @@
+/**
+ * The local viewer: a node:http server over a folder of frames, optionally with a prediction folder and
+ * truth masks. It lists the frames with presence, areas and per-image Dice (sortable, paginated) and
+ * serves each frame as PNG layers. Ids in URLs are only ever looked up in the index built from the folder
+ * listing, never joined into paths, so a request cannot reach other files.
+ */
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { fileError, UserError } from "../cli/errors.js";
+import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
+import { encodePng } from "../io/png.js";
+import { parseRle, runsArea, runsToMask } from "../io/rle.js";
+import { readTiff } from "../io/tiff.js";
+import { dice } from "../metric/dice.js";
+import { compareIds, loadTruth, maskIdFromFile } from "../metric/evaluate.js";
+import {
+  DEFAULT_POSTPROCESS,
+  fullResProbability,
+  maskArea,
+  postprocess,
+  type PostprocessParams,
+} from "../predict/postprocess.js";
+import { readPredictions, type PredictionSet } from "../predict/prediction-store.js";
+import { LAYERS, renderLayer, type Layer } from "./layers.js";
+import { viewerPage } from "./page.js";
+
+export interface ViewerOptions {
+  /** Folder of frames (*.tif; *_mask.tif files are not listed as frames). */
+  images: string;
+  /** Prediction folder (predictions.json + probs.npy). */
+  preds?: string;
+  /** Truth: a Kaggle CSV (subject,img,pixels or img,pixels) or a folder of *_mask.tif. */
+  truth?: string;
+  params?: PostprocessParams;
+  /** Default 127.0.0.1 (loopback only). */
+  host?: string;
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  /** Called while the per-image scores are computed at start-up. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** One frame's row in the listing (null where there is no prediction or no truth). */
+export interface ImageEntry {
+  id: string;
+  presence: number | null;
+  predArea: number | null;
+  truthArea: number | null;
+  dice: number | null;
+}
+
+export interface ViewerIndex {
+  images: ImageEntry[];
+  files: Map<string, string>;
+  preds: PredictionSet | null;
+  predIndex: Map<string, number>;
+  /** id → parsed truth runs (see io/rle.ts). */
+  truth: Map<string, Uint32Array> | null;
+  params: PostprocessParams;
+  /** Mean Dice over the frames that have both a prediction and truth. */
+  meanDice: number | null;
+  source: { images: string; preds: string | null; truth: string | null };
+}
+
+/** Safe id characters: what Kaggle file names use. Anything else is refused before any lookup. */
+const ID_RE = /^[A-Za-z0-9_-]{1,100}$/;
+
+export const SORT_KEYS = ["id", "dice", "presence", "predArea", "truthArea"] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+
+/** Lists the frames, loads predictions and truth, and scores every frame with a prediction. */
+export function buildIndex(opts: ViewerOptions): ViewerIndex {
+  const params = opts.params ?? DEFAULT_POSTPROCESS;
+  let names: string[];
+  try {
+    names = fs.readdirSync(opts.images);
+  } catch (e) {
+    throw fileError(opts.images, `cannot read folder (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  const files = new Map<string, string>();
+  for (const n of names) {
+    if (!/\.tiff?$/i.test(n) || /_mask\.tiff?$/i.test(n)) continue;
+    const id = maskIdFromFile(n);
+    if (ID_RE.test(id)) files.set(id, path.join(opts.images, n));
+  }
+  if (files.size === 0) throw fileError(opts.images, "no .tif frames in this folder");
+  const ids = [...files.keys()].sort(compareIds);
+
+  const preds = opts.preds ? readPredictions(opts.preds) : null;
+  const predIndex = new Map<string, number>();
+  if (preds) preds.ids.forEach((id, i) => predIndex.set(id, i));
+  let truth: Map<string, Uint32Array> | null = null;
+  if (opts.truth) {
+    const set = loadTruth(opts.truth, KAGGLE_WIDTH, KAGGLE_HEIGHT);
+    truth = new Map();
+    for (const [id, rle] of set.masks)
+      truth.set(id, parseRle(rle, KAGGLE_WIDTH, KAGGLE_HEIGHT, set.where.get(id)));
+  }
+
+  const images: ImageEntry[] = [];
+  let diceSum = 0;
+  let diceCount = 0;
+  ids.forEach((id, k) => {
+    const runs = truth?.get(id) ?? null;
+    const entry: ImageEntry = {
+      id,
+      presence: null,
+      predArea: null,
+      truthArea: runs ? runsArea(runs) : null,
+      dice: null,
+    };
+    const i = predIndex.get(id);
+    if (preds && i !== undefined) {
+      entry.presence = preds.presence[i];
+      const mask = postprocess(
+        { data: preds.probs[i], width: preds.width, height: preds.height },
+        entry.presence,
+        params,
+      );
+      entry.predArea = maskArea(mask);
+      if (runs) {
+        entry.dice = dice(mask, runsToMask(runs, KAGGLE_WIDTH, KAGGLE_HEIGHT));
+        diceSum += entry.dice;
+        diceCount++;
+      }
+    }
+    images.push(entry);
+    opts.onProgress?.(k + 1, ids.length);
+  });
+  return {
+    images,
+    files,
+    preds,
+    predIndex,
+    truth,
+    params,
+    meanDice: diceCount > 0 ? diceSum / diceCount : null,
+    source: { images: opts.images, preds: opts.preds ?? null, truth: opts.truth ?? null },
+  };
+}
+
+/** The listing sorted and paged; null values (no prediction / no truth) always sort last. */
+export function listImages(
+  index: ViewerIndex,
+  sort: SortKey,
+  order: "asc" | "desc",
+  offset: number,
+  limit: number,
+): ImageEntry[] {
+  const sign = order === "asc" ? 1 : -1;
+  const items = index.images.slice();
+  if (sort === "id") items.sort((a, b) => sign * compareIds(a.id, b.id));
+  else {
+    items.sort((a, b) => {
+      const x = a[sort];
+      const y = b[sort];
+      if (x === null || y === null) return x === y ? compareIds(a.id, b.id) : x === null ? 1 : -1;
+      return x !== y ? sign * (x - y) : compareIds(a.id, b.id);
+    });
+  }
+  return items.slice(offset, offset + limit);
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function intParam(q: URLSearchParams, name: string, def: number, min: number, max: number): number {
+  const raw = q.get(name);
+  if (raw === null || raw === "") return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new HttpError(400, `${name} must be an integer in [${min}, ${max}]`);
+  return n;
+}
+
+function apiImages(index: ViewerIndex, q: URLSearchParams): unknown {
+  const sort = (q.get("sort") ?? "id") as SortKey;
+  if (!SORT_KEYS.includes(sort)) throw new HttpError(400, `sort must be one of ${SORT_KEYS.join(", ")}`);
+  const order = q.get("order") ?? "asc";
+  if (order !== "asc" && order !== "desc") throw new HttpError(400, "order must be asc or desc");
+  const offset = intParam(q, "offset", 0, 0, 1e9);
+  const limit = intParam(q, "limit", 48, 1, 10_000);
+  return {
+    total: index.images.length,
+    offset,
+    limit,
+    sort,
+    order,
+    hasPreds: index.preds !== null,
+    hasTruth: index.truth !== null,
+    meanDice: index.meanDice,
+    params: index.params,
+    model: index.preds?.model ?? null,
+    tta: index.preds?.tta ?? null,
+    source: index.source,
+    items: listImages(index, sort, order, offset, limit),
+  };
+}
+
+/** Renders /img/<id>.png. */
+function imagePng(index: ViewerIndex, id: string, q: URLSearchParams): Buffer {
+  const file = index.files.get(id);
+  if (file === undefined) throw new HttpError(404, `no image ${id}`);
+  const layer = (q.get("layer") ?? "overlay") as Layer;
+  if (!LAYERS.includes(layer)) throw new HttpError(400, `layer must be one of ${LAYERS.join(", ")}`);
+  const size = q.get("size") ?? "full";
+  if (size !== "full" && size !== "half") throw new HttpError(400, "size must be full or half");
+  const image = readTiff(file);
+  const runs = index.truth?.get(id);
+  const i = index.predIndex.get(id);
+  const needsKaggleSize = layer !== "image" && (runs !== undefined || i !== undefined);
+  if (needsKaggleSize && (image.width !== KAGGLE_WIDTH || image.height !== KAGGLE_HEIGHT)) {
+    throw new HttpError(
+      422,
+      `${file}: ${image.width}x${image.height}, masks need ${KAGGLE_WIDTH}x${KAGGLE_HEIGHT}`,
+    );
+  }
+  let pred: Uint8Array | null = null;
+  let prob: Float32Array | null = null;
+  if (layer !== "image" && index.preds && i !== undefined) {
+    const map = { data: index.preds.probs[i], width: index.preds.width, height: index.preds.height };
+    pred = postprocess(map, index.preds.presence[i], index.params);
+    if (layer === "heat") prob = fullResProbability(map, index.params);
+  }
+  const truth = layer !== "image" && runs ? runsToMask(runs, KAGGLE_WIDTH, KAGGLE_HEIGHT) : null;
+  const out = renderLayer(layer, { image, truth, pred, prob }, size === "half");
+  return encodePng(out.rgb, out.width, out.height);
+}
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+
+/** The request handler, separate from listen() so tests can drive it on an ephemeral port. */
+export function createViewerServer(index: ViewerIndex, loopbackOnly: boolean): http.Server {
+  const page = viewerPage();
+  return http.createServer((req, res) => {
+    const send = (status: number, type: string, body: string | Buffer, cache = "no-store"): void => {
+      res.writeHead(status, {
+        "Content-Type": type,
+        "Cache-Control": cache,
+        "X-Content-Type-Options": "nosniff",
+      });
+      res.end(req.method === "HEAD" ? undefined : body);
+    };
+    try {
+      if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, "only GET and HEAD");
+      // A page on another site cannot reach this server through a rebound DNS name: its Host is not ours.
+      const host = (req.headers.host ?? "").replace(/:\d+$/, "");
+      if (loopbackOnly && !LOOPBACK_HOSTS.has(host)) throw new HttpError(403, "unexpected Host header");
+      const url = new URL(req.url ?? "/", "http://localhost");
+      if (url.pathname === "/" || url.pathname === "/index.html") {
+        send(200, "text/html; charset=utf-8", page);
+        return;
+      }
+      if (url.pathname === "/api/images") {
+        send(200, "application/json", JSON.stringify(apiImages(index, url.searchParams)));
+        return;
+      }
+      const m = /^\/img\/([^/]+)\.png$/.exec(url.pathname);
+      if (m) {
+        let id: string;
+        try {
+          id = decodeURIComponent(m[1]);
+        } catch {
+          throw new HttpError(400, "bad image id");
+        }
+        if (!ID_RE.test(id)) throw new HttpError(400, "bad image id");
+        send(200, "image/png", imagePng(index, id, url.searchParams), "max-age=300");
+        return;
+      }
+      throw new HttpError(404, "not found");
+    } catch (e) {
+      const status = e instanceof HttpError ? e.status : e instanceof UserError ? 422 : 500;
+      send(status, "text/plain; charset=utf-8", `${e instanceof Error ? e.message : String(e)}\n`);
+    }
+  });
+}
+
+export interface RunningViewer {
+  url: string;
+  server: http.Server;
+  index: ViewerIndex;
+  close(): Promise<void>;
+}
+
+/** Builds the index and listens (127.0.0.1:8080 unless told otherwise). */
+export async function startViewer(opts: ViewerOptions): Promise<RunningViewer> {
+  const index = buildIndex(opts);
+  const host = opts.host ?? "127.0.0.1";
+  const server = createViewerServer(index, LOOPBACK_HOSTS.has(host));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === "EADDRINUSE"
+          ? new UserError(`port ${opts.port ?? 8080} on ${host} is in use (try --port 0)`)
+          : e,
+      ),
+    );
+    server.listen(opts.port ?? 8080, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${shownHost}:${addr.port}/`,
+    server,
+    index,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((e) => (e ? reject(e) : resolve()));
+      }),
+  };
+}

@@ -1,0 +1,308 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { PNG } from "pngjs";
+import { KAGGLE_HEIGHT, KAGGLE_WIDTH, type GreyImage } from "../../src/io/image.js";
+import { contourOf } from "../../src/io/png.js";
+import { decodeRle } from "../../src/io/rle.js";
+import { readTiff, writeTiff } from "../../src/io/tiff.js";
+import { dice } from "../../src/metric/dice.js";
+import { DEFAULT_POSTPROCESS, postprocess } from "../../src/predict/postprocess.js";
+import { readPredictions } from "../../src/predict/prediction-store.js";
+import { startViewer, type ImageEntry, type RunningViewer } from "../../src/web/server.js";
+import { needsSample, SAMPLE_DIR, tempDir } from "../helpers/sample.js";
+import { writeFakePredictions } from "./fake-preds.js";
+
+const W = KAGGLE_WIDTH;
+const H = KAGGLE_HEIGHT;
+
+interface Listing {
+  total: number;
+  hasPreds: boolean;
+  hasTruth: boolean;
+  meanDice: number | null;
+  items: ImageEntry[];
+}
+
+/** Five synthetic frames (a gradient with a bright ellipse where the "nerve" is) and their masks. */
+function makeFolder(): { images: string; preds: string; masks: Map<string, Uint8Array> } {
+  const root = tempDir("nerveseg-viewer-");
+  const images = path.join(root, "train");
+  fs.mkdirSync(images);
+  const masks = new Map<string, Uint8Array>();
+  for (let k = 1; k <= 5; k++) {
+    const id = `3_${k}`;
+    const img: GreyImage = { width: W, height: H, data: new Uint8Array(W * H) };
+    const mask = new Uint8Array(W * H);
+    const cx = 150 + 60 * k;
+    const cy = 210;
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        const inside = k !== 5 && ((x - cx) / 50) ** 2 + ((y - cy) / 30) ** 2 <= 1;
+        img.data[y * W + x] = inside ? 200 : (x + y) % 120;
+        if (inside) mask[y * W + x] = 255;
+      }
+    writeTiff(path.join(images, `${id}.tif`), img);
+    writeTiff(path.join(images, `${id}_mask.tif`), { width: W, height: H, data: mask });
+    masks.set(id, mask);
+  }
+  const preds = path.join(root, "preds");
+  writeFakePredictions(preds, masks);
+  return { images, preds, masks };
+}
+
+function decodePng(buf: Buffer): { width: number; height: number; rgb: Uint8Array } {
+  const png = PNG.sync.read(buf);
+  const rgb = new Uint8Array(png.width * png.height * 3);
+  for (let i = 0; i < png.width * png.height; i++)
+    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = png.data[i * 4 + c];
+  return { width: png.width, height: png.height, rgb };
+}
+
+/** A raw GET (no URL normalisation by the client), with an optional Host header. */
+function rawGet(
+  url: string,
+  pathname: string,
+  host?: string,
+  method = "GET",
+): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: pathname,
+        method,
+        headers: host ? { Host: host } : {},
+        timeout: 10_000,
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+let folder: ReturnType<typeof makeFolder>;
+let viewer: RunningViewer;
+
+before(async () => {
+  folder = makeFolder();
+  viewer = await startViewer({ images: folder.images, preds: folder.preds, truth: folder.images, port: 0 });
+});
+
+after(async () => {
+  await viewer?.close();
+});
+
+test("the server listens on loopback on an ephemeral port", () => {
+  const u = new URL(viewer.url);
+  assert.equal(u.hostname, "127.0.0.1");
+  assert.ok(Number(u.port) > 0);
+});
+
+test("/api/images lists frames (not masks) with presence, areas and per-image Dice, worst first", async () => {
+  const res = await fetch(`${viewer.url}api/images?sort=dice&order=asc`);
+  assert.equal(res.status, 200);
+  const data = (await res.json()) as Listing;
+  assert.equal(data.total, 5);
+  assert.equal(data.hasPreds, true);
+  assert.equal(data.hasTruth, true);
+  assert.deepEqual(data.items.map((it) => it.id).sort(), ["3_1", "3_2", "3_3", "3_4", "3_5"]);
+  const dices = data.items.map((it) => it.dice!);
+  assert.deepEqual(
+    dices,
+    dices.slice().sort((a, b) => a - b),
+  );
+  // Each number checked against postprocess + Dice done here, from the files.
+  const preds = readPredictions(folder.preds);
+  let sum = 0;
+  for (const it of data.items) {
+    const i = preds.ids.indexOf(it.id);
+    const mask = postprocess(
+      { data: preds.probs[i], width: preds.width, height: preds.height },
+      preds.presence[i],
+      DEFAULT_POSTPROCESS,
+    );
+    const truth = folder.masks.get(it.id)!;
+    assert.equal(it.presence, preds.presence[i]);
+    assert.equal(
+      it.predArea,
+      mask.reduce((a, v) => a + v, 0),
+    );
+    assert.equal(
+      it.truthArea,
+      truth.reduce((a, v) => a + (v ? 1 : 0), 0),
+    );
+    assert.equal(it.dice, dice(mask, truth));
+    sum += it.dice!;
+  }
+  assert.ok(Math.abs(data.meanDice! - sum / 5) < 1e-12);
+  // The spoiled frames score badly, the clean one well: 3_4 (index 3) is the missed nerve.
+  assert.equal(data.items[0].dice, 0);
+  assert.ok(data.items[4].dice! > 0.8);
+});
+
+test("/api/images pages and sorts by other keys", async () => {
+  const page = (await (
+    await fetch(`${viewer.url}api/images?sort=id&order=desc&offset=1&limit=2`)
+  ).json()) as Listing;
+  assert.deepEqual(
+    page.items.map((it) => it.id),
+    ["3_4", "3_3"],
+  );
+  const byArea = (await (await fetch(`${viewer.url}api/images?sort=truthArea&order=asc`)).json()) as Listing;
+  assert.equal(byArea.items[0].id, "3_5"); // the empty frame
+  const bad = await fetch(`${viewer.url}api/images?sort=name`);
+  assert.equal(bad.status, 400);
+  assert.match(await bad.text(), /sort must be one of/);
+  assert.equal((await fetch(`${viewer.url}api/images?limit=0`)).status, 400);
+});
+
+test("/img/<id>.png: the image layer is the frame; overlay draws truth green, prediction red", async () => {
+  const id = "3_2"; // shifted prediction: both contours visible
+  const frame = readTiff(path.join(folder.images, `${id}.tif`));
+  const plain = await fetch(`${viewer.url}img/${id}.png?layer=image`);
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers.get("content-type"), "image/png");
+  const img = decodePng(Buffer.from(await plain.arrayBuffer()));
+  assert.equal(img.width, W);
+  assert.equal(img.height, H);
+  for (let i = 0; i < W * H; i++) assert.equal(img.rgb[i * 3 + 1], frame.data[i]);
+
+  const over = decodePng(Buffer.from(await (await fetch(`${viewer.url}img/${id}.png`)).arrayBuffer()));
+  const preds = readPredictions(folder.preds);
+  const i = preds.ids.indexOf(id);
+  const pred = postprocess(
+    { data: preds.probs[i], width: preds.width, height: preds.height },
+    preds.presence[i],
+    DEFAULT_POSTPROCESS,
+  );
+  const predEdge = contourOf(pred, W, H);
+  const truthEdge = contourOf(folder.masks.get(id)!, W, H);
+  let red = 0;
+  let green = 0;
+  for (let p = 0; p < W * H; p++) {
+    const [r, g, b] = [over.rgb[p * 3], over.rgb[p * 3 + 1], over.rgb[p * 3 + 2]];
+    const isRed = r === 255 && g === 0 && b === 0;
+    const isGreen = r === 0 && g === 255 && b === 0;
+    assert.equal(isRed, predEdge[p] === 1, `red at ${p}`);
+    assert.equal(isGreen, truthEdge[p] === 1 && predEdge[p] === 0, `green at ${p}`);
+    if (isRed) red++;
+    if (isGreen) green++;
+  }
+  assert.ok(red > 100 && green > 100, `red ${red}, green ${green}`);
+});
+
+test("/img: heat layer colours only where there is probability; half size is 290x210", async () => {
+  const id = "3_1";
+  const heat = decodePng(
+    Buffer.from(await (await fetch(`${viewer.url}img/${id}.png?layer=heat`)).arrayBuffer()),
+  );
+  const frame = readTiff(path.join(folder.images, `${id}.tif`));
+  // Far from the nerve (top-left corner) the probability is 0: the frame shows through unchanged.
+  for (const p of [0, 5 * W + 5, 20 * W + 30])
+    assert.deepEqual(
+      [...heat.rgb.subarray(p * 3, p * 3 + 3)],
+      [0, 0, 0].map(() => frame.data[p]),
+    );
+  // At the nerve's centre (probability ~1) the pixel is tinted red.
+  const c = 210 * W + 210;
+  assert.ok(heat.rgb[c * 3] > heat.rgb[c * 3 + 2] + 50, `centre ${[...heat.rgb.subarray(c * 3, c * 3 + 3)]}`);
+  const half = decodePng(
+    Buffer.from(await (await fetch(`${viewer.url}img/${id}.png?size=half`)).arrayBuffer()),
+  );
+  assert.deepEqual([half.width, half.height], [290, 210]);
+});
+
+test("bad ids, path traversal, other hosts and methods are refused", async () => {
+  const cases: [string, number][] = [
+    ["/img/..%2F..%2F..%2Fetc%2Fpasswd.png", 400],
+    ["/img/%2E%2E.png", 400],
+    ["/img/3_1%00.png", 400],
+    ["/img/9_9.png", 404],
+    ["/img/3_1_mask.png", 404], // masks are not frames
+    ["/img/3_1.png?layer=secret", 400],
+    ["/../../etc/passwd", 404],
+    ["/nothing", 404],
+  ];
+  for (const [p, status] of cases) assert.equal((await rawGet(viewer.url, p)).status, status, p);
+  const evil = await rawGet(viewer.url, "/api/images", "evil.example:80");
+  assert.equal(evil.status, 403);
+  assert.equal(
+    (await rawGet(viewer.url, "/api/images", `localhost:${new URL(viewer.url).port}`)).status,
+    200,
+  );
+  assert.equal((await rawGet(viewer.url, "/api/images", undefined, "POST")).status, 405);
+});
+
+test("the page is served and names its endpoints", async () => {
+  const res = await fetch(viewer.url);
+  assert.equal(res.status, 200);
+  const html = await res.text();
+  assert.match(html, /<title>nerveseg viewer<\/title>/);
+  assert.match(html, /\/api\/images\?/);
+  assert.match(html, /layer=heat/);
+});
+
+test("without predictions or truth the listing still works (nulls, no Dice)", async () => {
+  const v = await startViewer({ images: folder.images, port: 0 });
+  try {
+    const data = (await (await fetch(`${v.url}api/images`)).json()) as Listing;
+    assert.equal(data.total, 5);
+    assert.equal(data.hasPreds, false);
+    assert.equal(data.meanDice, null);
+    assert.deepEqual(data.items[0], {
+      id: "3_1",
+      presence: null,
+      predArea: null,
+      truthArea: null,
+      dice: null,
+    });
+    assert.equal((await fetch(`${v.url}img/3_1.png`)).status, 200);
+  } finally {
+    await v.close();
+  }
+  await assert.rejects(
+    startViewer({ images: path.join(folder.images, "nope"), port: 0 }),
+    /nope: cannot read folder/,
+  );
+});
+
+test(
+  "on the real sample: 50 training frames, truth from train_masks.csv",
+  { skip: needsSample },
+  async () => {
+    const truthCsv = path.join(SAMPLE_DIR, "train_masks.csv");
+    const images = path.join(SAMPLE_DIR, "train");
+    const masks = new Map<string, Uint8Array>();
+    const rows = fs.readFileSync(truthCsv, "utf8").split("\n").slice(1);
+    for (const row of rows) {
+      const [s, i, rle] = row.split(",");
+      if (s === "1" && Number(i) <= 50) masks.set(`1_${i}`, decodeRle(rle ?? "", W, H));
+    }
+    const preds = path.join(tempDir(), "preds");
+    writeFakePredictions(preds, masks);
+    const v = await startViewer({ images, preds, truth: truthCsv, port: 0 });
+    try {
+      const data = (await (await fetch(`${v.url}api/images?sort=dice&limit=100`)).json()) as Listing;
+      assert.equal(data.total, 50);
+      assert.ok(data.items.every((it) => it.dice !== null && it.truthArea !== null));
+      assert.equal(data.items.find((it) => it.id === "1_14")!.truthArea, 7194); // from the sample's README
+      const png = await fetch(`${v.url}img/1_14.png?layer=heat&size=half`);
+      assert.equal(png.status, 200);
+      assert.deepEqual([decodePng(Buffer.from(await png.arrayBuffer())).width], [290]);
+    } finally {
+      await v.close();
+    }
+  },
+);
