@@ -1,4 +1,4 @@
-import { Rng } from "./random.js";
+import { Rng } from "../engine/random.js";
 
 export type SplitKind = "stratified" | "subject";
 

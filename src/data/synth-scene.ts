@@ -5,7 +5,7 @@
  */
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { SynthRng, mixSeed } from "./synth-random.js";
-import { complexSpeckle, valueNoise } from "./synth-speckle.js";
+import { boxBlurH, boxBlurV, complexSpeckle, valueNoise } from "./synth-speckle.js";
 import { insideDistance, ovalShape, sampleArea, shapeFromRle, type NerveShape } from "./synth-shapes.js";
 
 /** Canvas border around the frame: room for the per-frame motion (shift + rotation + wobble). */
@@ -64,7 +64,13 @@ export function buildScene(spec: SceneSpec): SynthScene {
   const curves: Curve[] = [];
   const levels: number[] = [rng.uniform(0.55, 0.8)];
   let y = MARGIN + rng.uniform(14, 22); // skin line
-  curves.push({ y0: y, amp: rng.uniform(0.5, 2), period: rng.uniform(500, 900), phase: rng.uniform(0, 6.3), slope: 0 });
+  curves.push({
+    y0: y,
+    amp: rng.uniform(0.5, 2),
+    period: rng.uniform(500, 900),
+    phase: rng.uniform(0, 6.3),
+    slope: 0,
+  });
   levels.push(rng.uniform(0.5, 0.8));
   while (true) {
     y += rng.uniform(32, 90);
@@ -112,16 +118,16 @@ export function buildScene(spec: SceneSpec): SynthScene {
   }
 
   // 4. Short bright streaks everywhere (muscle striation, septa), roughly following the layers.
-  const nStreaks = Math.round(rng.uniform(220, 340));
+  const nStreaks = Math.round(rng.uniform(150, 250));
   for (let s = 0; s < nStreaks; s++) {
     const xc = rng.uniform(0, cw);
     const yc = rng.uniform(MARGIN + 20, ch);
     const u = rng.next();
-    const sigma = rng.uniform(1.0, 3.2);
+    const sigma = rng.uniform(1.3, 3.5);
     const len = Math.max(12 * sigma, 15 + 230 * u * u);
     const slope = rng.normal(0, 0.09) + nearestSlope(curves, yc);
     const curv = rng.normal(0, 0.0012);
-    const amp = 0.2 + rng.uniform(0, 1) ** 3 * 2.6;
+    const amp = 0.25 + rng.uniform(0, 1) ** 2 * 2.4;
     const x0 = Math.max(0, Math.floor(xc - len / 2));
     const x1 = Math.min(cw - 1, Math.ceil(xc + len / 2));
     for (let x = x0; x <= x1; x++) {
@@ -154,7 +160,7 @@ export function buildScene(spec: SceneSpec): SynthScene {
   const vessels: Array<{ x: number; y: number; a: number; b: number }> = [];
   const want = rng.next() < 0.85 ? (rng.next() < 0.4 ? 2 : 1) : 0;
   for (let tries = 0; tries < 60 && vessels.length < want; tries++) {
-    const a = rng.uniform(13, 34);
+    const a = rng.uniform(17, 40);
     const b = a * rng.uniform(0.7, 1.0);
     const vx = MARGIN + rng.uniform(40, KAGGLE_WIDTH - 40);
     const vy = MARGIN + rng.uniform(110, KAGGLE_HEIGHT - 60);
@@ -193,7 +199,15 @@ function nearestSlope(curves: Curve[], y: number): number {
 }
 
 /** Adds a Gaussian ridge across column x centred on row yc (one column of a thin bright line). */
-function addLine(img: Float32Array, w: number, h: number, x: number, yc: number, sigma: number, amp: number): void {
+function addLine(
+  img: Float32Array,
+  w: number,
+  h: number,
+  x: number,
+  yc: number,
+  sigma: number,
+  amp: number,
+): void {
   const r = Math.ceil(3 * sigma);
   const y0 = Math.max(0, Math.floor(yc) - r);
   const y1 = Math.min(h - 1, Math.ceil(yc) + r);
@@ -230,7 +244,7 @@ function drawNerve(
   const ref = Math.min(1.3, Math.max(0.6, sum / cnt));
 
   // Fascicles: jittered grid of centres inside the outline.
-  const spacing = rng.uniform(12, 19);
+  const spacing = rng.uniform(16, 25);
   const centres: number[] = [];
   for (let gy = spacing / 2; gy < h; gy += spacing) {
     for (let gx = spacing / 2; gx < w; gx += spacing) {
@@ -244,7 +258,7 @@ function drawNerve(
   }
   const coreR = spacing * rng.uniform(0.28, 0.4);
   const coreAmp = rng.uniform(0.3, 0.5);
-  const septaW = rng.uniform(2.0, 3.0);
+  const septaW = rng.uniform(2.5, 4.0);
   const septaAmp = rng.uniform(0.2, 0.45);
   const rimAmp = rng.uniform(1.0, 1.6);
   const rimW = rng.uniform(2.5, 3.8);
@@ -252,6 +266,7 @@ function drawNerve(
   for (let k = 1; k <= 3; k++) rimH.push([k, rng.uniform(0.2, 0.6) / k, rng.uniform(0, 6.3)]);
   const ccx = shape.cx;
   const ccy = shape.cy;
+  const val = new Float32Array(w * h).fill(ref);
 
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -279,9 +294,18 @@ function drawNerve(
       const rim = rimAmp * Math.max(0.25, Math.min(1.2, ang)) * Math.exp(-(((dr - 3) / rimW) ** 2));
       // the beam reflects best off the top and bottom of the sheath: crescents there, as in the real images
       const facing = 0.45 + 0.55 * Math.abs(Math.sin(theta));
-      const v = ref * (0.85 - coreAmp * core + septaAmp * septa + rim * facing);
+      val[li] = ref * (0.85 - coreAmp * core + septaAmp * septa + rim * facing);
+    }
+  }
+  // Soften the cell walls (a crisp Voronoi net looks drawn, not scanned), then paint inside the outline.
+  const tmp = new Float32Array(w * h);
+  boxBlurH(val, tmp, w, h, 1);
+  boxBlurV(tmp, val, w, h, 1);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (data[y * w + x] === 0) continue;
       const ci = (oy + y) * cw + ox + x;
-      out[ci] = Math.max(0.03, v);
+      out[ci] = Math.max(0.03, val[y * w + x]);
       mask[ci] = 1;
     }
   }
@@ -323,14 +347,14 @@ function drawVessel(
       const bottom = vy + b * Math.sqrt(1 - u * u);
       const side = 1 - u * u;
       for (let y = Math.ceil(bottom); y < ch; y++) {
-        img[y * cw + x] *= 1 + 0.55 * side * Math.exp(-(y - bottom) / 110);
+        img[y * cw + x] *= 1 + 0.8 * side * Math.exp(-(y - bottom) / 110);
       }
     }
     for (let y = Math.max(0, Math.floor(vy - b - 3)); y <= Math.min(ch - 1, Math.ceil(vy + b + 3)); y++) {
       const v = (y - vy) / b;
       const rho = Math.sqrt(u * u + v * v);
       const i = y * cw + x;
-      if (rho < 1) img[i] = img[i] * 0.12 + 0.04;
+      if (rho < 1) img[i] = img[i] * 0.05 + 0.07;
       // specular walls: the top and bottom of the lumen face the beam
       const facing = Math.abs(v) / Math.max(rho, 1e-6);
       img[i] += wall * facing * facing * Math.exp(-((((rho - 1.02) * Math.min(a, b)) / 1.6) ** 2));

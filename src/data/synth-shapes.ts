@@ -114,7 +114,10 @@ export function loadShapeLibrary(file: string): string[] {
   const lines = text.split(/\r?\n/);
   const header = lines[0]?.trim().toLowerCase();
   if (header !== "subject,img,pixels" && header !== "img,pixels") {
-    throw fileError(file, `not a Kaggle mask CSV (header "${lines[0]?.slice(0, 40)}", want "subject,img,pixels")`);
+    throw fileError(
+      file,
+      `not a Kaggle mask CSV (header "${lines[0]?.slice(0, 40)}", want "subject,img,pixels")`,
+    );
   }
   const col = header.split(",").length - 1;
   const out: string[] = [];
@@ -143,14 +146,26 @@ export function insideDistance(shape: NerveShape): Float32Array {
     for (let x = 0; x < w; x++) {
       const i = y * w + x;
       if (d[i] === 0) continue;
-      d[i] = Math.min(d[i], get(x - 1, y) + 1, get(x, y - 1) + 1, get(x - 1, y - 1) + D, get(x + 1, y - 1) + D);
+      d[i] = Math.min(
+        d[i],
+        get(x - 1, y) + 1,
+        get(x, y - 1) + 1,
+        get(x - 1, y - 1) + D,
+        get(x + 1, y - 1) + D,
+      );
     }
   }
   for (let y = h - 1; y >= 0; y--) {
     for (let x = w - 1; x >= 0; x--) {
       const i = y * w + x;
       if (d[i] === 0) continue;
-      d[i] = Math.min(d[i], get(x + 1, y) + 1, get(x, y + 1) + 1, get(x + 1, y + 1) + D, get(x - 1, y + 1) + D);
+      d[i] = Math.min(
+        d[i],
+        get(x + 1, y) + 1,
+        get(x, y + 1) + 1,
+        get(x + 1, y + 1) + D,
+        get(x - 1, y + 1) + D,
+      );
     }
   }
   return d;

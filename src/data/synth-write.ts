@@ -35,7 +35,11 @@ export function writeFrames(
     for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) area++;
     if (f.kind === "train") {
       writeTiff(path.join(out, "train", `${f.name}.tif`), image);
-      writeTiff(path.join(out, "train", `${f.name}_mask.tif`), { width: image.width, height: image.height, data: mask });
+      writeTiff(path.join(out, "train", `${f.name}_mask.tif`), {
+        width: image.width,
+        height: image.height,
+        data: mask,
+      });
       onFrame({ kind: f.kind, name: f.name, area });
     } else {
       writeTiff(path.join(out, "test", `${f.name}.tif`), image);

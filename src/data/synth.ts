@@ -100,11 +100,13 @@ export function planFor(opts: SynthOptions): SynthPlan {
   if (!(noiseFraction >= 0 && noiseFraction <= 0.5)) {
     throw new UserError(`synth: --noise-fraction must be from 0 to 0.5 (got ${noiseFraction})`);
   }
-  if (subjects * frames + test === 0) throw new UserError("synth: nothing to make (no subjects and no test images)");
+  if (subjects * frames + test === 0)
+    throw new UserError("synth: nothing to make (no subjects and no test images)");
   const shapes = opts.shapes ? loadShapeLibrary(opts.shapes) : undefined;
   const plan = planSynth({ subjects, frames, test, seed, noiseFraction, shapes, shapesFile: opts.shapes });
   // Check the outlines this plan uses here, so a bad one is a one-line error and not a worker crash.
-  for (const s of plan.scenes) if (s.shapeRle) parseRle(s.shapeRle, KAGGLE_WIDTH, KAGGLE_HEIGHT, s.shapeWhere);
+  for (const s of plan.scenes)
+    if (s.shapeRle) parseRle(s.shapeRle, KAGGLE_WIDTH, KAGGLE_HEIGHT, s.shapeWhere);
   return plan;
 }
 
@@ -126,7 +128,12 @@ function splitJobs(frames: PlannedFrame[], n: number): PlannedFrame[][] {
   return jobs.filter((j) => j.length > 0);
 }
 
-function runWorker(out: string, scenes: SceneSpec[], frames: PlannedFrame[], onFrame: (r: FrameResult) => void) {
+function runWorker(
+  out: string,
+  scenes: SceneSpec[],
+  frames: PlannedFrame[],
+  onFrame: (r: FrameResult) => void,
+) {
   return new Promise<void>((resolve, reject) => {
     const data: SynthWorkerData = { out, scenes, frames };
     const worker = new Worker(new URL("./synth-worker.js", import.meta.url), { workerData: data });

@@ -70,7 +70,13 @@ export function contourOf(mask: Uint8Array, width: number, height: number): Uint
 }
 
 /** Paints the mask's 1-px boundary (see contourOf) into `rgb` in `color`; returns the pixel count painted. */
-export function drawContour(rgb: Uint8Array, mask: Uint8Array, width: number, height: number, color: Rgb): number {
+export function drawContour(
+  rgb: Uint8Array,
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  color: Rgb,
+): number {
   if (rgb.length !== width * height * 3) {
     throw new Error(`drawContour: ${rgb.length} RGB bytes for ${width}x${height}`);
   }

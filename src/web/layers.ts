@@ -6,6 +6,8 @@ import { resizeArea, resizeBilinear } from "../data/resize.js";
 import type { GreyImage } from "../io/image.js";
 import { drawContour, greyToRgb, GREEN, RED } from "../io/png.js";
 
+const WHITE = [255, 255, 255] as const;
+
 export const LAYERS = ["image", "overlay", "heat"] as const;
 export type Layer = (typeof LAYERS)[number];
 
@@ -85,7 +87,8 @@ export function renderLayer(
   if (layer === "heat" && prob) blendHeat(rgb, prob);
   if (layer !== "image") {
     if (truth) drawContour(rgb, truth, image.width, image.height, GREEN);
-    if (pred) drawContour(rgb, pred, image.width, image.height, RED);
+    // Red would vanish into the heat-map's red core, so the prediction is outlined in white there.
+    if (pred) drawContour(rgb, pred, image.width, image.height, layer === "heat" ? WHITE : RED);
   }
   return { rgb, width: image.width, height: image.height };
 }

@@ -56,7 +56,7 @@ export function viewerPage(): string {
 <main id="grid"></main>
 <div id="modal"><h2 id="mtitle"></h2><div class="row">
   <figure><img id="mover" alt="overlay"><figcaption>frame with truth (green) and prediction (red)</figcaption></figure>
-  <figure><img id="mheat" alt="probability heat-map"><figcaption>probability heat-map (blue 0 → red 1)</figcaption></figure>
+  <figure><img id="mheat" alt="probability heat-map"><figcaption>probability heat-map (blue 0 → red 1), prediction outlined white</figcaption></figure>
 </div><div class="hint">&larr; / &rarr; previous / next frame &middot; Esc or click to close</div></div>
 <script>
 "use strict";

@@ -13,7 +13,7 @@ import {
   planDedupe,
   signatureDistance,
 } from "../../src/data/dedupe.js";
-import { Rng } from "../../src/data/random.js";
+import { Rng } from "../../src/engine/random.js";
 import { readTiff, writeTiff } from "../../src/io/tiff.js";
 import { SAMPLE_DIR, needsSample, tempDir } from "../helpers/sample.js";
 
@@ -23,14 +23,15 @@ const H = 80;
 /** A smooth random scene (a few Gaussian blobs) plus pixel noise. */
 function scene(seed: number, noise = 0, gain = 1, offset = 0): Uint8Array {
   const r = new Rng(seed);
-  const blobs = Array.from({ length: 6 }, () => [r.uniform(0, W), r.uniform(0, H), r.uniform(8, 25), r.uniform(-90, 90)]);
+  const u = (lo: number, hi: number): number => lo + (hi - lo) * r.uniform();
+  const blobs = Array.from({ length: 6 }, () => [u(0, W), u(0, H), u(8, 25), u(-90, 90)]);
   const n = new Rng(seed * 7919 + 1);
   const img = new Uint8Array(W * H);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       let v = 120;
       for (const [bx, by, s, a] of blobs) v += a * Math.exp(-((x - bx) ** 2 + (y - by) ** 2) / (2 * s * s));
-      v = v * gain + offset + (n.next() - 0.5) * 2 * noise;
+      v = v * gain + offset + (n.uniform() - 0.5) * 2 * noise;
       img[y * W + x] = Math.max(0, Math.min(255, Math.round(v)));
     }
   }

@@ -4,7 +4,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { PNG } from "pngjs";
-import { buildScene, planFor, renderFrame, synthesize, type SynthManifest, type SynthPlan } from "../../src/data/synth.js";
+import {
+  buildScene,
+  planFor,
+  renderFrame,
+  synthesize,
+  type SynthManifest,
+  type SynthPlan,
+} from "../../src/data/synth.js";
 import type { SynthScene } from "../../src/data/synth-scene.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../src/io/image.js";
 import { contourOf } from "../../src/io/png.js";
@@ -17,7 +24,9 @@ const H = KAGGLE_HEIGHT;
 const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
 
 /** Renders every frame of a plan in memory (scenes built once each). */
-function renderAll(plan: SynthPlan): Array<{ name: string; kind: string; image: Uint8Array; mask: Uint8Array }> {
+function renderAll(
+  plan: SynthPlan,
+): Array<{ name: string; kind: string; image: Uint8Array; mask: Uint8Array }> {
   const scenes = new Map<number, SynthScene>();
   return plan.frames.map((f) => {
     let s = scenes.get(f.scene);
@@ -65,7 +74,12 @@ function bandsOf(mask: Uint8Array): Int16Array {
       for (let x = 0; x < W; x++) {
         const i = y * W + x;
         if (outer[i]) continue;
-        if ((x > 0 && outer[i - 1]) || (x < W - 1 && outer[i + 1]) || (y > 0 && outer[i - W]) || (y < H - 1 && outer[i + W])) {
+        if (
+          (x > 0 && outer[i - 1]) ||
+          (x < W - 1 && outer[i + 1]) ||
+          (y > 0 && outer[i - W]) ||
+          (y < H - 1 && outer[i + W])
+        ) {
           next[i] = 1;
           d[i] = -k;
         }
@@ -134,13 +148,19 @@ test("mask statistics follow the real data (presence, area, centre)", () => {
     }
     r /= a;
     c /= a;
-    assert.ok(Math.abs(r - 145) < 90 && Math.abs(c - 334) < 90, `${f.name}: centre (${r}, ${c}) far from (145, 334)`);
+    assert.ok(
+      Math.abs(r - 145) < 90 && Math.abs(c - 334) < 90,
+      `${f.name}: centre (${r}, ${c}) far from (145, 334)`,
+    );
     sr += r;
     sc += c;
   }
   const mr = sr / labelled.length;
   const mc = sc / labelled.length;
-  assert.ok(Math.abs(mr - 145) < 35 && Math.abs(mc - 334) < 35, `mean centre (${mr}, ${mc}) vs real (145, 334)`);
+  assert.ok(
+    Math.abs(mr - 145) < 35 && Math.abs(mc - 334) < 35,
+    `mean centre (${mr}, ${mc}) vs real (145, 334)`,
+  );
 });
 
 test("every nerve is drawn where its mask is: a bright rim, low contrast inside", () => {
@@ -150,8 +170,14 @@ test("every nerve is drawn where its mask is: a bright rim, low contrast inside"
     const rim = bandMean(f.image, bands, 1, 4);
     const inner = bandMean(f.image, bands, 8, 10);
     const outside = bandMean(f.image, bands, -14, -5);
-    assert.ok(rim > outside + 12, `${f.name}: rim ${rim.toFixed(1)} not brighter than around it ${outside.toFixed(1)}`);
-    assert.ok(rim > inner + 12, `${f.name}: rim ${rim.toFixed(1)} not brighter than inside ${inner.toFixed(1)}`);
+    assert.ok(
+      rim > outside + 12,
+      `${f.name}: rim ${rim.toFixed(1)} not brighter than around it ${outside.toFixed(1)}`,
+    );
+    assert.ok(
+      rim > inner + 12,
+      `${f.name}: rim ${rim.toFixed(1)} not brighter than inside ${inner.toFixed(1)}`,
+    );
     // low contrast, as in the real images: the inside is not simply a bright or dark blob
     assert.ok(Math.abs(inner - outside) < 0.35 * outside, `${f.name}: inside ${inner} vs outside ${outside}`);
   }
@@ -188,7 +214,8 @@ test("synthesize: same seed gives byte-identical files with or without workers; 
     assert.equal(s1.test, 3);
     const files = listFiles(path.join(root, "a"));
     const want = ["synth.json", "test_masks.csv", "test/1.tif", "test/2.tif", "test/3.tif"];
-    for (let s = 1; s <= 2; s++) for (let n = 1; n <= 5; n++) want.push(`train/${s}_${n}.tif`, `train/${s}_${n}_mask.tif`);
+    for (let s = 1; s <= 2; s++)
+      for (let n = 1; n <= 5; n++) want.push(`train/${s}_${n}.tif`, `train/${s}_${n}_mask.tif`);
     assert.deepEqual(files, want.sort());
     assert.deepEqual(listFiles(path.join(root, "b")), files);
     for (const f of files) {
@@ -196,7 +223,8 @@ test("synthesize: same seed gives byte-identical files with or without workers; 
     }
     let differ = 0;
     for (const f of files.filter((f) => f.endsWith(".tif") && !f.endsWith("_mask.tif"))) {
-      if (!fs.readFileSync(path.join(root, "a", f)).equals(fs.readFileSync(path.join(root, "c", f)))) differ++;
+      if (!fs.readFileSync(path.join(root, "a", f)).equals(fs.readFileSync(path.join(root, "c", f))))
+        differ++;
     }
     assert.equal(differ, 13, "every image changes with the seed");
     const img = readTiff(path.join(root, "a", "train", "1_1.tif"));
@@ -234,7 +262,10 @@ test("contradicting pairs in synth.json are near-identical images with different
       const other = load(`${image.split("_")[0]}_${image.split("_")[1] === "1" ? 2 : 1}`);
       const far = meanAbsDiff(other.img, src.img);
       assert.ok(near < 6, `${image} vs ${duplicateOf}: mean |diff| ${near.toFixed(2)}`);
-      assert.ok(near < far / 2, `${image} vs ${duplicateOf}: ${near.toFixed(2)}, vs another frame ${far.toFixed(2)}`);
+      assert.ok(
+        near < far / 2,
+        `${image} vs ${duplicateOf}: ${near.toFixed(2)}, vs another frame ${far.toFixed(2)}`,
+      );
       // the nerve is visible in the duplicate: inside the original's mask the two images agree
       const bands = bandsOf(src.mask);
       assert.ok(Math.abs(bandMean(dup.img, bands, 1, 4) - bandMean(src.img, bands, 1, 4)) < 6);
@@ -293,7 +324,21 @@ test("nerveseg synth and overlay run end to end", { timeout: 120_000 }, () => {
     const out = path.join(root, "synth");
     const log = execFileSync(
       process.execPath,
-      [CLI, "synth", "--out", out, "--subjects", "2", "--frames", "5", "--test", "3", "--seed", "9", "--quiet"],
+      [
+        CLI,
+        "synth",
+        "--out",
+        out,
+        "--subjects",
+        "2",
+        "--frames",
+        "5",
+        "--test",
+        "3",
+        "--seed",
+        "9",
+        "--quiet",
+      ],
       { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
     );
     assert.match(log, /wrote 10 training frames \(\d+ with a nerve\) and 3 test frames/);
@@ -305,9 +350,23 @@ test("nerveseg synth and overlay run end to end", { timeout: 120_000 }, () => {
     assert.equal(m.options.subjects, 2);
 
     const ov = path.join(root, "ov");
-    execFileSync(process.execPath, [CLI, "overlay", "--images", path.join(out, "train"), "--masks", path.join(out, "train"), "--out", ov, "--quiet"], {
-      stdio: "pipe",
-    });
+    execFileSync(
+      process.execPath,
+      [
+        CLI,
+        "overlay",
+        "--images",
+        path.join(out, "train"),
+        "--masks",
+        path.join(out, "train"),
+        "--out",
+        ov,
+        "--quiet",
+      ],
+      {
+        stdio: "pipe",
+      },
+    );
     const pngs = fs.readdirSync(ov).sort();
     assert.equal(pngs.length, 10);
     // a labelled frame's overlay has exactly its mask's contour in green
@@ -323,15 +382,33 @@ test("nerveseg synth and overlay run end to end", { timeout: 120_000 }, () => {
 
     // single-image form with a prediction: red contour on top
     const single = path.join(root, "one.png");
-    execFileSync(process.execPath, [CLI, "overlay", path.join(out, "train", `${name}.tif`), "--pred", path.join(out, "train", `${name}_mask.tif`), "--out", single], { stdio: "pipe" });
+    execFileSync(
+      process.execPath,
+      [
+        CLI,
+        "overlay",
+        path.join(out, "train", `${name}.tif`),
+        "--pred",
+        path.join(out, "train", `${name}_mask.tif`),
+        "--out",
+        single,
+      ],
+      { stdio: "pipe" },
+    );
     const p1 = PNG.sync.read(fs.readFileSync(single));
     const firstEdge = edge.indexOf(1);
-    if (firstEdge >= 0) assert.deepEqual([p1.data[4 * firstEdge], p1.data[4 * firstEdge + 1], p1.data[4 * firstEdge + 2]], [255, 0, 0]);
+    if (firstEdge >= 0)
+      assert.deepEqual(
+        [p1.data[4 * firstEdge], p1.data[4 * firstEdge + 1], p1.data[4 * firstEdge + 2]],
+        [255, 0, 0],
+      );
 
     // a bad input is one line naming the file, exit 1
     const bad = path.join(root, "bad.csv");
     fs.writeFileSync(bad, "hello\n");
-    const r = spawnSync(process.execPath, [CLI, "synth", "--out", path.join(root, "x"), "--shapes", bad], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, [CLI, "synth", "--out", path.join(root, "x"), "--shapes", bad], {
+      encoding: "utf8",
+    });
     assert.equal(r.status, 1);
     assert.equal(r.stderr.trim().split("\n").length, 1);
     assert.match(r.stderr, /bad\.csv: not a Kaggle mask CSV/);

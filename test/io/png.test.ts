@@ -3,7 +3,16 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { PNG } from "pngjs";
-import { contourOf, drawContour, encodePng, greyToRgb, overlayRgb, writePng, GREEN, RED } from "../../src/io/png.js";
+import {
+  contourOf,
+  drawContour,
+  encodePng,
+  greyToRgb,
+  overlayRgb,
+  writePng,
+  GREEN,
+  RED,
+} from "../../src/io/png.js";
 import { tempDir } from "../helpers/sample.js";
 
 /** Decodes a PNG with pngjs into packed RGB (pngjs always hands back RGBA). */
@@ -51,14 +60,7 @@ test("contourOf marks exactly the inner 1-px boundary of a hand-made mask", () =
   // and a pixel on the image border at (6,5).
   const w = 7;
   const h = 6;
-  const m = [
-    "0000000",
-    "0111100",
-    "0111110",
-    "0111100",
-    "0000000",
-    "0000001",
-  ];
+  const m = ["0000000", "0111100", "0111110", "0111100", "0000000", "0000001"];
   const want = [
     "0000000",
     "0111100",
@@ -67,7 +69,12 @@ test("contourOf marks exactly the inner 1-px boundary of a hand-made mask", () =
     "0000000",
     "0000001", // on the image border counts as boundary
   ];
-  const mask = Uint8Array.from(m.join("").split("").map((c) => (c === "1" ? 255 : 0)));
+  const mask = Uint8Array.from(
+    m
+      .join("")
+      .split("")
+      .map((c) => (c === "1" ? 255 : 0)),
+  );
   const edge = contourOf(mask, w, h);
   assert.equal(
     [...edge].map(String).join(""),
@@ -83,7 +90,8 @@ test("drawContour paints exactly the boundary pixels in the colour and leaves th
   const h = 8;
   const mask = new Uint8Array(w * h);
   // a filled disc of radius 3 around (4,4)
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if ((x - 4) ** 2 + (y - 4) ** 2 <= 9) mask[y * w + x] = 1;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) if ((x - 4) ** 2 + (y - 4) ** 2 <= 9) mask[y * w + x] = 1;
   const grey = { width: w, height: h, data: new Uint8Array(w * h).fill(100) };
   const rgb = greyToRgb(grey);
   const n = drawContour(rgb, mask, w, h, GREEN);

@@ -218,6 +218,22 @@ test("/img: heat layer colours only where there is probability; half size is 290
   // At the nerve's centre (probability ~1) the pixel is tinted red.
   const c = 210 * W + 210;
   assert.ok(heat.rgb[c * 3] > heat.rgb[c * 3 + 2] + 50, `centre ${[...heat.rgb.subarray(c * 3, c * 3 + 3)]}`);
+  // The prediction is outlined in white on the heat layer (red would not show on the red core).
+  const preds = readPredictions(folder.preds);
+  const i = preds.ids.indexOf(id);
+  const pred = postprocess(
+    { data: preds.probs[i], width: preds.width, height: preds.height },
+    preds.presence[i],
+    DEFAULT_POSTPROCESS,
+  );
+  const edge = contourOf(pred, W, H);
+  let white = 0;
+  for (let p = 0; p < W * H; p++) {
+    if (!edge[p]) continue;
+    assert.deepEqual([...heat.rgb.subarray(p * 3, p * 3 + 3)], [255, 255, 255], `edge ${p}`);
+    white++;
+  }
+  assert.ok(white > 100);
   const half = decodePng(
     Buffer.from(await (await fetch(`${viewer.url}img/${id}.png?size=half`)).arrayBuffer()),
   );

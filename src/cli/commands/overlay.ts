@@ -19,7 +19,12 @@ function readMask(file: string, img: GreyImage): Uint8Array {
 /** One picture: the image with the mask contour in green and the prediction contour in red. */
 export function overlayFile(image: string, out: string, mask?: string, pred?: string): void {
   const img = readTiff(image);
-  writePng(out, overlayRgb(img, mask ? readMask(mask, img) : null, pred ? readMask(pred, img) : null), img.width, img.height);
+  writePng(
+    out,
+    overlayRgb(img, mask ? readMask(mask, img) : null, pred ? readMask(pred, img) : null),
+    img.width,
+    img.height,
+  );
 }
 
 export function register(program: Command): void {
@@ -42,13 +47,15 @@ export function register(program: Command): void {
     .action((image: string | undefined, o) => {
       if (image && o.images) throw new UserError("overlay: give either an image or --images DIR, not both");
       if (image) {
-        if (o.masks || o.preds) throw new UserError("overlay: --masks/--preds are for the folder form (--images)");
+        if (o.masks || o.preds)
+          throw new UserError("overlay: --masks/--preds are for the folder form (--images)");
         overlayFile(image, o.out, o.mask, o.pred);
         console.log(`wrote ${o.out}`);
         return;
       }
       if (!o.images) throw new UserError("overlay: give an image, or --images DIR for a whole folder");
-      if (o.mask || o.pred) throw new UserError("overlay: --mask/--pred are for a single image; use --masks/--preds");
+      if (o.mask || o.pred)
+        throw new UserError("overlay: --mask/--pred are for a single image; use --masks/--preds");
       let names: string[];
       try {
         names = fs.readdirSync(o.images);

@@ -11,10 +11,20 @@ export function register(program: Command): void {
         "(train/<s>_<n>.tif + _mask.tif, test/<n>.tif, test_masks.csv, synth.json)",
     )
     .requiredOption("--out <dir>", "output folder")
-    .option("--subjects <n>", "training subjects", intOption("--subjects", 0, 10_000), SYNTH_DEFAULTS.subjects)
+    .option(
+      "--subjects <n>",
+      "training subjects",
+      intOption("--subjects", 0, 10_000),
+      SYNTH_DEFAULTS.subjects,
+    )
     .option("--frames <n>", "frames per subject", intOption("--frames", 1, 100_000), SYNTH_DEFAULTS.frames)
     .option("--test <n>", "test images", intOption("--test", 0, 1_000_000), SYNTH_DEFAULTS.test)
-    .option("--seed <n>", "seed: the same seed gives byte-identical files", intOption("--seed", 0, 0xffffffff), 1)
+    .option(
+      "--seed <n>",
+      "seed: the same seed gives byte-identical files",
+      intOption("--seed", 0, 0xffffffff),
+      1,
+    )
     .option(
       "--noise-fraction <f>",
       "share of training frames that are near-duplicates of a labelled frame with an empty mask",
@@ -22,7 +32,11 @@ export function register(program: Command): void {
       SYNTH_DEFAULTS.noiseFraction,
     )
     .option("--shapes <train_masks.csv>", "take the nerve outlines from real masks (default: ovals)")
-    .option("--workers <n>", "rendering threads (default: up to 2; 0 = this thread)", intOption("--workers", 0, 64))
+    .option(
+      "--workers <n>",
+      "rendering threads (default: up to 2; 0 = this thread)",
+      intOption("--workers", 0, 64),
+    )
     .option("--quiet", "no progress bar")
     .addHelpText(
       "after",

@@ -1,0 +1,327 @@
+// Minimal ONNX (opset 13) writer: a hand-written protobuf encoder for ModelProto plus a graph
+// builder that takes engine weights. The engine is NHWC/HWIO and ONNX is NCHW/OIHW, so the
+// builder transposes weights when it writes them and puts one Transpose at each graph input and
+// output: the exported model takes and returns the same NHWC arrays as the engine.
+import type { Tensor } from "./tensor.js";
+import type { BatchNormState, Activation } from "./ops.js";
+
+// ---- protobuf wire format -------------------------------------------------------------------
+
+class PbWriter {
+  // Parts are kept by reference (weights are megabytes) and joined once in finish().
+  private parts: Uint8Array[] = [];
+  private length = 0;
+
+  private push(b: Uint8Array): void {
+    this.parts.push(b);
+    this.length += b.length;
+  }
+
+  private varint(v: number | bigint): void {
+    let b = BigInt.asUintN(64, BigInt(v));
+    const out: number[] = [];
+    while (b >= 0x80n) {
+      out.push(Number(b & 0x7fn) | 0x80);
+      b >>= 7n;
+    }
+    out.push(Number(b));
+    this.push(Uint8Array.from(out));
+  }
+
+  private tag(field: number, wire: number): void {
+    this.varint((field << 3) | wire);
+  }
+
+  int(field: number, v: number): this {
+    this.tag(field, 0);
+    this.varint(v);
+    return this;
+  }
+
+  bytes(field: number, data: Uint8Array): this {
+    this.tag(field, 2);
+    this.varint(data.length);
+    this.push(data);
+    return this;
+  }
+
+  string(field: number, s: string): this {
+    return this.bytes(field, new TextEncoder().encode(s));
+  }
+
+  message(field: number, w: PbWriter): this {
+    this.tag(field, 2);
+    this.varint(w.length);
+    for (const p of w.parts) this.push(p);
+    return this;
+  }
+
+  float(field: number, v: number): this {
+    this.tag(field, 5);
+    this.push(new Uint8Array(new Float32Array([v]).buffer));
+    return this;
+  }
+
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let off = 0;
+    for (const p of this.parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return out;
+  }
+}
+
+// ---- ONNX messages --------------------------------------------------------------------------
+
+type AttrValue = number | string | number[] | { floats: number[] };
+
+const ATTR_FLOAT = 1,
+  ATTR_INT = 2,
+  ATTR_STRING = 3,
+  ATTR_FLOATS = 6,
+  ATTR_INTS = 7;
+const FLOAT = 1,
+  INT64 = 7;
+
+interface NodeSpec {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  attrs: Record<string, AttrValue>;
+  /** Attributes whose numeric value is a float (ONNX distinguishes f from i). */
+  floatAttrs: Set<string>;
+}
+
+function encodeAttr(name: string, v: AttrValue, isFloat: boolean): PbWriter {
+  const w = new PbWriter().string(1, name);
+  if (typeof v === "number") {
+    if (isFloat) w.float(2, v).int(20, ATTR_FLOAT);
+    else w.int(3, v).int(20, ATTR_INT);
+  } else if (typeof v === "string") {
+    w.bytes(4, new TextEncoder().encode(v)).int(20, ATTR_STRING);
+  } else if (Array.isArray(v)) {
+    for (const i of v) w.int(8, i);
+    w.int(20, ATTR_INTS);
+  } else {
+    for (const f of v.floats) w.float(7, f);
+    w.int(20, ATTR_FLOATS);
+  }
+  return w;
+}
+
+interface Initializer {
+  name: string;
+  dims: number[];
+  type: typeof FLOAT | typeof INT64;
+  raw: Uint8Array;
+}
+
+function valueInfo(name: string, dims: (number | string)[]): PbWriter {
+  const shape = new PbWriter();
+  for (const d of dims) shape.message(1, typeof d === "number" ? new PbWriter().int(1, d) : new PbWriter().string(2, d));
+  const tensorType = new PbWriter().int(1, FLOAT).message(2, shape);
+  return new PbWriter().string(1, name).message(2, new PbWriter().message(1, tensorType));
+}
+
+/** One value in the graph: its name and rank (4 = NCHW activation inside the graph). */
+export interface OnnxValue {
+  readonly name: string;
+  readonly rank: number;
+}
+
+/**
+ * Builds an ONNX graph op by op from engine tensors. Values inside the graph are NCHW; `input`
+ * and `output` convert from/to the engine's NHWC.
+ */
+export class OnnxBuilder {
+  private nodes: NodeSpec[] = [];
+  private inits: Initializer[] = [];
+  private inputs: PbWriter[] = [];
+  private outputs: PbWriter[] = [];
+  private counter = 0;
+
+  constructor(readonly graphName = "nerveseg") {}
+
+  private fresh(prefix: string): string {
+    return `${prefix}_${this.counter++}`;
+  }
+
+  private node(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, floatAttrs: string[] = []): string {
+    const out = this.fresh(op.toLowerCase());
+    this.nodes.push({ op, inputs, outputs: [out], attrs, floatAttrs: new Set(floatAttrs) });
+    return out;
+  }
+
+  /** Adds a float initializer (values copied) and returns its name. */
+  constant(prefix: string, dims: number[], values: ArrayLike<number>): string {
+    const name = this.fresh(prefix);
+    const f = Float32Array.from(values);
+    this.inits.push({ name, dims, type: FLOAT, raw: new Uint8Array(f.buffer) });
+    return name;
+  }
+
+  private int64Const(prefix: string, values: number[]): string {
+    const name = this.fresh(prefix);
+    const b = BigInt64Array.from(values.map((v) => BigInt(v)));
+    this.inits.push({ name, dims: [values.length], type: INT64, raw: new Uint8Array(b.buffer) });
+    return name;
+  }
+
+  /** Graph input with NHWC dims (a string dim is symbolic, e.g. "N"); returns the NCHW value. */
+  input(name: string, nhwc: (number | string)[]): OnnxValue {
+    this.inputs.push(valueInfo(name, nhwc));
+    if (nhwc.length !== 4) return { name, rank: nhwc.length };
+    return { name: this.node("Transpose", [name], { perm: [0, 3, 1, 2] }), rank: 4 };
+  }
+
+  /** Graph output; 4-D values are transposed back to NHWC. `dims` are the output's (NHWC) dims. */
+  output(v: OnnxValue, name: string, dims: (number | string)[]): void {
+    const src = v.rank === 4 ? this.node("Transpose", [v.name], { perm: [0, 2, 3, 1] }) : v.name;
+    this.nodes.push({ op: "Identity", inputs: [src], outputs: [name], attrs: {}, floatAttrs: new Set() });
+    this.outputs.push(valueInfo(name, dims));
+  }
+
+  /** Convolution with an HWIO weight (written as OIHW). */
+  conv(x: OnnxValue, w: Tensor, b: Tensor | null, opts: { stride?: number; pad?: number } = {}): OnnxValue {
+    const [kh, kw, ci, co] = w.shape;
+    const src = w.data;
+    const oihw = new Float32Array(w.size);
+    for (let a = 0; a < kh; a++)
+      for (let c = 0; c < kw; c++)
+        for (let i = 0; i < ci; i++)
+          for (let o = 0; o < co; o++) oihw[((o * ci + i) * kh + a) * kw + c] = src[((a * kw + c) * ci + i) * co + o];
+    const ins = [x.name, this.constant("W", [co, ci, kh, kw], oihw)];
+    if (b) ins.push(this.constant("B", [co], b.data));
+    const p = opts.pad ?? 0,
+      s = opts.stride ?? 1;
+    return { name: this.node("Conv", ins, { kernel_shape: [kh, kw], pads: [p, p, p, p], strides: [s, s] }), rank: 4 };
+  }
+
+  /** 2x2 stride-2 transposed convolution; engine weight [2,2,in,out] -> ONNX [in,out,2,2]. */
+  convTranspose2x2(x: OnnxValue, w: Tensor, b: Tensor | null): OnnxValue {
+    const [, , ci, co] = w.shape;
+    const src = w.data;
+    const iokk = new Float32Array(w.size);
+    for (let a = 0; a < 2; a++)
+      for (let c = 0; c < 2; c++)
+        for (let i = 0; i < ci; i++)
+          for (let o = 0; o < co; o++) iokk[((i * co + o) * 2 + a) * 2 + c] = src[((a * 2 + c) * ci + i) * co + o];
+    const ins = [x.name, this.constant("W", [ci, co, 2, 2], iokk)];
+    if (b) ins.push(this.constant("B", [co], b.data));
+    return { name: this.node("ConvTranspose", ins, { kernel_shape: [2, 2], strides: [2, 2] }), rank: 4 };
+  }
+
+  /** Inference batch norm from running statistics. */
+  batchNorm(x: OnnxValue, bn: BatchNormState): OnnxValue {
+    const c = bn.gamma.size;
+    const ins = [
+      x.name,
+      this.constant("gamma", [c], bn.gamma.data),
+      this.constant("beta", [c], bn.beta.data),
+      this.constant("mean", [c], bn.runningMean.data),
+      this.constant("var", [c], bn.runningVar.data),
+    ];
+    const name = this.node("BatchNormalization", ins, { epsilon: bn.eps ?? 1e-5 }, ["epsilon"]);
+    return { name, rank: x.rank };
+  }
+
+  activation(x: OnnxValue, act: Activation, alpha = 1): OnnxValue {
+    if (act === "none") return x;
+    if (act === "elu") return { name: this.node("Elu", [x.name], { alpha }, ["alpha"]), rank: x.rank };
+    return { name: this.node(act === "relu" ? "Relu" : "Sigmoid", [x.name]), rank: x.rank };
+  }
+
+  /** conv -> BN -> activation, mirroring ops.convBnAct in eval mode. */
+  convBnAct(
+    x: OnnxValue,
+    w: Tensor,
+    b: Tensor | null,
+    bn: BatchNormState,
+    opts: { stride?: number; pad?: number; act?: Activation; alpha?: number } = {},
+  ): OnnxValue {
+    return this.activation(this.batchNorm(this.conv(x, w, b, opts), bn), opts.act ?? "none", opts.alpha ?? 1);
+  }
+
+  maxPool2x2(x: OnnxValue): OnnxValue {
+    return { name: this.node("MaxPool", [x.name], { kernel_shape: [2, 2], strides: [2, 2] }), rank: 4 };
+  }
+
+  upsample2x(x: OnnxValue): OnnxValue {
+    const scales = this.constant("scales", [4], [1, 1, 2, 2]);
+    const name = this.node("Resize", [x.name, "", scales], {
+      mode: "nearest",
+      coordinate_transformation_mode: "asymmetric",
+      nearest_mode: "floor",
+    });
+    return { name, rank: 4 };
+  }
+
+  /** Channel concat (axis 1 in NCHW; last axis for rank-2 values). */
+  concat(xs: OnnxValue[]): OnnxValue {
+    const axis = xs[0].rank === 4 ? 1 : xs[0].rank - 1;
+    return { name: this.node("Concat", xs.map((x) => x.name), { axis }), rank: xs[0].rank };
+  }
+
+  add(a: OnnxValue, b: OnnxValue): OnnxValue {
+    return { name: this.node("Add", [a.name, b.name]), rank: a.rank };
+  }
+
+  mul(a: OnnxValue, b: OnnxValue): OnnxValue {
+    return { name: this.node("Mul", [a.name, b.name]), rank: a.rank };
+  }
+
+  /** [N,C,H,W] -> [N,C] mean over space (ops.globalAvgPool). */
+  globalAvgPool(x: OnnxValue): OnnxValue {
+    const g = this.node("GlobalAveragePool", [x.name]);
+    return { name: this.node("Flatten", [g], { axis: 1 }), rank: 2 };
+  }
+
+  /** Flatten in the engine's NHWC order (so a following dense layer sees the same features). */
+  flatten(x: OnnxValue): OnnxValue {
+    const src = x.rank === 4 ? this.node("Transpose", [x.name], { perm: [0, 2, 3, 1] }) : x.name;
+    return { name: this.node("Flatten", [src], { axis: 1 }), rank: 2 };
+  }
+
+  /** Dense layer: x [N,K] @ w [K,M] + b. */
+  dense(x: OnnxValue, w: Tensor, b: Tensor | null): OnnxValue {
+    const [k, m] = w.shape;
+    const ins = [x.name, this.constant("W", [k, m], w.data)];
+    if (b) ins.push(this.constant("B", [m], b.data));
+    return { name: this.node("Gemm", ins), rank: 2 };
+  }
+
+  /** Reshape to a fixed shape (use -1 / 0 as ONNX allows). */
+  reshape(x: OnnxValue, shape: number[]): OnnxValue {
+    return { name: this.node("Reshape", [x.name, this.int64Const("shape", shape)]), rank: shape.length };
+  }
+
+  /** Serialises the ModelProto. */
+  toBytes(producer = "nerveseg"): Uint8Array {
+    const g = new PbWriter();
+    for (const n of this.nodes) {
+      const nw = new PbWriter();
+      for (const i of n.inputs) nw.string(1, i);
+      for (const o of n.outputs) nw.string(2, o);
+      nw.string(3, n.outputs[0]).string(4, n.op);
+      for (const [k, v] of Object.entries(n.attrs)) nw.message(5, encodeAttr(k, v, n.floatAttrs.has(k)));
+      g.message(1, nw);
+    }
+    g.string(2, this.graphName);
+    for (const t of this.inits) {
+      const tw = new PbWriter();
+      for (const d of t.dims) tw.int(1, d);
+      tw.int(2, t.type).string(8, t.name).bytes(9, t.raw);
+      g.message(5, tw);
+    }
+    for (const i of this.inputs) g.message(11, i);
+    for (const o of this.outputs) g.message(12, o);
+    return new PbWriter()
+      .int(1, 7)
+      .string(2, producer)
+      .message(7, g)
+      .message(8, new PbWriter().string(1, "").int(2, 13))
+      .finish();
+  }
+}

@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { PNG } from "pngjs";
+import { ADVANCE, GLYPH_H, GLYPH_W, glyph, textWidth } from "../../src/train/bitmap-font.js";
+import {
+  CURVES_HEIGHT,
+  CURVES_WIDTH,
+  type PanelGeometry,
+  Raster,
+  SERIES_COLORS,
+  niceTicks,
+  renderCurves,
+  toPixel,
+  writeCurvesPng,
+} from "../../src/train/curves.js";
+import type { HistoryRow } from "../../src/train/history.js";
+import { tempDir } from "../helpers/sample.js";
+
+function rows(n: number, withVal = true): HistoryRow[] {
+  return Array.from({ length: n }, (_, i) => {
+    const e = i + 1;
+    return {
+      epoch: e,
+      loss: 1 / e + 0.1,
+      val_loss: withVal ? 1 / e + 0.5 : NaN,
+      dice: 0.9 - 0.6 / e,
+      val_dice: withVal ? 0.5 - 0.3 / e : NaN,
+      val_score: withVal ? 0.2 : NaN,
+      lr: e < 10 ? 1e-3 : 2e-4,
+      img_per_s: 100,
+    };
+  });
+}
+
+function countColor(rgb: Uint8Array, c: readonly number[], region?: PanelGeometry): number {
+  let n = 0;
+  for (let y = 0; y < CURVES_HEIGHT; y++) {
+    for (let x = 0; x < CURVES_WIDTH; x++) {
+      if (region && (x < region.left || x > region.right || y < region.top || y > region.bottom)) continue;
+      const i = (y * CURVES_WIDTH + x) * 3;
+      if (rgb[i] === c[0] && rgb[i + 1] === c[1] && rgb[i + 2] === c[2]) n++;
+    }
+  }
+  return n;
+}
+
+test("niceTicks picks 1-2-5 steps covering the range", () => {
+  assert.deepEqual(niceTicks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+  assert.deepEqual(niceTicks(1, 40, 6), [10, 20, 30, 40]);
+  assert.deepEqual(niceTicks(0.123, 0.171, 5), [0.13, 0.14, 0.15, 0.16, 0.17]);
+  assert.deepEqual(niceTicks(3, 3), [3]);
+});
+
+test("each series is drawn in its colour at its data points", () => {
+  const h = rows(20);
+  const pic = renderCurves(h);
+  assert.equal(pic.rgb.length, CURVES_WIDTH * CURVES_HEIGHT * 3);
+  const at = (g: PanelGeometry, x: number, y: number) => {
+    const [px, py] = toPixel(g, x, y);
+    assert.ok(px > g.left && px < g.right && py > g.top && py < g.bottom, "inside the plot");
+    const i = (py * CURVES_WIDTH + px) * 3;
+    return [pic.rgb[i], pic.rgb[i + 1], pic.rgb[i + 2]];
+  };
+  const e = h[5];
+  assert.deepEqual(at(pic.loss, e.epoch, e.loss), SERIES_COLORS.loss);
+  assert.deepEqual(at(pic.loss, e.epoch, e.val_loss), SERIES_COLORS.val_loss);
+  assert.deepEqual(at(pic.dice, e.epoch, e.dice), SERIES_COLORS.dice);
+  assert.deepEqual(at(pic.dice, e.epoch, e.val_dice), SERIES_COLORS.val_dice);
+  assert.deepEqual(at(pic.dice, e.epoch, e.val_score), SERIES_COLORS.val_score);
+  // The dice panel keeps a 0..1 axis; the loss axis spans the data.
+  assert.equal(pic.dice.yMin, 0);
+  assert.equal(pic.dice.yMax, 1);
+  assert.ok(pic.loss.yMin <= 0.15 && pic.loss.yMax >= 1.5);
+  assert.ok(pic.loss.xMin <= 1 && pic.loss.xMax >= 20);
+});
+
+test("a series with no values is neither drawn nor in the legend", () => {
+  const pic = renderCurves(rows(12, false));
+  assert.equal(countColor(pic.rgb, SERIES_COLORS.val_loss), 0);
+  assert.equal(countColor(pic.rgb, SERIES_COLORS.val_score), 0);
+  assert.ok(countColor(pic.rgb, SERIES_COLORS.loss, pic.loss) > 100);
+  // Single-epoch and empty histories still draw axes without failing.
+  assert.ok(countColor(renderCurves(rows(1)).rgb, SERIES_COLORS.val_score) > 0);
+  assert.ok(countColor(renderCurves([]).rgb, [0, 0, 0]) > 1000);
+});
+
+test("writes a PNG of the stated size, atomically", () => {
+  const dir = tempDir();
+  const file = path.join(dir, "curves.png");
+  writeCurvesPng(file, rows(30));
+  assert.deepEqual(fs.readdirSync(dir), ["curves.png"]);
+  const png = PNG.sync.read(fs.readFileSync(file));
+  assert.equal(png.width, CURVES_WIDTH);
+  assert.equal(png.height, CURVES_HEIGHT);
+});
+
+test("the bitmap font draws every glyph it defines into its cell", () => {
+  for (const ch of "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-+:/()%=,") {
+    const g = glyph(ch);
+    assert.equal(g.length, GLYPH_W * GLYPH_H);
+    assert.ok(g.some((v) => v === 1), `glyph ${ch} has ink`);
+    assert.notDeepEqual(g, glyph("?"), `glyph ${ch} is defined`);
+  }
+  assert.deepEqual(glyph("€"), glyph("?"));
+  assert.equal(textWidth("loss", 2), (4 * ADVANCE - 1) * 2);
+  const r = new Raster(40, 20);
+  r.text(1, 1, "l", [0, 0, 0], 2);
+  // "l" is ".##..,..#.." ...: its top row has ink at columns 1 and 2 -> pixels x = 3..6, y = 1..2.
+  assert.deepEqual(r.get(3, 1), [0, 0, 0]);
+  assert.deepEqual(r.get(6, 2), [0, 0, 0]);
+  assert.deepEqual(r.get(1, 1), [255, 255, 255]);
+});
