@@ -59,7 +59,15 @@ export interface AugmentParams {
   dy: Float32Array | null;
 }
 
-export const IDENTITY: AugmentParams = { flipH: false, flipV: false, angle: 0, tx: 0, ty: 0, dx: null, dy: null };
+export const IDENTITY: AugmentParams = {
+  flipH: false,
+  flipV: false,
+  angle: 0,
+  tx: 0,
+  ty: 0,
+  dx: null,
+  dy: null,
+};
 
 /** The threshold that turns a warped mask back into 0/1 (a pixel is on when the sample is >= 0.5). */
 export const MASK_THRESHOLD = 0.5;
@@ -144,7 +152,14 @@ function elasticField(rng: () => number, w: number, h: number, sigma: number, al
 }
 
 /** Bilinear read at (sx, sy) with the border rule, for samples whose 2x2 neighbourhood leaves the image. */
-function sampleBorder(src: Float32Array, w: number, h: number, sx: number, sy: number, reflectBorder: boolean): number {
+function sampleBorder(
+  src: Float32Array,
+  w: number,
+  h: number,
+  sx: number,
+  sy: number,
+  reflectBorder: boolean,
+): number {
   const x0 = Math.floor(sx);
   const y0 = Math.floor(sy);
   const fx = sx - x0;
@@ -189,7 +204,11 @@ export function warpPair(
   border: "reflect" | "constant" = "reflect",
 ): void {
   const n = width * height;
-  if (image.length < n || outImage.length < n || (mask && (mask.length < n || !outMask || outMask.length < n))) {
+  if (
+    image.length < n ||
+    outImage.length < n ||
+    (mask && (mask.length < n || !outMask || outMask.length < n))
+  ) {
     throw new Error(`warpPair: arrays smaller than ${width}x${height}`);
   }
   // src = M * [x + dx, y + dy, 1]: rotation by -angle about the centre after removing the translation,
@@ -253,7 +272,8 @@ export function warpPair(
         }
       } else {
         outImage[i] = sampleBorder(image, width, height, qx, qy, refl);
-        if (mask !== null) outMask![i] = sampleBorder(mask, width, height, qx, qy, refl) >= MASK_THRESHOLD ? 1 : 0;
+        if (mask !== null)
+          outMask![i] = sampleBorder(mask, width, height, qx, qy, refl) >= MASK_THRESHOLD ? 1 : 0;
       }
     }
   }

@@ -47,8 +47,14 @@ export interface FramePair {
 }
 
 /** Block means over whole `block`x`block` tiles (a partial last row/column of pixels is ignored), centred, unit length. */
-export function frameSignature(image: Uint8Array, width: number, height: number, block = DEDUPE_BLOCK): Float64Array {
-  if (image.length !== width * height) throw new Error(`frameSignature: ${image.length} pixels for ${width}x${height}`);
+export function frameSignature(
+  image: Uint8Array,
+  width: number,
+  height: number,
+  block = DEDUPE_BLOCK,
+): Float64Array {
+  if (image.length !== width * height)
+    throw new Error(`frameSignature: ${image.length} pixels for ${width}x${height}`);
   const gw = Math.max(1, Math.floor(width / block));
   const gh = Math.max(1, Math.floor(height / block));
   const bw = Math.min(block, width);
@@ -89,7 +95,12 @@ export function signatureDistance(a: Float64Array, b: Float64Array): number {
 }
 
 export function signFrame(f: DedupeFrame): SignedFrame {
-  return { id: f.id, subject: f.subject, hasMask: f.hasMask, signature: frameSignature(f.image, f.width, f.height) };
+  return {
+    id: f.id,
+    subject: f.subject,
+    hasMask: f.hasMask,
+    signature: frameSignature(f.image, f.width, f.height),
+  };
 }
 
 const signed = (f: DedupeFrame | SignedFrame): SignedFrame => ("signature" in f ? f : signFrame(f));
@@ -162,7 +173,8 @@ export function planDedupe(contradictions: readonly FramePair[], policy: DedupeP
       drop.add(p.b);
     } else {
       const prev = relabel.get(p.a);
-      if (!prev || p.distance < prev.distance) relabel.set(p.a, { id: p.a, maskFrom: p.b, distance: p.distance });
+      if (!prev || p.distance < prev.distance)
+        relabel.set(p.a, { id: p.a, maskFrom: p.b, distance: p.distance });
     }
   }
   return {
@@ -182,7 +194,10 @@ export interface DistanceStats {
 }
 
 /** Summary of the distances of pairs with the same and with different presence labels. */
-export function distanceStats(pairs: readonly FramePair[], threshold: number): { same: DistanceStats; different: DistanceStats } {
+export function distanceStats(
+  pairs: readonly FramePair[],
+  threshold: number,
+): { same: DistanceStats; different: DistanceStats } {
   const stats = (ds: number[]): DistanceStats => {
     ds.sort((x, y) => x - y);
     const q = (f: number) => (ds.length ? ds[Math.floor(f * (ds.length - 1))] : NaN);

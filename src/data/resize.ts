@@ -38,13 +38,23 @@ function linearTaps(src: number, dst: number): Taps {
   return { i0, i1, w1 };
 }
 
-function check(src: Pixels, w: number, h: number, dw: number, dh: number, out: Pixels | undefined, fn: string): void {
+function check(
+  src: Pixels,
+  w: number,
+  h: number,
+  dw: number,
+  dh: number,
+  out: Pixels | undefined,
+  fn: string,
+): void {
   if (!(w > 0 && h > 0 && dw > 0 && dh > 0) || ![w, h, dw, dh].every(Number.isInteger)) {
     throw new Error(`${fn}: bad size ${w}x${h} -> ${dw}x${dh}`);
   }
   if (src.length !== w * h) throw new Error(`${fn}: ${src.length} pixels for ${w}x${h}`);
-  if (out && out.length !== dw * dh) throw new Error(`${fn}: output has ${out.length} pixels for ${dw}x${dh}`);
-  if (out && out.constructor !== src.constructor) throw new Error(`${fn}: output type differs from input type`);
+  if (out && out.length !== dw * dh)
+    throw new Error(`${fn}: output has ${out.length} pixels for ${dw}x${dh}`);
+  if (out && out.constructor !== src.constructor)
+    throw new Error(`${fn}: output type differs from input type`);
 }
 
 function store(out: Pixels, i: number, v: number): void {
@@ -56,7 +66,14 @@ function storeU8(out: Pixels, i: number, v: number): void {
 }
 
 /** Bilinear resize (half-pixel centres, edge clamp) into `out` (allocated when absent, same type as `src`). */
-export function resizeBilinear<T extends Pixels>(src: T, srcW: number, srcH: number, dstW: number, dstH: number, out?: T): T {
+export function resizeBilinear<T extends Pixels>(
+  src: T,
+  srcW: number,
+  srcH: number,
+  dstW: number,
+  dstH: number,
+  out?: T,
+): T {
   check(src, srcW, srcH, dstW, dstH, out, "resizeBilinear");
   const dst = (out ?? new (src.constructor as new (n: number) => T)(dstW * dstH)) as T;
   const put = src instanceof Uint8Array ? storeU8 : store;
@@ -103,7 +120,14 @@ function areaWeights(src: number, dst: number): { start: Int32Array; count: Int3
  * covered source pixels weighted by the covered fraction. When an axis grows it falls back to bilinear
  * (as OpenCV INTER_AREA does), since averaging is only meaningful when shrinking.
  */
-export function resizeArea<T extends Pixels>(src: T, srcW: number, srcH: number, dstW: number, dstH: number, out?: T): T {
+export function resizeArea<T extends Pixels>(
+  src: T,
+  srcW: number,
+  srcH: number,
+  dstW: number,
+  dstH: number,
+  out?: T,
+): T {
   check(src, srcW, srcH, dstW, dstH, out, "resizeArea");
   if (dstW > srcW || dstH > srcH) return resizeBilinear(src, srcW, srcH, dstW, dstH, out);
   const dst = (out ?? new (src.constructor as new (n: number) => T)(dstW * dstH)) as T;

@@ -36,7 +36,7 @@ export interface RenderedFrame {
 }
 
 /** How strongly speckle modulates the image (1 = fully developed; the scanners' filters reduce it). */
-const SPECKLE_DEPTH = 0.5;
+const SPECKLE_DEPTH = 0.42;
 /** Mean of a Rayleigh amplitude with E|z|² = 1. */
 const RAYLEIGH_MEAN = Math.sqrt(Math.PI) / 2;
 /** Grey-level compression: grey = 255·(1 − exp(−TONE·amplitude)). */

@@ -107,8 +107,8 @@ export function buildScene(spec: SceneSpec): SynthScene {
   // 3. Bright fascia along most layer boundaries, broken into fragments.
   for (let k = 0; k < curves.length; k++) {
     if (k > 0 && rng.next() < 0.2) continue;
-    const strength = k === 0 ? rng.uniform(1.6, 2.4) : rng.uniform(0.9, 2.2);
-    const sigma = rng.uniform(1.0, 2.2);
+    const strength = k === 0 ? rng.uniform(1.8, 2.6) : rng.uniform(1.2, 3);
+    const sigma = rng.uniform(1.4, 3);
     const frag = valueNoise(rng, cw, 1, rng.uniform(25, 70), 1);
     for (let x = 0; x < cw; x++) {
       const f = Math.max(0, Math.min(1, 0.55 + 1.3 * frag[x]));
@@ -118,16 +118,16 @@ export function buildScene(spec: SceneSpec): SynthScene {
   }
 
   // 4. Short bright streaks everywhere (muscle striation, septa), roughly following the layers.
-  const nStreaks = Math.round(rng.uniform(150, 250));
+  const nStreaks = Math.round(rng.uniform(90, 160));
   for (let s = 0; s < nStreaks; s++) {
     const xc = rng.uniform(0, cw);
     const yc = rng.uniform(MARGIN + 20, ch);
     const u = rng.next();
-    const sigma = rng.uniform(1.3, 3.5);
+    const sigma = rng.uniform(1.5, 4);
     const len = Math.max(12 * sigma, 15 + 230 * u * u);
     const slope = rng.normal(0, 0.09) + nearestSlope(curves, yc);
-    const curv = rng.normal(0, 0.0012);
-    const amp = 0.25 + rng.uniform(0, 1) ** 2 * 2.4;
+    const curv = rng.normal(0, 0.0025);
+    const amp = 0.3 + rng.uniform(0, 1) ** 2 * 3.2;
     const x0 = Math.max(0, Math.floor(xc - len / 2));
     const x1 = Math.min(cw - 1, Math.ceil(xc + len / 2));
     for (let x = x0; x <= x1; x++) {

@@ -32,7 +32,10 @@ export function writeSafetensors(
 }
 
 /** The bytes of a safetensors file. */
-export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(
+  tensors: Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
@@ -89,7 +92,8 @@ export function decodeSafetensors(bytes: Uint8Array, name = "<safetensors>"): Sa
   const headerLen = dv.getBigUint64(0, true);
   if (headerLen > BigInt(MAX_HEADER)) throw fail(`header length ${headerLen} is implausible`);
   const n = Number(headerLen);
-  if (8 + n > bytes.length) throw fail(`truncated (header says ${n} bytes, file has ${bytes.length - 8} after it)`);
+  if (8 + n > bytes.length)
+    throw fail(`truncated (header says ${n} bytes, file has ${bytes.length - 8} after it)`);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
@@ -106,7 +110,8 @@ export function decodeSafetensors(bytes: Uint8Array, name = "<safetensors>"): Sa
   const spans: [number, number, string][] = [];
   for (const [key, value] of Object.entries(header as Record<string, unknown>)) {
     if (key === "__metadata__") {
-      if (typeof value !== "object" || value === null || Array.isArray(value)) throw fail("__metadata__ is not an object");
+      if (typeof value !== "object" || value === null || Array.isArray(value))
+        throw fail("__metadata__ is not an object");
       for (const [mk, mv] of Object.entries(value)) {
         if (typeof mv !== "string") throw fail(`__metadata__.${mk} is not a string`);
         metadata[mk] = mv;
@@ -115,7 +120,8 @@ export function decodeSafetensors(bytes: Uint8Array, name = "<safetensors>"): Sa
     }
     const info = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof info !== "object" || info === null) throw fail(`tensor "${key}" has no description`);
-    if (info.dtype !== "F32") throw fail(`tensor "${key}" has dtype ${JSON.stringify(info.dtype)} (only F32 is supported)`);
+    if (info.dtype !== "F32")
+      throw fail(`tensor "${key}" has dtype ${JSON.stringify(info.dtype)} (only F32 is supported)`);
     const shape = info.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
       throw fail(`tensor "${key}" has a bad shape ${JSON.stringify(shape)}`);
@@ -148,7 +154,8 @@ export function decodeSafetensors(bytes: Uint8Array, name = "<safetensors>"): Sa
   spans.sort((a, b) => a[0] - b[0]);
   let expect = 0;
   for (const [begin, end, key] of spans) {
-    if (begin !== expect) throw fail(`tensor "${key}" starts at ${begin}, expected ${expect} (gap or overlap)`);
+    if (begin !== expect)
+      throw fail(`tensor "${key}" starts at ${begin}, expected ${expect} (gap or overlap)`);
     expect = end;
   }
   if (expect !== dataLen) throw fail(`${dataLen - expect} bytes after the last tensor`);

@@ -51,11 +51,32 @@ export const TrainConfigSchema = z.object({
   }),
   seed: z.number().int(),
   threads: z.number().int().positive().nullable(),
+  /**
+   * Minimum predicted area (full-resolution 580x420 pixels, scaled to the model's resolution by the pixel
+   * ratio) for the validation Kaggle score: a smaller predicted mask counts as empty.
+   */
+  valMinArea: z.number().nonnegative().default(2000),
+  /** Also save the resume state mid-epoch at most this often (minutes); 0 = only at epoch ends. */
+  checkpointMinutes: z.number().nonnegative().default(5),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
 export const PresetSchema = z.object({ model: ModelConfigSchema, train: TrainConfigSchema });
 export type Preset = z.infer<typeof PresetSchema>;
+
+/** How predictions become masks lives with the predict stage; `nerveseg tune` rewrites it in config.json. */
+export {
+  DEFAULT_POSTPROCESS,
+  PostprocessSchema,
+  type PostprocessParams as Postprocess,
+} from "../predict/postprocess.js";
+
+/**
+ * `--elastic` without a preset value: sigma 40 full-res px (a smooth, anatomy-sized bend) and alpha 300,
+ * which at 64x80 moves pixels by about 1.5 working pixels RMS (augment.ts draws its noise per working
+ * pixel, so the RMS displacement of a given alpha/sigma grows with the working resolution).
+ */
+export const DEFAULT_ELASTIC = { alpha: 300, sigma: 40 };
 
 const REFERENCE_AUGMENT = { flipX: true, flipY: true, rotate: 10, translate: 20, elastic: null };
 const REFERENCE_PLATEAU = { factor: 0.2, patience: 6, minLr: 1e-6, earlyStop: null };
@@ -91,6 +112,8 @@ export const PRESETS: Record<string, Preset> = {
       plateau: REFERENCE_PLATEAU,
       seed: 1,
       threads: null,
+      valMinArea: 2000,
+      checkpointMinutes: 5,
     },
   },
   fast: {
@@ -119,6 +142,8 @@ export const PRESETS: Record<string, Preset> = {
       plateau: REFERENCE_PLATEAU,
       seed: 1,
       threads: null,
+      valMinArea: 2000,
+      checkpointMinutes: 5,
     },
   },
 };
@@ -144,5 +169,12 @@ export function loadPreset(nameOrFile: string): Preset {
     const issue = parsed.error.issues[0];
     throw fileError(nameOrFile, `${issue.path.join(".")}: ${issue.message}`);
   }
+  const levels = 2 ** (parsed.data.model.filters.length - 1);
+  const { inputHeight: h, inputWidth: w } = parsed.data.model;
+  if (h % levels !== 0 || w % levels !== 0)
+    throw fileError(
+      nameOrFile,
+      `model.inputHeight/inputWidth ${h}x${w} must be divisible by ${levels} for ${parsed.data.model.filters.length} filter levels`,
+    );
   return parsed.data;
 }

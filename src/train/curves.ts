@@ -73,7 +73,8 @@ export class Raster {
       const g = glyph(s[k]);
       const gx = x + k * ADVANCE * scale;
       for (let j = 0; j < GLYPH_H; j++)
-        for (let i = 0; i < GLYPH_W; i++) if (g[j * GLYPH_W + i]) this.fillRect(gx + i * scale, y + j * scale, scale, scale, c);
+        for (let i = 0; i < GLYPH_W; i++)
+          if (g[j * GLYPH_W + i]) this.fillRect(gx + i * scale, y + j * scale, scale, scale, c);
     }
   }
 
@@ -117,6 +118,8 @@ export interface PanelGeometry {
   xMax: number;
   yMin: number;
   yMax: number;
+  /** The legend box drawn over the plot (x, y, width, height), if any. */
+  legend: [number, number, number, number] | null;
 }
 
 export function toPixel(g: PanelGeometry, x: number, y: number): [number, number] {
@@ -143,7 +146,9 @@ function drawPanel(
   const epochs = rows.map((row) => row.epoch);
   const xLo = epochs.length ? Math.min(...epochs) : 0;
   const xHi = epochs.length ? Math.max(...epochs) : 1;
-  const xTicks = niceTicks(xLo === xHi ? xLo - 1 : xLo, xLo === xHi ? xHi + 1 : xHi, 6).filter(Number.isInteger);
+  const xTicks = niceTicks(xLo === xHi ? xLo - 1 : xLo, xLo === xHi ? xHi + 1 : xHi, 6).filter(
+    Number.isInteger,
+  );
   const values = series.flatMap((s) => rows.map((row) => row[s.key])).filter(Number.isFinite);
   let yLo = yFixed ? yFixed[0] : values.length ? Math.min(...values) : 0;
   let yHi = yFixed ? yFixed[1] : values.length ? Math.max(...values) : 1;
@@ -171,6 +176,7 @@ function drawPanel(
     xMax: xTicks.length ? Math.max(xHi, xTicks[xTicks.length - 1]) : xHi + 1,
     yMin: yLo,
     yMax: yHi,
+    legend: null,
   };
   if (g.xMin === g.xMax) {
     g.xMin -= 1;
@@ -221,15 +227,18 @@ function drawPanel(
       if (prev) r.line(prev[0], prev[1], p[0], p[1], c, 2);
       prev = p;
     }
-    if (rows.length <= 60) for (const row of rows) if (Number.isFinite(row[s.key])) {
-      const [px, py] = toPixel(g, row.epoch, row[s.key]);
-      r.fillRect(px - 2, py - 2, 5, 5, c);
-    }
+    if (rows.length <= 60)
+      for (const row of rows)
+        if (Number.isFinite(row[s.key])) {
+          const [px, py] = toPixel(g, row.epoch, row[s.key]);
+          r.fillRect(px - 2, py - 2, 5, 5, c);
+        }
   }
 
   // Legend box in the top-right corner of the plot.
   const legend = [...drawn.map((s) => ({ label: s.label, c: SERIES_COLORS[s.key], dash: false }))];
-  if (rows.some((row, i) => i > 0 && row.lr < rows[i - 1].lr)) legend.push({ label: "lr cut", c: LR_MARK, dash: true });
+  if (rows.some((row, i) => i > 0 && row.lr < rows[i - 1].lr))
+    legend.push({ label: "lr cut", c: LR_MARK, dash: true });
   if (legend.length > 0) {
     const lineH = ch + 8;
     const boxW = 40 + Math.max(...legend.map((l) => textWidth(l.label, FONT))) + 16;
@@ -245,8 +254,10 @@ function drawPanel(
       [g.left + 8, g.bottom - boxH - 8],
     ];
     const hidden = ([x, y]: [number, number]) =>
-      points.filter(([px, py]) => px >= x - 4 && px <= x + boxW + 4 && py >= y - 4 && py <= y + boxH + 4).length;
+      points.filter(([px, py]) => px >= x - 4 && px <= x + boxW + 4 && py >= y - 4 && py <= y + boxH + 4)
+        .length;
     const [bx, by] = corners.reduce((best, c) => (hidden(c) < hidden(best) ? c : best));
+    g.legend = [bx, by, boxW, boxH];
     r.fillRect(bx, by, boxW, boxH, WHITE);
     r.line(bx, by, bx + boxW, by, BLACK);
     r.line(bx, by + boxH, bx + boxW, by + boxH, BLACK);
@@ -274,15 +285,31 @@ export interface CurvesPicture {
 export function renderCurves(rows: readonly HistoryRow[]): CurvesPicture {
   const r = new Raster(CURVES_WIDTH, CURVES_HEIGHT);
   const half = CURVES_WIDTH / 2;
-  const loss = drawPanel(r, 0, half, "Loss", rows, [
-    { key: "loss", label: "loss" },
-    { key: "val_loss", label: "val_loss" },
-  ], null);
-  const dice = drawPanel(r, half, half, "Dice and Kaggle score", rows, [
-    { key: "dice", label: "dice" },
-    { key: "val_dice", label: "val_dice" },
-    { key: "val_score", label: "val_score" },
-  ], [0, 1]);
+  const loss = drawPanel(
+    r,
+    0,
+    half,
+    "Loss",
+    rows,
+    [
+      { key: "loss", label: "loss" },
+      { key: "val_loss", label: "val_loss" },
+    ],
+    null,
+  );
+  const dice = drawPanel(
+    r,
+    half,
+    half,
+    "Dice and Kaggle score",
+    rows,
+    [
+      { key: "dice", label: "dice" },
+      { key: "val_dice", label: "val_dice" },
+      { key: "val_score", label: "val_score" },
+    ],
+    [0, 1],
+  );
   return { width: r.width, height: r.height, rgb: r.rgb, loss, dice };
 }
 

@@ -62,7 +62,8 @@ export class ReduceLROnPlateau {
   constructor(initialLr: number, options: Partial<PlateauOptions> = {}, state?: PlateauState) {
     this.options = { ...DEFAULT_PLATEAU, ...options };
     const o = this.options;
-    if (!(o.factor > 0 && o.factor < 1)) throw new Error(`ReduceLROnPlateau: factor ${o.factor} must be in (0, 1)`);
+    if (!(o.factor > 0 && o.factor < 1))
+      throw new Error(`ReduceLROnPlateau: factor ${o.factor} must be in (0, 1)`);
     if (!(o.patience >= 0) || !(o.cooldown >= 0) || !(o.minDelta >= 0) || !(o.minLr >= 0)) {
       throw new Error("ReduceLROnPlateau: patience, cooldown, minDelta and minLr must be >= 0");
     }

@@ -76,7 +76,7 @@ export function histogramOf(values: ArrayLike<number>): Histogram {
   const bucketLimit: number[] = [];
   const bucket: number[] = [];
   if (num > 0) {
-    for (let i = 0; i < counts.length; ) {
+    for (let i = 0; i < counts.length;) {
       let end = limits[i];
       let count = counts[i];
       i++;

@@ -124,7 +124,10 @@ test("image and mask stay aligned: an image equal to the mask thresholds to the 
     warpPair(p, W, H, mask.slice(), oi, mask, om, opts.border);
     const thresholded = oi.map((v) => (v >= MASK_THRESHOLD ? 1 : 0));
     assert.deepEqual(thresholded, om);
-    assert.ok(om.every((v) => v === 0 || v === 1), "mask stays binary");
+    assert.ok(
+      om.every((v) => v === 0 || v === 1),
+      "mask stays binary",
+    );
     if (om.some((v, i) => v !== mask[i])) changed++;
   }
   assert.ok(changed >= 18, "the warps really move the mask");
@@ -190,9 +193,18 @@ test("draws 5 numbers per sample (plus 2 per pixel with elastic) and respects th
 test("a constant image stays constant under any warp with the reflect border", () => {
   const img = new Float32Array(W * H).fill(0.25);
   const rng = new Rng(5);
-  const opts: AugmentOptions = { ...DEFAULT_AUGMENT, rotateDeg: 45, translatePx: 200, elastic: { alpha: 80, sigma: 8 } };
+  const opts: AugmentOptions = {
+    ...DEFAULT_AUGMENT,
+    rotateDeg: 45,
+    translatePx: 200,
+    elastic: { alpha: 80, sigma: 8 },
+  };
   for (let k = 0; k < 5; k++) {
-    const out = warp(sampleAugment(() => rng.uniform(), opts, W, H), img, "reflect");
+    const out = warp(
+      sampleAugment(() => rng.uniform(), opts, W, H),
+      img,
+      "reflect",
+    );
     assert.ok(out.every((v) => Math.abs(v - 0.25) < 1e-6));
   }
   // With the constant border the corners of a 45-degree turn read 0.

@@ -75,7 +75,11 @@ test("finds contradicting near-duplicates within a subject only, empty frame fir
   assert.equal(c.length, 2);
   assert.ok(c.every((p) => p.subject === 1 && p.distance <= DEFAULT_DEDUPE_THRESHOLD));
   assert.ok(c[0].distance <= c[1].distance);
-  assert.equal(pairDistances(frames).length, 6 + 0, "4 frames of subject 1 -> 6 pairs, 1 frame of subject 2 -> 0");
+  assert.equal(
+    pairDistances(frames).length,
+    6 + 0,
+    "4 frames of subject 1 -> 6 pairs, 1 frame of subject 2 -> 0",
+  );
   assert.deepEqual(findContradictions(frames, 0), []);
 });
 
@@ -114,34 +118,55 @@ test("signTrainDir reads a Kaggle-style folder and names a missing mask", () => 
     ],
   );
   const report = dedupeReport(frames, DEFAULT_DEDUPE_THRESHOLD, "relabel");
-  assert.deepEqual(report.plan.relabel.map((r) => [r.id, r.maskFrom]), [["3_2", "3_1"]]);
+  assert.deepEqual(
+    report.plan.relabel.map((r) => [r.id, r.maskFrom]),
+    [["3_2", "3_1"]],
+  );
   assert.match(formatReport(report), /3_2 <- mask of 3_1/);
 
   fs.rmSync(path.join(dir, "3_2_mask.tif"));
-  assert.throws(() => signTrainDir(dir), (e: unknown) => e instanceof UserError && /3_2_mask\.tif: missing/.test(e.message));
+  assert.throws(
+    () => signTrainDir(dir),
+    (e: unknown) => e instanceof UserError && /3_2_mask\.tif: missing/.test(e.message),
+  );
   assert.throws(() => signTrainDir(tempDir()), /no <subject>_<n>\.tif training images/);
 });
 
-test("real sample: 1_9 (empty) and 1_14 (labelled) are found as a contradicting pair", { skip: needsSample }, () => {
-  const dir = path.join(SAMPLE_DIR, "train");
-  const ids = fs
-    .readdirSync(dir)
-    .filter((f) => /^\d+_\d+\.tif$/.test(f))
-    .map((f) => f.slice(0, -4));
-  assert.equal(ids.length, 50);
-  const frames: DedupeFrame[] = ids.map((id) => {
-    const img = readTiff(path.join(dir, `${id}.tif`));
-    const mask = readTiff(path.join(dir, `${id}_mask.tif`));
-    return { id, subject: id.split("_")[0], image: img.data, width: img.width, height: img.height, hasMask: mask.data.some((v) => v > 0) };
-  });
-  const found = findContradictions(frames);
-  const pair = found.find((p) => p.a === "1_9" && p.b === "1_14");
-  assert.ok(pair, `1_9/1_14 not found; found ${JSON.stringify(found)}`);
-  // It is the closest pair of the whole subject, well under the threshold.
-  const all = pairDistances(frames);
-  assert.equal(all.length, (50 * 49) / 2);
-  assert.deepEqual([all[0].a, all[0].b], ["1_9", "1_14"]);
-  assert.ok(pair.distance < DEFAULT_DEDUPE_THRESHOLD / 5);
-  assert.deepEqual(planDedupe(found, "drop").drop, ["1_9"]);
-  assert.deepEqual(planDedupe(found, "relabel").relabel[0], { id: "1_9", maskFrom: "1_14", distance: pair.distance });
-});
+test(
+  "real sample: 1_9 (empty) and 1_14 (labelled) are found as a contradicting pair",
+  { skip: needsSample },
+  () => {
+    const dir = path.join(SAMPLE_DIR, "train");
+    const ids = fs
+      .readdirSync(dir)
+      .filter((f) => /^\d+_\d+\.tif$/.test(f))
+      .map((f) => f.slice(0, -4));
+    assert.equal(ids.length, 50);
+    const frames: DedupeFrame[] = ids.map((id) => {
+      const img = readTiff(path.join(dir, `${id}.tif`));
+      const mask = readTiff(path.join(dir, `${id}_mask.tif`));
+      return {
+        id,
+        subject: id.split("_")[0],
+        image: img.data,
+        width: img.width,
+        height: img.height,
+        hasMask: mask.data.some((v) => v > 0),
+      };
+    });
+    const found = findContradictions(frames);
+    const pair = found.find((p) => p.a === "1_9" && p.b === "1_14");
+    assert.ok(pair, `1_9/1_14 not found; found ${JSON.stringify(found)}`);
+    // It is the closest pair of the whole subject, well under the threshold.
+    const all = pairDistances(frames);
+    assert.equal(all.length, (50 * 49) / 2);
+    assert.deepEqual([all[0].a, all[0].b], ["1_9", "1_14"]);
+    assert.ok(pair.distance < DEFAULT_DEDUPE_THRESHOLD / 5);
+    assert.deepEqual(planDedupe(found, "drop").drop, ["1_9"]);
+    assert.deepEqual(planDedupe(found, "relabel").relabel[0], {
+      id: "1_9",
+      maskFrom: "1_14",
+      distance: pair.distance,
+    });
+  },
+);

@@ -47,7 +47,12 @@ test("Kaggle frame down to 80x64 and a probability map back up to 580x420", () =
 
 test("area resize averages covered pixels, fractional coverage weighted", () => {
   const src = Float32Array.from([1, 3, 5, 7, 9, 11, 13, 15, 2, 4, 6, 8, 10, 12, 14, 16]); // 4x4
-  assert.deepEqual(Array.from(resizeArea(src, 4, 4, 2, 2)), [(1 + 3 + 9 + 11) / 4, (5 + 7 + 13 + 15) / 4, (2 + 4 + 10 + 12) / 4, (6 + 8 + 14 + 16) / 4]);
+  assert.deepEqual(Array.from(resizeArea(src, 4, 4, 2, 2)), [
+    (1 + 3 + 9 + 11) / 4,
+    (5 + 7 + 13 + 15) / 4,
+    (2 + 4 + 10 + 12) / 4,
+    (6 + 8 + 14 + 16) / 4,
+  ]);
   // 3 -> 2: [0, 1.5) and [1.5, 3): (0 + 3 * 0.5) / 1.5 = 1 and (3 * 0.5 + 6) / 1.5 = 5.
   assert.deepEqual(Array.from(resizeArea(Float32Array.from([0, 3, 6]), 3, 1, 2, 1)), [1, 5]);
   // Uint8 rounds: mean of 0, 1 = 0.5 -> 1 (round half up), mean of 2, 2 = 2.

@@ -18,7 +18,8 @@ function handBuilt(header: string, data: number[]): Uint8Array {
 
 test("reads a hand-built file from the spec", () => {
   // 1.0f = 00 00 80 3f, -2.0f = 00 00 00 c0, 0.5f = 00 00 00 3f; 2x1 tensor "w", scalar-like [1] "b".
-  const header = '{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]},' +
+  const header =
+    '{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]},' +
     '"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}';
   const bytes = handBuilt(header, [0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0, 0, 0, 0, 0x3f]);
   const st = decodeSafetensors(bytes);
@@ -63,7 +64,10 @@ test("writes exactly the spec layout and round-trips", () => {
 
 test("rejects a shape that does not match the data", () => {
   assert.throws(
-    () => writeSafetensors(path.join(tempDir(), "x.safetensors"), { a: { shape: [3], data: new Float32Array(2) } }),
+    () =>
+      writeSafetensors(path.join(tempDir(), "x.safetensors"), {
+        a: { shape: [3], data: new Float32Array(2) },
+      }),
     /shape \[3\] but 2 values/,
   );
 });
@@ -73,7 +77,15 @@ test("bad files give one clear error naming the file", () => {
   const cases: [string, Uint8Array, RegExp][] = [
     ["too short", new Uint8Array(5), /truncated \(5 bytes/],
     ["header past the end", handBuilt(ok, [0, 0]).subarray(0, 20), /truncated \(header says/],
-    ["implausible length", (() => { const b = handBuilt(ok, [0, 0, 0, 0]); b[7] = 0x7f; return b; })(), /implausible/],
+    [
+      "implausible length",
+      (() => {
+        const b = handBuilt(ok, [0, 0, 0, 0]);
+        b[7] = 0x7f;
+        return b;
+      })(),
+      /implausible/,
+    ],
     ["not JSON", handBuilt("{nope}  ", []), /not JSON/],
     ["bad dtype", handBuilt(ok.replace("F32", "F16"), [0, 0, 0, 0]), /dtype "F16"/],
     ["offsets out of range", handBuilt(ok.replace("[0,4]", "[0,8]"), [0, 0, 0, 0]), /out of range/],

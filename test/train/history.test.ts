@@ -71,9 +71,12 @@ test("reads columns by name and rejects a broken file clearly", () => {
   assert.deepEqual(parseHistoryCsv(reordered), [
     { epoch: 7, loss: 1, val_loss: 2, dice: 3, val_dice: 4, val_score: 5, lr: 0.5, img_per_s: 10 },
   ]);
-  assert.throws(() => parseHistoryCsv("epoch,loss\n1,2\n", "h.csv"), (e: unknown) => {
-    return e instanceof UserError && /^h\.csv: history header lacks column\(s\) val_loss/.test(e.message);
-  });
+  assert.throws(
+    () => parseHistoryCsv("epoch,loss\n1,2\n", "h.csv"),
+    (e: unknown) => {
+      return e instanceof UserError && /^h\.csv: history header lacks column\(s\) val_loss/.test(e.message);
+    },
+  );
   const bad = historyCsv([row(1, 0.5)]).replace("0.5,", "abc,");
   assert.throws(() => parseHistoryCsv(bad, "h.csv"), /h\.csv: line 2: loss is not a number: "abc"/);
   assert.throws(() => parseHistoryCsv("", "h.csv"), /empty history/);

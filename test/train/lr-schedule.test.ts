@@ -44,7 +44,11 @@ test("early stopping after `earlyStopPatience` epochs without any improvement", 
     [false, false, false, false, true],
   );
   const never = new ReduceLROnPlateau(1);
-  assert.ok(Array(50).fill(1).every((l) => !never.step(l).stop));
+  assert.ok(
+    Array(50)
+      .fill(1)
+      .every((l) => !never.step(l).stop),
+  );
 });
 
 test("NaN never counts as an improvement", () => {
@@ -53,7 +57,9 @@ test("NaN never counts as an improvement", () => {
 });
 
 test("state survives JSON and resumes exactly", () => {
-  const losses = [1, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85];
+  const losses = [
+    1, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85,
+  ];
   const opts = { cooldown: 1, minLr: 1e-4, earlyStopPatience: 20 };
   const whole = run(new ReduceLROnPlateau(0.01, opts), losses);
   const first = new ReduceLROnPlateau(0.01, opts);
@@ -62,12 +68,18 @@ test("state survives JSON and resumes exactly", () => {
   const resumed = new ReduceLROnPlateau(999, opts, saved);
   const b = run(resumed, losses.slice(7));
   assert.deepEqual([...a, ...b], whole);
-  assert.ok(whole.some((lr) => lr < 0.01), "the sequence does reduce");
-  assert.deepEqual(resumed.state(), (() => {
-    const s = new ReduceLROnPlateau(0.01, opts);
-    run(s, losses);
-    return s.state();
-  })());
+  assert.ok(
+    whole.some((lr) => lr < 0.01),
+    "the sequence does reduce",
+  );
+  assert.deepEqual(
+    resumed.state(),
+    (() => {
+      const s = new ReduceLROnPlateau(0.01, opts);
+      run(s, losses);
+      return s.state();
+    })(),
+  );
 });
 
 test("a fresh state (best unknown) survives JSON too", () => {

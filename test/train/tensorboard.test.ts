@@ -239,6 +239,8 @@ test("two writers started in the same second get separate files", () => {
   b.close();
   const files = fs.readdirSync(dir).sort();
   assert.equal(files.length, 2);
-  const steps = files.flatMap((f) => readRecords(path.join(dir, f)).map(decodeEvent).slice(1)).map((e) => e.step);
+  const steps = files
+    .flatMap((f) => readRecords(path.join(dir, f)).map(decodeEvent).slice(1))
+    .map((e) => e.step);
   assert.deepEqual(steps.sort(), [0, 1]);
 });

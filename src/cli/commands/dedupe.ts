@@ -67,7 +67,12 @@ export function dedupeReport(frames: SignedFrame[], threshold: number, policy: D
     frames: frames.length,
     subjects: new Set(frames.map((f) => String(f.subject))).size,
     pairsCompared: pairs.length,
-    contradictions: contradictions.map((p) => ({ subject: p.subject, empty: p.a, labelled: p.b, distance: p.distance })),
+    contradictions: contradictions.map((p) => ({
+      subject: p.subject,
+      empty: p.a,
+      labelled: p.b,
+      distance: p.distance,
+    })),
     plan: planDedupe(contradictions, policy),
     distances: distanceStats(pairs, threshold),
     closest: pairs.slice(0, 10),
@@ -93,12 +98,15 @@ export function formatReport(r: DedupeReport): string {
     );
   }
   lines.push("closest pairs:");
-  for (const p of r.closest) lines.push(`  ${p.a} ~ ${p.b}  ${g(p.distance)}${p.contradicting ? "  (labels disagree)" : ""}`);
+  for (const p of r.closest)
+    lines.push(`  ${p.a} ~ ${p.b}  ${g(p.distance)}${p.contradicting ? "  (labels disagree)" : ""}`);
   if (r.policy === "relabel") {
     lines.push(`policy relabel: ${r.plan.relabel.length} empty frame(s) take a neighbour's mask`);
     for (const x of r.plan.relabel) lines.push(`  ${x.id} <- mask of ${x.maskFrom}`);
   } else {
-    lines.push(`policy ${r.policy}: ${r.plan.drop.length} frame(s) to drop${r.plan.drop.length ? ": " + r.plan.drop.join(" ") : ""}`);
+    lines.push(
+      `policy ${r.policy}: ${r.plan.drop.length} frame(s) to drop${r.plan.drop.length ? ": " + r.plan.drop.join(" ") : ""}`,
+    );
   }
   return lines.join("\n");
 }

@@ -1,0 +1,203 @@
+/*
+ * A model folder (what `nerveseg train` writes to --out, what predict/tune/submit read):
+ *
+ *   config.json        ModelFolderConfig (below): format/version, model (architecture), train (the recipe
+ *                      it was trained with), normalization {mean, std} of the training pixels, resize
+ *                      ("area": how frames are brought to model resolution), postprocess (defaults that
+ *                      `nerveseg tune` overwrites), data (where it was trained).
+ *   model.safetensors  F32 tensors keyed by the UNet's dotted names (parameters + BN running mean/var);
+ *                      __metadata__: format "nerveseg-model", preset, epoch, val_loss, saved (ISO time).
+ *
+ * Both files are written atomically (temp + rename). config.json is identical for every save of one
+ * run, so a kill between the two renames still leaves a matching pair.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import * as E from "../engine/index.js";
+import { fileError } from "../cli/errors.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import type { GreyImage } from "../io/image.js";
+import { readSafetensors, writeSafetensors, type Tensor as StTensor } from "../io/safetensors.js";
+import { resizeArea } from "../data/resize.js";
+import { DEFAULT_POSTPROCESS, ModelConfigSchema, PostprocessSchema, TrainConfigSchema } from "./config.js";
+import { UNet, bottleneckSize } from "./unet.js";
+
+export const CONFIG_FILE = "config.json";
+export const WEIGHTS_FILE = "model.safetensors";
+export const MODEL_FORMAT = "nerveseg-model";
+
+export const ModelFolderConfigSchema = z.object({
+  format: z.literal(MODEL_FORMAT),
+  version: z.literal(1),
+  model: ModelConfigSchema,
+  train: TrainConfigSchema,
+  normalization: z.object({ mean: z.number(), std: z.number().positive() }),
+  /** How frames are resized to the model's input (images: area average; masks: area average >= 0.5). */
+  resize: z.literal("area"),
+  postprocess: PostprocessSchema.default(DEFAULT_POSTPROCESS),
+  data: z
+    .object({
+      prepared: z.string(),
+      trainFrames: z.number().int().nonnegative(),
+      valFrames: z.number().int().nonnegative(),
+      dedupe: z.string(),
+    })
+    .optional(),
+});
+export type ModelFolderConfig = z.infer<typeof ModelFolderConfigSchema>;
+
+export interface WeightsInfo {
+  epoch: number;
+  valLoss: number;
+}
+
+/** The tensors of a model (parameters and buffers) by name, for safetensors. */
+export function modelTensors(model: E.Module): Record<string, StTensor> {
+  const out: Record<string, StTensor> = {};
+  for (const [name, t] of model.stateDict()) out[name] = { shape: t.shape, data: t.data };
+  return out;
+}
+
+/** Writes config.json (atomically), keeping an existing folder's tuned postprocess section. */
+export function writeModelConfig(dir: string, config: ModelFolderConfig): void {
+  const file = path.join(dir, CONFIG_FILE);
+  let postprocess = config.postprocess;
+  if (fs.existsSync(file)) {
+    try {
+      const old = ModelFolderConfigSchema.parse(JSON.parse(fs.readFileSync(file, "utf8")));
+      postprocess = old.postprocess;
+    } catch {
+      // An unreadable old config is simply replaced.
+    }
+  }
+  writeFileAtomic(file, JSON.stringify({ ...config, postprocess }, null, 2) + "\n");
+}
+
+/** Writes model.safetensors (atomically). */
+export function writeModelWeights(dir: string, model: UNet, info: WeightsInfo): void {
+  writeSafetensors(path.join(dir, WEIGHTS_FILE), modelTensors(model), {
+    format: MODEL_FORMAT,
+    preset: model.config.preset,
+    epoch: String(info.epoch),
+    val_loss: String(info.valLoss),
+    saved: new Date().toISOString(),
+  });
+}
+
+/** Saves a whole model folder: config.json then model.safetensors. */
+export function saveModel(dir: string, model: UNet, config: ModelFolderConfig, info: WeightsInfo): void {
+  fs.mkdirSync(dir, { recursive: true });
+  writeModelConfig(dir, config);
+  writeModelWeights(dir, model, info);
+}
+
+/** Reads and validates a model folder's config.json. */
+export function readModelConfig(dir: string): ModelFolderConfig {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw fileError(dir, "model folder not found");
+  const file = path.join(dir, CONFIG_FILE);
+  if (!fs.existsSync(file)) throw fileError(file, "missing: not a nerveseg model folder (train one with `nerveseg train`)");
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw fileError(file, `not valid JSON (${(e as Error).message})`);
+  }
+  const parsed = ModelFolderConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw fileError(file, `not a nerveseg model config: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  try {
+    bottleneckSize(parsed.data.model);
+  } catch (e) {
+    throw fileError(file, `model: ${(e as Error).message}`);
+  }
+  return parsed.data;
+}
+
+export interface LoadedModel {
+  model: UNet;
+  config: ModelFolderConfig;
+  /** The safetensors metadata (epoch, val_loss, ...). */
+  metadata: Record<string, string>;
+}
+
+/**
+ * Loads a model folder, checking that the weights match the config (every tensor present, with the
+ * shape the config's architecture wants). The model is returned in eval mode.
+ */
+export function loadModel(dir: string): LoadedModel {
+  const config = readModelConfig(dir);
+  const file = path.join(dir, WEIGHTS_FILE);
+  if (!fs.existsSync(file)) throw fileError(file, "missing (the folder has a config but no weights)");
+  const st = readSafetensors(file);
+  if (st.metadata.format !== undefined && st.metadata.format !== MODEL_FORMAT)
+    throw fileError(file, `metadata format is "${st.metadata.format}", expected "${MODEL_FORMAT}"`);
+  const model = new UNet(config.model, config.normalization, new E.Rng(0));
+  try {
+    const want = new Map([...model.namedParameters(), ...model.namedBuffers()].map(([n, t]) => [n, t.shape]));
+    for (const [name, shape] of want) {
+      const t = st.tensors[name];
+      if (!t)
+        throw fileError(file, `missing tensor ${name} (config.json preset "${config.model.preset}" expects it)`);
+      if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
+        throw fileError(
+          file,
+          `tensor ${name} has shape [${t.shape.join(", ")}], config.json (preset "${config.model.preset}") wants [${shape.join(", ")}]`,
+        );
+    }
+    for (const name of Object.keys(st.tensors))
+      if (!want.has(name))
+        throw fileError(file, `unexpected tensor ${name}: these weights do not belong to config.json's architecture`);
+    model.loadStateDict(new Map(Object.entries(st.tensors)));
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  model.eval();
+  return { model, config, metadata: st.metadata };
+}
+
+export interface BatchPrediction {
+  /** Pixel probabilities per image, row-major at the model's resolution (inputHeight x inputWidth). */
+  probs: Float32Array[];
+  /** P(nerve present) per image from the presence head (1 when the model has none). */
+  presence: number[];
+}
+
+/** Brings a frame to the model's resolution (area resize, as in training); a frame already there is used as is. */
+export function frameToModelRes(img: GreyImage, height: number, width: number): Uint8Array {
+  if (img.data.length !== img.width * img.height)
+    throw new Error(`frame: ${img.data.length} pixels for ${img.width}x${img.height}`);
+  if (img.width === width && img.height === height) return img.data;
+  return resizeArea(img.data, img.width, img.height, width, height);
+}
+
+/**
+ * Runs the model (eval mode, no gradients) on uint8 frames of any size, resized to the model's input.
+ * Callers chunk big sets: all `images` go through as one batch.
+ */
+export function predictBatch(model: UNet, images: readonly GreyImage[]): BatchPrediction {
+  const { inputHeight: h, inputWidth: w } = model.config;
+  const n = images.length;
+  if (n === 0) return { probs: [], presence: [] };
+  const px = h * w;
+  const x = new Float32Array(n * px);
+  images.forEach((img, i) => model.normalize(frameToModelRes(img, h, w), x.subarray(i * px, (i + 1) * px)));
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    return E.tidy(() =>
+      E.noGrad(() => {
+        const out = model.forward(E.fromArray([n, h, w, 1], x));
+        const all = out.mask.data;
+        const probs = images.map((_, i) => all.slice(i * px, (i + 1) * px));
+        const presence = out.presence ? Array.from(out.presence.data) : new Array<number>(n).fill(1);
+        return { probs, presence };
+      }),
+    );
+  } finally {
+    model.train(wasTraining);
+  }
+}

@@ -1,0 +1,143 @@
+import fs from "node:fs";
+import path from "node:path";
+import { fileError } from "../cli/errors.js";
+import { decodeInOrder, type DecodeJob } from "../data/decode-pool.js";
+import type { GreyImage } from "../io/image.js";
+import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
+import { frameToModelRes, predictBatch } from "../model/model-file.js";
+import type { UNet } from "../model/unet.js";
+import { probsToBytes, type PredictionSet } from "./prediction-store.js";
+
+/** A frame to predict, already decoded. */
+export interface Frame {
+  id: string;
+  image: GreyImage;
+}
+
+export interface PredictOptions {
+  batch: number;
+  /** Average the four flips (none, x, y, xy), each undone on the output. */
+  tta: boolean;
+  onProgress?: (done: number) => void;
+}
+
+/** Flips a row-major h x w map in place-free fashion: x mirrors columns, y mirrors rows. */
+export function flip<T extends Float32Array | Uint8Array>(src: T, w: number, h: number, fx: boolean, fy: boolean): T {
+  if (!fx && !fy) return src;
+  const out = new (src.constructor as { new (n: number): T })(src.length);
+  for (let y = 0; y < h; y++) {
+    const sy = fy ? h - 1 - y : y;
+    for (let x = 0; x < w; x++) out[y * w + x] = src[sy * w + (fx ? w - 1 - x : x)];
+  }
+  return out;
+}
+
+const TTA_FLIPS: [boolean, boolean][] = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+];
+
+/**
+ * Predicts a batch of frames, with flip TTA when asked: each flip is applied at model resolution (the
+ * frame is resized once), predicted, flipped back and averaged, presence included.
+ */
+export function predictFrames(model: UNet, frames: readonly Frame[], tta: boolean) {
+  const { inputHeight: h, inputWidth: w } = model.config;
+  const small = frames.map((f) => frameToModelRes(f.image, h, w));
+  const flips = tta ? TTA_FLIPS : TTA_FLIPS.slice(0, 1);
+  const probs = frames.map(() => new Float32Array(h * w));
+  const presence = new Array<number>(frames.length).fill(0);
+  for (const [fx, fy] of flips) {
+    const out = predictBatch(
+      model,
+      small.map((data) => ({ width: w, height: h, data: flip(data, w, h, fx, fy) })),
+    );
+    out.probs.forEach((p, i) => {
+      const back = flip(p, w, h, fx, fy);
+      for (let k = 0; k < back.length; k++) probs[i][k] += back[k] / flips.length;
+      presence[i] += out.presence[i] / flips.length;
+    });
+  }
+  return { probs, presence };
+}
+
+/** Collects frames into batches, predicts them, and returns a prediction set (uint8 maps). */
+export class BatchPredictor {
+  private pending: Frame[] = [];
+  private readonly set: PredictionSet;
+
+  constructor(
+    private readonly model: UNet,
+    private readonly opts: PredictOptions,
+    modelName: string,
+  ) {
+    const { inputHeight: height, inputWidth: width } = model.config;
+    this.set = { ids: [], presence: [], probs: [], height, width, model: modelName, tta: opts.tta };
+  }
+
+  push(frame: Frame): void {
+    this.pending.push(frame);
+    if (this.pending.length >= this.opts.batch) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const { probs, presence } = predictFrames(this.model, this.pending, this.opts.tta);
+    this.pending.forEach((f, i) => {
+      this.set.ids.push(f.id);
+      this.set.presence.push(Math.min(1, Math.max(0, presence[i])));
+      this.set.probs.push(probsToBytes(probs[i]));
+    });
+    this.pending = [];
+    this.opts.onProgress?.(this.set.ids.length);
+  }
+
+  finish(): PredictionSet {
+    this.flush();
+    return this.set;
+  }
+}
+
+/** The `<n>.tif` (or `<subject>_<n>.tif`) images of a folder, masks excluded, in natural id order. */
+export function listImages(dir: string): { id: string; file: string }[] {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw fileError(dir, "image folder not found");
+  const out = fs
+    .readdirSync(dir)
+    .filter((f) => /^\d+(_\d+)?\.tif$/.test(f))
+    .map((f) => ({ id: f.slice(0, -4), file: path.join(dir, f) }));
+  if (out.length === 0) throw fileError(dir, "no <n>.tif images in it");
+  const key = (id: string): number[] => id.split("_").map(Number);
+  return out.sort((a, b) => {
+    const [a0, a1 = 0] = key(a.id);
+    const [b0, b1 = 0] = key(b.id);
+    return a0 - b0 || a1 - b1;
+  });
+}
+
+/**
+ * Predicts every image of a TIFF folder: decoding runs on worker threads while the model computes,
+ * frames stream through in batches, and only the small model-resolution maps are kept.
+ */
+export async function predictFolder(
+  model: UNet,
+  dir: string,
+  opts: PredictOptions,
+  modelName: string,
+): Promise<PredictionSet> {
+  const images = listImages(dir);
+  const predictor = new BatchPredictor(model, opts, modelName);
+  const jobs: DecodeJob[] = images.map((im, index) => ({
+    index,
+    image: im.file,
+    mask: null,
+    width: KAGGLE_WIDTH,
+    height: KAGGLE_HEIGHT,
+  }));
+  await decodeInOrder(jobs, (r) => {
+    if (!r.ok) throw fileError(images[r.index].file, r.error.replace(`${images[r.index].file}: `, ""));
+    predictor.push({ id: images[r.index].id, image: { width: KAGGLE_WIDTH, height: KAGGLE_HEIGHT, data: r.image } });
+  });
+  return predictor.finish();
+}

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { PROJECT_ROOT, tempDir } from "../helpers/sample.js";
+
+const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...process.env, CI: "1" } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test("every command has --help with an example", () => {
+  const top = cli("--help");
+  assert.equal(top.code, 0);
+  const commands = [...top.out.matchAll(/^ {2}(\w[\w-]*)/gm)].map((m) => m[1]).filter((c) => c !== "help");
+  assert.ok(commands.includes("prepare"), top.out);
+  for (const c of commands) {
+    const r = cli(c, "--help");
+    assert.equal(r.code, 0, `${c} --help`);
+    assert.match(r.out, /Usage: nerveseg/, c);
+  }
+});
+
+test("bad input: one line naming the file, exit 1, no stack unless --verbose", () => {
+  const dir = tempDir();
+  fs.mkdirSync(path.join(dir, "train"));
+  fs.writeFileSync(path.join(dir, "train", "1_1.tif"), "not a tiff");
+  fs.writeFileSync(path.join(dir, "train", "1_1_mask.tif"), "not a tiff");
+  const r = cli("prepare", "--input", dir, "--out", path.join(dir, "out"));
+  assert.equal(r.code, 1);
+  // Progress lines may precede it; the error itself is one line and there is no stack.
+  const lines = r.err.trim().split("\n").filter((l) => !/^prepare: \d+\/\d+/.test(l));
+  assert.equal(lines.length, 1, r.err);
+  assert.match(lines[0], /^nerveseg: .*1_1\.tif: not a TIFF/);
+  assert.equal(fs.existsSync(path.join(dir, "out", "manifest.json")), false);
+  const v = cli("prepare", "--input", dir, "--out", path.join(dir, "out"), "--verbose");
+  assert.equal(v.code, 1);
+  assert.match(v.err, /\n\s+at /, "stack trace with --verbose");
+});
+
+test("a bad flag value is a usage error", () => {
+  const r = cli("prepare", "--val", "2");
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /--val must be a number in \[0, 0\.9\]/);
+});
