@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <unordered_map>
+#include <vector>
 
 #include "common.h"
 
@@ -19,11 +20,37 @@ struct Block {
 std::unordered_map<void*, Block*> live;  // data pointer -> block, for explicit free
 int64_t liveBytes = 0;
 
+// Freed blocks kept by size for reuse: a training step allocates the same shapes every time,
+// and reusing warm pages avoids mmap/munmap and first-touch page faults on every activation.
+std::unordered_map<size_t, std::vector<void*>> pool;
+size_t pooledBytes = 0;
+size_t poolCap = size_t(1) << 30;
+
+void* TakeBlock(size_t padded) {
+  auto it = pool.find(padded);
+  if (it != pool.end() && !it->second.empty()) {
+    void* p = it->second.back();
+    it->second.pop_back();
+    pooledBytes -= padded;
+    return p;
+  }
+  return std::aligned_alloc(64, padded);
+}
+
+void GiveBack(void* p, size_t padded) {
+  if (pooledBytes + padded <= poolCap) {
+    pool[padded].push_back(p);
+    pooledBytes += padded;
+  } else {
+    std::free(p);
+  }
+}
+
 void Finalize(Napi::Env, void*, Block* b) {
   if (b->p) {
     live.erase(b->p);
     liveBytes -= static_cast<int64_t>(b->bytes);
-    std::free(b->p);
+    GiveBack(b->p, b->bytes);
   }
   delete b;
 }
@@ -34,7 +61,7 @@ Napi::Value Alloc(const Napi::CallbackInfo& info) {
   size_t bytes = static_cast<size_t>(n) * sizeof(float);
   size_t padded = ((bytes + 63) / 64) * 64;
   if (padded == 0) padded = 64;
-  void* p = std::aligned_alloc(64, padded);
+  void* p = TakeBlock(padded);
   if (!p) throw std::runtime_error("out of memory allocating " + std::to_string(bytes) + " bytes");
   if (zero) std::memset(p, 0, padded);
   Block* b = new Block{p, padded};
@@ -55,13 +82,27 @@ Napi::Value Free(const Napi::CallbackInfo& info) {
   live.erase(it);
   ab.Detach();
   liveBytes -= static_cast<int64_t>(b->bytes);
-  std::free(b->p);
+  GiveBack(b->p, b->bytes);
   b->p = nullptr;
   return info.Env().Undefined();
 }
 
 Napi::Value LiveBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(liveBytes));
+}
+
+// trimPool(capBytes?): releases every cached free block; optionally sets the cache cap.
+Napi::Value TrimPool(const Napi::CallbackInfo& info) {
+  for (auto& kv : pool)
+    for (void* p : kv.second) std::free(p);
+  pool.clear();
+  pooledBytes = 0;
+  if (info.Length() > 0 && info[0].IsNumber()) poolCap = static_cast<size_t>(I(info, 0, "trimPool: cap"));
+  return info.Env().Undefined();
+}
+
+Napi::Value PooledBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(pooledBytes));
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -81,6 +122,8 @@ void RegisterMemory(Napi::Env env, Napi::Object exports) {
   NS_EXPORT("alloc", Alloc);
   NS_EXPORT("free", Free);
   NS_EXPORT("liveBytes", LiveBytes);
+  NS_EXPORT("trimPool", TrimPool);
+  NS_EXPORT("pooledBytes", PooledBytes);
   NS_EXPORT("setThreads", SetThreads);
   NS_EXPORT("getThreads", GetThreads);
 }

@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { register as registerPredict } from "./commands/predict.js";
+import { register as registerTune } from "./commands/tune.js";
+import { register as registerSubmit } from "./commands/submit.js";
 import { register as registerPrepare } from "./commands/prepare.js";
 import { register as registerRle } from "./commands/rle.js";
 import { register as registerEvaluate } from "./commands/evaluate.js";
@@ -7,6 +10,7 @@ import { register as registerSynth } from "./commands/synth.js";
 import { register as registerOverlay } from "./commands/overlay.js";
 import { register as registerView } from "./commands/view.js";
 import { register as registerDedupe } from "./commands/dedupe.js";
+import { register as registerTrain } from "./commands/train.js";
 import { UserError } from "./errors.js";
 
 const program = new Command();
@@ -18,12 +22,16 @@ program
 
 // Each command lives in ./commands/<name>.ts and registers itself here.
 // (register lines below, one per command)
+registerTrain(program);
 registerDedupe(program);
 registerSynth(program);
 registerOverlay(program);
 registerRle(program);
 registerEvaluate(program);
 registerPrepare(program);
+registerPredict(program);
+registerTune(program);
+registerSubmit(program);
 registerView(program);
 
 async function main(): Promise<void> {

@@ -118,13 +118,13 @@ export function buildScene(spec: SceneSpec): SynthScene {
   }
 
   // 4. Short bright streaks everywhere (muscle striation, septa), roughly following the layers.
-  const nStreaks = Math.round(rng.uniform(90, 160));
+  const nStreaks = Math.round(rng.uniform(80, 130));
   for (let s = 0; s < nStreaks; s++) {
     const xc = rng.uniform(0, cw);
     const yc = rng.uniform(MARGIN + 20, ch);
     const u = rng.next();
     const sigma = rng.uniform(1.5, 4);
-    const len = Math.max(12 * sigma, 15 + 230 * u * u);
+    const len = Math.max(20 * sigma, 30 + 260 * u * Math.sqrt(u));
     const slope = rng.normal(0, 0.09) + nearestSlope(curves, yc);
     const curv = rng.normal(0, 0.0025);
     const amp = 0.3 + rng.uniform(0, 1) ** 2 * 3.2;
@@ -354,7 +354,7 @@ function drawVessel(
       const v = (y - vy) / b;
       const rho = Math.sqrt(u * u + v * v);
       const i = y * cw + x;
-      if (rho < 1) img[i] = img[i] * 0.05 + 0.07;
+      if (rho < 1) img[i] = img[i] * 0.06 + 0.1;
       // specular walls: the top and bottom of the lumen face the beam
       const facing = Math.abs(v) / Math.max(rho, 1e-6);
       img[i] += wall * facing * facing * Math.exp(-((((rho - 1.02) * Math.min(a, b)) / 1.6) ** 2));

@@ -151,6 +151,37 @@ function runWorker(
   });
 }
 
+/**
+ * Makes `out` ready: a new or empty folder, or an earlier synth output (it has synth.json), whose
+ * synth.json is removed first (so its presence always means "complete") along with .tif files this plan
+ * will not write (else a smaller rerun would leave a mix of two data sets). Anything else is refused.
+ */
+function prepareOutDir(out: string, plan: SynthPlan): void {
+  const manifest = path.join(out, "synth.json");
+  if (fs.existsSync(out)) {
+    if (!fs.statSync(out).isDirectory()) throw new UserError(`${out}: exists and is not a folder`);
+    const entries = fs.readdirSync(out);
+    if (entries.length > 0 && !entries.includes("synth.json")) {
+      throw new UserError(`${out}: folder is not empty and holds no synth.json; give a new or empty folder`);
+    }
+    fs.rmSync(manifest, { force: true });
+    const keep = new Set<string>();
+    for (const f of plan.frames) {
+      if (f.kind === "train") keep.add(`train/${f.name}.tif`).add(`train/${f.name}_mask.tif`);
+      else keep.add(`test/${f.name}.tif`);
+    }
+    for (const sub of ["train", "test"]) {
+      const dir = path.join(out, sub);
+      if (!fs.existsSync(dir)) continue;
+      for (const name of fs.readdirSync(dir)) {
+        if (name.endsWith(".tif") && !keep.has(`${sub}/${name}`)) fs.rmSync(path.join(dir, name));
+      }
+    }
+  }
+  fs.mkdirSync(path.join(out, "train"), { recursive: true });
+  fs.mkdirSync(path.join(out, "test"), { recursive: true });
+}
+
 export async function synthesize(
   opts: SynthOptions,
   onProgress?: (p: SynthProgress) => void,
@@ -158,8 +189,7 @@ export async function synthesize(
   const t0 = performance.now();
   const plan = planFor(opts);
   const out = opts.out;
-  fs.mkdirSync(path.join(out, "train"), { recursive: true });
-  fs.mkdirSync(path.join(out, "test"), { recursive: true });
+  prepareOutDir(out, plan);
 
   const total = plan.frames.length;
   const cores = typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;

@@ -22,6 +22,9 @@ export interface NativeAddon {
   alloc(n: number, zero: boolean): F;
   free(a: F): void;
   liveBytes(): number;
+  /** Frees the cache of reusable blocks (optionally setting its cap in bytes). */
+  trimPool(capBytes?: number): void;
+  pooledBytes(): number;
   setThreads(n: number): void;
   getThreads(): number;
   // conv: n,h,w,c,oc,kh,kw,stride,pad,oh,ow

@@ -12,7 +12,10 @@ export const ModelConfigSchema = z.object({
   /** Network input, height x width (the Kaggle frames are resized to it). */
   inputHeight: z.number().int().min(16),
   inputWidth: z.number().int().min(16),
-  kernel: z.number().int().refine((k) => k % 2 === 1, "kernel must be odd"),
+  kernel: z
+    .number()
+    .int()
+    .refine((k) => k % 2 === 1, "kernel must be odd"),
   /** Encoder filters per level; the decoder mirrors them. */
   filters: z.array(z.number().int().positive()).min(2),
   /** Auxiliary nerve-presence head on the bottleneck. */

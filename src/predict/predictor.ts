@@ -6,6 +6,7 @@ import type { GreyImage } from "../io/image.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { frameToModelRes, predictBatch } from "../model/model-file.js";
 import type { UNet } from "../model/unet.js";
+import type { NpyRowReader } from "../io/npy.js";
 import { probsToBytes, type PredictionSet } from "./prediction-store.js";
 
 /** A frame to predict, already decoded. */
@@ -22,7 +23,13 @@ export interface PredictOptions {
 }
 
 /** Flips a row-major h x w map in place-free fashion: x mirrors columns, y mirrors rows. */
-export function flip<T extends Float32Array | Uint8Array>(src: T, w: number, h: number, fx: boolean, fy: boolean): T {
+export function flip<T extends Float32Array | Uint8Array>(
+  src: T,
+  w: number,
+  h: number,
+  fx: boolean,
+  fy: boolean,
+): T {
   if (!fx && !fy) return src;
   const out = new (src.constructor as { new (n: number): T })(src.length);
   for (let y = 0; y < h; y++) {
@@ -137,7 +144,25 @@ export async function predictFolder(
   }));
   await decodeInOrder(jobs, (r) => {
     if (!r.ok) throw fileError(images[r.index].file, r.error.replace(`${images[r.index].file}: `, ""));
-    predictor.push({ id: images[r.index].id, image: { width: KAGGLE_WIDTH, height: KAGGLE_HEIGHT, data: r.image } });
+    predictor.push({
+      id: images[r.index].id,
+      image: { width: KAGGLE_WIDTH, height: KAGGLE_HEIGHT, data: r.image },
+    });
   });
+  return predictor.finish();
+}
+
+/** Predicts rows of a prepared uint8 .npy (e.g. the validation split) without loading the whole array. */
+export function predictNpyRows(
+  model: UNet,
+  reader: NpyRowReader,
+  rows: readonly number[],
+  ids: readonly string[],
+  opts: PredictOptions,
+  modelName: string,
+): PredictionSet {
+  const [, height, width] = reader.header.shape;
+  const predictor = new BatchPredictor(model, opts, modelName);
+  rows.forEach((row, k) => predictor.push({ id: ids[k], image: { width, height, data: reader.read(row) } }));
   return predictor.finish();
 }

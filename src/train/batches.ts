@@ -12,7 +12,8 @@
  */
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import * as E from "../engine/index.js";
+// The pure-JS Rng only: this module also runs in the batch worker, which must not load the native addon.
+import { Rng } from "../engine/random.js";
 import { NpyRowReader } from "../io/npy.js";
 import { resizeArea } from "../data/resize.js";
 import { augmentBatch, type AugmentOptions } from "../data/augment.js";
@@ -111,7 +112,7 @@ export function seedFor(seed: number, ...path: number[]): number {
 
 /** The frame order of one epoch (a seeded shuffle of 0..n-1). */
 export function epochOrder(n: number, seed: number, epoch: number): number[] {
-  return new E.Rng(seedFor(seed, epoch)).shuffle(Array.from({ length: n }, (_, i) => i));
+  return new Rng(seedFor(seed, epoch)).shuffle(Array.from({ length: n }, (_, i) => i));
 }
 
 /** Splits an order into batches (the last one may be smaller, as Keras does). */
@@ -180,7 +181,7 @@ export function buildBatch(ctx: BatchContext, spec: BatchSpec): Batch {
   if (spec.seed !== null) {
     x = new Float32Array(n * px);
     y = new Float32Array(n * px);
-    const rng = new E.Rng(spec.seed);
+    const rng = new Rng(spec.seed);
     augmentBatch(() => rng.uniform(), ctx.augment, n, ctx.width, ctx.height, img, msk, x, y);
   }
   const { mean, std } = ctx.normalization;

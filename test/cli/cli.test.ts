@@ -8,7 +8,10 @@ import { PROJECT_ROOT, tempDir } from "../helpers/sample.js";
 const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...process.env, CI: "1" } });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, CI: "1" },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -32,7 +35,10 @@ test("bad input: one line naming the file, exit 1, no stack unless --verbose", (
   const r = cli("prepare", "--input", dir, "--out", path.join(dir, "out"));
   assert.equal(r.code, 1);
   // Progress lines may precede it; the error itself is one line and there is no stack.
-  const lines = r.err.trim().split("\n").filter((l) => !/^prepare: \d+\/\d+/.test(l));
+  const lines = r.err
+    .trim()
+    .split("\n")
+    .filter((l) => !/^prepare: \d+\/\d+/.test(l));
   assert.equal(lines.length, 1, r.err);
   assert.match(lines[0], /^nerveseg: .*1_1\.tif: not a TIFF/);
   assert.equal(fs.existsSync(path.join(dir, "out", "manifest.json")), false);

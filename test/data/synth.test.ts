@@ -238,6 +238,35 @@ test("synthesize: same seed gives byte-identical files with or without workers; 
   }
 });
 
+test("synthesize: a rerun into an earlier output leaves no stale files; a foreign folder is refused", async () => {
+  const root = tempDir();
+  try {
+    const out = path.join(root, "s");
+    await synthesize({ out, subjects: 2, frames: 2, test: 2, seed: 1 });
+    assert.equal(listFiles(out).length, 8 + 2 + 2);
+    await synthesize({ out, subjects: 1, frames: 2, test: 1, seed: 1 });
+    assert.deepEqual(listFiles(out), [
+      "synth.json",
+      "test/1.tif",
+      "test_masks.csv",
+      "train/1_1.tif",
+      "train/1_1_mask.tif",
+      "train/1_2.tif",
+      "train/1_2_mask.tif",
+    ]);
+    const foreign = path.join(root, "f");
+    fs.mkdirSync(foreign);
+    fs.writeFileSync(path.join(foreign, "notes.txt"), "mine");
+    await assert.rejects(
+      synthesize({ out: foreign, subjects: 1, frames: 1, test: 0 }),
+      /not empty and holds no synth\.json/,
+    );
+    assert.deepEqual(fs.readdirSync(foreign), ["notes.txt"]);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test("contradicting pairs in synth.json are near-identical images with different labels", async () => {
   const root = tempDir();
   try {

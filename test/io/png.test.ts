@@ -13,7 +13,9 @@ import {
   GREEN,
   RED,
 } from "../../src/io/png.js";
-import { tempDir } from "../helpers/sample.js";
+import { overlayFile } from "../../src/cli/commands/overlay.js";
+import { readTiff } from "../../src/io/tiff.js";
+import { SAMPLE_DIR, needsSample, tempDir } from "../helpers/sample.js";
 
 /** Decodes a PNG with pngjs into packed RGB (pngjs always hands back RGBA). */
 function decodeToRgb(buf: Buffer): { rgb: Uint8Array; width: number; height: number; colorType: number } {
@@ -147,3 +149,32 @@ test("writePng writes a decodable file and leaves no temp file", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  "overlayFile on a real frame (1_14) draws exactly its mask's contour in green",
+  { skip: needsSample },
+  () => {
+    const dir = tempDir();
+    try {
+      const img = readTiff(path.join(SAMPLE_DIR, "train", "1_14.tif"));
+      const mask = readTiff(path.join(SAMPLE_DIR, "train", "1_14_mask.tif")).data;
+      const out = path.join(dir, "o.png");
+      overlayFile(
+        path.join(SAMPLE_DIR, "train", "1_14.tif"),
+        out,
+        path.join(SAMPLE_DIR, "train", "1_14_mask.tif"),
+      );
+      const back = decodeToRgb(fs.readFileSync(out));
+      const edge = contourOf(mask, img.width, img.height);
+      let green = 0;
+      for (let i = 0; i < img.width * img.height; i++) {
+        const want = edge[i] ? [0, 255, 0] : [img.data[i], img.data[i], img.data[i]];
+        assert.deepEqual([back.rgb[3 * i], back.rgb[3 * i + 1], back.rgb[3 * i + 2]], want);
+        if (edge[i]) green++;
+      }
+      assert.ok(green > 200 && green < 1000, `contour of a 7,194 px nerve: ${green} px`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -86,6 +86,6 @@ export function register(program: Command): void {
         bar.update(k + 1);
       });
       bar.stop();
-      console.log(`wrote ${ids.length} overlays (${withMask} with a mask) to ${o.out}`);
+      console.log(`wrote ${ids.length} overlays (${withMask} with a mask file) to ${o.out}`);
     });
 }

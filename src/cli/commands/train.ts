@@ -1,0 +1,101 @@
+import type { Command } from "commander";
+import { InvalidArgumentError } from "commander";
+import { DEFAULT_ELASTIC, loadPreset, type Preset } from "../../model/config.js";
+import { train } from "../../train/trainer.js";
+import { floatOption, intOption } from "../options.js";
+import { quietByDefault } from "../progress.js";
+import type { DedupePolicy } from "../../data/dedupe.js";
+
+interface TrainFlags {
+  data: string;
+  preset: string;
+  out: string;
+  epochs?: number;
+  batch?: number;
+  lr?: number;
+  dice?: "batch" | "strict";
+  dedupe: DedupePolicy | "off";
+  elastic?: boolean;
+  threads?: number;
+  seed?: number;
+  quiet?: boolean;
+  resume?: boolean;
+  maxMinutes?: number;
+  worker: boolean;
+  stopAfterSteps?: number;
+}
+
+function choice<T extends string>(name: string, values: readonly T[]): (v: string) => T {
+  return (v) => {
+    if (!values.includes(v as T)) throw new InvalidArgumentError(`${name} must be one of ${values.join(", ")}, got "${v}"`);
+    return v as T;
+  };
+}
+
+/** The preset with the command-line overrides applied. */
+export function presetFromFlags(f: TrainFlags): Preset {
+  const p = loadPreset(f.preset);
+  if (f.epochs !== undefined) p.train.epochs = f.epochs;
+  if (f.batch !== undefined) p.train.batch = f.batch;
+  if (f.lr !== undefined) p.train.lr = f.lr;
+  if (f.dice !== undefined) p.train.dice = f.dice;
+  if (f.elastic && p.train.augment.elastic === null) p.train.augment.elastic = { ...DEFAULT_ELASTIC };
+  if (f.threads !== undefined) p.train.threads = f.threads;
+  if (f.seed !== undefined) p.train.seed = f.seed;
+  return p;
+}
+
+export function register(program: Command): void {
+  program
+    .command("train")
+    .description(
+      "train the two-head U-Net on a prepared folder; writes the best model (config.json + model.safetensors), " +
+        "a resume checkpoint, history.csv, curves.png and TensorBoard logs (<out>/logs) to --out",
+    )
+    .option("--data <dir>", "prepared folder (from `nerveseg prepare`)", "work/prepared")
+    .option("--preset <name|file.json>", "fast, reference, or a JSON file with model/train overrides of fast", "fast")
+    .option("--out <dir>", "output model folder", "results/run1")
+    .option("--epochs <n>", "epochs (overrides the preset)", intOption("--epochs", 1, 100_000))
+    .option("--batch <n>", "batch size", intOption("--batch", 1, 4096))
+    .option("--lr <x>", "initial learning rate", floatOption("--lr", 1e-9, 10))
+    .option("--dice <kind>", "Dice loss over the whole batch or mean per image", choice("--dice", ["batch", "strict"] as const))
+    .option(
+      "--dedupe <policy>",
+      "contradicting near-duplicate training frames: drop the empty one, drop-both, relabel it, or off",
+      choice("--dedupe", ["drop", "drop-both", "relabel", "off"] as const),
+      "off",
+    )
+    .option("--elastic", `add elastic deformation (alpha ${DEFAULT_ELASTIC.alpha}, sigma ${DEFAULT_ELASTIC.sigma} full-res px)`)
+    .option("--threads <n>", "compute threads (results are reproducible per thread count)", intOption("--threads", 1, 256))
+    .option("--seed <n>", "seed for init, order and augmentation", intOption("--seed", 0, 0xffffffff))
+    .option("--resume", "continue the run in --out exactly where its checkpoint left it")
+    .option("--max-minutes <m>", "stop (resumably) after this many minutes", floatOption("--max-minutes", 0, 1e6))
+    .option("--no-worker", "build batches on the main thread instead of a worker")
+    .option("--stop-after-steps <n>", "save the state and stop after n optimizer steps (testing resume)", intOption("--stop-after-steps", 1))
+    .option("--quiet", "no progress bars (a line per epoch)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  nerveseg train --data work/prepared --preset fast --out results/run1 --epochs 30" +
+        "\n  nerveseg train --data work/prepared --out results/run1 --resume" +
+        "\n  nerveseg train --data work/prepared --preset reference --dedupe drop --elastic --out results/ref",
+    )
+    .action(async (f: TrainFlags) => {
+      const preset = presetFromFlags(f);
+      const r = await train({
+        data: f.data,
+        out: f.out,
+        preset,
+        dedupe: f.dedupe,
+        resume: Boolean(f.resume),
+        maxMinutes: f.maxMinutes ?? null,
+        quiet: Boolean(f.quiet) || quietByDefault(),
+        prefetchWorker: f.worker,
+        stopAfterSteps: f.stopAfterSteps,
+      });
+      const best = r.best ? `best val_loss ${r.best.valLoss.toFixed(4)} at epoch ${r.best.epoch}` : "no epoch finished";
+      console.log(
+        `${r.stopped === "done" ? "done" : `stopped (${r.stopped})`}: ${r.epochsDone} epoch(s), ${best}; ` +
+          `model in ${f.out} (peak RSS ${(r.peakRss / 2 ** 20).toFixed(0)} MiB)`,
+      );
+    });
+}

@@ -1,0 +1,117 @@
+/*
+ * The resume state of a training run, as ONE safetensors file (<out>/checkpoint/last.safetensors),
+ * written atomically, so a kill at any moment leaves the previous state or the new one, never a mix:
+ *   tensors   model.<name>          every parameter and BN buffer of the UNet
+ *             optim.<slot>.<i>      optimizer slots (Adam m/v, SGD momentum) in parameter order
+ *   metadata  format "nerveseg-checkpoint", state: JSON of TrainState (below).
+ * Everything random in training is derived from (seed, epoch, batch) (see batches.ts), so the position
+ * plus the dropout generator's state is all the RNG state there is.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import * as E from "../engine/index.js";
+import { fileError } from "../cli/errors.js";
+import { readSafetensors, writeSafetensors, type Tensor as StTensor } from "../io/safetensors.js";
+import type { PlateauState } from "./lr-schedule.js";
+import type { HistoryRow } from "./history.js";
+
+export const CHECKPOINT_DIR = "checkpoint";
+export const CHECKPOINT_FILE = "last.safetensors";
+export const CHECKPOINT_FORMAT = "nerveseg-checkpoint";
+
+export interface TrainState {
+  version: 1;
+  /** What the run must match to be resumed (model, recipe, data, dedupe), as canonical JSON. */
+  fingerprint: string;
+  /** Epochs completed (0-based index of the epoch in progress). */
+  epoch: number;
+  /** Batches of `epoch` already done. */
+  batchInEpoch: number;
+  /** Optimizer steps done in the whole run. */
+  globalStep: number;
+  optimizer: { kind: "adam" | "sgd"; step: number; lr: number };
+  plateau: PlateauState;
+  dropoutRng: number[] | null;
+  best: { valLoss: number; epoch: number } | null;
+  history: HistoryRow[];
+  /** Running sums of the epoch in progress (for its logged means). */
+  running: { loss: number; dice: number; images: number; batches: number; seconds: number };
+}
+
+export function checkpointPath(out: string): string {
+  return path.join(out, CHECKPOINT_DIR, CHECKPOINT_FILE);
+}
+
+/** JSON cannot hold NaN (a metric not measured): stored as null, restored as NaN. */
+function rowsToJson(rows: readonly HistoryRow[]): unknown[] {
+  return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Number.isNaN(v) ? null : v])));
+}
+
+function rowsFromJson(rows: unknown[]): HistoryRow[] {
+  return rows.map(
+    (r) =>
+      Object.fromEntries(
+        Object.entries(r as Record<string, number | null>).map(([k, v]) => [k, v === null ? NaN : v]),
+      ) as unknown as HistoryRow,
+  );
+}
+
+/** Writes the whole resume state atomically. */
+export function saveCheckpoint(out: string, model: E.Module, opt: E.Optimizer, state: TrainState): void {
+  const tensors: Record<string, StTensor> = {};
+  for (const [name, t] of model.stateDict()) tensors[`model.${name}`] = t;
+  const os = opt.exportState();
+  const shapes = opt.params.map((p) => [...p.shape]);
+  for (const [slot, arrays] of Object.entries(os.slots))
+    arrays.forEach((a, i) => (tensors[`optim.${slot}.${i}`] = { shape: shapes[i], data: a }));
+  const json = JSON.stringify({ ...state, history: rowsToJson(state.history) });
+  writeSafetensors(checkpointPath(out), tensors, { format: CHECKPOINT_FORMAT, state: json });
+}
+
+export interface LoadedCheckpoint {
+  state: TrainState;
+  model: Map<string, { shape: number[]; data: Float32Array }>;
+  optimizerSlots: Record<string, Float32Array[]>;
+}
+
+/** Reads a checkpoint (null when there is none). */
+export function readCheckpoint(out: string): LoadedCheckpoint | null {
+  const file = checkpointPath(out);
+  if (!fs.existsSync(file)) return null;
+  const st = readSafetensors(file);
+  if (st.metadata.format !== CHECKPOINT_FORMAT || st.metadata.state === undefined)
+    throw fileError(file, "not a nerveseg training checkpoint");
+  let raw: TrainState;
+  try {
+    raw = JSON.parse(st.metadata.state) as TrainState;
+  } catch (e) {
+    throw fileError(file, `checkpoint state is not valid JSON (${(e as Error).message})`);
+  }
+  if (raw.version !== 1) throw fileError(file, `checkpoint version ${String(raw.version)} is not supported`);
+  const state: TrainState = { ...raw, history: rowsFromJson(raw.history as unknown[]) };
+  const model = new Map<string, { shape: number[]; data: Float32Array }>();
+  const slots: Record<string, Float32Array[]> = {};
+  for (const [key, t] of Object.entries(st.tensors)) {
+    if (key.startsWith("model.")) model.set(key.slice(6), t);
+    else {
+      const m = /^optim\.([^.]+)\.(\d+)$/.exec(key);
+      if (!m) throw fileError(file, `unexpected tensor ${key}`);
+      (slots[m[1]] ??= [])[Number(m[2])] = t.data;
+    }
+  }
+  for (const [slot, arrays] of Object.entries(slots))
+    for (let i = 0; i < arrays.length; i++)
+      if (!arrays[i]) throw fileError(file, `optimizer slot ${slot} lacks entry ${i}`);
+  return { state, model, optimizerSlots: slots };
+}
+
+/** Restores weights and optimizer from a checkpoint (errors name the file). */
+export function restoreCheckpoint(out: string, ck: LoadedCheckpoint, model: E.Module, opt: E.Optimizer): void {
+  try {
+    model.loadStateDict(ck.model);
+    opt.importState({ kind: ck.state.optimizer.kind, step: ck.state.optimizer.step, slots: ck.optimizerSlots });
+  } catch (e) {
+    throw fileError(checkpointPath(out), `does not fit this model: ${(e as Error).message}`);
+  }
+  opt.lr = ck.state.optimizer.lr;
+}

@@ -1,0 +1,443 @@
+/*
+ * The training loop of `nerveseg train`: data at model resolution, seeded augmentation built ahead on a
+ * worker thread, Dice (+ presence BCE) loss, validation with the Kaggle score every epoch,
+ * ReduceLROnPlateau on the validation loss, the best model and a resume state saved atomically, and
+ * TensorBoard / history.csv / curves.png logs.
+ *
+ * Output folder (--out):
+ *   config.json, model.safetensors   the best model by validation loss (see src/model/model-file.ts)
+ *   checkpoint/last.safetensors      the resume state (see checkpoint.ts)
+ *   history.csv, curves.png          one row / point per epoch
+ *   logs/                            TensorBoard event files
+ */
+import fs from "node:fs";
+import path from "node:path";
+import * as E from "../engine/index.js";
+import { UserError } from "../cli/errors.js";
+import { createProgress } from "../cli/progress.js";
+import { readManifest } from "../data/manifest.js";
+import { findContradictions, planDedupe, type DedupePolicy, type SignedFrame } from "../data/dedupe.js";
+import { DEFAULT_POSTPROCESS, type Preset } from "../model/config.js";
+import { UNet } from "../model/unet.js";
+import { writeModelConfig, writeModelWeights, type ModelFolderConfig } from "../model/model-file.js";
+import { ReduceLROnPlateau } from "./lr-schedule.js";
+import { TrainingHistory, type HistoryRow } from "./history.js";
+import { writeCurvesPng } from "./curves.js";
+import { SummaryWriter } from "./tensorboard.js";
+import {
+  BatchSource,
+  augmentOptions,
+  batchesOf,
+  buildBatch,
+  epochOrder,
+  loadFrames,
+  seedFor,
+  type Batch,
+  type BatchContext,
+  type FrameSet,
+} from "./batches.js";
+import { emptyBaseline, kaggleImageScore, scaleMinArea, softDice } from "./metrics.js";
+import { checkpointPath, readCheckpoint, restoreCheckpoint, saveCheckpoint, type TrainState } from "./checkpoint.js";
+
+export interface TrainOptions {
+  /** Prepared folder (manifest.json + arrays). */
+  data: string;
+  out: string;
+  /** The recipe, CLI overrides already applied. */
+  preset: Preset;
+  dedupe: DedupePolicy | "off";
+  resume: boolean;
+  /** Stop (resumably) after this many minutes of training; null = no limit. */
+  maxMinutes: number | null;
+  quiet: boolean;
+  /** Build batches on a worker thread (default true). */
+  prefetchWorker?: boolean;
+  /** Write TensorBoard logs, history.csv and curves.png (default true). */
+  logs?: boolean;
+  /** Save the state and stop right after this many optimizer steps of the run (simulates an interruption). */
+  stopAfterSteps?: number;
+  /** Progress and summary lines (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface DedupeSummary {
+  policy: DedupePolicy | "off";
+  /** Near-duplicate pairs with contradicting presence labels among the training frames. */
+  pairs: number;
+  dropped: string[];
+  relabelled: { id: string; maskFrom: string }[];
+}
+
+export interface TrainResult {
+  stopped: "done" | "early-stop" | "time" | "steps";
+  epochsDone: number;
+  globalStep: number;
+  best: { valLoss: number; epoch: number } | null;
+  history: HistoryRow[];
+  trainFrames: number;
+  valFrames: number;
+  /** Validation Kaggle score of predicting every mask empty. */
+  emptyBaseline: number;
+  dedupe: DedupeSummary;
+  /** Peak resident set size seen during training (bytes). */
+  peakRss: number;
+}
+
+interface ValResult {
+  loss: number;
+  dice: number;
+  score: number;
+}
+
+/** What a resumed run must agree on (epochs and threads may change between sessions). */
+function fingerprintOf(preset: Preset, data: string, dedupe: string, valRows: readonly number[]): string {
+  const { epochs: _e, threads: _t, checkpointMinutes: _c, ...train } = preset.train;
+  return JSON.stringify({ model: preset.model, train, data: path.resolve(data), dedupe, val: valRows });
+}
+
+/** Dice term of the loss (soft Dice, batch or per image) + presenceWeight x BCE on the presence head. */
+function lossOf(
+  out: { mask: E.Tensor; presence: E.Tensor | null },
+  y: E.Tensor,
+  has: E.Tensor,
+  preset: Preset,
+): { total: E.Tensor; dice: E.Tensor } {
+  const t = preset.train;
+  const dice = E.diceLoss(out.mask, y, { smooth: t.diceSmooth, perImage: t.dice === "strict" });
+  if (!out.presence || t.presenceWeight === 0) return { total: dice, dice };
+  return { total: E.add(dice, E.scale(E.bceLoss(out.presence, has), t.presenceWeight)), dice };
+}
+
+/** Validation: loss, soft Dice and the Kaggle score, eval mode, no augmentation. */
+export function validate(model: UNet, ctx: BatchContext, indices: readonly number[], preset: Preset): ValResult {
+  if (indices.length === 0) return { loss: NaN, dice: NaN, score: NaN };
+  const { inputHeight: h, inputWidth: w } = preset.model;
+  const px = h * w;
+  const minArea = scaleMinArea(preset.train.valMinArea, w, h);
+  const opts = { ...DEFAULT_POSTPROCESS, minArea };
+  let loss = 0;
+  let dice = 0;
+  let score = 0;
+  model.eval();
+  try {
+    for (const idx of batchesOf(indices, preset.train.batch)) {
+      const b = buildBatch(ctx, { indices: idx, seed: null });
+      E.tidy(() =>
+        E.noGrad(() => {
+          const out = model.forward(E.fromArray([b.count, h, w, 1], b.x));
+          const y = E.fromArray([b.count, h, w, 1], b.y);
+          const has = E.fromArray([b.count, 1], b.has);
+          loss += lossOf(out, y, has, preset).total.item() * b.count;
+          const probs = out.mask.data;
+          dice += softDice(probs, b.y, preset.train.diceSmooth) * b.count;
+          for (let i = 0; i < b.count; i++) {
+            const presence = out.presence ? out.presence.data[i] : 1;
+            score += kaggleImageScore(
+              probs.subarray(i * px, (i + 1) * px),
+              b.y.subarray(i * px, (i + 1) * px),
+              presence,
+              opts,
+            );
+          }
+        }),
+      );
+    }
+  } finally {
+    model.train();
+  }
+  return { loss: loss / indices.length, dice: dice / indices.length, score: score / indices.length };
+}
+
+/** Applies a dedupe policy to the training frames (in place: masks copied, dropped frames left out). */
+function applyDedupe(
+  policy: DedupePolicy | "off",
+  set: FrameSet,
+  trainIdx: number[],
+  signatures: Float64Array[] | null,
+): { kept: number[]; summary: DedupeSummary } {
+  const summary: DedupeSummary = { policy, pairs: 0, dropped: [], relabelled: [] };
+  if (policy === "off" || !signatures) return { kept: trainIdx, summary };
+  const px = set.width * set.height;
+  const frames: SignedFrame[] = trainIdx.map((i, k) => ({
+    id: set.ids[i],
+    subject: set.subjects[i],
+    signature: signatures[k],
+    hasMask: set.masks.subarray(i * px, (i + 1) * px).some((v) => v !== 0),
+  }));
+  const contradictions = findContradictions(frames);
+  const plan = planDedupe(contradictions, policy);
+  summary.pairs = contradictions.length;
+  summary.dropped = plan.drop;
+  const byId = new Map(trainIdx.map((i) => [set.ids[i], i]));
+  for (const r of plan.relabel) {
+    const to = byId.get(r.id)!;
+    const from = byId.get(r.maskFrom)!;
+    set.masks.copyWithin(to * px, from * px, (from + 1) * px);
+    summary.relabelled.push({ id: r.id, maskFrom: r.maskFrom });
+  }
+  const drop = new Set(plan.drop);
+  return { kept: trainIdx.filter((i) => !drop.has(set.ids[i])), summary };
+}
+
+/** Trains a model; see the file comment for what lands in opts.out. */
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const preset = opts.preset;
+  const t = preset.train;
+  const m = preset.model;
+  if (t.threads !== null) E.setThreads(t.threads);
+  const manifest = readManifest(opts.data);
+  const ckFile = checkpointPath(opts.out);
+  if (!opts.resume && fs.existsSync(ckFile))
+    throw new UserError(`${opts.out}: already holds a training run (${ckFile}); pass --resume to continue it or choose another --out`);
+
+  // Data: the validation split and the rest, resized once.
+  const n = manifest.train.ids.length;
+  const valRows = [...manifest.split.val].sort((a, b) => a - b);
+  const valSet = new Set(valRows);
+  const trainRows = Array.from({ length: n }, (_, i) => i).filter((i) => !valSet.has(i));
+  if (trainRows.length === 0) throw new UserError(`${opts.data}: no training frames outside the validation split`);
+  const rows = [...trainRows, ...valRows];
+  const loadBar = createProgress("resize", rows.length, opts.quiet);
+  const { set, signatures } = loadFrames(opts.data, manifest, rows, m.inputWidth, m.inputHeight, {
+    signatures: opts.dedupe !== "off",
+    onProgress: (d) => loadBar.update(d),
+  });
+  loadBar.stop();
+  const allTrain = trainRows.map((_, k) => k);
+  const valIdx = valRows.map((_, k) => trainRows.length + k);
+  const trainSigs = signatures ? signatures.slice(0, trainRows.length) : null;
+  const { kept: trainIdx, summary: dedupe } = applyDedupe(opts.dedupe, set, allTrain, trainSigs);
+  if (opts.dedupe !== "off")
+    log(
+      `dedupe (${opts.dedupe}): ${dedupe.pairs} contradicting near-duplicate pair(s) in the training frames; ` +
+        `dropped ${dedupe.dropped.length}, relabelled ${dedupe.relabelled.length}` +
+        (dedupe.pairs > 0 ? ` (${[...dedupe.dropped, ...dedupe.relabelled.map((r) => r.id)].slice(0, 8).join(", ")})` : ""),
+    );
+  const px = m.inputHeight * m.inputWidth;
+  const valHas = valIdx.map((i) => (set.masks.subarray(i * px, (i + 1) * px).some((v) => v !== 0) ? 1 : 0));
+  const baseline = emptyBaseline(valHas);
+
+  const normalization = { mean: manifest.stats.trainMean, std: manifest.stats.trainStd };
+  const ctx: BatchContext = {
+    width: m.inputWidth,
+    height: m.inputHeight,
+    images: set.images,
+    masks: set.masks,
+    normalization,
+    augment: augmentOptions(t),
+  };
+
+  // Model, optimizer, schedule.
+  const model = new UNet(m, normalization, new E.Rng(t.seed));
+  const params = model.parameters();
+  const opt: E.Optimizer =
+    t.optimizer === "adam"
+      ? new E.Adam(params, { lr: t.lr, weightDecay: t.weightDecay })
+      : new E.SGD(params, { lr: t.lr, momentum: t.momentum, nesterov: t.nesterov, weightDecay: t.weightDecay });
+  const plateauOpts = {
+    factor: t.plateau.factor,
+    patience: t.plateau.patience,
+    minLr: t.plateau.minLr,
+    earlyStopPatience: t.plateau.earlyStop,
+  };
+  let plateau = new ReduceLROnPlateau(t.lr, plateauOpts);
+  const fingerprint = fingerprintOf(preset, opts.data, opts.dedupe, valRows);
+
+  let state: TrainState = {
+    version: 1,
+    fingerprint,
+    epoch: 0,
+    batchInEpoch: 0,
+    globalStep: 0,
+    optimizer: { kind: t.optimizer, step: 0, lr: t.lr },
+    plateau: plateau.state(),
+    dropoutRng: model.dropoutRng?.getState() ?? null,
+    best: null,
+    history: [],
+    running: { loss: 0, dice: 0, images: 0, batches: 0, seconds: 0 },
+  };
+  if (opts.resume) {
+    const ck = readCheckpoint(opts.out);
+    if (ck === null) log(`resume: no checkpoint in ${opts.out} yet, starting from scratch`);
+    else {
+      if (ck.state.fingerprint !== fingerprint)
+        throw new UserError(
+          `${ckFile}: was written by a different model, recipe, data set or dedupe policy; resume with the same options (only --epochs, --threads and --max-minutes may change)`,
+        );
+      restoreCheckpoint(opts.out, ck, model, opt);
+      state = ck.state;
+      plateau = new ReduceLROnPlateau(t.lr, plateauOpts, state.plateau);
+      if (state.dropoutRng && model.dropoutRng) model.dropoutRng.setState(state.dropoutRng);
+      log(`resume: epoch ${state.epoch + 1}, batch ${state.batchInEpoch}, step ${state.globalStep}`);
+    }
+  }
+
+  const folderConfig: ModelFolderConfig = {
+    format: "nerveseg-model",
+    version: 1,
+    model: m,
+    train: t,
+    normalization,
+    resize: "area",
+    postprocess: DEFAULT_POSTPROCESS,
+    data: {
+      prepared: path.resolve(opts.data),
+      trainFrames: trainIdx.length,
+      valFrames: valIdx.length,
+      dedupe: opts.dedupe,
+    },
+  };
+  fs.mkdirSync(opts.out, { recursive: true });
+  writeModelConfig(opts.out, folderConfig);
+  const logs = opts.logs ?? true;
+  const history = new TrainingHistory(path.join(opts.out, "history.csv"), state.history);
+  const tb = logs ? new SummaryWriter(path.join(opts.out, "logs")) : null;
+
+  log(
+    `train: ${trainIdx.length} frames, validation: ${valIdx.length} (all-empty baseline score ${baseline.toFixed(4)}), ` +
+      `model ${m.preset} ${m.inputHeight}x${m.inputWidth} ${model.parameterCount()} parameters, ${E.getThreads()} thread(s)`,
+  );
+
+  const source = new BatchSource(ctx, opts.prefetchWorker ?? true);
+  const started = Date.now();
+  let lastCheckpoint = Date.now();
+  let peakRss = process.memoryUsage.rss();
+  let stopped: TrainResult["stopped"] = "done";
+  const save = () => {
+    state.optimizer = { kind: t.optimizer, step: opt.stepCount, lr: opt.lr };
+    state.plateau = plateau.state();
+    state.dropoutRng = model.dropoutRng?.getState() ?? null;
+    state.history = history.rows;
+    saveCheckpoint(opts.out, model, opt, state);
+    lastCheckpoint = Date.now();
+  };
+
+  try {
+    model.train();
+    epochs: while (state.epoch < t.epochs) {
+      const epoch = state.epoch;
+      const batches = batchesOf(
+        epochOrder(trainIdx.length, t.seed, epoch).map((k) => trainIdx[k]),
+        t.batch,
+      );
+      const specs = batches.map((indices, b) => ({ indices, seed: seedFor(t.seed, epoch, b + 1) }));
+      const bar = createProgress(`epoch ${epoch + 1}/${t.epochs}`, trainIdx.length, opts.quiet, " | loss {loss}");
+      const doneBefore = batches.slice(0, state.batchInEpoch).reduce((a, x) => a + x.length, 0);
+      bar.update(doneBefore, { loss: state.running.batches ? (state.running.loss / state.running.images).toFixed(4) : "-" });
+      let next: Promise<Batch> | null = state.batchInEpoch < specs.length ? source.request(specs[state.batchInEpoch]) : null;
+      next?.catch(() => {});
+      let done = doneBefore;
+      while (state.batchInEpoch < specs.length) {
+        const b = await next!;
+        const bi = state.batchInEpoch;
+        next = bi + 1 < specs.length ? source.request(specs[bi + 1]) : null;
+        next?.catch(() => {});
+        const t0 = performance.now();
+        const [lossValue, diceLossValue] = E.tidy(() => {
+          const x = E.fromArray([b.count, m.inputHeight, m.inputWidth, 1], b.x);
+          const y = E.fromArray([b.count, m.inputHeight, m.inputWidth, 1], b.y);
+          const has = E.fromArray([b.count, 1], b.has);
+          const out = model.forward(x);
+          const l = lossOf(out, y, has, preset);
+          opt.zeroGrad();
+          l.total.backward();
+          if (t.clipNorm !== null) E.clipGradNorm(params, t.clipNorm);
+          opt.step();
+          return [l.total.item(), l.dice.item()];
+        });
+        if (!Number.isFinite(lossValue))
+          throw new Error(`training diverged: loss ${lossValue} at epoch ${epoch + 1}, batch ${bi + 1}`);
+        state.running.seconds += (performance.now() - t0) / 1000;
+        state.running.loss += lossValue * b.count;
+        state.running.dice += (1 - diceLossValue) * b.count;
+        state.running.images += b.count;
+        state.running.batches++;
+        state.batchInEpoch++;
+        state.globalStep++;
+        done += b.count;
+        peakRss = Math.max(peakRss, process.memoryUsage.rss());
+        bar.update(done, { loss: (state.running.loss / state.running.images).toFixed(4) });
+        if (opts.stopAfterSteps !== undefined && state.globalStep >= opts.stopAfterSteps) {
+          save();
+          stopped = "steps";
+          bar.stop();
+          break epochs;
+        }
+        const overTime = opts.maxMinutes !== null && Date.now() - started > opts.maxMinutes * 60_000;
+        if (overTime) {
+          save();
+          stopped = "time";
+          bar.stop();
+          log(`stopped after ${opts.maxMinutes} minute(s); continue with --resume`);
+          break epochs;
+        }
+        if (t.checkpointMinutes > 0 && Date.now() - lastCheckpoint > t.checkpointMinutes * 60_000) save();
+      }
+      bar.stop();
+
+      // End of epoch: validate, schedule, save the best model, log, save the resume state.
+      const val = validate(model, ctx, valIdx, preset);
+      const r = state.running;
+      const row: HistoryRow = {
+        epoch: epoch + 1,
+        loss: r.loss / r.images,
+        val_loss: val.loss,
+        dice: r.dice / r.images,
+        val_dice: val.dice,
+        val_score: val.score,
+        lr: opt.lr,
+        img_per_s: r.images / Math.max(1e-9, r.seconds),
+      };
+      const monitored = Number.isNaN(val.loss) ? row.loss : val.loss;
+      const step = plateau.step(monitored);
+      if (state.best === null || monitored < state.best.valLoss) {
+        state.best = { valLoss: monitored, epoch: epoch + 1 };
+        writeModelWeights(opts.out, model, { epoch: epoch + 1, valLoss: monitored });
+      }
+      opt.lr = step.lr;
+      if (logs) {
+        history.append(row);
+        writeCurvesPng(path.join(opts.out, "curves.png"), history.rows);
+        for (const [k, v] of Object.entries(row)) if (k !== "epoch" && !Number.isNaN(v)) tb!.scalar(k, v, epoch + 1);
+        for (const [name, p] of model.namedParameters()) tb!.histogram(name, p.data, epoch + 1);
+        tb!.flush();
+      } else history.rows.push(row);
+      log(
+        `epoch ${epoch + 1}/${t.epochs}: loss ${row.loss.toFixed(4)} dice ${row.dice.toFixed(4)} | val_loss ${row.val_loss.toFixed(4)} ` +
+          `val_dice ${row.val_dice.toFixed(4)} val_score ${row.val_score.toFixed(4)} (empty ${baseline.toFixed(4)}) | ` +
+          `lr ${row.lr.toExponential(2)} | ${row.img_per_s.toFixed(1)} img/s` +
+          (step.reduced ? ` | lr -> ${step.lr.toExponential(2)}` : "") +
+          (state.best?.epoch === epoch + 1 ? " | best" : ""),
+      );
+      state.epoch++;
+      state.batchInEpoch = 0;
+      state.running = { loss: 0, dice: 0, images: 0, batches: 0, seconds: 0 };
+      save();
+      peakRss = Math.max(peakRss, process.memoryUsage.rss());
+      if (step.stop) {
+        stopped = "early-stop";
+        log(`early stop: no val_loss improvement for ${t.plateau.earlyStop} epoch(s)`);
+        break;
+      }
+    }
+  } finally {
+    await source.close();
+    tb?.close();
+  }
+  const result: TrainResult = {
+    stopped,
+    epochsDone: state.epoch,
+    globalStep: state.globalStep,
+    best: state.best,
+    history: history.rows,
+    trainFrames: trainIdx.length,
+    valFrames: valIdx.length,
+    emptyBaseline: baseline,
+    dedupe,
+    peakRss,
+  };
+  model.dispose();
+  opt.dispose();
+  return result;
+}

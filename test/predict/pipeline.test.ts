@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { runPrediction } from "../../src/cli/commands/predict.js";
+import { runSubmit } from "../../src/cli/commands/submit.js";
+import { runTune } from "../../src/cli/commands/tune.js";
+import { UserError } from "../../src/cli/errors.js";
+import { prepare } from "../../src/data/prepare.js";
+import { loadModel, readModelConfig } from "../../src/model/model-file.js";
+import { readPredictions, writePredictions } from "../../src/predict/prediction-store.js";
+import { flip, predictFrames } from "../../src/predict/predictor.js";
+import { validateSubmission } from "../../src/predict/submission.js";
+import { discFrame, saveTinyModel, writeDiscDataset } from "../helpers/tiny-model.js";
+import { tempDir } from "../helpers/sample.js";
+
+const base = { batch: 4, quiet: true };
+
+test("flip is its own inverse and mirrors the right axis", () => {
+  const a = Float32Array.from([1, 2, 3, 4, 5, 6]); // 3 wide, 2 high
+  assert.deepEqual(flip(a, 3, 2, true, false), Float32Array.from([3, 2, 1, 6, 5, 4]));
+  assert.deepEqual(flip(a, 3, 2, false, true), Float32Array.from([4, 5, 6, 1, 2, 3]));
+  assert.deepEqual(flip(flip(a, 3, 2, true, true), 3, 2, true, true), a);
+});
+
+test("flip TTA is equivariant: predicting a mirrored frame gives the mirrored map", () => {
+  const dir = tempDir();
+  saveTinyModel(dir);
+  const { model } = loadModel(dir);
+  const { image } = discFrame(250, 180, 60, true);
+  const mirrored = { ...image, data: flip(image.data, image.width, image.height, true, false) };
+  const a = predictFrames(model, [{ id: "a", image }], true);
+  const b = predictFrames(model, [{ id: "b", image: mirrored }], true);
+  const back = flip(b.probs[0], 16, 16, true, false);
+  a.probs[0].forEach((v, i) => assert.ok(Math.abs(v - back[i]) < 1e-5, `pixel ${i}: ${v} vs ${back[i]}`));
+  assert.ok(Math.abs(a.presence[0] - b.presence[0]) < 1e-5);
+  const plain = predictFrames(model, [{ id: "a", image }], false);
+  assert.notDeepEqual(plain.probs[0], a.probs[0], "TTA changes the average");
+  model.dispose();
+});
+
+test("predict → submit writes a valid submission for every test id, in numeric order", async () => {
+  const data = tempDir();
+  writeDiscDataset(data, 0, 12);
+  const modelDir = tempDir();
+  saveTinyModel(modelDir);
+  const set = await runPrediction({ ...base, model: modelDir, input: path.join(data, "test") });
+  assert.deepEqual(
+    set.ids,
+    Array.from({ length: 12 }, (_, i) => String(i + 1)),
+  );
+  const preds = path.join(tempDir(), "preds");
+  writePredictions(preds, set);
+  const out = path.join(tempDir(), "submission.csv");
+  const s = await runSubmit({ ...base, model: modelDir, input: path.join(data, "test"), out, preds });
+  assert.equal(s.rows, 12);
+  const check = validateSubmission(out, set.ids);
+  assert.equal(check.rows, 12);
+  assert.equal(check.sorted, true);
+  // Same result without the stored predictions (the model is deterministic).
+  const out2 = path.join(path.dirname(out), "again.csv");
+  await runSubmit({ ...base, model: modelDir, input: path.join(data, "test"), out: out2 });
+  assert.equal(fs.readFileSync(out2, "utf8"), fs.readFileSync(out, "utf8"));
+  assert.deepEqual(readPredictions(preds).ids, set.ids);
+});
+
+test("a corrupt test image: clear error naming it, and no partial or replaced submission", async () => {
+  const data = tempDir();
+  writeDiscDataset(data, 0, 5);
+  fs.writeFileSync(path.join(data, "test", "3.tif"), Buffer.from("II*\0garbage"));
+  const modelDir = tempDir();
+  saveTinyModel(modelDir);
+  const out = path.join(tempDir(), "submission.csv");
+  fs.writeFileSync(out, "old");
+  await assert.rejects(
+    runSubmit({ ...base, model: modelDir, input: path.join(data, "test"), out }),
+    (e: unknown) => e instanceof UserError && /3\.tif: /.test(e.message),
+  );
+  assert.equal(fs.readFileSync(out, "utf8"), "old");
+  assert.deepEqual(fs.readdirSync(path.dirname(out)), ["submission.csv"]);
+});
+
+test("a model folder without config or with mismatched weights is refused by name", async () => {
+  const data = tempDir();
+  writeDiscDataset(data, 0, 2);
+  const empty = tempDir();
+  await assert.rejects(
+    runPrediction({ ...base, model: empty, input: path.join(data, "test") }),
+    /config\.json: missing/,
+  );
+  const other = tempDir();
+  const config = saveTinyModel(other);
+  fs.writeFileSync(
+    path.join(other, "config.json"),
+    JSON.stringify({ ...config, model: { ...config.model, filters: [8, 16] } }),
+  );
+  await assert.rejects(
+    runPrediction({ ...base, model: other, input: path.join(data, "test") }),
+    /model\.safetensors: tensor .* has shape/,
+  );
+});
+
+test("tune searches on the validation split and writes the best settings into config.json", async () => {
+  const input = tempDir();
+  writeDiscDataset(input, 20, 0);
+  const data = tempDir();
+  await prepare({
+    input,
+    out: data,
+    split: { kind: "stratified", seed: 3, valFraction: 0.5 },
+    skipBad: false,
+  });
+  const modelDir = tempDir();
+  saveTinyModel(modelDir);
+  const r = await runTune({ ...base, model: modelDir, data });
+  assert.equal(r.images, 10);
+  assert.ok(r.after >= r.before);
+  assert.equal(r.allEmpty, 0.5);
+  // With a random model the best it can do is at least predicting every frame empty.
+  assert.ok(r.after >= r.allEmpty - 1e-9, `${r.after} < ${r.allEmpty}`);
+  const saved = readModelConfig(modelDir).postprocess;
+  assert.deepEqual(saved, r.best);
+});
