@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { register as registerPredict } from "./commands/predict.js";
 import { register as registerTune } from "./commands/tune.js";
 import { register as registerSubmit } from "./commands/submit.js";
+import { register as registerExport } from "./commands/export.js";
 import { register as registerPrepare } from "./commands/prepare.js";
 import { register as registerRle } from "./commands/rle.js";
 import { register as registerEvaluate } from "./commands/evaluate.js";
@@ -32,6 +33,7 @@ registerPrepare(program);
 registerPredict(program);
 registerTune(program);
 registerSubmit(program);
+registerExport(program);
 registerView(program);
 
 async function main(): Promise<void> {

@@ -1,0 +1,85 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import * as E from "../../src/engine/index.js";
+import { UNet, bottleneckSize } from "../../src/model/unet.js";
+import { PRESETS, loadPreset, type ModelConfig } from "../../src/model/config.js";
+import { UserError } from "../../src/cli/errors.js";
+import { tempDir } from "../helpers/sample.js";
+
+const tiny = (over: Partial<ModelConfig> = {}): ModelConfig => ({
+  ...PRESETS.fast.model,
+  preset: "tiny",
+  inputHeight: 16,
+  inputWidth: 24,
+  filters: [4, 8, 16],
+  ...over,
+});
+
+test("both heads have the right shapes and lie in (0, 1)", () => {
+  const net = new UNet(tiny(), { mean: 100, std: 50 }, new E.Rng(1));
+  E.tidy(() => {
+    const x = E.fromArray([3, 16, 24, 1], Float32Array.from({ length: 3 * 16 * 24 }, (_, i) => Math.sin(i)));
+    const out = net.forward(x);
+    assert.deepEqual(out.mask.shape, [3, 16, 24, 1]);
+    assert.ok(out.presence);
+    assert.deepEqual(out.presence.shape, [3, 1]);
+    for (const v of [...out.mask.data, ...out.presence.data]) assert.ok(v > 0 && v < 1);
+  });
+  // Presence head: 1x1 conv on the 16-channel bottleneck, dense over its 4x6 cells.
+  const names = new Map(net.namedParameters().map(([n, p]) => [n, p.shape]));
+  assert.deepEqual(names.get("presenceHead.conv.weight"), [1, 1, 16, 1]);
+  assert.deepEqual(names.get("presenceHead.dense.weight"), [4 * 6, 1]);
+  assert.deepEqual(names.get("encoder.level0.a.conv.weight"), [3, 3, 1, 4]);
+  assert.deepEqual(names.get("decoder.level0.a.conv.weight"), [3, 3, 8 + 4, 4]);
+  assert.deepEqual(names.get("segHead.conv.weight"), [1, 1, 4, 1]);
+  assert.ok(net.namedBuffers().some(([n]) => n === "encoder.level2.b.bn.runningVar"));
+  net.dispose();
+});
+
+test("5x5 kernels keep the size; no presence head gives null; wrong input shape throws", () => {
+  const net = new UNet(tiny({ kernel: 5, presenceHead: false }), { mean: 0, std: 1 }, new E.Rng(2));
+  E.tidy(() => {
+    const out = net.forward(E.zeros([2, 16, 24, 1]));
+    assert.deepEqual(out.mask.shape, [2, 16, 24, 1]);
+    assert.equal(out.presence, null);
+    assert.throws(() => net.forward(E.zeros([2, 24, 16, 1])), /expected \[N, 16, 24, 1\]/);
+  });
+  assert.equal(net.namedParameters().filter(([n]) => n.startsWith("presenceHead")).length, 0);
+  net.dispose();
+});
+
+test("the presets build: fast bottleneck 4x5, reference 10x10", () => {
+  assert.deepEqual(bottleneckSize(PRESETS.fast.model), { height: 4, width: 5 });
+  assert.deepEqual(bottleneckSize(PRESETS.reference.model), { height: 10, width: 10 });
+  assert.throws(() => bottleneckSize({ inputHeight: 60, inputWidth: 80, filters: [1, 2, 3] }), /divisible by 4/);
+});
+
+test("same seed gives the same initial weights, eval output is deterministic", () => {
+  const a = new UNet(tiny(), { mean: 0, std: 1 }, new E.Rng(5));
+  const b = new UNet(tiny(), { mean: 0, std: 1 }, new E.Rng(5));
+  const sa = a.stateDict();
+  for (const [n, t] of b.stateDict()) assert.deepEqual(t.data, sa.get(n)!.data, n);
+  a.dispose();
+  b.dispose();
+});
+
+test("loadPreset: names, partial JSON files over fast, and errors that name the file", () => {
+  assert.equal(loadPreset("reference").model.kernel, 5);
+  assert.equal(loadPreset("fast").train.optimizer, "adam");
+  const dir = tempDir();
+  const ok = path.join(dir, "mine.json");
+  fs.writeFileSync(ok, JSON.stringify({ model: { filters: [8, 16, 32] }, train: { epochs: 2 } }));
+  const p = loadPreset(ok);
+  assert.deepEqual(p.model.filters, [8, 16, 32]);
+  assert.equal(p.model.inputHeight, 64);
+  assert.equal(p.train.epochs, 2);
+  assert.equal(p.train.valMinArea, 2000);
+  const bad = path.join(dir, "bad.json");
+  fs.writeFileSync(bad, JSON.stringify({ model: { inputHeight: 60 } }));
+  assert.throws(() => loadPreset(bad), (e: unknown) => e instanceof UserError && e.message.startsWith(bad) && /divisible by 16/.test(e.message));
+  fs.writeFileSync(bad, JSON.stringify({ train: { optimizer: "rmsprop" } }));
+  assert.throws(() => loadPreset(bad), /train\.optimizer/);
+  assert.throws(() => loadPreset(path.join(dir, "none.json")), /not a preset/);
+});
