@@ -53,7 +53,7 @@ convolution_forward::desc FwdDesc(const Shape& s, bool bias) {
 struct FwdEntry {
   convolution_forward::primitive_desc pd;
   convolution_forward prim;
-  memory src, wUser, wPrim, bias, dst;
+  memory src, wUser, wPrim, wPrepared, bias, dst;
   bool reorderW = false;
   reorder wReorder;
 };
@@ -112,30 +112,65 @@ FwdEntry& GetFwd(const Shape& s, bool bias, int act, float alpha) {
   } else {
     e->wPrim = e->wUser;
   }
+  e->wPrepared = memory(e->pd.weights_desc(), eng, nullptr);
   return *(fwdCache[k] = std::move(e));
 }
 
-// convForward(x, w, b|null, y, n,h,w,c,oc,kh,kw,s,p,oh,ow, act, alpha)
+// convForward(x, w, b|null, y, n,h,w,c,oc,kh,kw,s,p,oh,ow, act, alpha, wPrepared)
+// wPrepared: w is already in the kernel's own layout (from convPrepareWeights), as inference
+// caches it, so no per-call weight reorder.
 Napi::Value ConvForward(const Napi::CallbackInfo& info) {
   Shape s = ReadShape(info, 4);
-  float* x = F32(info, 0, s.n * s.h * s.w * s.c, "conv x");
-  float* w = F32(info, 1, s.kh * s.kw * s.c * s.oc, "conv w");
-  float* b = F32opt(info, 2, s.oc, "conv b");
-  float* y = F32(info, 3, s.n * s.oh * s.ow * s.oc, "conv y");
   int act = static_cast<int>(I(info, 15, "act"));
   float alpha = static_cast<float>(D(info, 16, "alpha"));
+  bool prepared = B(info, 17);
+  float* b = F32opt(info, 2, s.oc, "conv b");
   FwdEntry& e = GetFwd(s, b != nullptr, act, alpha);
+  int64_t wNeed = prepared ? static_cast<int64_t>(e.pd.weights_desc().get_size() / sizeof(float)) : s.kh * s.kw * s.c * s.oc;
+  float* x = F32(info, 0, s.n * s.h * s.w * s.c, "conv x");
+  float* w = F32(info, 1, wNeed, "conv w");
+  float* y = F32(info, 3, s.n * s.oh * s.ow * s.oc, "conv y");
   auto& st = cpuStream();
   e.src.set_data_handle(x);
   e.dst.set_data_handle(y);
-  e.wUser.set_data_handle(w);
-  if (e.reorderW) e.wReorder.execute(st, e.wUser, e.wPrim);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, e.wPrim}, {DNNL_ARG_DST, e.dst}};
+  memory wArg = e.wPrim;
+  if (prepared) {
+    e.wPrepared.set_data_handle(w);
+    wArg = e.wPrepared;
+  } else {
+    e.wUser.set_data_handle(w);
+    if (e.reorderW) e.wReorder.execute(st, e.wUser, e.wPrim);
+  }
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, wArg}, {DNNL_ARG_DST, e.dst}};
   if (b) {
     e.bias.set_data_handle(b);
     args[DNNL_ARG_BIAS] = e.bias;
   }
   e.prim.execute(st, args);
+  st.wait();
+  return info.Env().Undefined();
+}
+
+// convPreparedSize(hasBias, n,h,w,c,oc,kh,kw,s,p,oh,ow, act, alpha) -> floats in the kernel's weight layout
+Napi::Value ConvPreparedSize(const Napi::CallbackInfo& info) {
+  bool bias = B(info, 0);
+  Shape s = ReadShape(info, 1);
+  FwdEntry& e = GetFwd(s, bias, static_cast<int>(I(info, 12, "act")), static_cast<float>(D(info, 13, "alpha")));
+  return Napi::Number::New(info.Env(), static_cast<double>(e.pd.weights_desc().get_size() / sizeof(float)));
+}
+
+// convPrepareWeights(w, out, hasBias, n,h,w,c,oc,kh,kw,s,p,oh,ow, act, alpha): HWIO -> kernel layout
+Napi::Value ConvPrepareWeights(const Napi::CallbackInfo& info) {
+  bool bias = B(info, 2);
+  Shape s = ReadShape(info, 3);
+  FwdEntry& e = GetFwd(s, bias, static_cast<int>(I(info, 14, "act")), static_cast<float>(D(info, 15, "alpha")));
+  int64_t need = static_cast<int64_t>(e.pd.weights_desc().get_size() / sizeof(float));
+  float* w = F32(info, 0, s.kh * s.kw * s.c * s.oc, "conv w");
+  float* out = F32(info, 1, need, "prepared w");
+  auto& st = cpuStream();
+  memory src(s.wUser(), cpuEngine(), w);
+  memory dst(e.pd.weights_desc(), cpuEngine(), out);
+  reorder(src, dst).execute(st, src, dst);
   st.wait();
   return info.Env().Undefined();
 }
@@ -253,6 +288,8 @@ void RegisterConv(Napi::Env env, Napi::Object exports) {
   NS_EXPORT("convBackwardData", ConvBackwardData);
   NS_EXPORT("convBackwardWeights", ConvBackwardWeights);
   NS_EXPORT("convImpl", ConvImpl);
+  NS_EXPORT("convPreparedSize", ConvPreparedSize);
+  NS_EXPORT("convPrepareWeights", ConvPrepareWeights);
 }
 
 }  // namespace ns

@@ -55,7 +55,7 @@ inline float ActApply(int act, float z, float alpha) {
 // Per-channel sums over rows of an NHWC tensor: out0[c] = sum f0, out1[c] = sum f1.
 template <typename Fn>
 void ChannelSums(int64_t rows, int64_t C, double* out0, double* out1, Fn fn) {
-  int T = omp_get_max_threads();
+  int T = rows * C > 262144 ? omp_get_max_threads() : 1;  // small work: a parallel region costs more
   std::vector<double> part(static_cast<size_t>(T) * 2 * C, 0.0);
 #pragma omp parallel num_threads(T)
   {
@@ -135,7 +135,7 @@ Napi::Value BnForward(const Napi::CallbackInfo& info) {
   }
   const float* sc = scale.data();
   const float* sh = shift.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * C > 262144)
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * C;
     float* yr = y + r * C;
@@ -216,7 +216,7 @@ Napi::Value BnBackward(const Napi::CallbackInfo& info) {
   }
   if (!dx) return info.Env().Undefined();
   const float *K1 = k1.data(), *K2 = k2.data(), *K3 = k3.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * C > 262144)
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * C;
     const float* dyr = dy + r * C;
@@ -245,7 +245,7 @@ Napi::Value UnaryForward(const Napi::CallbackInfo& info) {
   float* x = F32(info, 1, n, "x");
   float* y = F32(info, 2, n, "y");
   float alpha = static_cast<float>(D(info, 4, "alpha"));
-#pragma omp parallel for simd schedule(static) if (n > 32768)
+#pragma omp parallel for simd schedule(static) if (n > 262144)
   for (int64_t i = 0; i < n; i++) y[i] = ActApply(act, x[i], alpha);
   return info.Env().Undefined();
 }
@@ -258,7 +258,7 @@ Napi::Value UnaryBackward(const Napi::CallbackInfo& info) {
   float* dy = F32(info, 2, n, "dy");
   float* dx = F32(info, 3, n, "dx");
   float alpha = static_cast<float>(D(info, 5, "alpha"));
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for schedule(static) if (n > 262144)
   for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * ActGradFromY(act, y[i], alpha);
   return info.Env().Undefined();
 }
@@ -270,7 +270,7 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   float* a = F32(info, 1, n, "a");
   float* b = F32(info, 2, n, "b");
   float* y = F32(info, 3, n, "y");
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for schedule(static) if (n > 262144)
   for (int64_t i = 0; i < n; i++) y[i] = op == 0 ? a[i] + b[i] : op == 1 ? a[i] * b[i] : a[i] - b[i];
   return info.Env().Undefined();
 }
@@ -281,7 +281,7 @@ Napi::Value Axpby(const Napi::CallbackInfo& info) {
   float* y = F32(info, 0, n, "y");
   float* x = F32(info, 1, n, "x");
   float a = static_cast<float>(D(info, 2, "a")), b = static_cast<float>(D(info, 3, "b"));
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for schedule(static) if (n > 262144)
   for (int64_t i = 0; i < n; i++) y[i] = b * y[i] + a * x[i];
   return info.Env().Undefined();
 }
@@ -291,7 +291,7 @@ Napi::Value Fill(const Napi::CallbackInfo& info) {
   int64_t n = I(info, 2, "n");
   float* y = F32(info, 0, n, "y");
   float v = static_cast<float>(D(info, 1, "value"));
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > 262144)
   for (int64_t i = 0; i < n; i++) y[i] = v;
   return info.Env().Undefined();
 }
@@ -311,7 +311,7 @@ Napi::Value MaxPoolForward(const Napi::CallbackInfo& info) {
   int64_t OH = H / 2, OW = W / 2;
   float* x = F32(info, 0, N * H * W * C, "pool x");
   float* y = F32(info, 1, N * OH * OW * C, "pool y");
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * H * W * C > 262144)
   for (int64_t no = 0; no < N * OH; no++) {
     int64_t n = no / OH, oh = no % OH;
     for (int64_t ow = 0; ow < OW; ow++) {
@@ -335,7 +335,7 @@ Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info) {
   float* y = F32(info, 1, N * OH * OW * C, "pool y");
   float* dy = F32(info, 2, N * OH * OW * C, "pool dy");
   float* dx = F32(info, 3, N * H * W * C, "pool dx");
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * H * W * C > 262144)
   for (int64_t nh = 0; nh < N * H; nh++) {
     int64_t n = nh / H, h = nh % H;
     float* dxr = dx + nh * W * C;
@@ -370,7 +370,7 @@ Napi::Value UpsampleForward(const Napi::CallbackInfo& info) {
   int64_t N = I(info, 2, "n"), H = I(info, 3, "h"), W = I(info, 4, "w"), C = I(info, 5, "c");
   float* x = F32(info, 0, N * H * W * C, "up x");
   float* y = F32(info, 1, N * H * W * C * 4, "up y");
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * H * W * C > 65536)
   for (int64_t nh = 0; nh < N * H * 2; nh++) {
     int64_t n = nh / (2 * H), oh = nh % (2 * H);
     const float* xr = x + (n * H + oh / 2) * W * C;
@@ -388,7 +388,7 @@ Napi::Value UpsampleBackward(const Napi::CallbackInfo& info) {
   int64_t N = I(info, 2, "n"), H = I(info, 3, "h"), W = I(info, 4, "w"), C = I(info, 5, "c");
   float* dy = F32(info, 0, N * H * W * C * 4, "up dy");
   float* dx = F32(info, 1, N * H * W * C, "up dx");
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * H * W * C > 65536)
   for (int64_t nh = 0; nh < N * H; nh++) {
     int64_t n = nh / H, h = nh % H;
     const float* r0 = dy + (n * 2 * H + 2 * h) * 2 * W * C;
@@ -411,7 +411,7 @@ Napi::Value ChannelCopy(const Napi::CallbackInfo& info) {
   if (sO + k > sC || dO + k > dC) throw ArgError("channelCopy: channel range out of bounds");
   float* src = F32(info, 0, rows * sC, "src");
   float* dst = F32(info, 1, rows * dC, "dst");
-#pragma omp parallel for schedule(static) if (rows * k > 32768)
+#pragma omp parallel for schedule(static) if (rows * k > 262144)
   for (int64_t r = 0; r < rows; r++) std::memcpy(dst + r * dC + dO, src + r * sC + sO, sizeof(float) * k);
   return info.Env().Undefined();
 }
@@ -534,7 +534,7 @@ Napi::Value AddRowVector(const Napi::CallbackInfo& info) {
   int64_t rows = I(info, 2, "rows"), C = I(info, 3, "cols");
   float* y = F32(info, 0, rows * C, "y");
   float* v = F32(info, 1, C, "v");
-#pragma omp parallel for schedule(static) if (rows * C > 32768)
+#pragma omp parallel for schedule(static) if (rows * C > 262144)
   for (int64_t r = 0; r < rows; r++)
     for (int64_t c = 0; c < C; c++) y[r * C + c] += v[c];
   return info.Env().Undefined();
@@ -553,7 +553,7 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   float wd = static_cast<float>(D(info, 11, "weightDecay"));
   float stepSize = static_cast<float>(lr / bc1);
   float invSqrtBc2 = static_cast<float>(1.0 / std::sqrt(bc2));
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for schedule(static) if (n > 262144)
   for (int64_t i = 0; i < n; i++) {
     float gi = g[i] + wd * p[i];
     m[i] = b1 * m[i] + (1.f - b1) * gi;
@@ -574,7 +574,7 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   bool nesterov = B(info, 7);
   float wd = static_cast<float>(D(info, 8, "weightDecay"));
   bool first = B(info, 9);
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for schedule(static) if (n > 262144)
   for (int64_t i = 0; i < n; i++) {
     float gi = g[i] + wd * p[i];
     if (buf) {

@@ -4,6 +4,7 @@ import { register as registerPredict } from "./commands/predict.js";
 import { register as registerTune } from "./commands/tune.js";
 import { register as registerSubmit } from "./commands/submit.js";
 import { register as registerExport } from "./commands/export.js";
+import { register as registerDemo } from "./commands/demo.js";
 import { register as registerPrepare } from "./commands/prepare.js";
 import { register as registerRle } from "./commands/rle.js";
 import { register as registerEvaluate } from "./commands/evaluate.js";
@@ -24,6 +25,7 @@ program
 // Each command lives in ./commands/<name>.ts and registers itself here.
 // (register lines below, one per command)
 registerTrain(program);
+registerDemo(program);
 registerDedupe(program);
 registerSynth(program);
 registerOverlay(program);

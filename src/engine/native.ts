@@ -46,6 +46,43 @@ export interface NativeAddon {
     ow: number,
     act: ActCode,
     alpha: number,
+    wPrepared: boolean,
+  ): void;
+  /** Floats needed for this conv's weights in the kernel's own (blocked) layout. */
+  convPreparedSize(
+    hasBias: boolean,
+    n: number,
+    h: number,
+    wd: number,
+    c: number,
+    oc: number,
+    kh: number,
+    kw: number,
+    s: number,
+    p: number,
+    oh: number,
+    ow: number,
+    act: ActCode,
+    alpha: number,
+  ): number;
+  /** HWIO weights -> the kernel's layout (for convForward(..., wPrepared = true)). */
+  convPrepareWeights(
+    w: F,
+    out: F,
+    hasBias: boolean,
+    n: number,
+    h: number,
+    wd: number,
+    c: number,
+    oc: number,
+    kh: number,
+    kw: number,
+    s: number,
+    p: number,
+    oh: number,
+    ow: number,
+    act: ActCode,
+    alpha: number,
   ): void;
   convBackwardData(
     dy: F,

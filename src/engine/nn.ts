@@ -1,7 +1,7 @@
 // Parameters and modules: a model is a tree of Modules holding named Parameters (trainable,
 // with a persistent .grad) and buffers (BN running statistics). Names are dotted paths
 // ("enc1.conv.weight") used for checkpoints and the ONNX export.
-import { Tensor, untracked, type Shape } from "./tensor.js";
+import { Tensor, untracked, isGradEnabled, type Shape } from "./tensor.js";
 import { Rng } from "./random.js";
 import { heNormal, glorotUniform, fans } from "./init.js";
 import * as ops from "./ops.js";
@@ -156,6 +156,9 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    // Eval without gradients: cached kernel-layout weights, no per-call reorder.
+    if (!this.training && !isGradEnabled())
+      return ops.conv2dActInference(x, this.weight, this.bias, this.opts);
     return ops.conv2d(x, this.weight, this.bias, this.opts);
   }
 }

@@ -120,7 +120,8 @@ interface Initializer {
 
 function valueInfo(name: string, dims: (number | string)[]): PbWriter {
   const shape = new PbWriter();
-  for (const d of dims) shape.message(1, typeof d === "number" ? new PbWriter().int(1, d) : new PbWriter().string(2, d));
+  for (const d of dims)
+    shape.message(1, typeof d === "number" ? new PbWriter().int(1, d) : new PbWriter().string(2, d));
   const tensorType = new PbWriter().int(1, FLOAT).message(2, shape);
   return new PbWriter().string(1, name).message(2, new PbWriter().message(1, tensorType));
 }
@@ -148,7 +149,12 @@ export class OnnxBuilder {
     return `${prefix}_${this.counter++}`;
   }
 
-  private node(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, floatAttrs: string[] = []): string {
+  private node(
+    op: string,
+    inputs: string[],
+    attrs: Record<string, AttrValue> = {},
+    floatAttrs: string[] = [],
+  ): string {
     const out = this.fresh(op.toLowerCase());
     this.nodes.push({ op, inputs, outputs: [out], attrs, floatAttrs: new Set(floatAttrs) });
     return out;
@@ -191,12 +197,16 @@ export class OnnxBuilder {
     for (let a = 0; a < kh; a++)
       for (let c = 0; c < kw; c++)
         for (let i = 0; i < ci; i++)
-          for (let o = 0; o < co; o++) oihw[((o * ci + i) * kh + a) * kw + c] = src[((a * kw + c) * ci + i) * co + o];
+          for (let o = 0; o < co; o++)
+            oihw[((o * ci + i) * kh + a) * kw + c] = src[((a * kw + c) * ci + i) * co + o];
     const ins = [x.name, this.constant("W", [co, ci, kh, kw], oihw)];
     if (b) ins.push(this.constant("B", [co], b.data));
     const p = opts.pad ?? 0,
       s = opts.stride ?? 1;
-    return { name: this.node("Conv", ins, { kernel_shape: [kh, kw], pads: [p, p, p, p], strides: [s, s] }), rank: 4 };
+    return {
+      name: this.node("Conv", ins, { kernel_shape: [kh, kw], pads: [p, p, p, p], strides: [s, s] }),
+      rank: 4,
+    };
   }
 
   /** 2x2 stride-2 transposed convolution; engine weight [2,2,in,out] -> ONNX [in,out,2,2]. */
@@ -207,7 +217,8 @@ export class OnnxBuilder {
     for (let a = 0; a < 2; a++)
       for (let c = 0; c < 2; c++)
         for (let i = 0; i < ci; i++)
-          for (let o = 0; o < co; o++) iokk[((i * co + o) * 2 + a) * 2 + c] = src[((a * 2 + c) * ci + i) * co + o];
+          for (let o = 0; o < co; o++)
+            iokk[((i * co + o) * 2 + a) * 2 + c] = src[((a * 2 + c) * ci + i) * co + o];
     const ins = [x.name, this.constant("W", [ci, co, 2, 2], iokk)];
     if (b) ins.push(this.constant("B", [co], b.data));
     return { name: this.node("ConvTranspose", ins, { kernel_shape: [2, 2], strides: [2, 2] }), rank: 4 };
@@ -261,7 +272,14 @@ export class OnnxBuilder {
   /** Channel concat (axis 1 in NCHW; last axis for rank-2 values). */
   concat(xs: OnnxValue[]): OnnxValue {
     const axis = xs[0].rank === 4 ? 1 : xs[0].rank - 1;
-    return { name: this.node("Concat", xs.map((x) => x.name), { axis }), rank: xs[0].rank };
+    return {
+      name: this.node(
+        "Concat",
+        xs.map((x) => x.name),
+        { axis },
+      ),
+      rank: xs[0].rank,
+    };
   }
 
   add(a: OnnxValue, b: OnnxValue): OnnxValue {

@@ -111,7 +111,7 @@ function convBackward(
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: ConvOptions = {}): Tensor {
   const g = convGeom("conv2d", x, w, b, opts);
   const y = new Tensor([g.n, g.oh, g.ow, g.oc]);
-  native.convForward(x.data, w.data, b ? b.data : null, y.data, ...geomArgs(g), ActCode.None, 1);
+  native.convForward(x.data, w.data, b ? b.data : null, y.data, ...geomArgs(g), ActCode.None, 1, false);
   const inputs = b ? [x, w, b] : [x, w];
   return record(inputs, y, (dy, needs) => {
     const [dx, dw, db] = convBackward(x, w, b, g, dy, needs[0], needs[1], needs[2] ?? false);
@@ -119,9 +119,39 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv
   });
 }
 
+// Inference weights already reordered into each kernel's layout, per weight tensor and
+// geometry, refreshed when the weight's version changes.
+const prepCache = new WeakMap<Tensor, { version: number; byGeom: Map<string, Tensor> }>();
+
+function dropPrepared(w: Tensor): void {
+  const e = prepCache.get(w);
+  if (!e) return;
+  for (const t of e.byGeom.values()) t.dispose();
+  prepCache.delete(w);
+}
+
+function preparedWeights(w: Tensor, hasBias: boolean, g: ConvGeom, act: ActCode, alpha: number): Tensor {
+  let e = prepCache.get(w);
+  if (!e || e.version !== w.version) {
+    dropPrepared(w);
+    e = { version: w.version, byGeom: new Map() };
+    prepCache.set(w, e);
+  }
+  const key = `${hasBias}|${geomArgs(g).join(",")}|${act}|${alpha}`;
+  let t = e.byGeom.get(key);
+  if (!t || t.disposed) {
+    const n = native.convPreparedSize(hasBias, ...geomArgs(g), act, alpha);
+    t = new Tensor([n], { track: false });
+    native.convPrepareWeights(w.data, t.data, hasBias, ...geomArgs(g), act, alpha);
+    e.byGeom.set(key, t);
+  }
+  return t;
+}
+
 /**
- * Convolution followed by a fused activation as a oneDNN post-op, forward only (inference):
- * used by the folded conv+BN+act path. Not differentiable.
+ * Convolution with an activation fused as a oneDNN post-op, forward only (inference; not
+ * recorded on the tape). Weights are reordered once into the kernel's layout and cached until
+ * the weight tensor changes (its version).
  */
 export function conv2dActInference(
   x: Tensor,
@@ -130,16 +160,11 @@ export function conv2dActInference(
   opts: ConvOptions & { act?: Activation; alpha?: number } = {},
 ): Tensor {
   const g = convGeom("conv2d", x, w, b, opts);
+  const act = ACT[opts.act ?? "none"];
+  const alpha = opts.alpha ?? 1;
+  const pw = preparedWeights(w, b !== null, g, act, alpha);
   const y = new Tensor([g.n, g.oh, g.ow, g.oc]);
-  native.convForward(
-    x.data,
-    w.data,
-    b ? b.data : null,
-    y.data,
-    ...geomArgs(g),
-    ACT[opts.act ?? "none"],
-    opts.alpha ?? 1,
-  );
+  native.convForward(x.data, pw.data, b ? b.data : null, y.data, ...geomArgs(g), act, alpha, true);
   return y;
 }
 
@@ -246,8 +271,11 @@ export function foldBatchNorm(w: Tensor, b: Tensor | null, bn: BatchNormState): 
   const key = foldKey([w, b, bn.gamma, bn.beta, bn.runningMean, bn.runningVar]) + `|${bn.eps ?? 1e-5}`;
   const hit = foldCache.get(w);
   if (hit && hit.key === key && !hit.w.disposed) return hit;
-  hit?.w.dispose();
-  hit?.b.dispose();
+  if (hit) {
+    dropPrepared(hit.w);
+    hit.w.dispose();
+    hit.b.dispose();
+  }
   const oc = w.shape[3];
   const eps = bn.eps ?? 1e-5;
   const gw = w.data,
@@ -294,7 +322,7 @@ export function convBnAct(
     return batchNorm(conv2d(x, w, b, opts), bn, opts);
   }
   const z = new Tensor([g.n, g.oh, g.ow, g.oc]);
-  native.convForward(x.data, w.data, b ? b.data : null, z.data, ...geomArgs(g), ActCode.None, 1);
+  native.convForward(x.data, w.data, b ? b.data : null, z.data, ...geomArgs(g), ActCode.None, 1, false);
   const rows = g.n * g.oh * g.ow;
   check(rows > 1, "convBnAct", "training needs more than one value per channel");
   const y = new Tensor(z.shape);

@@ -216,6 +216,7 @@ export class BatchSource {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
+        if (this.pending.size === 0) this.worker?.unref();
         if (m.batch) p.resolve(m.batch);
         else p.reject(new Error(`batch worker: ${m.error}`));
       });
@@ -223,7 +224,7 @@ export class BatchSource {
       this.worker.on("exit", (code) => {
         if (this.worker !== null) this.fail(new Error(`batch worker exited with code ${code}`));
       });
-      // Never keep the process alive just for the worker.
+      // The worker keeps the process alive only while a batch is pending.
       this.worker.unref();
     }
   }
@@ -246,6 +247,7 @@ export class BatchSource {
     const id = this.nextId++;
     return new Promise<Batch>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
+      this.worker!.ref();
       this.worker!.postMessage({ id, spec });
     });
   }

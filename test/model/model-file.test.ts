@@ -76,7 +76,7 @@ test("rewriting config.json keeps a tuned postprocess section", () => {
   const net = trainedish();
   saveModel(dir, net, folderCfg(), { epoch: 1, valLoss: 1 });
   const file = path.join(dir, CONFIG_FILE);
-  const tuned = { ...JSON.parse(fs.readFileSync(file, "utf8")), postprocess: { pixelThreshold: 0.4, presenceThreshold: 0.6, minArea: 3000, blur: "none" } };
+  const tuned = { ...JSON.parse(fs.readFileSync(file, "utf8")), postprocess: { ...DEFAULT_POSTPROCESS, pixelThreshold: 0.4, presenceThreshold: 0.6, minArea: 3000 } };
   fs.writeFileSync(file, JSON.stringify(tuned));
   saveModel(dir, net, folderCfg(), { epoch: 2, valLoss: 0.5 });
   assert.equal(readModelConfig(dir).postprocess.minArea, 3000);
@@ -92,8 +92,8 @@ test("bad model folders give one-line errors naming the file", () => {
   assert.throws(() => loadModel(dir), isUser(/config\.json: not valid JSON/));
   fs.writeFileSync(path.join(dir, CONFIG_FILE), JSON.stringify({ ...folderCfg(), format: "other" }));
   assert.throws(() => loadModel(dir), isUser(/config\.json: not a nerveseg model config: format/));
-  fs.writeFileSync(path.join(dir, CONFIG_FILE), JSON.stringify(folderCfg({ ...modelCfg, inputHeight: 18 })));
-  assert.throws(() => loadModel(dir), isUser(/config\.json: model: input 18x16 must be divisible by 2/));
+  fs.writeFileSync(path.join(dir, CONFIG_FILE), JSON.stringify(folderCfg({ ...modelCfg, inputHeight: 17 })));
+  assert.throws(() => loadModel(dir), isUser(/config\.json: model: input 17x16 must be divisible by 2/));
   fs.writeFileSync(path.join(dir, CONFIG_FILE), JSON.stringify(folderCfg()));
   assert.throws(() => loadModel(dir), isUser(/model\.safetensors: missing/));
   // Weights of another architecture (wider filters) under this config.

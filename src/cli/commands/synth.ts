@@ -23,7 +23,7 @@ export function register(program: Command): void {
       "--seed <n>",
       "seed: the same seed gives byte-identical files",
       intOption("--seed", 0, 0xffffffff),
-      1,
+      SYNTH_DEFAULTS.seed,
     )
     .option(
       "--noise-fraction <f>",
