@@ -1,7 +1,7 @@
-import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { fileError } from "../cli/errors.js";
+import { readJsonFile } from "../io/json.js";
 
 /** What `nerveseg prepare` writes beside its arrays; everything later stages need to know about the data. */
 export const ManifestSchema = z.object({
@@ -53,22 +53,11 @@ export const MANIFEST_NAME = "manifest.json";
 /** Reads and validates a prepared folder's manifest. */
 export function readManifest(dir: string): Manifest {
   const file = path.join(dir, MANIFEST_NAME);
-  if (!fs.existsSync(file)) throw fileError(file, "not found (run `nerveseg prepare` first)");
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (e) {
-    throw fileError(file, `not valid JSON (${(e as Error).message})`);
-  }
-  const parsed = ManifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw fileError(file, `not a nerveseg manifest: ${issue.path.join(".")}: ${issue.message}`);
-  }
-  const m = parsed.data;
+  const m = readJsonFile(file, ManifestSchema, "not a nerveseg manifest: ", "run `nerveseg prepare` first");
   const n = m.train.ids.length;
   for (const key of ["subjects", "maskArea", "mean", "std"] as const)
-    if (m.train[key].length !== n) throw fileError(file, `train.${key} has ${m.train[key].length} entries, ids ${n}`);
+    if (m.train[key].length !== n)
+      throw fileError(file, `train.${key} has ${m.train[key].length} entries, ids ${n}`);
   if (m.split.val.some((i) => i >= n)) throw fileError(file, "split.val has an index past the training set");
   return m;
 }

@@ -1,6 +1,5 @@
-import fs from "node:fs";
 import { z } from "zod";
-import { fileError, UserError } from "../cli/errors.js";
+import { readJson, parseWith } from "../io/json.js";
 import { resizeBilinear } from "../data/resize.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { boxBlur, close, gaussianBlur, keepLargestComponent, open } from "./filters.js";
@@ -43,22 +42,12 @@ export const DEFAULT_POSTPROCESS: PostprocessParams = PostprocessSchema.parse({}
 
 /** Validates post-processing settings from a config file; `where` names it in the error. */
 export function parsePostprocess(raw: unknown, where: string): PostprocessParams {
-  const parsed = PostprocessSchema.safeParse(raw ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UserError(`${where}: post-processing ${issue.path.join(".") || "(root)"}: ${issue.message}`);
-  }
-  return parsed.data;
+  return parseWith(PostprocessSchema, raw ?? {}, where, "post-processing ");
 }
 
 /** Reads post-processing settings from a JSON file: either the params themselves or `{postprocess: {...}}`. */
 export function readPostprocessFile(file: string): PostprocessParams {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (e) {
-    throw fileError(file, `cannot read post-processing settings (${(e as Error).message})`);
-  }
+  let raw = readJson(file);
   if (raw !== null && typeof raw === "object" && "postprocess" in raw)
     raw = (raw as { postprocess: unknown }).postprocess;
   return parsePostprocess(raw, file);

@@ -3,6 +3,7 @@ import path from "node:path";
 import { z } from "zod";
 import { fileError, UserError } from "../cli/errors.js";
 import { AtomicFileWriter, writeFileAtomic } from "../io/atomic.js";
+import { readJsonFile } from "../io/json.js";
 import { encodeNpyHeader, readNpy } from "../io/npy.js";
 
 /**
@@ -104,18 +105,7 @@ export function readPredictions(dir: string): PredictionSet {
   if (!fs.existsSync(jsonFile))
     throw fileError(jsonFile, "missing (not a prediction folder, or an unfinished one)");
   if (!fs.existsSync(npyFile)) throw fileError(npyFile, "missing (the prediction folder is incomplete)");
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(jsonFile, "utf8"));
-  } catch (e) {
-    throw fileError(jsonFile, `not valid JSON (${(e as Error).message})`);
-  }
-  const parsed = metaSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw fileError(jsonFile, `${issue.path.join(".") || "(root)"}: ${issue.message}`);
-  }
-  const meta = parsed.data;
+  const meta = readJsonFile(jsonFile, metaSchema);
   const n = meta.ids.length;
   if (meta.presence.length !== n)
     throw fileError(jsonFile, `${n} ids but ${meta.presence.length} presence values`);

@@ -14,7 +14,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as E from "../engine/index.js";
 import { UserError } from "../cli/errors.js";
-import { createProgress } from "../cli/progress.js";
+import { createProgress, type Progress } from "../cli/progress.js";
 import { readManifest } from "../data/manifest.js";
 import { findContradictions, planDedupe, type DedupePolicy, type SignedFrame } from "../data/dedupe.js";
 import { DEFAULT_POSTPROCESS, type Preset } from "../model/config.js";
@@ -87,6 +87,11 @@ interface ValResult {
   loss: number;
   dice: number;
   score: number;
+}
+
+/** A progress bar, or nothing in quiet mode (the per-epoch summary line is the log then). */
+function progress(label: string, total: number, quiet: boolean, extra = ""): Progress {
+  return quiet ? { update() {}, stop() {} } : createProgress(label, total, false, extra);
 }
 
 /** What a resumed run must agree on (epochs and threads may change between sessions). */
@@ -198,7 +203,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const trainRows = Array.from({ length: n }, (_, i) => i).filter((i) => !valSet.has(i));
   if (trainRows.length === 0) throw new UserError(`${opts.data}: no training frames outside the validation split`);
   const rows = [...trainRows, ...valRows];
-  const loadBar = createProgress("resize", rows.length, opts.quiet);
+  const loadBar = progress("resize", rows.length, opts.quiet);
   const { set, signatures } = loadFrames(opts.data, manifest, rows, m.inputWidth, m.inputHeight, {
     signatures: opts.dedupe !== "off",
     onProgress: (d) => loadBar.update(d),
@@ -322,7 +327,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         t.batch,
       );
       const specs = batches.map((indices, b) => ({ indices, seed: seedFor(t.seed, epoch, b + 1) }));
-      const bar = createProgress(`epoch ${epoch + 1}/${t.epochs}`, trainIdx.length, opts.quiet, " | loss {loss}");
+      const bar = progress(`epoch ${epoch + 1}/${t.epochs}`, trainIdx.length, opts.quiet, " | loss {loss}");
       const doneBefore = batches.slice(0, state.batchInEpoch).reduce((a, x) => a + x.length, 0);
       bar.update(doneBefore, { loss: state.running.batches ? (state.running.loss / state.running.images).toFixed(4) : "-" });
       let next: Promise<Batch> | null = state.batchInEpoch < specs.length ? source.request(specs[state.batchInEpoch]) : null;
