@@ -3,6 +3,7 @@
 // decoder: nearest 2x upsample, concat skip, two conv3x3->BN->ELU; 1x1 conv + sigmoid; presence
 // head (global average pool -> dense -> sigmoid) on the bottleneck.
 import * as E from "../src/engine/index.js";
+import { OnnxBuilder, type OnnxValue } from "../src/engine/onnx.js";
 
 export interface UNetOutput {
   /** [N,H,W,1] probabilities. */
@@ -58,7 +59,7 @@ export class RefUNet extends E.Module {
     const presence = E.sigmoid(this.presence.forward(E.globalAvgPool(h)));
     this.dec.forEach((block, j) => {
       const skip = skips[skips.length - 2 - j];
-      h = block.forward(E.concat([E.upsample2x(h), skip]));
+      h = block.forward(E.upsampleConcat(h, skip));
     });
     const mask = E.sigmoid(this.head.forward(h));
     return { mask, presence };
@@ -68,7 +69,8 @@ export class RefUNet extends E.Module {
 /** Multiply-accumulates x2 of one forward pass per image (convs only), for GFLOP/s. */
 export function unetFlopsPerImage(filters: readonly number[], h: number, w: number, inChannels = 1): number {
   let flops = 0;
-  const conv = (hh: number, ww: number, cin: number, cout: number, k: number): number => 2 * hh * ww * cin * cout * k * k;
+  const conv = (hh: number, ww: number, cin: number, cout: number, k: number): number =>
+    2 * hh * ww * cin * cout * k * k;
   let cin = inChannels;
   filters.forEach((f, i) => {
     const s = 2 ** i;
@@ -77,8 +79,37 @@ export function unetFlopsPerImage(filters: readonly number[], h: number, w: numb
   });
   for (let i = filters.length - 2; i >= 0; i--) {
     const s = 2 ** i;
-    flops += conv(h / s, w / s, filters[i + 1] + filters[i], filters[i], 3) + conv(h / s, w / s, filters[i], filters[i], 3);
+    flops +=
+      conv(h / s, w / s, filters[i + 1] + filters[i], filters[i], 3) +
+      conv(h / s, w / s, filters[i], filters[i], 3);
   }
   flops += conv(h, w, filters[0], 1, 1);
   return flops;
+}
+
+/** The same net as an ONNX graph (eval mode: running statistics), NHWC input "x", outputs "mask", "presence". */
+export function exportRefUNetOnnx(net: RefUNet, h: number, w: number): Uint8Array {
+  const g = new OnnxBuilder("UNet-64x80");
+  const block = (v: OnnxValue, m: DoubleConv): OnnxValue => {
+    for (const c of [m.a, m.b]) v = g.convBnAct(v, c.conv.weight, c.conv.bias, c.bn, { pad: 1, act: "elu" });
+    return v;
+  };
+  let v = g.input("x", ["N", h, w, net.inChannels]);
+  const skips: OnnxValue[] = [];
+  net.enc.forEach((b, i) => {
+    if (i > 0) v = g.maxPool2x2(v);
+    v = block(v, b);
+    skips.push(v);
+  });
+  const presence = g.activation(
+    g.dense(g.globalAvgPool(v), net.presence.weight, net.presence.bias),
+    "sigmoid",
+  );
+  net.dec.forEach((b, j) => {
+    v = block(g.concat([g.upsample2x(v), skips[skips.length - 2 - j]]), b);
+  });
+  const mask = g.activation(g.conv(v, net.head.weight, net.head.bias), "sigmoid");
+  g.output(mask, "mask", ["N", h, w, 1]);
+  g.output(presence, "presence", ["N", 1]);
+  return g.toBytes();
 }

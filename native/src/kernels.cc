@@ -404,6 +404,60 @@ Napi::Value UpsampleBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// upsampleConcatForward(x, skip, y, n, h, w, cx, cs): y = concat(upsample2x(x), skip) on channels,
+// written in one pass (no separate upsampled tensor).
+Napi::Value UpsampleConcatForward(const Napi::CallbackInfo& info) {
+  int64_t N = I(info, 3, "n"), H = I(info, 4, "h"), W = I(info, 5, "w"), CX = I(info, 6, "cx"), CS = I(info, 7, "cs");
+  int64_t C = CX + CS;
+  float* x = F32(info, 0, N * H * W * CX, "x");
+  float* skip = F32(info, 1, N * 4 * H * W * CS, "skip");
+  float* y = F32(info, 2, N * 4 * H * W * C, "y");
+#pragma omp parallel for schedule(static) if (N * H * W * C > 65536)
+  for (int64_t nh = 0; nh < N * H * 2; nh++) {
+    int64_t n = nh / (2 * H), oh = nh % (2 * H);
+    const float* xr = x + (n * H + oh / 2) * W * CX;
+    const float* sr = skip + nh * 2 * W * CS;
+    float* yr = y + nh * 2 * W * C;
+    for (int64_t ow = 0; ow < 2 * W; ow++) {
+      std::memcpy(yr + ow * C, xr + (ow / 2) * CX, sizeof(float) * CX);
+      std::memcpy(yr + ow * C + CX, sr + ow * CS, sizeof(float) * CS);
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// upsampleConcatBackward(dy, dx|null, dskip|null, n, h, w, cx, cs)
+Napi::Value UpsampleConcatBackward(const Napi::CallbackInfo& info) {
+  int64_t N = I(info, 3, "n"), H = I(info, 4, "h"), W = I(info, 5, "w"), CX = I(info, 6, "cx"), CS = I(info, 7, "cs");
+  int64_t C = CX + CS;
+  float* dy = F32(info, 0, N * 4 * H * W * C, "dy");
+  float* dx = F32opt(info, 1, N * H * W * CX, "dx");
+  float* ds = F32opt(info, 2, N * 4 * H * W * CS, "dskip");
+#pragma omp parallel for schedule(static) if (N * H * W * C > 65536)
+  for (int64_t nh = 0; nh < N * H; nh++) {
+    int64_t n = nh / H, h = nh % H;
+    const float* r0 = dy + (n * 2 * H + 2 * h) * 2 * W * C;
+    const float* r1 = r0 + 2 * W * C;
+    if (dx) {
+      float* o = dx + nh * W * CX;
+      for (int64_t w = 0; w < W; w++) {
+        const float *a = r0 + 2 * w * C, *b = a + C, *c2 = r1 + 2 * w * C, *d = c2 + C;
+        float* ow = o + w * CX;
+#pragma omp simd
+        for (int64_t c = 0; c < CX; c++) ow[c] = (a[c] + b[c]) + (c2[c] + d[c]);
+      }
+    }
+    if (ds) {
+      for (int64_t k = 0; k < 2; k++) {
+        const float* rr = k ? r1 : r0;
+        float* o = ds + ((n * 2 * H + 2 * h + k) * 2 * W) * CS;
+        for (int64_t w = 0; w < 2 * W; w++) std::memcpy(o + w * CS, rr + w * C + CX, sizeof(float) * CS);
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
 // channelCopy(src, dst, rows, srcC, srcOff, dstC, dstOff, count): dst[r, dstOff+i] = src[r, srcOff+i]
 Napi::Value ChannelCopy(const Napi::CallbackInfo& info) {
   int64_t rows = I(info, 2, "rows"), sC = I(info, 3, "srcC"), sO = I(info, 4, "srcOff");
@@ -602,6 +656,8 @@ void RegisterKernels(Napi::Env env, Napi::Object exports) {
   NS_EXPORT("upsampleForward", UpsampleForward);
   NS_EXPORT("upsampleBackward", UpsampleBackward);
   NS_EXPORT("channelCopy", ChannelCopy);
+  NS_EXPORT("upsampleConcatForward", UpsampleConcatForward);
+  NS_EXPORT("upsampleConcatBackward", UpsampleConcatBackward);
   NS_EXPORT("gemm", Gemm);
   NS_EXPORT("deconvForward", DeconvForward);
   NS_EXPORT("deconvBackwardData", DeconvBackwardData);

@@ -13,6 +13,7 @@ import { register as registerOverlay } from "./commands/overlay.js";
 import { register as registerView } from "./commands/view.js";
 import { register as registerDedupe } from "./commands/dedupe.js";
 import { register as registerTrain } from "./commands/train.js";
+import { register as registerBench } from "./commands/bench.js";
 import { UserError } from "./errors.js";
 
 const program = new Command();
@@ -24,6 +25,7 @@ program
 
 // Each command lives in ./commands/<name>.ts and registers itself here.
 // (register lines below, one per command)
+registerBench(program);
 registerTrain(program);
 registerDemo(program);
 registerDedupe(program);

@@ -186,6 +186,17 @@ export interface NativeAddon {
     dstOff: number,
     count: number,
   ): void;
+  upsampleConcatForward(x: F, skip: F, y: F, n: number, h: number, w: number, cx: number, cs: number): void;
+  upsampleConcatBackward(
+    dy: F,
+    dx: Fopt,
+    dskip: Fopt,
+    n: number,
+    h: number,
+    w: number,
+    cx: number,
+    cs: number,
+  ): void;
   gemm(
     transA: boolean,
     transB: boolean,

@@ -370,7 +370,11 @@ export function convBnAct(
       true,
     );
     const [dx, dw, db] = convBackward(x, w, b, g, dz, needs[0], needs[1], needs[4] ?? false);
+    // z, mean and inv are internal to this op (the caller never sees them): free them now.
     dz.dispose();
+    z.dispose();
+    mean.dispose();
+    inv.dispose();
     return [dx, dw, dgamma, dbeta, db];
   });
 }
@@ -468,6 +472,30 @@ export function concat(xs: readonly Tensor[]): Tensor {
       return dx;
     }),
   );
+}
+
+/**
+ * concat([upsample2x(x), skip]) in one pass, without materialising the upsampled tensor (the
+ * U-Net decoder's input): x [N,H,W,Cx], skip [N,2H,2W,Cs] -> [N,2H,2W,Cx+Cs].
+ */
+export function upsampleConcat(x: Tensor, skip: Tensor): Tensor {
+  rank(x, 4, "upsampleConcat", "x (NHWC)");
+  rank(skip, 4, "upsampleConcat", "skip (NHWC)");
+  const [n, h, w, cx] = x.shape;
+  const cs = skip.shape[3];
+  check(
+    skip.shape[0] === n && skip.shape[1] === 2 * h && skip.shape[2] === 2 * w,
+    "upsampleConcat",
+    `skip ${fmt(skip.shape)} must be [${n}, ${2 * h}, ${2 * w}, C] for x ${fmt(x.shape)}`,
+  );
+  const y = new Tensor([n, 2 * h, 2 * w, cx + cs]);
+  native.upsampleConcatForward(x.data, skip.data, y.data, n, h, w, cx, cs);
+  return record([x, skip], y, (dy, needs) => {
+    const dx = needs[0] ? new Tensor(x.shape) : null;
+    const ds = needs[1] ? new Tensor(skip.shape) : null;
+    native.upsampleConcatBackward(dy.data, dx ? dx.data : null, ds ? ds.data : null, n, h, w, cx, cs);
+    return [dx, ds];
+  });
 }
 
 /** Elementwise a + b (same shapes). */

@@ -96,7 +96,8 @@ export function saveModel(dir: string, model: UNet, config: ModelFolderConfig, i
 export function readModelConfig(dir: string): ModelFolderConfig {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw fileError(dir, "model folder not found");
   const file = path.join(dir, CONFIG_FILE);
-  if (!fs.existsSync(file)) throw fileError(file, "missing: not a nerveseg model folder (train one with `nerveseg train`)");
+  if (!fs.existsSync(file))
+    throw fileError(file, "missing: not a nerveseg model folder (train one with `nerveseg train`)");
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(file, "utf8"));
@@ -106,7 +107,10 @@ export function readModelConfig(dir: string): ModelFolderConfig {
   const parsed = ModelFolderConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw fileError(file, `not a nerveseg model config: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    throw fileError(
+      file,
+      `not a nerveseg model config: ${issue.path.join(".") || "(root)"}: ${issue.message}`,
+    );
   }
   try {
     bottleneckSize(parsed.data.model);
@@ -140,7 +144,10 @@ export function loadModel(dir: string): LoadedModel {
     for (const [name, shape] of want) {
       const t = st.tensors[name];
       if (!t)
-        throw fileError(file, `missing tensor ${name} (config.json preset "${config.model.preset}" expects it)`);
+        throw fileError(
+          file,
+          `missing tensor ${name} (config.json preset "${config.model.preset}" expects it)`,
+        );
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
         throw fileError(
           file,
@@ -149,7 +156,10 @@ export function loadModel(dir: string): LoadedModel {
     }
     for (const name of Object.keys(st.tensors))
       if (!want.has(name))
-        throw fileError(file, `unexpected tensor ${name}: these weights do not belong to config.json's architecture`);
+        throw fileError(
+          file,
+          `unexpected tensor ${name}: these weights do not belong to config.json's architecture`,
+        );
     model.loadStateDict(new Map(Object.entries(st.tensors)));
   } catch (e) {
     model.dispose();

@@ -47,14 +47,22 @@ export class ConvPair extends E.Module {
 
   forward(x: E.Tensor): E.Tensor {
     const y = this.b.forward(this.a.forward(x));
-    return this.dropout > 0 && this.dropoutRng ? E.dropout(y, this.dropout, this.dropoutRng, this.training) : y;
+    return this.dropout > 0 && this.dropoutRng
+      ? E.dropout(y, this.dropout, this.dropoutRng, this.training)
+      : y;
   }
 }
 
 /** Encoder: level 0 at full resolution, each further level after a 2x2 max-pool; the last is the bottleneck. */
 export class Encoder extends E.Module {
   readonly levels: ConvPair[] = [];
-  constructor(filters: readonly number[], kernel: number, rng: E.Rng, dropout = 0, dropoutRng: E.Rng | null = null) {
+  constructor(
+    filters: readonly number[],
+    kernel: number,
+    rng: E.Rng,
+    dropout = 0,
+    dropoutRng: E.Rng | null = null,
+  ) {
     super();
     let cin = 1;
     filters.forEach((f, i) => {
@@ -85,7 +93,9 @@ export class Decoder extends E.Module {
     super();
     // Registered deepest first so the parameter order follows the forward pass.
     for (let i = filters.length - 2; i >= 0; i--)
-      this.levels.push(this.addModule(`level${i}`, new ConvPair(filters[i + 1] + filters[i], filters[i], kernel, rng)));
+      this.levels.push(
+        this.addModule(`level${i}`, new ConvPair(filters[i + 1] + filters[i], filters[i], kernel, rng)),
+      );
   }
 
   forward(feats: readonly E.Tensor[]): E.Tensor {
@@ -157,7 +167,10 @@ export class UNet extends E.Module {
     if (!(normalization.std > 0)) throw new Error(`normalization std must be > 0, got ${normalization.std}`);
     this.dropoutRng = config.dropout > 0 ? new E.Rng(rng.nextUint32()) : null;
     const f = config.filters;
-    this.encoder = this.addModule("encoder", new Encoder(f, config.kernel, rng, config.dropout, this.dropoutRng));
+    this.encoder = this.addModule(
+      "encoder",
+      new Encoder(f, config.kernel, rng, config.dropout, this.dropoutRng),
+    );
     this.decoder = this.addModule("decoder", new Decoder(f, config.kernel, rng));
     this.segHead = this.addModule("segHead", new SegmentationHead(f[0], rng));
     this.presenceHead = config.presenceHead

@@ -8,7 +8,11 @@ const ctx = workerData as BatchContext;
 parentPort!.on("message", (m: { id: number; spec: BatchSpec }) => {
   try {
     const batch = buildBatch(ctx, m.spec);
-    parentPort!.postMessage({ id: m.id, batch }, [batch.x.buffer, batch.y.buffer, batch.has.buffer] as ArrayBuffer[]);
+    parentPort!.postMessage({ id: m.id, batch }, [
+      batch.x.buffer,
+      batch.y.buffer,
+      batch.has.buffer,
+    ] as ArrayBuffer[]);
   } catch (e) {
     parentPort!.postMessage({ id: m.id, error: (e as Error).message });
   }

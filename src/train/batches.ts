@@ -40,7 +40,14 @@ function sharedBytes(n: number): Uint8Array {
 }
 
 /** Resizes a 0/1 mask by area average and thresholds the covered fraction at 0.5. */
-export function resizeMask(mask: Uint8Array, w: number, h: number, dw: number, dh: number, out: Uint8Array): void {
+export function resizeMask(
+  mask: Uint8Array,
+  w: number,
+  h: number,
+  dw: number,
+  dh: number,
+  out: Uint8Array,
+): void {
   const f = new Float32Array(mask.length);
   for (let i = 0; i < mask.length; i++) f[i] = mask[i] !== 0 ? 1 : 0;
   const r = resizeArea(f, w, h, dw, dh);

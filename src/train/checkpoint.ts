@@ -44,7 +44,9 @@ export function checkpointPath(out: string): string {
 
 /** JSON cannot hold NaN (a metric not measured): stored as null, restored as NaN. */
 function rowsToJson(rows: readonly HistoryRow[]): unknown[] {
-  return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Number.isNaN(v) ? null : v])));
+  return rows.map((r) =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Number.isNaN(v) ? null : v])),
+  );
 }
 
 function rowsFromJson(rows: unknown[]): HistoryRow[] {
@@ -106,10 +108,19 @@ export function readCheckpoint(out: string): LoadedCheckpoint | null {
 }
 
 /** Restores weights and optimizer from a checkpoint (errors name the file). */
-export function restoreCheckpoint(out: string, ck: LoadedCheckpoint, model: E.Module, opt: E.Optimizer): void {
+export function restoreCheckpoint(
+  out: string,
+  ck: LoadedCheckpoint,
+  model: E.Module,
+  opt: E.Optimizer,
+): void {
   try {
     model.loadStateDict(ck.model);
-    opt.importState({ kind: ck.state.optimizer.kind, step: ck.state.optimizer.step, slots: ck.optimizerSlots });
+    opt.importState({
+      kind: ck.state.optimizer.kind,
+      step: ck.state.optimizer.step,
+      slots: ck.optimizerSlots,
+    });
   } catch (e) {
     throw fileError(checkpointPath(out), `does not fit this model: ${(e as Error).message}`);
   }

@@ -37,7 +37,13 @@ import {
   type FrameSet,
 } from "./batches.js";
 import { emptyBaseline, kaggleImageScore, scaleMinArea, softDice } from "./metrics.js";
-import { checkpointPath, readCheckpoint, restoreCheckpoint, saveCheckpoint, type TrainState } from "./checkpoint.js";
+import {
+  checkpointPath,
+  readCheckpoint,
+  restoreCheckpoint,
+  saveCheckpoint,
+  type TrainState,
+} from "./checkpoint.js";
 
 export interface TrainOptions {
   /** Prepared folder (manifest.json + arrays). */
@@ -114,7 +120,12 @@ function lossOf(
 }
 
 /** Validation: loss, soft Dice and the Kaggle score, eval mode, no augmentation. */
-export function validate(model: UNet, ctx: BatchContext, indices: readonly number[], preset: Preset): ValResult {
+export function validate(
+  model: UNet,
+  ctx: BatchContext,
+  indices: readonly number[],
+  preset: Preset,
+): ValResult {
   if (indices.length === 0) return { loss: NaN, dice: NaN, score: NaN };
   const { inputHeight: h, inputWidth: w } = preset.model;
   const px = h * w;
@@ -194,14 +205,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const manifest = readManifest(opts.data);
   const ckFile = checkpointPath(opts.out);
   if (!opts.resume && fs.existsSync(ckFile))
-    throw new UserError(`${opts.out}: already holds a training run (${ckFile}); pass --resume to continue it or choose another --out`);
+    throw new UserError(
+      `${opts.out}: already holds a training run (${ckFile}); pass --resume to continue it or choose another --out`,
+    );
 
   // Data: the validation split and the rest, resized once.
   const n = manifest.train.ids.length;
   const valRows = [...manifest.split.val].sort((a, b) => a - b);
   const valSet = new Set(valRows);
   const trainRows = Array.from({ length: n }, (_, i) => i).filter((i) => !valSet.has(i));
-  if (trainRows.length === 0) throw new UserError(`${opts.data}: no training frames outside the validation split`);
+  if (trainRows.length === 0)
+    throw new UserError(`${opts.data}: no training frames outside the validation split`);
   const rows = [...trainRows, ...valRows];
   const loadBar = progress("resize", rows.length, opts.quiet);
   const { set, signatures } = loadFrames(opts.data, manifest, rows, m.inputWidth, m.inputHeight, {
@@ -217,7 +231,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     log(
       `dedupe (${opts.dedupe}): ${dedupe.pairs} contradicting near-duplicate pair(s) in the training frames; ` +
         `dropped ${dedupe.dropped.length}, relabelled ${dedupe.relabelled.length}` +
-        (dedupe.pairs > 0 ? ` (${[...dedupe.dropped, ...dedupe.relabelled.map((r) => r.id)].slice(0, 8).join(", ")})` : ""),
+        (dedupe.pairs > 0
+          ? ` (${[...dedupe.dropped, ...dedupe.relabelled.map((r) => r.id)].slice(0, 8).join(", ")})`
+          : ""),
     );
   const px = m.inputHeight * m.inputWidth;
   const valHas = valIdx.map((i) => (set.masks.subarray(i * px, (i + 1) * px).some((v) => v !== 0) ? 1 : 0));
@@ -239,7 +255,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const opt: E.Optimizer =
     t.optimizer === "adam"
       ? new E.Adam(params, { lr: t.lr, weightDecay: t.weightDecay })
-      : new E.SGD(params, { lr: t.lr, momentum: t.momentum, nesterov: t.nesterov, weightDecay: t.weightDecay });
+      : new E.SGD(params, {
+          lr: t.lr,
+          momentum: t.momentum,
+          nesterov: t.nesterov,
+          weightDecay: t.weightDecay,
+        });
   const plateauOpts = {
     factor: t.plateau.factor,
     patience: t.plateau.patience,
@@ -329,8 +350,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const specs = batches.map((indices, b) => ({ indices, seed: seedFor(t.seed, epoch, b + 1) }));
       const bar = progress(`epoch ${epoch + 1}/${t.epochs}`, trainIdx.length, opts.quiet, " | loss {loss}");
       const doneBefore = batches.slice(0, state.batchInEpoch).reduce((a, x) => a + x.length, 0);
-      bar.update(doneBefore, { loss: state.running.batches ? (state.running.loss / state.running.images).toFixed(4) : "-" });
-      let next: Promise<Batch> | null = state.batchInEpoch < specs.length ? source.request(specs[state.batchInEpoch]) : null;
+      bar.update(doneBefore, {
+        loss: state.running.batches ? (state.running.loss / state.running.images).toFixed(4) : "-",
+      });
+      let next: Promise<Batch> | null =
+        state.batchInEpoch < specs.length ? source.request(specs[state.batchInEpoch]) : null;
       next?.catch(() => {});
       let done = doneBefore;
       while (state.batchInEpoch < specs.length) {
@@ -404,7 +428,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (logs) {
         history.append(row);
         writeCurvesPng(path.join(opts.out, "curves.png"), history.rows);
-        for (const [k, v] of Object.entries(row)) if (k !== "epoch" && !Number.isNaN(v)) tb!.scalar(k, v, epoch + 1);
+        for (const [k, v] of Object.entries(row))
+          if (k !== "epoch" && !Number.isNaN(v)) tb!.scalar(k, v, epoch + 1);
         for (const [name, p] of model.namedParameters()) tb!.histogram(name, p.data, epoch + 1);
         tb!.flush();
       } else history.rows.push(row);

@@ -320,3 +320,13 @@ test("gradients accumulate when a tensor is used twice (y = x*x + x)", () => {
     ([x]) => x.map((v) => v * v + v),
   );
 });
+
+test("upsampleConcat equals concat([upsample2x(x), skip])", () => {
+  const xs = [2, 2, 3, 3];
+  check(
+    "upsampleConcat",
+    [{ shape: xs }, { shape: [2, 4, 6, 2] }],
+    ([x, s]) => E.upsampleConcat(x, s),
+    ([x, s]) => R.concat([R.upsample(x, xs), s], [3, 2]),
+  );
+});

@@ -18,7 +18,13 @@ import { UserError } from "../../src/cli/errors.js";
 import type { GreyImage } from "../../src/io/image.js";
 import { tempDir } from "../helpers/sample.js";
 
-const modelCfg: ModelConfig = { ...PRESETS.fast.model, preset: "tiny", inputHeight: 16, inputWidth: 16, filters: [4, 8] };
+const modelCfg: ModelConfig = {
+  ...PRESETS.fast.model,
+  preset: "tiny",
+  inputHeight: 16,
+  inputWidth: 16,
+  filters: [4, 8],
+};
 const folderCfg = (model = modelCfg): ModelFolderConfig => ({
   format: "nerveseg-model",
   version: 1,
@@ -31,14 +37,26 @@ const folderCfg = (model = modelCfg): ModelFolderConfig => ({
 
 function frames(n: number, w: number, h: number): GreyImage[] {
   const rng = new E.Rng(3);
-  return Array.from({ length: n }, () => ({ width: w, height: h, data: Uint8Array.from({ length: w * h }, () => rng.int(256)) }));
+  return Array.from({ length: n }, () => ({
+    width: w,
+    height: h,
+    data: Uint8Array.from({ length: w * h }, () => rng.int(256)),
+  }));
 }
 
 /** A model whose BN running statistics are not the defaults (a few training-mode passes). */
 function trainedish(): UNet {
   const net = new UNet(modelCfg, { mean: 90, std: 40 }, new E.Rng(9));
   net.train();
-  for (let i = 0; i < 3; i++) E.tidy(() => net.forward(E.fromArray([2, 16, 16, 1], Float32Array.from({ length: 512 }, (_, k) => Math.cos(k * (i + 1))))));
+  for (let i = 0; i < 3; i++)
+    E.tidy(() =>
+      net.forward(
+        E.fromArray(
+          [2, 16, 16, 1],
+          Float32Array.from({ length: 512 }, (_, k) => Math.cos(k * (i + 1))),
+        ),
+      ),
+    );
   return net;
 }
 
@@ -76,7 +94,10 @@ test("rewriting config.json keeps a tuned postprocess section", () => {
   const net = trainedish();
   saveModel(dir, net, folderCfg(), { epoch: 1, valLoss: 1 });
   const file = path.join(dir, CONFIG_FILE);
-  const tuned = { ...JSON.parse(fs.readFileSync(file, "utf8")), postprocess: { ...DEFAULT_POSTPROCESS, pixelThreshold: 0.4, presenceThreshold: 0.6, minArea: 3000 } };
+  const tuned = {
+    ...JSON.parse(fs.readFileSync(file, "utf8")),
+    postprocess: { ...DEFAULT_POSTPROCESS, pixelThreshold: 0.4, presenceThreshold: 0.6, minArea: 3000 },
+  };
   fs.writeFileSync(file, JSON.stringify(tuned));
   saveModel(dir, net, folderCfg(), { epoch: 2, valLoss: 0.5 });
   assert.equal(readModelConfig(dir).postprocess.minArea, 3000);
@@ -103,7 +124,9 @@ test("bad model folders give one-line errors naming the file", () => {
   fs.copyFileSync(path.join(otherDir, WEIGHTS_FILE), path.join(dir, WEIGHTS_FILE));
   assert.throws(
     () => loadModel(dir),
-    isUser(/model\.safetensors: tensor encoder\.level0\.a\.conv\.weight has shape \[3, 3, 1, 6\], config\.json \(preset "tiny"\) wants \[3, 3, 1, 4\]/),
+    isUser(
+      /model\.safetensors: tensor encoder\.level0\.a\.conv\.weight has shape \[3, 3, 1, 6\], config\.json \(preset "tiny"\) wants \[3, 3, 1, 4\]/,
+    ),
   );
   // Weights without the presence head under a config that has one.
   const noHead = new UNet({ ...modelCfg, presenceHead: false }, { mean: 0, std: 1 }, new E.Rng(1));

@@ -20,7 +20,10 @@ const tiny = (over: Partial<ModelConfig> = {}): ModelConfig => ({
 test("both heads have the right shapes and lie in (0, 1)", () => {
   const net = new UNet(tiny(), { mean: 100, std: 50 }, new E.Rng(1));
   E.tidy(() => {
-    const x = E.fromArray([3, 16, 24, 1], Float32Array.from({ length: 3 * 16 * 24 }, (_, i) => Math.sin(i)));
+    const x = E.fromArray(
+      [3, 16, 24, 1],
+      Float32Array.from({ length: 3 * 16 * 24 }, (_, i) => Math.sin(i)),
+    );
     const out = net.forward(x);
     assert.deepEqual(out.mask.shape, [3, 16, 24, 1]);
     assert.ok(out.presence);
@@ -53,7 +56,10 @@ test("5x5 kernels keep the size; no presence head gives null; wrong input shape 
 test("the presets build: fast bottleneck 4x5, reference 10x10", () => {
   assert.deepEqual(bottleneckSize(PRESETS.fast.model), { height: 4, width: 5 });
   assert.deepEqual(bottleneckSize(PRESETS.reference.model), { height: 10, width: 10 });
-  assert.throws(() => bottleneckSize({ inputHeight: 62, inputWidth: 80, filters: [1, 2, 3] }), /divisible by 4/);
+  assert.throws(
+    () => bottleneckSize({ inputHeight: 62, inputWidth: 80, filters: [1, 2, 3] }),
+    /divisible by 4/,
+  );
 });
 
 test("same seed gives the same initial weights, eval output is deterministic", () => {
@@ -78,7 +84,10 @@ test("loadPreset: names, partial JSON files over fast, and errors that name the 
   assert.equal(p.train.valMinArea, 2000);
   const bad = path.join(dir, "bad.json");
   fs.writeFileSync(bad, JSON.stringify({ model: { inputHeight: 60 } }));
-  assert.throws(() => loadPreset(bad), (e: unknown) => e instanceof UserError && e.message.startsWith(bad) && /divisible by 16/.test(e.message));
+  assert.throws(
+    () => loadPreset(bad),
+    (e: unknown) => e instanceof UserError && e.message.startsWith(bad) && /divisible by 16/.test(e.message),
+  );
   fs.writeFileSync(bad, JSON.stringify({ train: { optimizer: "rmsprop" } }));
   assert.throws(() => loadPreset(bad), /train\.optimizer/);
   assert.throws(() => loadPreset(path.join(dir, "none.json")), /not a preset/);

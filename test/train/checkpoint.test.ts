@@ -4,7 +4,13 @@ import fs from "node:fs";
 import * as E from "../../src/engine/index.js";
 import { UNet } from "../../src/model/unet.js";
 import { PRESETS } from "../../src/model/config.js";
-import { checkpointPath, readCheckpoint, restoreCheckpoint, saveCheckpoint, type TrainState } from "../../src/train/checkpoint.js";
+import {
+  checkpointPath,
+  readCheckpoint,
+  restoreCheckpoint,
+  saveCheckpoint,
+  type TrainState,
+} from "../../src/train/checkpoint.js";
 import { UserError } from "../../src/cli/errors.js";
 import { tempDir } from "../helpers/sample.js";
 
@@ -15,7 +21,12 @@ test("checkpoint round trip restores weights, buffers, Adam state, lr and NaN hi
   const net = new UNet(cfg, { mean: 0, std: 1 }, new E.Rng(1));
   const opt = new E.Adam(net.parameters(), { lr: 1e-3 });
   E.tidy(() => {
-    const o = net.forward(E.fromArray([2, 16, 16, 1], Float32Array.from({ length: 512 }, (_, i) => Math.sin(i))));
+    const o = net.forward(
+      E.fromArray(
+        [2, 16, 16, 1],
+        Float32Array.from({ length: 512 }, (_, i) => Math.sin(i)),
+      ),
+    );
     const l = E.add(E.sum(o.mask), E.sum(o.presence!));
     opt.zeroGrad();
     l.backward();
@@ -32,7 +43,18 @@ test("checkpoint round trip restores weights, buffers, Adam state, lr and NaN hi
     plateau: { lr: 2e-4, best: 0.5, wait: 1, cooldownCounter: 0, stopBest: 0.5, stopWait: 1, epochs: 2 },
     dropoutRng: [1, 2, 3, 4],
     best: { valLoss: 0.5, epoch: 1 },
-    history: [{ epoch: 1, loss: 0.9, val_loss: NaN, dice: 0.1, val_dice: NaN, val_score: NaN, lr: 1e-3, img_per_s: 5 }],
+    history: [
+      {
+        epoch: 1,
+        loss: 0.9,
+        val_loss: NaN,
+        dice: 0.1,
+        val_dice: NaN,
+        val_score: NaN,
+        lr: 1e-3,
+        img_per_s: 5,
+      },
+    ],
     running: { loss: 1, dice: 2, images: 3, batches: 1, seconds: 0.5 },
   };
   saveCheckpoint(out, net, opt, state);
@@ -48,7 +70,10 @@ test("checkpoint round trip restores weights, buffers, Adam state, lr and NaN hi
   // Into another architecture: an error naming the checkpoint.
   const wide = new UNet({ ...cfg, filters: [6, 8] }, { mean: 0, std: 1 }, new E.Rng(2));
   const optW = new E.Adam(wide.parameters());
-  assert.throws(() => restoreCheckpoint(out, ck, wide, optW), (e: unknown) => e instanceof UserError && e.message.startsWith(checkpointPath(out)));
+  assert.throws(
+    () => restoreCheckpoint(out, ck, wide, optW),
+    (e: unknown) => e instanceof UserError && e.message.startsWith(checkpointPath(out)),
+  );
   for (const m of [net, net2, wide]) m.dispose();
   for (const o of [opt, opt2, optW]) o.dispose();
 });

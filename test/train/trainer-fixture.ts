@@ -104,7 +104,9 @@ export function writePreparedFixture(dir: string, o: FixtureOptions): Manifest {
 }
 
 /** A tiny recipe: 16x16 input, filters [4, 8], Adam, no augmentation unless asked. */
-export function tinyPreset(over: { epochs?: number; batch?: number; augment?: boolean; lr?: number } = {}): Preset {
+export function tinyPreset(
+  over: { epochs?: number; batch?: number; augment?: boolean; lr?: number; patience?: number } = {},
+): Preset {
   const p = structuredClone(PRESETS.fast);
   p.model = { ...p.model, preset: "tiny", inputHeight: 16, inputWidth: 16, filters: [4, 8] };
   p.train.epochs = over.epochs ?? 3;
@@ -112,6 +114,8 @@ export function tinyPreset(over: { epochs?: number; batch?: number; augment?: bo
   p.train.lr = over.lr ?? 1e-2;
   p.train.checkpointMinutes = 0;
   p.train.valMinArea = 0;
+  // A few validation frames make a noisy val_loss: no lr cuts unless a test asks for them.
+  p.train.plateau = { ...p.train.plateau, patience: over.patience ?? 1000 };
   if (!over.augment) p.train.augment = { flipX: false, flipY: false, rotate: 0, translate: 0, elastic: null };
   return p;
 }

@@ -27,7 +27,8 @@ interface TrainFlags {
 
 function choice<T extends string>(name: string, values: readonly T[]): (v: string) => T {
   return (v) => {
-    if (!values.includes(v as T)) throw new InvalidArgumentError(`${name} must be one of ${values.join(", ")}, got "${v}"`);
+    if (!values.includes(v as T))
+      throw new InvalidArgumentError(`${name} must be one of ${values.join(", ")}, got "${v}"`);
     return v as T;
   };
 }
@@ -53,25 +54,48 @@ export function register(program: Command): void {
         "a resume checkpoint, history.csv, curves.png and TensorBoard logs (<out>/logs) to --out",
     )
     .option("--data <dir>", "prepared folder (from `nerveseg prepare`)", "work/prepared")
-    .option("--preset <name|file.json>", "fast, reference, or a JSON file with model/train overrides of fast", "fast")
+    .option(
+      "--preset <name|file.json>",
+      "fast, reference, or a JSON file with model/train overrides of fast",
+      "fast",
+    )
     .option("--out <dir>", "output model folder", "results/run1")
     .option("--epochs <n>", "epochs (overrides the preset)", intOption("--epochs", 1, 100_000))
     .option("--batch <n>", "batch size", intOption("--batch", 1, 4096))
     .option("--lr <x>", "initial learning rate", floatOption("--lr", 1e-9, 10))
-    .option("--dice <kind>", "Dice loss over the whole batch or mean per image", choice("--dice", ["batch", "strict"] as const))
+    .option(
+      "--dice <kind>",
+      "Dice loss over the whole batch or mean per image",
+      choice("--dice", ["batch", "strict"] as const),
+    )
     .option(
       "--dedupe <policy>",
       "contradicting near-duplicate training frames: drop the empty one, drop-both, relabel it, or off",
       choice("--dedupe", ["drop", "drop-both", "relabel", "off"] as const),
       "off",
     )
-    .option("--elastic", `add elastic deformation (alpha ${DEFAULT_ELASTIC.alpha}, sigma ${DEFAULT_ELASTIC.sigma} full-res px)`)
-    .option("--threads <n>", "compute threads (results are reproducible per thread count)", intOption("--threads", 1, 256))
+    .option(
+      "--elastic",
+      `add elastic deformation (alpha ${DEFAULT_ELASTIC.alpha}, sigma ${DEFAULT_ELASTIC.sigma} full-res px)`,
+    )
+    .option(
+      "--threads <n>",
+      "compute threads (results are reproducible per thread count)",
+      intOption("--threads", 1, 256),
+    )
     .option("--seed <n>", "seed for init, order and augmentation", intOption("--seed", 0, 0xffffffff))
     .option("--resume", "continue the run in --out exactly where its checkpoint left it")
-    .option("--max-minutes <m>", "stop (resumably) after this many minutes", floatOption("--max-minutes", 0, 1e6))
+    .option(
+      "--max-minutes <m>",
+      "stop (resumably) after this many minutes",
+      floatOption("--max-minutes", 0, 1e6),
+    )
     .option("--no-worker", "build batches on the main thread instead of a worker")
-    .option("--stop-after-steps <n>", "save the state and stop after n optimizer steps (testing resume)", intOption("--stop-after-steps", 1))
+    .option(
+      "--stop-after-steps <n>",
+      "save the state and stop after n optimizer steps (testing resume)",
+      intOption("--stop-after-steps", 1),
+    )
     .option("--quiet", "no progress bars (a line per epoch)")
     .addHelpText(
       "after",
@@ -92,7 +116,9 @@ export function register(program: Command): void {
         prefetchWorker: f.worker,
         stopAfterSteps: f.stopAfterSteps,
       });
-      const best = r.best ? `best val_loss ${r.best.valLoss.toFixed(4)} at epoch ${r.best.epoch}` : "no epoch finished";
+      const best = r.best
+        ? `best val_loss ${r.best.valLoss.toFixed(4)} at epoch ${r.best.epoch}`
+        : "no epoch finished";
       console.log(
         `${r.stopped === "done" ? "done" : `stopped (${r.stopped})`}: ${r.epochsDone} epoch(s), ${best}; ` +
           `model in ${f.out} (peak RSS ${(r.peakRss / 2 ** 20).toFixed(0)} MiB)`,

@@ -1,0 +1,27 @@
+// `nerveseg bench`: speed of the native engine on the reference UNet-64x80 (see bench/bench.ts).
+import type { Command } from "commander";
+import { UserError } from "../errors.js";
+import { runBench, formatBench } from "../../../bench/bench.js";
+
+export function register(program: Command): void {
+  program
+    .command("bench")
+    .description(
+      "Benchmark the engine on UNet-64x80: batch-32 training (fwd+bwd+Adam), inference at batch 1 and 32, " +
+        "GFLOP/s, % of measured peak, peak RSS, and onnxruntime-node on the same net",
+    )
+    .option("--json", "print the result as JSON")
+    .option("--threads <n>", "threads for oneDNN/OpenMP (default: all cores)")
+    .option("--repeats <n>", "timed repeats per measurement (best is reported)", "5")
+    .addHelpText("after", "\nExample:\n  nerveseg bench --threads 2\n  nerveseg bench --json > bench.json")
+    .action(async (o: { json?: boolean; threads?: string; repeats: string }) => {
+      const threads = o.threads === undefined ? undefined : Number(o.threads);
+      if (threads !== undefined && (!Number.isInteger(threads) || threads < 1))
+        throw new UserError(`--threads must be a positive integer, got ${o.threads}`);
+      const repeats = Number(o.repeats);
+      if (!Number.isInteger(repeats) || repeats < 1)
+        throw new UserError(`--repeats must be a positive integer`);
+      const r = await runBench({ threads, repeats, log: o.json ? undefined : (l) => console.error(l) });
+      console.log(o.json ? JSON.stringify(r, null, 2) : formatBench(r));
+    });
+}
