@@ -13,6 +13,8 @@ export interface BenchRow {
   name: string;
   batch: number;
   msPerImage: number;
+  /** Of msPerImage: time inside oneDNN convolutions (the conv-only bound), measured on one extra run. */
+  convMsPerImage: number;
   gflops: number;
   pctPeak: number;
   peakRssMiB: number;
@@ -52,6 +54,29 @@ function timeIt(reps: number, fn: () => void): number {
     out.push(performance.now() - t);
   }
   return best(out);
+}
+
+const CONV_FNS = ["convForward", "convBackwardData", "convBackwardWeights"] as const;
+
+/** Runs fn once with the native conv calls timed; returns their total ms. */
+function convTime(fn: () => void): number {
+  const n = native as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const saved = CONV_FNS.map((k) => n[k]);
+  let total = 0;
+  CONV_FNS.forEach((k, i) => {
+    n[k] = (...a: unknown[]) => {
+      const t = performance.now();
+      const r = saved[i](...a);
+      total += performance.now() - t;
+      return r;
+    };
+  });
+  try {
+    fn();
+  } finally {
+    CONV_FNS.forEach((k, i) => (n[k] = saved[i]));
+  }
+  return total;
 }
 
 function maxRssMiB(): number {
@@ -102,12 +127,13 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   const net = new RefUNet(UNET_FILTERS, rng);
   const fwdFlops = unetFlopsPerImage(UNET_FILTERS, UNET_H, UNET_W);
   const rows: BenchRow[] = [];
-  const row = (name: string, batch: number, ms: number, flops: number): BenchRow => {
+  const row = (name: string, batch: number, ms: number, flops: number, run: () => void): BenchRow => {
     const gflops = (flops * batch) / (ms * 1e6);
     const r: BenchRow = {
       name,
       batch,
       msPerImage: ms / batch,
+      convMsPerImage: convTime(run) / batch,
       gflops,
       pctPeak: (100 * gflops) / peak,
       peakRssMiB: maxRssMiB(),
@@ -141,7 +167,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   step();
   // Backward convs (data + weights) cost about twice the forward; the first layer has no data gradient.
   const trainFlops = 3 * fwdFlops - 2 * UNET_H * UNET_W * 1 * UNET_FILTERS[0] * 9;
-  row("train (fwd+bwd+Adam)", B, timeIt(opts.trainSteps ?? repeats, step), trainFlops);
+  row("train (fwd+bwd+Adam)", B, timeIt(opts.trainSteps ?? repeats, step), trainFlops, step);
   opt.dispose();
 
   // Inference: eval mode (BN folded, ELU as a post-op), batch 1 and 32.
@@ -153,7 +179,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     const run = () => E.tidy(() => E.noGrad(() => void net.forward(x)));
     run();
     run();
-    inferRows.push([b, row(`inference`, b, timeIt(b === 1 ? repeats * 4 : repeats, run), fwdFlops)]);
+    inferRows.push([b, row(`inference`, b, timeIt(b === 1 ? repeats * 4 : repeats, run), fwdFlops, run)]);
     x.dispose();
   }
 
@@ -219,12 +245,13 @@ export function formatBench(r: BenchResult): string {
     `${r.net}: ${(r.parameters / 1e6).toFixed(2)}M parameters, ${r.forwardGflopPerImage.toFixed(2)} GFLOP/image forward, ` +
       `${r.threads} threads, oneDNN ${r.onednn}, measured peak ${r.peakGflops.toFixed(0)} GFLOP/s`,
     "",
-    "| run | batch | ms/img | GFLOP/s | % peak | peak RSS MiB | onnxruntime ms/img | ORT / ours |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| run | batch | ms/img | of which convs | GFLOP/s | % peak | peak RSS MiB | onnxruntime ms/img | ORT / ours |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const x of r.rows)
     lines.push(
-      `| ${x.name} | ${x.batch} | ${x.msPerImage.toFixed(2)} | ${x.gflops.toFixed(1)} | ${x.pctPeak.toFixed(0)}% | ` +
+      `| ${x.name} | ${x.batch} | ${x.msPerImage.toFixed(2)} | ${x.convMsPerImage.toFixed(2)} | ` +
+        `${x.gflops.toFixed(1)} | ${x.pctPeak.toFixed(0)}% | ` +
         `${x.peakRssMiB.toFixed(0)} | ${x.onnxruntimeMsPerImage?.toFixed(2) ?? "-"} | ` +
         `${x.speedupVsOnnxruntime ? `${x.speedupVsOnnxruntime.toFixed(2)}x` : "-"} |`,
     );

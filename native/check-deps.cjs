@@ -8,7 +8,8 @@ function fail(line) {
 }
 
 const header = ["/usr/include/dnnl.hpp", "/usr/include/oneapi/dnnl/dnnl.hpp"].find((p) => fs.existsSync(p));
-if (!header) fail("oneDNN is missing: run `apt-get install -y libdnnl-dev` (Debian's oneDNN 2.6) and install again");
+if (!header)
+  fail("oneDNN is missing: run `apt-get install -y libdnnl-dev` (Debian's oneDNN 2.6) and install again");
 try {
   execSync("g++ --version", { stdio: "ignore" });
 } catch {

@@ -1,6 +1,9 @@
 // 2-D convolution on oneDNN. Activations stay NHWC (the engine's single layout, so no reorders
 // between layers); weights arrive as HWIO and are reordered into whatever blocked layout the
 // chosen kernel wants. Primitives, their memory objects and weight scratch are cached by shape.
+#include <omp.h>
+
+#include <cstdlib>
 #include <memory>
 #include <unordered_map>
 
@@ -16,9 +19,10 @@ using dt = memory::data_type;
 struct Shape {
   int64_t n, h, w, c, oc, kh, kw, s, p, oh, ow;
   std::string key(const char* kind, int extra1 = 0, float extra2 = 0) const {
+    // The thread count is part of the key: oneDNN fixes a kernel's thread split when it is created.
     char buf[256];
-    snprintf(buf, sizeof buf, "%s:%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld|%d|%g", kind, n, h, w, c, oc, kh, kw, s,
-             p, oh, ow, extra1, extra2);
+    snprintf(buf, sizeof buf, "%s:%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld|%d|%g|t%d", kind, n, h, w, c, oc, kh, kw,
+             s, p, oh, ow, extra1, extra2, omp_get_max_threads());
     return buf;
   }
   memory::desc src() const { return {{n, c, h, w}, dt::f32, tag::nhwc}; }
@@ -74,6 +78,21 @@ struct BwdWEntry {
   reorder wReorder;
 };
 
+// One scratch buffer for reordered weights, shared by all cached primitives (calls never
+// overlap: the addon is driven by one JS thread), so the caches stay small however many
+// shapes are seen.
+float* WeightScratch(size_t bytes) {
+  static float* buf = nullptr;
+  static size_t cap = 0;
+  if (bytes > cap) {
+    std::free(buf);
+    cap = ((bytes + 4095) / 4096) * 4096;
+    buf = static_cast<float*>(std::aligned_alloc(64, cap));
+    if (!buf) throw std::runtime_error("out of memory for weight scratch");
+  }
+  return buf;
+}
+
 std::unordered_map<std::string, std::unique_ptr<FwdEntry>> fwdCache;
 std::unordered_map<std::string, std::unique_ptr<BwdDataEntry>> bwdDataCache;
 std::unordered_map<std::string, std::unique_ptr<BwdWEntry>> bwdWCache;
@@ -107,7 +126,7 @@ FwdEntry& GetFwd(const Shape& s, bool bias, int act, float alpha) {
   if (bias) e->bias = memory(s.bias(), eng, nullptr);
   e->reorderW = e->pd.weights_desc() != s.wUser();
   if (e->reorderW) {
-    e->wPrim = memory(e->pd.weights_desc(), eng);
+    e->wPrim = memory(e->pd.weights_desc(), eng, nullptr);
     e->wReorder = reorder(e->wUser, e->wPrim);
   } else {
     e->wPrim = e->wUser;
@@ -139,7 +158,10 @@ Napi::Value ConvForward(const Napi::CallbackInfo& info) {
     wArg = e.wPrepared;
   } else {
     e.wUser.set_data_handle(w);
-    if (e.reorderW) e.wReorder.execute(st, e.wUser, e.wPrim);
+    if (e.reorderW) {
+      e.wPrim.set_data_handle(WeightScratch(e.pd.weights_desc().get_size()));
+      e.wReorder.execute(st, e.wUser, e.wPrim);
+    }
   }
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, wArg}, {DNNL_ARG_DST, e.dst}};
   if (b) {
@@ -191,7 +213,7 @@ BwdDataEntry& GetBwdData(const Shape& s) {
   e->wUser = memory(s.wUser(), eng, nullptr);
   e->reorderW = e->pd.weights_desc() != s.wUser();
   if (e->reorderW) {
-    e->wPrim = memory(e->pd.weights_desc(), eng);
+    e->wPrim = memory(e->pd.weights_desc(), eng, nullptr);
     e->wReorder = reorder(e->wUser, e->wPrim);
   } else {
     e->wPrim = e->wUser;
@@ -210,7 +232,10 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
   e.diffDst.set_data_handle(dy);
   e.diffSrc.set_data_handle(dx);
   e.wUser.set_data_handle(w);
-  if (e.reorderW) e.wReorder.execute(st, e.wUser, e.wPrim);
+  if (e.reorderW) {
+    e.wPrim.set_data_handle(WeightScratch(e.pd.weights_desc().get_size()));
+    e.wReorder.execute(st, e.wUser, e.wPrim);
+  }
   e.prim.execute(st, {{DNNL_ARG_DIFF_DST, e.diffDst}, {DNNL_ARG_WEIGHTS, e.wPrim}, {DNNL_ARG_DIFF_SRC, e.diffSrc}});
   st.wait();
   return info.Env().Undefined();
@@ -239,7 +264,7 @@ BwdWEntry& GetBwdW(const Shape& s, bool bias) {
   if (bias) e->diffBias = memory(s.bias(), eng, nullptr);
   e->reorderW = e->pd.diff_weights_desc() != s.wUser();
   if (e->reorderW) {
-    e->dwPrim = memory(e->pd.diff_weights_desc(), eng);
+    e->dwPrim = memory(e->pd.diff_weights_desc(), eng, nullptr);
     e->wReorder = reorder(e->dwPrim, e->dwUser);
   } else {
     e->dwPrim = e->dwUser;
@@ -259,6 +284,7 @@ Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
   e.src.set_data_handle(x);
   e.diffDst.set_data_handle(dy);
   e.dwUser.set_data_handle(dw);
+  if (e.reorderW) e.dwPrim.set_data_handle(WeightScratch(e.pd.diff_weights_desc().get_size()));
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, e.src}, {DNNL_ARG_DIFF_DST, e.diffDst}, {DNNL_ARG_DIFF_WEIGHTS, e.dwPrim}};
   if (db) {

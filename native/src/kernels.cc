@@ -182,12 +182,15 @@ Napi::Value BnBackward(const Napi::CallbackInfo& info) {
     const float* xr = x + r * C;
     const float* dyr = dy + r * C;
     if (act == ACT_ELU) {
+      // Locals, not lambda captures, so the compiler can vectorise.
       const float* yr = y + r * C;
+      const float* mn = mean;
+      const float al = alpha;
 #pragma omp simd
       for (int64_t c = 0; c < C; c++) {
-        float dz = dyr[c] * (yr[c] > 0.f ? 1.f : yr[c] + alpha);
+        float dz = dyr[c] * (yr[c] > 0.f ? 1.f : yr[c] + al);
         a0[c] += dz;
-        a1[c] += dz * (xr[c] - mean[c]);
+        a1[c] += dz * (xr[c] - mn[c]);
       }
     } else {
       for (int64_t c = 0; c < C; c++) {
@@ -583,6 +586,40 @@ Napi::Value ColumnSums(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// globalAvgPoolForward(x, y, n, hw, c): y[i, k] = mean over hw of x[i, :, k]
+Napi::Value GlobalAvgPoolForward(const Napi::CallbackInfo& info) {
+  int64_t N = I(info, 2, "n"), HW = I(info, 3, "hw"), C = I(info, 4, "c");
+  float* x = F32(info, 0, N * HW * C, "x");
+  float* y = F32(info, 1, N * C, "y");
+#pragma omp parallel for schedule(static) if (N * HW * C > 262144)
+  for (int64_t i = 0; i < N; i++) {
+    std::vector<double> acc(C, 0.0);
+    for (int64_t p = 0; p < HW; p++) {
+      const float* xr = x + (i * HW + p) * C;
+      for (int64_t k = 0; k < C; k++) acc[k] += xr[k];
+    }
+    for (int64_t k = 0; k < C; k++) y[i * C + k] = static_cast<float>(acc[k] / HW);
+  }
+  return info.Env().Undefined();
+}
+
+// globalAvgPoolBackward(dy, dx, n, hw, c): dx[i, p, k] = dy[i, k] / hw
+Napi::Value GlobalAvgPoolBackward(const Napi::CallbackInfo& info) {
+  int64_t N = I(info, 2, "n"), HW = I(info, 3, "hw"), C = I(info, 4, "c");
+  float* dy = F32(info, 0, N * C, "dy");
+  float* dx = F32(info, 1, N * HW * C, "dx");
+  float inv = 1.f / static_cast<float>(HW);
+#pragma omp parallel for schedule(static) if (N * HW * C > 262144)
+  for (int64_t i = 0; i < N; i++)
+    for (int64_t p = 0; p < HW; p++) {
+      float* o = dx + (i * HW + p) * C;
+      const float* g = dy + i * C;
+#pragma omp simd
+      for (int64_t k = 0; k < C; k++) o[k] = g[k] * inv;
+    }
+  return info.Env().Undefined();
+}
+
 // addRowVector(y, v, rows, cols): y[r, c] += v[c]
 Napi::Value AddRowVector(const Napi::CallbackInfo& info) {
   int64_t rows = I(info, 2, "rows"), C = I(info, 3, "cols");
@@ -664,6 +701,8 @@ void RegisterKernels(Napi::Env env, Napi::Object exports) {
   NS_EXPORT("deconvBackwardWeights", DeconvBackwardWeights);
   NS_EXPORT("columnSums", ColumnSums);
   NS_EXPORT("addRowVector", AddRowVector);
+  NS_EXPORT("globalAvgPoolForward", GlobalAvgPoolForward);
+  NS_EXPORT("globalAvgPoolBackward", GlobalAvgPoolBackward);
   NS_EXPORT("adamStep", AdamStep);
   NS_EXPORT("sgdStep", SgdStep);
 }

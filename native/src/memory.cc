@@ -24,7 +24,7 @@ int64_t liveBytes = 0;
 // and reusing warm pages avoids mmap/munmap and first-touch page faults on every activation.
 std::unordered_map<size_t, std::vector<void*>> pool;
 size_t pooledBytes = 0;
-size_t poolCap = size_t(1) << 30;
+size_t poolCap = size_t(256) << 20;  // the TS side pools too; this catches GC-released blocks
 
 void* TakeBlock(size_t padded) {
   auto it = pool.find(padded);

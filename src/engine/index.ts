@@ -12,6 +12,8 @@ export {
   backward,
   grad,
   tapeLength,
+  tensorBytes,
+  releaseMemoryPool,
 } from "./tensor.js";
 export type { Shape } from "./tensor.js";
 export * from "./ops.js";
@@ -24,4 +26,6 @@ export type { AdamOptions, SgdOptions, OptimizerState } from "./optim.js";
 export { Rng } from "./random.js";
 export type { RngState } from "./random.js";
 export { heNormal, glorotUniform, fans } from "./init.js";
-export { setThreads, getThreads, nativeBytes } from "./native.js";
+export { setThreads, getThreads } from "./native.js";
+/** Bytes held by live tensors (for leak checks). */
+export { tensorBytes as nativeBytes } from "./tensor.js";

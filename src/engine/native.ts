@@ -227,6 +227,8 @@ export interface NativeAddon {
   ): void;
   columnSums(x: F, out: F, rows: number, cols: number): void;
   addRowVector(y: F, v: F, rows: number, cols: number): void;
+  globalAvgPoolForward(x: F, y: F, n: number, hw: number, c: number): void;
+  globalAvgPoolBackward(dy: F, dx: F, n: number, hw: number, c: number): void;
   adamStep(
     p: F,
     g: F,
@@ -270,6 +272,12 @@ function findAddon(): string {
 
 const require = createRequire(import.meta.url);
 
+// OpenMP threads spin-wait ~300k iterations by default between parallel regions. On a machine
+// shared with other processes a spinning thread can hold a core while its partner is descheduled,
+// making memory-bound kernels 5-10x slower; a short spin keeps the idle-machine speed and stays
+// robust under load. Must be set before libgomp loads (with the addon); the user's value wins.
+process.env.GOMP_SPINCOUNT ??= "1000";
+
 /** The loaded addon. */
 export const native: NativeAddon = require(findAddon()) as NativeAddon;
 
@@ -284,8 +292,8 @@ export function getThreads(): number {
   return native.getThreads();
 }
 
-/** Bytes of tensor memory currently held natively (for leak checks). */
-export function nativeBytes(): number {
+/** Bytes the addon has allocated and not freed (tensors in use plus the tensor buffer cache). */
+export function addonBytes(): number {
   return native.liveBytes();
 }
 

@@ -20,7 +20,10 @@ export class Parameter extends Tensor {
 
   /** Sets the gradient to zero (the tape accumulates into it). */
   zeroGrad(): void {
-    if (this.grad && !this.grad.disposed) this.grad.data.fill(0);
+    if (this.grad && !this.grad.disposed) {
+      this.grad.data.fill(0);
+      this.gradZeroVersion = this.grad.version;
+    }
   }
 }
 

@@ -137,7 +137,8 @@ function preparedWeights(w: Tensor, hasBias: boolean, g: ConvGeom, act: ActCode,
     e = { version: w.version, byGeom: new Map() };
     prepCache.set(w, e);
   }
-  const key = `${hasBias}|${geomArgs(g).join(",")}|${act}|${alpha}`;
+  // The kernel (and so its weight layout) depends on the thread count too.
+  const key = `${hasBias}|${geomArgs(g).join(",")}|${act}|${alpha}|${native.getThreads()}`;
   let t = e.byGeom.get(key);
   if (!t || t.disposed) {
     const n = native.convPreparedSize(hasBias, ...geomArgs(g), act, alpha);
@@ -671,27 +672,11 @@ export function mean(x: Tensor): Tensor {
 export function globalAvgPool(x: Tensor): Tensor {
   rank(x, 4, "globalAvgPool", "input (NHWC)");
   const [n, h, w, c] = x.shape;
-  const hw = h * w;
   const y = new Tensor([n, c]);
-  const xd = x.data,
-    yd = y.data;
-  for (let i = 0; i < n; i++) {
-    const acc = new Float64Array(c);
-    for (let p = 0; p < hw; p++) {
-      const base = (i * hw + p) * c;
-      for (let k = 0; k < c; k++) acc[k] += xd[base + k];
-    }
-    for (let k = 0; k < c; k++) yd[i * c + k] = acc[k] / hw;
-  }
+  native.globalAvgPoolForward(x.data, y.data, n, h * w, c);
   return record([x], y, (dy) => {
     const dx = new Tensor(x.shape);
-    const dd = dx.data,
-      g = dy.data;
-    for (let i = 0; i < n; i++)
-      for (let p = 0; p < hw; p++) {
-        const base = (i * hw + p) * c;
-        for (let k = 0; k < c; k++) dd[base + k] = g[i * c + k] / hw;
-      }
+    native.globalAvgPoolBackward(dy.data, dx.data, n, h * w, c);
     return [dx];
   });
 }

@@ -21,6 +21,52 @@ export interface TapeNode {
   backward(gradOutput: Tensor, needs: readonly boolean[]): (Tensor | null)[];
 }
 
+// Freed buffers are kept by length and handed to the next tensor of that size: a training step
+// allocates the same shapes every time, and creating a fresh external ArrayBuffer per tensor makes
+// V8 count external memory and run garbage collections it does not need.
+const bufferPool = new Map<number, Float32Array[]>();
+let pooledBytes = 0;
+let liveBytes = 0;
+const POOL_CAP_BYTES = 1 << 30;
+
+function takeBuffer(n: number, zero: boolean): Float32Array {
+  liveBytes += n * 4;
+  const list = bufferPool.get(n);
+  const b = list?.pop();
+  if (b) {
+    pooledBytes -= n * 4;
+    if (zero) b.fill(0);
+    return b;
+  }
+  return native.alloc(n, zero);
+}
+
+function returnBuffer(b: Float32Array): void {
+  const bytes = b.length * 4;
+  liveBytes -= bytes;
+  if (pooledBytes + bytes > POOL_CAP_BYTES) {
+    native.free(b);
+    return;
+  }
+  let list = bufferPool.get(b.length);
+  if (!list) bufferPool.set(b.length, (list = []));
+  list.push(b);
+  pooledBytes += bytes;
+}
+
+/** Bytes held by live (not disposed) tensors. */
+export function tensorBytes(): number {
+  return liveBytes;
+}
+
+/** Returns every cached free buffer to the system (after training, before a long idle phase). */
+export function releaseMemoryPool(): void {
+  for (const list of bufferPool.values()) for (const b of list) native.free(b);
+  bufferPool.clear();
+  pooledBytes = 0;
+  native.trimPool();
+}
+
 const scopes: Tensor[][] = [];
 const tape: TapeNode[] = [];
 let gradEnabled = true;
@@ -34,6 +80,11 @@ export class Tensor {
   grad: Tensor | null = null;
   /** Bumped by every in-place change (optimizer steps, loads), so caches can tell when to refresh. */
   version = 0;
+  /**
+   * Set by Parameter.zeroGrad() to the grad's version: while `.grad` still has that version it holds
+   * zeros, so backward may replace it instead of adding to it.
+   */
+  gradZeroVersion = -1;
   /** The op that produced this tensor (null for leaves). */
   gradFn: TapeNode | null = null;
   private buf: Float32Array | null;
@@ -42,7 +93,7 @@ export class Tensor {
   constructor(shape: Shape, opts: { zero?: boolean; track?: boolean } = {}) {
     this.size = checkShape(shape, "tensor");
     this.shape = Object.freeze([...shape]);
-    this.buf = native.alloc(this.size, opts.zero ?? false);
+    this.buf = takeBuffer(this.size, opts.zero ?? false);
     if (opts.track !== false && scopes.length > 0) scopes[scopes.length - 1].push(this);
   }
 
@@ -59,7 +110,7 @@ export class Tensor {
   /** Frees the native memory now (and the gradient of a leaf). Safe to call twice. */
   dispose(): void {
     if (this.buf === null) return;
-    native.free(this.buf);
+    returnBuffer(this.buf);
     this.buf = null;
     this.grad?.dispose();
     this.grad = null;
@@ -109,9 +160,10 @@ export function full(shape: Shape, value: number): Tensor {
 
 /** New tensor holding a copy of `values` (row-major, last axis fastest). */
 export function fromArray(shape: Shape, values: ArrayLike<number>): Tensor {
+  const size = checkShape(shape, "fromArray");
+  if (values.length !== size)
+    throw new Error(`fromArray: ${values.length} values do not fill shape [${shape.join(", ")}] (${size})`);
   const t = new Tensor(shape);
-  if (values.length !== t.size)
-    throw new Error(`fromArray: ${values.length} values do not fill shape [${shape.join(", ")}] (${t.size})`);
   t.data.set(values);
   return t;
 }
@@ -143,6 +195,8 @@ function collect(result: unknown, into: Set<Tensor>): void {
  * dropped too, so call backward() inside the same tidy as the forward pass.
  */
 export function tidy<T>(fn: () => T): T {
+  if (fn.constructor.name === "AsyncFunction")
+    throw new Error("tidy(): the function must be synchronous (await outside, tidy inside)");
   const scope: Tensor[] = [];
   scopes.push(scope);
   const tapeStart = tape.length;
@@ -170,7 +224,7 @@ export function tidy<T>(fn: () => T): T {
 /** Removes `t` from the current scope so tidy() will not free it. */
 export function keep<T extends Tensor>(t: T): T {
   for (let i = scopes.length - 1; i >= 0; i--) {
-    const idx = scopes[i].indexOf(t);
+    const idx = scopes[i].lastIndexOf(t);
     if (idx >= 0) scopes[i].splice(idx, 1);
   }
   return t;
@@ -272,10 +326,24 @@ function copyOf(t: Tensor): Tensor {
 }
 
 function accumulateLeaf(leaf: Tensor, g: Tensor): void {
+  if (
+    leaf.grad !== null &&
+    !leaf.grad.disposed &&
+    leaf.gradZeroVersion === leaf.grad.version &&
+    g.size === leaf.size
+  ) {
+    // The grad was just zeroed: adopt g's buffer instead of adding it to zeros.
+    keep(g);
+    leaf.grad.dispose();
+    leaf.grad = g;
+    leaf.gradZeroVersion = -1;
+    return;
+  }
   if (leaf.grad === null || leaf.grad.disposed) {
     leaf.grad = untracked(leaf.shape, false);
     leaf.grad.data.set(g.data);
   } else addInto(leaf.grad, g);
+  leaf.gradZeroVersion = -1;
   g.dispose();
 }
 

@@ -52,10 +52,14 @@ export interface WeightsInfo {
   valLoss: number;
 }
 
-/** The tensors of a model (parameters and buffers) by name, for safetensors. */
+/**
+ * The tensors of a model (parameters and buffers) by name, for safetensors. The data are live views of
+ * the weights (no copy, so saving a big model does not double its memory): encode them at once.
+ */
 export function modelTensors(model: E.Module): Record<string, StTensor> {
   const out: Record<string, StTensor> = {};
-  for (const [name, t] of model.stateDict()) out[name] = { shape: t.shape, data: t.data };
+  for (const [name, t] of [...model.namedParameters(), ...model.namedBuffers()])
+    out[name] = { shape: [...t.shape], data: t.data };
   return out;
 }
 

@@ -122,10 +122,17 @@ export function epochOrder(n: number, seed: number, epoch: number): number[] {
   return new Rng(seedFor(seed, epoch)).shuffle(Array.from({ length: n }, (_, i) => i));
 }
 
-/** Splits an order into batches (the last one may be smaller, as Keras does). */
+/**
+ * Splits an order into batches of exactly `batch` frames: a short last batch is topped up with the
+ * first frames of the order (so every frame is still seen each epoch). Constant shapes let the engine
+ * reuse its buffers; a second set of odd-sized activations would almost double the memory held.
+ * Fewer frames than `batch` make one batch of all of them.
+ */
 export function batchesOf(order: readonly number[], batch: number): number[][] {
   const out: number[][] = [];
   for (let i = 0; i < order.length; i += batch) out.push(order.slice(i, i + batch));
+  const last = out[out.length - 1];
+  if (out.length > 1 && last.length < batch) last.push(...order.slice(0, batch - last.length));
   return out;
 }
 

@@ -12,6 +12,7 @@ import path from "node:path";
 import * as E from "../engine/index.js";
 import { fileError } from "../cli/errors.js";
 import { readSafetensors, writeSafetensors, type Tensor as StTensor } from "../io/safetensors.js";
+import { modelTensors } from "../model/model-file.js";
 import type { PlateauState } from "./lr-schedule.js";
 import type { HistoryRow } from "./history.js";
 
@@ -61,7 +62,7 @@ function rowsFromJson(rows: unknown[]): HistoryRow[] {
 /** Writes the whole resume state atomically. */
 export function saveCheckpoint(out: string, model: E.Module, opt: E.Optimizer, state: TrainState): void {
   const tensors: Record<string, StTensor> = {};
-  for (const [name, t] of model.stateDict()) tensors[`model.${name}`] = t;
+  for (const [name, t] of Object.entries(modelTensors(model))) tensors[`model.${name}`] = t;
   const os = opt.exportState();
   const shapes = opt.params.map((p) => [...p.shape]);
   for (const [slot, arrays] of Object.entries(os.slots))

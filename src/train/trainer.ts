@@ -134,23 +134,34 @@ export function validate(
   let loss = 0;
   let dice = 0;
   let score = 0;
+  const batch = preset.train.batch;
   model.eval();
   try {
-    for (const idx of batchesOf(indices, preset.train.batch)) {
+    for (let at = 0; at < indices.length; at += batch) {
+      // Always a full batch (topped up with frames already seen, whose outputs are ignored): the
+      // activations keep the training shapes, so the engine reuses its buffers.
+      const idx = indices.slice(at, at + batch);
+      const count = idx.length;
+      while (idx.length < batch && indices.length >= batch) idx.push(indices[idx.length - count]);
       const b = buildBatch(ctx, { indices: idx, seed: null });
       E.tidy(() =>
         E.noGrad(() => {
           const out = model.forward(E.fromArray([b.count, h, w, 1], b.x));
-          const y = E.fromArray([b.count, h, w, 1], b.y);
-          const has = E.fromArray([b.count, 1], b.has);
-          loss += lossOf(out, y, has, preset).total.item() * b.count;
-          const probs = out.mask.data;
-          dice += softDice(probs, b.y, preset.train.diceSmooth) * b.count;
-          for (let i = 0; i < b.count; i++) {
+          const probs = out.mask.data.subarray(0, count * px);
+          const truth = b.y.subarray(0, count * px);
+          const mine = {
+            mask: E.fromArray([count, h, w, 1], probs),
+            presence: out.presence ? E.fromArray([count, 1], out.presence.data.subarray(0, count)) : null,
+          };
+          const y = E.fromArray([count, h, w, 1], truth);
+          const has = E.fromArray([count, 1], b.has.subarray(0, count));
+          loss += lossOf(mine, y, has, preset).total.item() * count;
+          dice += softDice(probs, truth, preset.train.diceSmooth) * count;
+          for (let i = 0; i < count; i++) {
             const presence = out.presence ? out.presence.data[i] : 1;
             score += kaggleImageScore(
               probs.subarray(i * px, (i + 1) * px),
-              b.y.subarray(i * px, (i + 1) * px),
+              truth.subarray(i * px, (i + 1) * px),
               presence,
               opts,
             );
@@ -331,6 +342,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let peakRss = process.memoryUsage.rss();
   let stopped: TrainResult["stopped"] = "done";
   const save = () => {
+    // Hand the engine's cached activation buffers back first: the save's own copies (optimizer slots,
+    // the encoded file) then do not stack on top of a whole training step's worth of pooled memory.
+    E.releaseMemoryPool();
     state.optimizer = { kind: t.optimizer, step: opt.stepCount, lr: opt.lr };
     state.plateau = plateau.state();
     state.dropoutRng = model.dropoutRng?.getState() ?? null;
@@ -348,7 +362,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         t.batch,
       );
       const specs = batches.map((indices, b) => ({ indices, seed: seedFor(t.seed, epoch, b + 1) }));
-      const bar = progress(`epoch ${epoch + 1}/${t.epochs}`, trainIdx.length, opts.quiet, " | loss {loss}");
+      const total = batches.reduce((a, x) => a + x.length, 0);
+      const bar = progress(`epoch ${epoch + 1}/${t.epochs}`, total, opts.quiet, " | loss {loss}");
       const doneBefore = batches.slice(0, state.batchInEpoch).reduce((a, x) => a + x.length, 0);
       bar.update(doneBefore, {
         loss: state.running.batches ? (state.running.loss / state.running.images).toFixed(4) : "-",
@@ -406,6 +421,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       bar.stop();
 
       // End of epoch: validate, schedule, save the best model, log, save the resume state.
+      E.releaseMemoryPool();
       const val = validate(model, ctx, valIdx, preset);
       const r = state.running;
       const row: HistoryRow = {

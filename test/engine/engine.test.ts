@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as E from "../../src/engine/index.js";
+import { addonBytes } from "../../src/engine/native.js";
 
 test("tidy frees everything but the result; dispose is deterministic", () => {
   const before = E.nativeBytes();
@@ -59,7 +60,10 @@ test("using a disposed tensor throws a clear error", () => {
 test("bad shapes give clear errors, never a crash", () => {
   E.tidy(() => {
     const x = E.zeros([1, 8, 8, 3]);
-    assert.throws(() => E.conv2d(x, E.zeros([3, 3, 4, 8])), /conv2d: input has 3 channels but weight \[3, 3, 4, 8\] expects 4/);
+    assert.throws(
+      () => E.conv2d(x, E.zeros([3, 3, 4, 8])),
+      /conv2d: input has 3 channels but weight \[3, 3, 4, 8\] expects 4/,
+    );
     assert.throws(() => E.conv2d(E.zeros([8, 8, 3]), E.zeros([3, 3, 3, 8])), /rank 4/);
     assert.throws(() => E.conv2d(x, E.zeros([3, 3, 3, 8]), E.zeros([4])), /bias must be \[8\]/);
     assert.throws(() => E.conv2d(E.zeros([1, 2, 2, 3]), E.zeros([5, 5, 3, 1])), /too small/);
@@ -71,7 +75,12 @@ test("bad shapes give clear errors, never a crash", () => {
     assert.throws(() => E.zeros([2, -1]), /bad shape/);
     assert.throws(() => E.maxPool2x2(E.zeros([1, 1, 4, 1])), /smaller than 2x2/);
     assert.throws(() => E.convTranspose2x2(x, E.zeros([3, 3, 3, 2])), /must be 2x2/);
-    const bn = { gamma: E.zeros([2]), beta: E.zeros([3]), runningMean: E.zeros([3]), runningVar: E.zeros([3]) };
+    const bn = {
+      gamma: E.zeros([2]),
+      beta: E.zeros([3]),
+      runningMean: E.zeros([3]),
+      runningVar: E.zeros([3]),
+    };
     assert.throws(() => E.batchNorm(x, bn, { training: true }), /gamma must be \[3\]/);
     assert.throws(() => E.dropout(x, 1, new E.Rng(0), true), /p must be in/);
   });
@@ -164,7 +173,8 @@ test("Adam follows PyTorch's update (with weight decay) and its state resumes ex
       ref[i] -= ((0.1 / (1 - 0.9 ** t)) * m[i]) / (Math.sqrt(v[i]) / Math.sqrt(1 - 0.999 ** t) + 1e-8);
     }
     opt.step();
-    for (let i = 0; i < 3; i++) assert.ok(Math.abs(p.data[i] - ref[i]) < 1e-5, `step ${t}: ${p.data[i]} vs ${ref[i]}`);
+    for (let i = 0; i < 3; i++)
+      assert.ok(Math.abs(p.data[i] - ref[i]) < 1e-5, `step ${t}: ${p.data[i]} vs ${ref[i]}`);
   }
   // Resume: a fresh optimizer with imported state continues identically.
   const [q] = quadParams();
@@ -235,4 +245,39 @@ test("thread count is configurable", () => {
   assert.equal(E.getThreads(), 1);
   E.setThreads(n);
   assert.throws(() => E.setThreads(0), /positive integer/);
+});
+
+test("gradients accumulate across backward calls until zeroGrad", () => {
+  const p = new E.Parameter("p", [3]);
+  p.fromFloat32Array([1, 2, 3]);
+  const loss = (): void => E.tidy(() => E.sum(E.mul(p, p)).backward());
+  p.zeroGrad();
+  loss();
+  assert.deepEqual([...p.grad!.data], [2, 4, 6]);
+  loss();
+  assert.deepEqual([...p.grad!.data], [4, 8, 12]);
+  p.zeroGrad();
+  p.grad!.fromFloat32Array([1, 1, 1]); // a manual edit after zeroGrad is kept
+  loss();
+  assert.deepEqual([...p.grad!.data], [3, 5, 7]);
+  p.zeroGrad();
+  loss();
+  assert.deepEqual([...p.grad!.data], [2, 4, 6]);
+  p.dispose();
+});
+
+test("freed buffers are reused, and releaseMemoryPool returns them to the system", () => {
+  E.tidy(() => {
+    E.zeros([123457]);
+  });
+  const cached = addonBytes();
+  E.tidy(() => {
+    E.zeros([123457]); // reuses the cached buffer: the addon allocates nothing new
+  });
+  assert.equal(addonBytes(), cached);
+  E.releaseMemoryPool();
+  assert.ok(addonBytes() <= cached - 123457 * 4, `${addonBytes()} vs ${cached}`);
+  const t = E.zeros([123457]); // a fresh allocation still works and is zeroed
+  assert.ok(t.data.every((v) => v === 0));
+  t.dispose();
 });

@@ -41,7 +41,10 @@ function check(
     assert.equal(y.size, yRef.length, `${name}: output size`);
     let fwd = 0;
     for (let i = 0; i < yRef.length; i++) fwd = Math.max(fwd, Math.abs(y.data[i] - yRef[i]));
-    assert.ok(fwd <= tol.fwd * Math.max(1, ...Array.from(yRef, Math.abs)), `${name}: forward differs by ${fwd}`);
+    assert.ok(
+      fwd <= tol.fwd * Math.max(1, ...Array.from(yRef, Math.abs)),
+      `${name}: forward differs by ${fwd}`,
+    );
     const r = randn(y.size);
     const rT = E.fromArray(y.shape, r);
     const loss = y.size === 1 ? y : E.sum(E.mul(y, rT));
@@ -101,6 +104,19 @@ test("conv2d stride 2, no padding, no bias, 1x1 and 5x5 kernels", () => {
   }
 });
 
+test("conv2d stride 2 where the last input row/column is skipped, and stride 2 pad 1", () => {
+  for (const pad of [0, 1]) {
+    const xs = [2, 8, 7, 2],
+      ws = [3, 3, 2, 3];
+    check(
+      `conv2d s2 p${pad}`,
+      [{ shape: xs }, { shape: ws }, { shape: [3] }],
+      ([x, w, b]) => E.conv2d(x, w, b, { stride: 2, pad }),
+      ([x, w, b]) => R.conv(x, xs, w, ws, b, 2, pad).y,
+    );
+  }
+});
+
 test("convTranspose2x2", () => {
   const xs = [2, 3, 2, 3];
   check(
@@ -153,7 +169,12 @@ test("batchNorm eval uses running statistics", () => {
 test("batchNorm updates running averages with momentum (unbiased variance)", () => {
   E.tidy(() => {
     const x = E.fromArray([4, 1], [1, 2, 3, 6]);
-    const bn = { gamma: E.full([1], 1), beta: E.zeros([1]), runningMean: E.zeros([1]), runningVar: E.full([1], 1) };
+    const bn = {
+      gamma: E.full([1], 1),
+      beta: E.zeros([1]),
+      runningMean: E.zeros([1]),
+      runningVar: E.full([1], 1),
+    };
     E.batchNorm(x, { ...bn, momentum: 0.1 }, { training: true });
     assert.ok(Math.abs(bn.runningMean.data[0] - 0.3) < 1e-6);
     // unbiased var of [1,2,3,6] = 14/3
@@ -170,9 +191,64 @@ test("convBnAct training matches conv -> bn -> elu", () => {
     "convBnAct",
     [{ shape: xs }, { shape: ws }, { shape: [3], data: Float64Array.from([1, 0.7, 1.3]) }, { shape: [3] }],
     ([x, w, gamma, beta]) =>
-      E.convBnAct(x, w, null, { gamma, beta, runningMean: rm, runningVar: rv }, { pad: 1, training: true, act: "elu" }),
+      E.convBnAct(
+        x,
+        w,
+        null,
+        { gamma, beta, runningMean: rm, runningVar: rv },
+        { pad: 1, training: true, act: "elu" },
+      ),
     ([x, w, g, b]) =>
-      R.bn(R.conv(x, xs, w, ws, null, 1, 1).y, 3, g, b, true, new Float64Array(3), new Float64Array(3), 1e-5, "elu"),
+      R.bn(
+        R.conv(x, xs, w, ws, null, 1, 1).y,
+        3,
+        g,
+        b,
+        true,
+        new Float64Array(3),
+        new Float64Array(3),
+        1e-5,
+        "elu",
+      ),
+  );
+  rm.dispose();
+  rv.dispose();
+});
+
+test("convBnAct training with conv bias and ReLU", () => {
+  const xs = [2, 3, 4, 2],
+    ws = [3, 3, 2, 2];
+  const rm = E.zeros([2]),
+    rv = E.full([2], 1);
+  check(
+    "convBnAct-bias",
+    [
+      { shape: xs },
+      { shape: ws },
+      { shape: [2], data: Float64Array.from([0.9, 1.1]) },
+      { shape: [2] },
+      { shape: [2] },
+    ],
+    ([x, w, gamma, beta, b]) =>
+      E.convBnAct(
+        x,
+        w,
+        b,
+        { gamma, beta, runningMean: rm, runningVar: rv },
+        { pad: 1, training: true, act: "relu" },
+      ),
+    ([x, w, g, be, b]) =>
+      R.bn(
+        R.conv(x, xs, w, ws, b, 1, 1).y,
+        2,
+        g,
+        be,
+        true,
+        new Float64Array(2),
+        new Float64Array(2),
+        1e-5,
+        "relu",
+      ),
   );
   rm.dispose();
   rv.dispose();
@@ -244,6 +320,22 @@ test("add, mul, scale", () => {
   );
 });
 
+test("dense and convTranspose2x2 without bias", () => {
+  check(
+    "dense-nobias",
+    [{ shape: [2, 3] }, { shape: [3, 4] }],
+    ([x, w]) => E.dense(x, w),
+    ([x, w]) => R.dense(x, 2, 3, w, 4, null),
+  );
+  const xs = [1, 2, 2, 2];
+  check(
+    "deconv-nobias",
+    [{ shape: xs }, { shape: [2, 2, 2, 3] }],
+    ([x, w]) => E.convTranspose2x2(x, w),
+    ([x, w]) => R.deconv2x2(x, xs, w, 3, null),
+  );
+});
+
 test("dense with bias", () => {
   check(
     "dense",
@@ -272,7 +364,8 @@ test("reshape, flatten, globalAvgPool, sum, mean", () => {
     ([x]) => E.globalAvgPool(x),
     ([x]) => {
       const y = new Float64Array(4);
-      for (let i = 0; i < 2; i++) for (let p = 0; p < 6; p++) for (let k = 0; k < 2; k++) y[i * 2 + k] += x[(i * 6 + p) * 2 + k] / 6;
+      for (let i = 0; i < 2; i++)
+        for (let p = 0; p < 6; p++) for (let k = 0; k < 2; k++) y[i * 2 + k] += x[(i * 6 + p) * 2 + k] / 6;
       return y;
     },
   );
@@ -293,7 +386,10 @@ test("soft Dice loss, whole batch and per image", () => {
     const t = Float64Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? 1 : 0));
     check(
       `dice perImage=${perImage}`,
-      [{ shape: [3, 2, 4, 1], data: probs(24) }, { shape: [3, 2, 4, 1], data: t, grad: false }],
+      [
+        { shape: [3, 2, 4, 1], data: probs(24) },
+        { shape: [3, 2, 4, 1], data: t, grad: false },
+      ],
       ([p, tt]) => E.diceLoss(p, tt, { smooth: 1, perImage }),
       ([p, tt]) => Float64Array.of(R.dice(p, tt, perImage ? 3 : 1, 1)),
     );
@@ -305,7 +401,10 @@ test("binary cross-entropy, with and without per-sample weights", () => {
     const t = Float64Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? 1 : 0));
     check(
       `bce weights=${weights}`,
-      [{ shape: [3, 4], data: probs(12) }, { shape: [3, 4], data: t, grad: false }],
+      [
+        { shape: [3, 4], data: probs(12) },
+        { shape: [3, 4], data: t, grad: false },
+      ],
       ([p, tt]) => E.bceLoss(p, tt, weights ? { weights } : {}),
       ([p, tt]) => Float64Array.of(R.bce(p, tt, 3, weights)),
     );

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import * as ort from "onnxruntime-node";
 import * as E from "../../src/engine/index.js";
 import { OnnxBuilder } from "../../src/engine/onnx.js";
+import { RefUNet, exportRefUNetOnnx } from "../../bench/unet.js";
 
 async function runOnnx(bytes: Uint8Array, feeds: Record<string, { dims: number[]; data: Float32Array }>) {
   const session = await ort.InferenceSession.create(bytes);
@@ -26,7 +27,12 @@ function trainedBlock(cin: number, cout: number, rng: E.Rng): E.ConvBnAct {
   const blk = new E.ConvBnAct(cin, cout, 3, { pad: 1, act: "elu", rng, bias: true });
   E.tidy(() => {
     for (let i = 0; i < 2; i++)
-      blk.forward(E.fromArray([2, 6, 8, cin], Array.from({ length: 96 * cin }, () => rng.normal() * 2 + 0.3)));
+      blk.forward(
+        E.fromArray(
+          [2, 6, 8, cin],
+          Array.from({ length: 96 * cin }, () => rng.normal() * 2 + 0.3),
+        ),
+      );
   });
   blk.bn.gamma.fromFloat32Array(Array.from({ length: cout }, () => 0.5 + rng.uniform()));
   blk.bn.beta.fromFloat32Array(Array.from({ length: cout }, () => rng.normal() * 0.1));
@@ -90,4 +96,32 @@ test("transposed conv, relu, add/mul, flatten + dense, global pool match onnxrun
   assert.ok(maxDiff(out.y.data as Float32Array, ours) <= 1e-4);
   assert.ok(maxDiff(out.p.data as Float32Array, pooled) <= 1e-4);
   for (const mod of [up, fc, fc2]) mod.dispose();
+});
+
+test("a whole (small) reference U-Net exported to ONNX matches the engine in eval mode", async () => {
+  const rng = new E.Rng(13);
+  const net = new RefUNet([4, 8, 16], rng);
+  // A few training steps so BN running statistics are not the defaults.
+  E.tidy(() => {
+    for (let i = 0; i < 2; i++)
+      net.forward(
+        E.fromArray(
+          [2, 16, 16, 1],
+          Array.from({ length: 512 }, () => rng.uniform()),
+        ),
+      );
+  });
+  net.eval();
+  const xv = Float32Array.from({ length: 3 * 16 * 16 }, () => rng.uniform());
+  const ours = E.tidy(() =>
+    E.noGrad(() => {
+      const out = net.forward(E.fromArray([3, 16, 16, 1], xv));
+      return { mask: out.mask.toFloat32Array(), presence: out.presence.toFloat32Array() };
+    }),
+  );
+  const out = await runOnnx(exportRefUNetOnnx(net, 16, 16), { x: { dims: [3, 16, 16, 1], data: xv } });
+  assert.deepEqual([...out.mask.dims], [3, 16, 16, 1]);
+  assert.ok(maxDiff(out.mask.data as Float32Array, ours.mask) <= 1e-4);
+  assert.ok(maxDiff(out.presence.data as Float32Array, ours.presence) <= 1e-4);
+  net.dispose();
 });

@@ -25,7 +25,8 @@ export function conv(
               const ih = yh * s + a - p,
                 iw = yw * s + bb - p;
               if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
-              for (let k = 0; k < c; k++) acc += x[((i * h + ih) * w + iw) * c + k] * wt[((a * kw + bb) * c + k) * oc + o];
+              for (let k = 0; k < c; k++)
+                acc += x[((i * h + ih) * w + iw) * c + k] * wt[((a * kw + bb) * c + k) * oc + o];
             }
           y[((i * oh + yh) * ow + yw) * oc + o] = acc;
         }
@@ -43,7 +44,8 @@ export function deconv2x2(x: F64, [n, h, w, ci]: number[], wt: F64, co: number, 
             a = yh & 1,
             bb = yw & 1;
           let acc = b ? b[o] : 0;
-          for (let k = 0; k < ci; k++) acc += x[((i * h + ih) * w + iw) * ci + k] * wt[((a * 2 + bb) * ci + k) * co + o];
+          for (let k = 0; k < ci; k++)
+            acc += x[((i * h + ih) * w + iw) * ci + k] * wt[((a * 2 + bb) * ci + k) * co + o];
           y[((i * 2 * h + yh) * 2 * w + yw) * co + o] = acc;
         }
   return y;
@@ -94,7 +96,8 @@ export function maxPool(x: F64, [n, h, w, c]: number[]): F64 {
         for (let k = 0; k < c; k++) {
           let m = -Infinity;
           for (let da = 0; da < 2; da++)
-            for (let db = 0; db < 2; db++) m = Math.max(m, x[((i * h + 2 * a + da) * w + 2 * b + db) * c + k]);
+            for (let db = 0; db < 2; db++)
+              m = Math.max(m, x[((i * h + 2 * a + da) * w + 2 * b + db) * c + k]);
           y[((i * oh + a) * ow + b) * c + k] = m;
         }
   return y;
@@ -105,7 +108,8 @@ export function upsample(x: F64, [n, h, w, c]: number[]): F64 {
   for (let i = 0; i < n; i++)
     for (let a = 0; a < 2 * h; a++)
       for (let b = 0; b < 2 * w; b++)
-        for (let k = 0; k < c; k++) y[((i * 2 * h + a) * 2 * w + b) * c + k] = x[((i * h + (a >> 1)) * w + (b >> 1)) * c + k];
+        for (let k = 0; k < c; k++)
+          y[((i * 2 * h + a) * 2 * w + b) * c + k] = x[((i * h + (a >> 1)) * w + (b >> 1)) * c + k];
   return y;
 }
 

@@ -1,7 +1,6 @@
 // `nerveseg bench`: speed of the native engine on the reference UNet-64x80 (see bench/bench.ts).
 import type { Command } from "commander";
 import { UserError } from "../errors.js";
-import { runBench, formatBench } from "../../../bench/bench.js";
 
 export function register(program: Command): void {
   program
@@ -21,6 +20,8 @@ export function register(program: Command): void {
       const repeats = Number(o.repeats);
       if (!Number.isInteger(repeats) || repeats < 1)
         throw new UserError(`--repeats must be a positive integer`);
+      // Loaded here so other commands do not pay for (or depend on) the native addon at startup.
+      const { runBench, formatBench } = await import("../../../bench/bench.js");
       const r = await runBench({ threads, repeats, log: o.json ? undefined : (l) => console.error(l) });
       console.log(o.json ? JSON.stringify(r, null, 2) : formatBench(r));
     });
