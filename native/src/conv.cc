@@ -1,6 +1,7 @@
 // 2-D convolution on oneDNN. Activations stay NHWC (the engine's single layout, so no reorders
 // between layers); weights arrive as HWIO and are reordered into whatever blocked layout the
-// chosen kernel wants. Primitives, their memory objects and weight scratch are cached by shape.
+// chosen kernel wants (one shared scratch buffer). Primitives and their memory objects are cached by
+// shape and thread count; inference can pass weights already in the kernel layout (prepared).
 #include <omp.h>
 
 #include <cstdlib>

@@ -278,8 +278,22 @@ const require = createRequire(import.meta.url);
 // robust under load. Must be set before libgomp loads (with the addon); the user's value wins.
 process.env.GOMP_SPINCOUNT ??= "1000";
 
-/** The loaded addon. */
-export const native: NativeAddon = require(findAddon()) as NativeAddon;
+let loaded: NativeAddon | null = null;
+
+/** Loads the addon on first use, so commands that never compute (synth, prepare, --help) work without it. */
+function addon(): NativeAddon {
+  if (loaded === null) {
+    loaded = require(findAddon()) as NativeAddon;
+    const envThreads = Number(process.env.NERVESEG_THREADS);
+    if (Number.isInteger(envThreads) && envThreads > 0) loaded.setThreads(envThreads);
+  }
+  return loaded;
+}
+
+/** The addon, loaded lazily (see addon()). */
+export const native: NativeAddon = new Proxy({} as NativeAddon, {
+  get: (_target, key) => addon()[key as keyof NativeAddon],
+});
 
 /** Sets the number of threads oneDNN and the kernels use (OpenMP). */
 export function setThreads(n: number): void {
@@ -296,6 +310,3 @@ export function getThreads(): number {
 export function addonBytes(): number {
   return native.liveBytes();
 }
-
-const envThreads = Number(process.env.NERVESEG_THREADS);
-if (Number.isInteger(envThreads) && envThreads > 0) native.setThreads(envThreads);

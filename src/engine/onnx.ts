@@ -2,76 +2,9 @@
 // builder that takes engine weights. The engine is NHWC/HWIO and ONNX is NCHW/OIHW, so the
 // builder transposes weights when it writes them and puts one Transpose at each graph input and
 // output: the exported model takes and returns the same NHWC arrays as the engine.
+import { ProtoWriter } from "../io/protobuf.js";
 import type { Tensor } from "./tensor.js";
 import type { BatchNormState, Activation } from "./ops.js";
-
-// ---- protobuf wire format -------------------------------------------------------------------
-
-class PbWriter {
-  // Parts are kept by reference (weights are megabytes) and joined once in finish().
-  private parts: Uint8Array[] = [];
-  private length = 0;
-
-  private push(b: Uint8Array): void {
-    this.parts.push(b);
-    this.length += b.length;
-  }
-
-  private varint(v: number | bigint): void {
-    let b = BigInt.asUintN(64, BigInt(v));
-    const out: number[] = [];
-    while (b >= 0x80n) {
-      out.push(Number(b & 0x7fn) | 0x80);
-      b >>= 7n;
-    }
-    out.push(Number(b));
-    this.push(Uint8Array.from(out));
-  }
-
-  private tag(field: number, wire: number): void {
-    this.varint((field << 3) | wire);
-  }
-
-  int(field: number, v: number): this {
-    this.tag(field, 0);
-    this.varint(v);
-    return this;
-  }
-
-  bytes(field: number, data: Uint8Array): this {
-    this.tag(field, 2);
-    this.varint(data.length);
-    this.push(data);
-    return this;
-  }
-
-  string(field: number, s: string): this {
-    return this.bytes(field, new TextEncoder().encode(s));
-  }
-
-  message(field: number, w: PbWriter): this {
-    this.tag(field, 2);
-    this.varint(w.length);
-    for (const p of w.parts) this.push(p);
-    return this;
-  }
-
-  float(field: number, v: number): this {
-    this.tag(field, 5);
-    this.push(new Uint8Array(new Float32Array([v]).buffer));
-    return this;
-  }
-
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let off = 0;
-    for (const p of this.parts) {
-      out.set(p, off);
-      off += p.length;
-    }
-    return out;
-  }
-}
 
 // ---- ONNX messages --------------------------------------------------------------------------
 
@@ -94,19 +27,19 @@ interface NodeSpec {
   floatAttrs: Set<string>;
 }
 
-function encodeAttr(name: string, v: AttrValue, isFloat: boolean): PbWriter {
-  const w = new PbWriter().string(1, name);
+function encodeAttr(name: string, v: AttrValue, isFloat: boolean): ProtoWriter {
+  const w = new ProtoWriter().string(1, name);
   if (typeof v === "number") {
-    if (isFloat) w.float(2, v).int(20, ATTR_FLOAT);
-    else w.int(3, v).int(20, ATTR_INT);
+    if (isFloat) w.float(2, v).varint(20, ATTR_FLOAT);
+    else w.varint(3, v).varint(20, ATTR_INT);
   } else if (typeof v === "string") {
-    w.bytes(4, new TextEncoder().encode(v)).int(20, ATTR_STRING);
+    w.bytes(4, new TextEncoder().encode(v)).varint(20, ATTR_STRING);
   } else if (Array.isArray(v)) {
-    for (const i of v) w.int(8, i);
-    w.int(20, ATTR_INTS);
+    for (const i of v) w.varint(8, i);
+    w.varint(20, ATTR_INTS);
   } else {
     for (const f of v.floats) w.float(7, f);
-    w.int(20, ATTR_FLOATS);
+    w.varint(20, ATTR_FLOATS);
   }
   return w;
 }
@@ -118,12 +51,12 @@ interface Initializer {
   raw: Uint8Array;
 }
 
-function valueInfo(name: string, dims: (number | string)[]): PbWriter {
-  const shape = new PbWriter();
+function valueInfo(name: string, dims: (number | string)[]): ProtoWriter {
+  const shape = new ProtoWriter();
   for (const d of dims)
-    shape.message(1, typeof d === "number" ? new PbWriter().int(1, d) : new PbWriter().string(2, d));
-  const tensorType = new PbWriter().int(1, FLOAT).message(2, shape);
-  return new PbWriter().string(1, name).message(2, new PbWriter().message(1, tensorType));
+    shape.message(1, typeof d === "number" ? new ProtoWriter().varint(1, d) : new ProtoWriter().string(2, d));
+  const tensorType = new ProtoWriter().varint(1, FLOAT).message(2, shape);
+  return new ProtoWriter().string(1, name).message(2, new ProtoWriter().message(1, tensorType));
 }
 
 /** One value in the graph: its name and rank (4 = NCHW activation inside the graph). */
@@ -139,8 +72,8 @@ export interface OnnxValue {
 export class OnnxBuilder {
   private nodes: NodeSpec[] = [];
   private inits: Initializer[] = [];
-  private inputs: PbWriter[] = [];
-  private outputs: PbWriter[] = [];
+  private inputs: ProtoWriter[] = [];
+  private outputs: ProtoWriter[] = [];
   private counter = 0;
 
   constructor(readonly graphName = "nerveseg") {}
@@ -317,9 +250,9 @@ export class OnnxBuilder {
 
   /** Serialises the ModelProto. */
   toBytes(producer = "nerveseg"): Uint8Array {
-    const g = new PbWriter();
+    const g = new ProtoWriter();
     for (const n of this.nodes) {
-      const nw = new PbWriter();
+      const nw = new ProtoWriter();
       for (const i of n.inputs) nw.string(1, i);
       for (const o of n.outputs) nw.string(2, o);
       nw.string(3, n.outputs[0]).string(4, n.op);
@@ -328,18 +261,18 @@ export class OnnxBuilder {
     }
     g.string(2, this.graphName);
     for (const t of this.inits) {
-      const tw = new PbWriter();
-      for (const d of t.dims) tw.int(1, d);
-      tw.int(2, t.type).string(8, t.name).bytes(9, t.raw);
+      const tw = new ProtoWriter();
+      for (const d of t.dims) tw.varint(1, d);
+      tw.varint(2, t.type).string(8, t.name).bytes(9, t.raw);
       g.message(5, tw);
     }
     for (const i of this.inputs) g.message(11, i);
     for (const o of this.outputs) g.message(12, o);
-    return new PbWriter()
-      .int(1, 7)
+    return new ProtoWriter()
+      .varint(1, 7)
       .string(2, producer)
       .message(7, g)
-      .message(8, new PbWriter().string(1, "").int(2, 13))
+      .message(8, new ProtoWriter().string(1, "").varint(2, 13))
       .finish();
   }
 }

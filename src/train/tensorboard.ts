@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { maskedCrc32c } from "./crc32c.js";
-import { ProtoWriter } from "./protobuf.js";
+import { ProtoWriter } from "../io/protobuf.js";
 
 /*
  * TensorBoard event files, written without TensorFlow.
