@@ -10,7 +10,15 @@ export interface DecodeJob {
 }
 
 export type DecodeResult =
-  | { index: number; ok: true; image: Uint8Array; mask: Uint8Array | null; area: number; mean: number; std: number }
+  | {
+      index: number;
+      ok: true;
+      image: Uint8Array;
+      mask: Uint8Array | null;
+      area: number;
+      mean: number;
+      std: number;
+    }
   | { index: number; ok: false; error: string };
 
 /**
@@ -54,7 +62,8 @@ export async function decodeInOrder(
           }
           if (nextToEmit === jobs.length) return resolve();
           send(w);
-          while (idle.length > 0 && nextToSend < jobs.length && nextToSend - nextToEmit < window) send(idle.pop()!);
+          while (idle.length > 0 && nextToSend < jobs.length && nextToSend - nextToEmit < window)
+            send(idle.pop()!);
         });
         send(w);
       }

@@ -28,7 +28,11 @@ parentPort!.on("message", (job: DecodeJob) => {
       if (m.width !== job.width || m.height !== job.height)
         throw new Error(`${job.mask}: size ${m.width}x${m.height}, expected ${job.width}x${job.height}`);
       mask = new Uint8Array(m.data.length);
-      for (let i = 0; i < mask.length; i++) if (m.data[i] !== 0) (mask[i] = 1), area++;
+      for (let i = 0; i < mask.length; i++)
+        if (m.data[i] !== 0) {
+          mask[i] = 1;
+          area++;
+        }
     }
     const result: DecodeResult = { index: job.index, ok: true, image: img.data, mask, area, mean, std };
     const transfer = [img.data.buffer as ArrayBuffer];

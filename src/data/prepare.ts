@@ -62,7 +62,12 @@ function scanTrain(dir: string, skip: (file: string, reason: string) => void): T
       skip(full, `missing mask ${maskName}`);
       continue;
     }
-    entries.push({ id: `${m[1]}_${m[2]}`, subject: Number(m[1]), image: full, mask: path.join(dir, maskName) });
+    entries.push({
+      id: `${m[1]}_${m[2]}`,
+      subject: Number(m[1]),
+      image: full,
+      mask: path.join(dir, maskName),
+    });
   }
   const key = (id: string): number[] => id.split("_").map(Number);
   return entries.sort((a, b) => {
@@ -72,7 +77,10 @@ function scanTrain(dir: string, skip: (file: string, reason: string) => void): T
   });
 }
 
-function scanTest(dir: string, skip: (file: string, reason: string) => void): { id: string; image: string }[] {
+function scanTest(
+  dir: string,
+  skip: (file: string, reason: string) => void,
+): { id: string; image: string }[] {
   const out: { id: string; image: string }[] = [];
   for (const f of listDir(dir)) {
     const m = TEST_IMAGE.exec(f);
@@ -121,7 +129,8 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
   const height = opts.height ?? KAGGLE_HEIGHT;
   const trainDir = path.join(opts.input, "train");
   const testDir = path.join(opts.input, "test");
-  if (!fs.existsSync(trainDir)) throw fileError(trainDir, "not found (expected the Kaggle layout input/train, input/test)");
+  if (!fs.existsSync(trainDir))
+    throw fileError(trainDir, "not found (expected the Kaggle layout input/train, input/test)");
   const skipped: { file: string; reason: string }[] = [];
   const skip = (file: string, reason: string): void => {
     if (!opts.skipBad) throw fileError(file, `${reason} (use --skip-bad to skip such files)`);
@@ -143,12 +152,25 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
   try {
     const trainImages = open("train_images.npy");
     const trainMasks = open("train_masks.npy");
-    const kept = { ids: [] as string[], subjects: [] as number[], maskArea: [] as number[], mean: [] as number[], std: [] as number[] };
+    const kept = {
+      ids: [] as string[],
+      subjects: [] as number[],
+      maskArea: [] as number[],
+      mean: [] as number[],
+      std: [] as number[],
+    };
     let pixelSum = 0;
     let pixelSq = 0;
-    const onBad = (r: DecodeResult & { ok: false }, file: string): void => skip(file, r.error.replace(`${file}: `, ""));
+    const onBad = (r: DecodeResult & { ok: false }, file: string): void =>
+      skip(file, r.error.replace(`${file}: `, ""));
 
-    const trainJobs: DecodeJob[] = train.map((t, index) => ({ index, image: t.image, mask: t.mask, width, height }));
+    const trainJobs: DecodeJob[] = train.map((t, index) => ({
+      index,
+      image: t.image,
+      mask: t.mask,
+      width,
+      height,
+    }));
     await decodeInOrder(
       trainJobs,
       (r) => {
@@ -173,7 +195,13 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
     if (test.length > 0) {
       const testImages = open("test_images.npy");
       const t = { ids: [] as string[], mean: [] as number[], std: [] as number[] };
-      const jobs: DecodeJob[] = test.map((e, index) => ({ index, image: e.image, mask: null, width, height }));
+      const jobs: DecodeJob[] = test.map((e, index) => ({
+        index,
+        image: e.image,
+        mask: null,
+        width,
+        height,
+      }));
       await decodeInOrder(
         jobs,
         (r) => {

@@ -19,7 +19,8 @@ export function encodeNpyHeader(dtype: NpyDtype, shape: number[], minLength = 0)
   let dict = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   // minLength lets a streaming writer reserve room and patch the shape in place once the count is known.
   const unpadded = Math.max(MAGIC.length + 2 + 2 + dict.length + 1, minLength);
-  dict += " ".repeat(unpadded - (MAGIC.length + 2 + 2 + dict.length + 1) + ((64 - (unpadded % 64)) % 64)) + "\n";
+  dict +=
+    " ".repeat(unpadded - (MAGIC.length + 2 + 2 + dict.length + 1) + ((64 - (unpadded % 64)) % 64)) + "\n";
   if (dict.length > 0xffff) throw new Error("npy header too long");
   const out = new Uint8Array(MAGIC.length + 4 + dict.length);
   out.set(MAGIC, 0);
@@ -40,7 +41,8 @@ export interface NpyHeader {
 
 /** Parses the header of a .npy file (v1 or v2) from its first bytes. */
 export function decodeNpyHeader(bytes: Uint8Array, file: string): NpyHeader {
-  if (bytes.length < 10 || !MAGIC.every((b, i) => bytes[i] === b)) throw fileError(file, "not a .npy file (bad magic)");
+  if (bytes.length < 10 || !MAGIC.every((b, i) => bytes[i] === b))
+    throw fileError(file, "not a .npy file (bad magic)");
   const major = bytes[6];
   const lenBytes = major === 1 ? 2 : 4;
   if (major !== 1 && major !== 2 && major !== 3) throw fileError(file, `unsupported .npy version ${major}`);
@@ -54,7 +56,8 @@ export function decodeNpyHeader(bytes: Uint8Array, file: string): NpyHeader {
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(text)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined)
     throw fileError(file, "malformed .npy header");
-  if (descr !== "|u1" && descr !== "<f4") throw fileError(file, `unsupported dtype ${descr} (want |u1 or <f4)`);
+  if (descr !== "|u1" && descr !== "<f4")
+    throw fileError(file, `unsupported dtype ${descr} (want |u1 or <f4)`);
   if (fortran === "True") throw fileError(file, "Fortran-order arrays are not supported");
   const shape = shapeText
     .split(",")

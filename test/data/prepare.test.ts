@@ -24,7 +24,11 @@ function makeInput(frames: { id: string; mask: boolean }[], tests = 2): string {
     writeTiff(path.join(dir, "train", `${id}_mask.tif`), { width: 16, height: 12, data: m });
   });
   for (let t = 1; t <= tests; t++)
-    writeTiff(path.join(dir, "test", `${t}.tif`), { width: 16, height: 12, data: new Uint8Array(192).fill(t) });
+    writeTiff(path.join(dir, "test", `${t}.tif`), {
+      width: 16,
+      height: 12,
+      data: new Uint8Array(192).fill(t),
+    });
   return dir;
 }
 
@@ -54,7 +58,10 @@ test("prepare writes frames in (subject, n) order with exact pixels, masks as 0/
     assert.deepEqual(images.read(i), readTiff(path.join(input, "train", `${id}.tif`)).data);
     const mask = masks.read(i);
     const truth = readTiff(path.join(input, "train", `${id}_mask.tif`)).data;
-    assert.deepEqual(mask, truth.map((v) => (v ? 1 : 0)));
+    assert.deepEqual(
+      mask,
+      truth.map((v) => (v ? 1 : 0)),
+    );
     assert.equal(m.train.maskArea[i], truth.filter((v) => v).length);
   });
   images.close();
@@ -118,7 +125,12 @@ test("an earlier prepared folder survives a failed run untouched", async () => {
   fs.writeFileSync(path.join(bad, "test", "1.tif"), "garbage");
   await assert.rejects(run(bad, out));
   assert.equal(fs.readFileSync(path.join(out, "manifest.json"), "utf8"), before);
-  assert.deepEqual(fs.readdirSync(out).sort(), ["manifest.json", "test_images.npy", "train_images.npy", "train_masks.npy"]);
+  assert.deepEqual(fs.readdirSync(out).sort(), [
+    "manifest.json",
+    "test_images.npy",
+    "train_images.npy",
+    "train_masks.npy",
+  ]);
 });
 
 test("--skip-bad lists what it skipped and keeps the rest", async () => {
@@ -133,20 +145,24 @@ test("--skip-bad lists what it skipped and keeps the rest", async () => {
   );
 });
 
-test("prepare on the real sample: 50 + 50 frames, areas match train_masks.csv", { skip: needsSample }, async () => {
-  const out = tempDir();
-  const m = await prepare({ input: SAMPLE_DIR, out, split, skipBad: false });
-  assert.equal(m.train.ids.length, 50);
-  assert.equal(m.test?.ids.length, 50);
-  const csv = fs.readFileSync(path.join(SAMPLE_DIR, "train_masks.csv"), "utf8").trim().split("\n").slice(1);
-  const areaFromRle = new Map<string, number>();
-  for (const row of csv) {
-    const [subject, img, pixels] = row.split(",");
-    const nums = pixels.trim() ? pixels.trim().split(" ").map(Number) : [];
-    let area = 0;
-    for (let i = 1; i < nums.length; i += 2) area += nums[i];
-    areaFromRle.set(`${subject}_${img}`, area);
-  }
-  m.train.ids.forEach((id, i) => assert.equal(m.train.maskArea[i], areaFromRle.get(id), id));
-  assert.equal(fs.statSync(path.join(out, "train_images.npy")).size, 128 + 50 * 420 * 580);
-});
+test(
+  "prepare on the real sample: 50 + 50 frames, areas match train_masks.csv",
+  { skip: needsSample },
+  async () => {
+    const out = tempDir();
+    const m = await prepare({ input: SAMPLE_DIR, out, split, skipBad: false });
+    assert.equal(m.train.ids.length, 50);
+    assert.equal(m.test?.ids.length, 50);
+    const csv = fs.readFileSync(path.join(SAMPLE_DIR, "train_masks.csv"), "utf8").trim().split("\n").slice(1);
+    const areaFromRle = new Map<string, number>();
+    for (const row of csv) {
+      const [subject, img, pixels] = row.split(",");
+      const nums = pixels.trim() ? pixels.trim().split(" ").map(Number) : [];
+      let area = 0;
+      for (let i = 1; i < nums.length; i += 2) area += nums[i];
+      areaFromRle.set(`${subject}_${img}`, area);
+    }
+    m.train.ids.forEach((id, i) => assert.equal(m.train.maskArea[i], areaFromRle.get(id), id));
+    assert.equal(fs.statSync(path.join(out, "train_images.npy")).size, 128 + 50 * 420 * 580);
+  },
+);

@@ -16,7 +16,9 @@ test("npy header: aligned to 64 bytes, round-trips, reserves room on request", (
   }
   assert.equal(encodeNpyHeader("<f4", [5, 5], 128).length, 128);
   assert.equal(
-    Buffer.from(encodeNpyHeader("<f4", [4])).toString("latin1").slice(10, 60),
+    Buffer.from(encodeNpyHeader("<f4", [4]))
+      .toString("latin1")
+      .slice(10, 60),
     "{'descr': '<f4', 'fortran_order': False, 'shape': ",
   );
 });
@@ -39,11 +41,18 @@ const hasNumpy = (() => {
   }
 })();
 
-test("npy files we write are read by numpy", { skip: hasNumpy ? false : "python3 with numpy not installed" }, () => {
-  const dir = tempDir();
-  const f = path.join(dir, "a.npy");
-  const data = Uint8Array.from({ length: 24 }, (_, i) => i * 10);
-  writeFileAtomic(f, Buffer.concat([encodeNpyHeader("|u1", [2, 3, 4], 128), data]));
-  const out = execFileSync("python3", ["-c", `import numpy as n; a=n.load("${f}"); print(a.shape, a.dtype, int(a[1,2,3]))`]);
-  assert.equal(out.toString().trim(), "(2, 3, 4) uint8 230");
-});
+test(
+  "npy files we write are read by numpy",
+  { skip: hasNumpy ? false : "python3 with numpy not installed" },
+  () => {
+    const dir = tempDir();
+    const f = path.join(dir, "a.npy");
+    const data = Uint8Array.from({ length: 24 }, (_, i) => i * 10);
+    writeFileAtomic(f, Buffer.concat([encodeNpyHeader("|u1", [2, 3, 4], 128), data]));
+    const out = execFileSync("python3", [
+      "-c",
+      `import numpy as n; a=n.load("${f}"); print(a.shape, a.dtype, int(a[1,2,3]))`,
+    ]);
+    assert.equal(out.toString().trim(), "(2, 3, 4) uint8 230");
+  },
+);

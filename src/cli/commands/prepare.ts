@@ -16,7 +16,10 @@ export function register(program: Command): void {
     .option("--workers <n>", "decoding threads (default: all cores)", intOption("--workers", 1, 64))
     .option("--skip-bad", "skip bad or unexpected files and list them, instead of stopping")
     .option("--quiet", "no progress bar")
-    .addHelpText("after", "\nExample:\n  nerveseg prepare --input input --out work/prepared --split subject --seed 1")
+    .addHelpText(
+      "after",
+      "\nExample:\n  nerveseg prepare --input input --out work/prepared --split subject --seed 1",
+    )
     .action(async (o) => {
       if (o.split !== "stratified" && o.split !== "subject")
         throw new Error(`--split must be stratified or subject, got "${o.split}"`);
@@ -38,7 +41,9 @@ export function register(program: Command): void {
       const nTrain = m.train.ids.length;
       const nTest = m.test?.ids.length ?? 0;
       const areas = m.train.maskArea.filter((a) => a > 0).sort((a, b) => a - b);
-      console.log(`prepared ${nTrain} training and ${nTest} test frames (${m.width}x${m.height}) into ${o.out}`);
+      console.log(
+        `prepared ${nTrain} training and ${nTest} test frames (${m.width}x${m.height}) into ${o.out}`,
+      );
       console.log(`  ${((nTrain + nTest) / secs).toFixed(1)} images/s over ${secs.toFixed(1)} s`);
       console.log(
         `  with nerve: ${m.stats.withMask} (${((100 * m.stats.withMask) / nTrain).toFixed(1)}%), without: ${m.stats.withoutMask}`,
