@@ -10,6 +10,7 @@ import { decodeRle } from "../../io/rle.js";
 import { readTiff } from "../../io/tiff.js";
 import { evaluateFiles, presenceRates } from "../../metric/evaluate.js";
 import { loadPreset } from "../../model/config.js";
+import { writePredictions } from "../../predict/prediction-store.js";
 import { train } from "../../train/trainer.js";
 import { floatOption, intOption } from "../options.js";
 import { quietByDefault } from "../progress.js";
@@ -113,6 +114,8 @@ export async function runDemo(o: DemoFlags): Promise<void> {
     quiet,
   });
   console.log(`   ${s.rows} rows, ${s.nonEmpty} with a nerve`);
+  const preds = path.join(o.out, "preds");
+  writePredictions(preds, s.set);
 
   if (truth) {
     step(6, "evaluate against the synthetic test truth");
@@ -164,7 +167,7 @@ export async function runDemo(o: DemoFlags): Promise<void> {
   );
   console.log(`TensorBoard logs: ${path.join(modelDir, "logs")}`);
   console.log(
-    `look at the predictions: nerveseg view --images ${path.join(source, "test")}${truth ? ` --truth ${truth}` : ""}`,
+    `look at the predictions: nerveseg view --images ${path.join(source, "test")} --preds ${preds} --params ${path.join(modelDir, "config.json")}${truth ? ` --truth ${truth}` : ""}`,
   );
   console.log(`done in ${((Date.now() - start) / 60000).toFixed(1)} min`);
 }
