@@ -3,7 +3,10 @@
 // Times are the best of several repeats (the least disturbed by other processes).
 import * as E from "../src/engine/index.js";
 import { native, ActCode } from "../src/engine/native.js";
-import { RefUNet, unetFlopsPerImage, exportRefUNetOnnx } from "./unet.js";
+import { PRESETS } from "../src/model/config.js";
+import { exportOnnx } from "../src/model/onnx-export.js";
+import { UNet } from "../src/model/unet.js";
+import { unetFlopsPerImage } from "./flops.js";
 
 export const UNET_FILTERS = [32, 64, 128, 256, 512] as const;
 export const UNET_H = 64;
@@ -135,7 +138,12 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   log(`measuring peak (one large oneDNN conv, ${threads} threads)...`);
   const peak = measurePeakGflops();
   const rng = new E.Rng(1);
-  const net = new RefUNet(UNET_FILTERS, rng);
+  // The product's model at the fast preset's shape: UNet-64x80, filters 32..512, both heads.
+  const net = new UNet(
+    { ...PRESETS.fast.model, inputHeight: UNET_H, inputWidth: UNET_W, filters: [...UNET_FILTERS] },
+    { mean: 0, std: 1 },
+    rng,
+  );
   const fwdFlops = unetFlopsPerImage(UNET_FILTERS, UNET_H, UNET_W);
   const rows: BenchRow[] = [];
   const row = (name: string, batch: number, t: { ms: number; convMs: number }, flops: number): BenchRow => {
@@ -168,7 +176,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       const out = net.forward(x);
       const loss = E.add(
         E.diceLoss(out.mask, E.fromArray(out.mask.shape, mask)),
-        E.bceLoss(out.presence, E.fromArray([B, 1], has)),
+        E.bceLoss(out.presence!, E.fromArray([B, 1], has)),
       );
       opt.zeroGrad();
       loss.backward();
@@ -201,7 +209,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   try {
     log("onnxruntime-node...");
     const ort = await import("onnxruntime-node");
-    const session = await ort.InferenceSession.create(exportRefUNetOnnx(net, UNET_H, UNET_W), {
+    const session = await ort.InferenceSession.create(exportOnnx(net), {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: "all",
@@ -209,7 +217,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     });
     for (const [b, r] of inferRows) {
       const feed = {
-        x: new ort.Tensor("float32", img.slice(0, b * UNET_H * UNET_W), [b, UNET_H, UNET_W, 1]),
+        image: new ort.Tensor("float32", img.slice(0, b * UNET_H * UNET_W), [b, UNET_H, UNET_W, 1]),
       };
       await session.run(feed);
       await session.run(feed);

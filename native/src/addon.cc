@@ -1,3 +1,5 @@
+#include <malloc.h>
+#include <cstdlib>
 #include "common.h"
 
 namespace ns {
@@ -19,6 +21,10 @@ static Napi::Value Version(const Napi::CallbackInfo& info) {
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Tensor buffers are large and short-lived. glibc keeps freed heap blocks below its (adaptive) mmap
+  // threshold, so a training run's RSS crept up epoch after epoch; serving every block of 1 MiB or
+  // more by mmap returns it to the system on free. The user's MALLOC_MMAP_THRESHOLD_ still wins.
+  if (getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 1 << 20);
   exports.Set("version", Napi::Function::New(env, Version));
   ns::RegisterMemory(env, exports);
   ns::RegisterConv(env, exports);

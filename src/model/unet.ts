@@ -102,7 +102,8 @@ export class Decoder extends E.Module {
     let h = feats[feats.length - 1];
     this.levels.forEach((level, j) => {
       const skip = feats[feats.length - 2 - j];
-      h = level.forward(E.concat([E.upsample2x(h), skip]));
+      // One fused pass (no separate upsampled copy): same values as concat([upsample2x(h), skip]).
+      h = level.forward(E.upsampleConcat(h, skip));
     });
     return h;
   }

@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as E from "../../src/engine/index.js";
-import { RefUNet } from "../../bench/unet.js";
+import type { UNet } from "../../src/model/unet.js";
+import { smallUNet } from "../helpers/unet.js";
 
 function blobs(
   n: number,
@@ -30,9 +31,9 @@ function blobs(
   return { x, y, has };
 }
 
-function trainRun(steps: number, seed: number): { losses: number[]; net: RefUNet } {
+function trainRun(steps: number, seed: number): { losses: number[]; net: UNet } {
   const rng = new E.Rng(seed);
-  const net = new RefUNet([4, 8, 16], rng);
+  const net = smallUNet([4, 8, 16], 16, rng);
   const data = blobs(4, 16, 16, rng);
   const opt = new E.Adam(net.parameters(), { lr: 1e-2 });
   const losses: number[] = [];
@@ -42,7 +43,7 @@ function trainRun(steps: number, seed: number): { losses: number[]; net: RefUNet
       const y = E.fromArray([4, 16, 16, 1], data.y);
       const has = E.fromArray([4, 1], data.has);
       const out = net.forward(x);
-      const l = E.add(E.diceLoss(out.mask, y), E.bceLoss(out.presence, has));
+      const l = E.add(E.diceLoss(out.mask, y), E.bceLoss(out.presence!, has));
       opt.zeroGrad();
       l.backward();
       E.clipGradNorm(net.parameters(), 5);
@@ -141,8 +142,8 @@ test("eval-mode Conv2d (cached kernel-layout weights, fused post-op) tracks weig
 });
 
 test("state dict round trip restores the same outputs", () => {
-  const a = new RefUNet([2, 4], new E.Rng(1));
-  const b = new RefUNet([2, 4], new E.Rng(2));
+  const a = smallUNet([2, 4], 8, new E.Rng(1));
+  const b = smallUNet([2, 4], 8, new E.Rng(2));
   b.loadStateDict(a.stateDict());
   a.eval();
   b.eval();
@@ -156,11 +157,17 @@ test("state dict round trip restores the same outputs", () => {
     assert.deepEqual(yb, ya);
   });
   const names = a.namedParameters().map(([n]) => n);
-  assert.ok(names.includes("enc0.a.conv.weight") && names.includes("presence.bias"), names.join(","));
-  assert.ok(a.namedBuffers().some(([n]) => n === "enc1.b.bn.runningVar"));
+  assert.ok(
+    names.includes("encoder.level0.a.conv.weight") && names.includes("presenceHead.dense.bias"),
+    names.join(","),
+  );
+  assert.ok(a.namedBuffers().some(([n]) => n === "encoder.level1.b.bn.runningVar"));
   const bad = a.stateDict();
-  bad.set("head.weight", { shape: [3], data: new Float32Array(3) });
-  assert.throws(() => b.loadStateDict(bad), /head\.weight has shape \[3\]/);
+  bad.set("segHead.conv.weight", { shape: [3], data: new Float32Array(3) });
+  assert.throws(() => b.loadStateDict(bad), /segHead\.conv\.weight has shape \[3\]/);
+  const extra = a.stateDict();
+  extra.set("head.weight", { shape: [3], data: new Float32Array(3) });
+  assert.throws(() => b.loadStateDict(extra), /unexpected entry head\.weight/);
   a.dispose();
   b.dispose();
 });

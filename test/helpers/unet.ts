@@ -1,0 +1,19 @@
+import * as E from "../../src/engine/index.js";
+import { UNet } from "../../src/model/unet.js";
+
+/** The product's two-head U-Net at a small square size, identity normalisation (inputs used as given). */
+export function smallUNet(filters: number[], size: number, rng: E.Rng): UNet {
+  return new UNet(
+    {
+      preset: "test",
+      inputHeight: size,
+      inputWidth: size,
+      kernel: 3,
+      filters,
+      presenceHead: true,
+      dropout: 0,
+    },
+    { mean: 0, std: 1 },
+    rng,
+  );
+}
