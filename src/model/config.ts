@@ -88,66 +88,43 @@ const REFERENCE_PLATEAU = { factor: 0.2, patience: 6, minLr: 1e-6, earlyStop: nu
  * reference: the published Keras recipe (5x5 convs, 160x160, SGD + Nesterov). fast: what a CPU can train
  * in minutes per epoch on the full set — 3x3 convs at 64x80 (keeps the 420:580 aspect), Adam.
  */
-export const PRESETS: Record<string, Preset> = {
-  reference: {
-    model: {
-      preset: "reference",
-      inputHeight: 160,
-      inputWidth: 160,
-      kernel: 5,
-      filters: [32, 64, 128, 256, 512],
-      presenceHead: true,
-      dropout: 0,
-    },
-    train: {
-      optimizer: "sgd",
-      lr: 0.1,
-      momentum: 0.9,
-      nesterov: true,
-      weightDecay: 0,
-      batch: 32,
-      epochs: 80,
-      dice: "batch",
-      diceSmooth: 1,
-      presenceWeight: 0.5,
-      clipNorm: null,
-      augment: REFERENCE_AUGMENT,
-      plateau: REFERENCE_PLATEAU,
-      seed: 1,
-      threads: null,
-      valMinArea: 2000,
-      checkpointMinutes: 5,
-    },
+const REFERENCE: Preset = {
+  model: {
+    preset: "reference",
+    inputHeight: 160,
+    inputWidth: 160,
+    kernel: 5,
+    filters: [32, 64, 128, 256, 512],
+    presenceHead: true,
+    dropout: 0,
   },
+  train: {
+    optimizer: "sgd",
+    lr: 0.1,
+    momentum: 0.9,
+    nesterov: true,
+    weightDecay: 0,
+    batch: 32,
+    epochs: 80,
+    dice: "batch",
+    diceSmooth: 1,
+    presenceWeight: 0.5,
+    clipNorm: null,
+    augment: REFERENCE_AUGMENT,
+    plateau: REFERENCE_PLATEAU,
+    seed: 1,
+    threads: null,
+    valMinArea: 2000,
+    checkpointMinutes: 5,
+  },
+};
+
+export const PRESETS: Record<string, Preset> = {
+  reference: REFERENCE,
+  // The reference recipe at CPU scale: what differs is all there is.
   fast: {
-    model: {
-      preset: "fast",
-      inputHeight: 64,
-      inputWidth: 80,
-      kernel: 3,
-      filters: [32, 64, 128, 256, 512],
-      presenceHead: true,
-      dropout: 0,
-    },
-    train: {
-      optimizer: "adam",
-      lr: 1e-3,
-      momentum: 0.9,
-      nesterov: false,
-      weightDecay: 0,
-      batch: 32,
-      epochs: 30,
-      dice: "batch",
-      diceSmooth: 1,
-      presenceWeight: 0.5,
-      clipNorm: null,
-      augment: REFERENCE_AUGMENT,
-      plateau: REFERENCE_PLATEAU,
-      seed: 1,
-      threads: null,
-      valMinArea: 2000,
-      checkpointMinutes: 5,
-    },
+    model: { ...REFERENCE.model, preset: "fast", inputHeight: 64, inputWidth: 80, kernel: 3 },
+    train: { ...REFERENCE.train, optimizer: "adam", lr: 1e-3, nesterov: false, epochs: 30 },
   },
 };
 

@@ -8,7 +8,7 @@ import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../io/image.js";
 import { overlayRgb, writePng } from "../../io/png.js";
 import { decodeRle } from "../../io/rle.js";
 import { readTiff } from "../../io/tiff.js";
-import { evaluateFiles, presenceRates } from "../../metric/evaluate.js";
+import { checkIds, loadPredictionCsv, loadTruth, presenceRates, scoreMasks } from "../../metric/evaluate.js";
 import { loadPreset } from "../../model/config.js";
 import { writePredictions } from "../../predict/prediction-store.js";
 import { train } from "../../train/trainer.js";
@@ -119,7 +119,10 @@ export async function runDemo(o: DemoFlags): Promise<void> {
 
   if (truth) {
     step(6, "evaluate against the synthetic test truth");
-    const score = evaluateFiles(truth, submission, KAGGLE_WIDTH, KAGGLE_HEIGHT);
+    const truthSet = loadTruth(truth, KAGGLE_WIDTH, KAGGLE_HEIGHT);
+    const predSet = loadPredictionCsv(submission, KAGGLE_WIDTH, KAGGLE_HEIGHT);
+    checkIds(truthSet, predSet);
+    const score = scoreMasks(truthSet.masks, predSet.masks, KAGGLE_WIDTH, KAGGLE_HEIGHT);
     const r = presenceRates(score.confusion);
     const allEmpty = score.perImage.filter((p) => p.truthArea === 0).length / score.n;
     console.log(
@@ -130,27 +133,11 @@ export async function runDemo(o: DemoFlags): Promise<void> {
     );
     const overlays = path.join(o.out, "overlays");
     fs.mkdirSync(overlays, { recursive: true });
-    const truthRle = new Map(
-      fs
-        .readFileSync(truth, "utf8")
-        .trim()
-        .split("\n")
-        .slice(1)
-        .map((l) => l.split(",") as [string, string]),
-    );
-    const predRle = new Map(
-      fs
-        .readFileSync(submission, "utf8")
-        .trim()
-        .split("\n")
-        .slice(1)
-        .map((l) => l.split(",") as [string, string]),
-    );
     const worst = [...score.perImage].sort((a, b) => a.dice - b.dice).slice(0, 12);
     for (const w of worst) {
       const img = readTiff(path.join(source, "test", `${w.id}.tif`));
-      const tm = decodeRle(truthRle.get(w.id) ?? "", KAGGLE_WIDTH, KAGGLE_HEIGHT);
-      const pm = decodeRle(predRle.get(w.id) ?? "", KAGGLE_WIDTH, KAGGLE_HEIGHT);
+      const tm = decodeRle(truthSet.masks.get(w.id) ?? "", KAGGLE_WIDTH, KAGGLE_HEIGHT);
+      const pm = decodeRle(predSet.masks.get(w.id) ?? "", KAGGLE_WIDTH, KAGGLE_HEIGHT);
       writePng(
         path.join(overlays, `${w.id}-dice${w.dice.toFixed(2)}.png`),
         overlayRgb(img, tm, pm),

@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { runDemo } from "../../src/cli/commands/demo.js";
+import { validateSubmission } from "../../src/predict/submission.js";
+import { tempDir } from "../helpers/sample.js";
+
+test("the demo runs the whole pipeline on synthetic data and leaves every artefact", async () => {
+  const out = tempDir();
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => void lines.push(a.join(" "));
+  try {
+    await runDemo({
+      input: path.join(out, "no-kaggle-here"),
+      out,
+      minutes: 0.05,
+      subjects: 2,
+      frames: 12,
+      test: 6,
+      seed: 3,
+      tta: true,
+      quiet: true,
+    });
+  } finally {
+    console.log = log;
+  }
+  const text = lines.join("\n");
+  assert.match(text, /Kaggle score \d\.\d{4} on 6 test images \(all-empty baseline \d\.\d{4}\)/);
+  assert.equal(validateSubmission(path.join(out, "submission.csv"), ["1", "2", "3", "4", "5", "6"]).rows, 6);
+  for (const f of [
+    "model/config.json",
+    "model/model.safetensors",
+    "model/curves.png",
+    "model/history.csv",
+    "preds/probs.npy",
+  ])
+    assert.ok(fs.existsSync(path.join(out, f)), f);
+  assert.equal(fs.readdirSync(path.join(out, "overlays")).filter((f) => f.endsWith(".png")).length, 6);
+  assert.ok(
+    fs.readdirSync(path.join(out, "model", "logs")).some((f) => f.startsWith("events.out.tfevents.")),
+  );
+});
