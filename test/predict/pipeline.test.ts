@@ -12,7 +12,7 @@ import { readPredictions, writePredictions } from "../../src/predict/prediction-
 import { flip, predictFrames } from "../../src/predict/predictor.js";
 import { validateSubmission } from "../../src/predict/submission.js";
 import { discFrame, saveTinyModel, writeDiscDataset } from "../helpers/tiny-model.js";
-import { tempDir } from "../helpers/sample.js";
+import { needsSample, SAMPLE_DIR, tempDir } from "../helpers/sample.js";
 
 const base = { batch: 4, quiet: true };
 
@@ -121,3 +121,35 @@ test("tune searches on the validation split and writes the best settings into co
   const saved = readModelConfig(modelDir).postprocess;
   assert.deepEqual(saved, r.best);
 });
+
+test(
+  "predict + submit on the 50 real test images: ids 1..50 in the format of sample_submission.csv",
+  { skip: needsSample },
+  async () => {
+    const modelDir = tempDir();
+    saveTinyModel(modelDir);
+    const out = path.join(tempDir(), "submission.csv");
+    const s = await runSubmit({ ...base, model: modelDir, input: path.join(SAMPLE_DIR, "test"), out });
+    assert.equal(s.rows, 50);
+    const ours = fs.readFileSync(out, "utf8").trim().split("\n");
+    const sample = fs
+      .readFileSync(path.join(SAMPLE_DIR, "sample_submission.csv"), "utf8")
+      .trim()
+      .split(/\r?\n/);
+    assert.equal(ours[0], sample[0], "same header");
+    assert.deepEqual(
+      ours.slice(1).map((l) => l.split(",")[0]),
+      sample.slice(1, 51).map((l) => l.split(",")[0]),
+      "ids 1..50 in the sample's order",
+    );
+    // Every row has the sample's shape: an id, a comma, then nothing or `start length` pairs.
+    for (const line of ours.slice(1)) assert.match(line, /^\d+,(\d+ \d+( \d+ \d+)*)?$/);
+    assert.equal(
+      validateSubmission(
+        out,
+        Array.from({ length: 50 }, (_, i) => String(i + 1)),
+      ).rows,
+      50,
+    );
+  },
+);
