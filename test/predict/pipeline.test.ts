@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
@@ -12,7 +13,9 @@ import { readPredictions, writePredictions } from "../../src/predict/prediction-
 import { flip, predictFrames } from "../../src/predict/predictor.js";
 import { validateSubmission } from "../../src/predict/submission.js";
 import { discFrame, saveTinyModel, writeDiscDataset } from "../helpers/tiny-model.js";
-import { needsSample, SAMPLE_DIR, tempDir } from "../helpers/sample.js";
+import { needsSample, PROJECT_ROOT, SAMPLE_DIR, tempDir } from "../helpers/sample.js";
+
+const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
 
 const base = { batch: 4, quiet: true };
 
@@ -153,3 +156,23 @@ test(
     );
   },
 );
+
+test("overlay --truth/--pred-csv draws the lowest-Dice frames, worst first", () => {
+  const data = tempDir();
+  writeDiscDataset(data, 0, 3);
+  const dir = path.join(data, "test");
+  const truth = path.join(data, "truth.csv");
+  const pred = path.join(data, "pred.csv");
+  // Truth: image 1 and 3 have a nerve; predictions: 1 right, 2 a false positive, 3 missed.
+  fs.writeFileSync(truth, "img,pixels\n1,1000 50\n2,\n3,2000 40\n");
+  fs.writeFileSync(pred, "img,pixels\n1,1000 50\n2,500 10\n3,\n");
+  const out = path.join(data, "worst");
+  const r = spawnSync(
+    process.execPath,
+    [CLI, "overlay", "--images", dir, "--truth", truth, "--pred-csv", pred, "--worst", "2", "--out", out],
+    { encoding: "utf8" },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(fs.readdirSync(out).sort(), ["2-dice0.00.png", "3-dice0.00.png"]);
+  assert.match(r.stdout, /of 3, mean 0\.3333/);
+});

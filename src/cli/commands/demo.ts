@@ -5,12 +5,10 @@ import { prepare } from "../../data/prepare.js";
 import { synthesize } from "../../data/synth.js";
 import * as E from "../../engine/index.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../io/image.js";
-import { overlayRgb, writePng } from "../../io/png.js";
-import { decodeRle } from "../../io/rle.js";
-import { readTiff } from "../../io/tiff.js";
 import { checkIds, loadPredictionCsv, loadTruth, presenceRates, scoreMasks } from "../../metric/evaluate.js";
 import { loadPreset } from "../../model/config.js";
 import { writePredictions } from "../../predict/prediction-store.js";
+import { writeWorstOverlays } from "../../predict/worst-overlays.js";
 import { train } from "../../train/trainer.js";
 import { floatOption, intOption } from "../options.js";
 import { quietByDefault } from "../progress.js";
@@ -132,19 +130,7 @@ export async function runDemo(o: DemoFlags): Promise<void> {
       `   presence precision ${r.precision.toFixed(3)}, recall ${r.recall.toFixed(3)}, accuracy ${r.accuracy.toFixed(3)}`,
     );
     const overlays = path.join(o.out, "overlays");
-    fs.mkdirSync(overlays, { recursive: true });
-    const worst = [...score.perImage].sort((a, b) => a.dice - b.dice).slice(0, 12);
-    for (const w of worst) {
-      const img = readTiff(path.join(source, "test", `${w.id}.tif`));
-      const tm = decodeRle(truthSet.masks.get(w.id) ?? "", KAGGLE_WIDTH, KAGGLE_HEIGHT);
-      const pm = decodeRle(predSet.masks.get(w.id) ?? "", KAGGLE_WIDTH, KAGGLE_HEIGHT);
-      writePng(
-        path.join(overlays, `${w.id}-dice${w.dice.toFixed(2)}.png`),
-        overlayRgb(img, tm, pm),
-        img.width,
-        img.height,
-      );
-    }
+    const worst = writeWorstOverlays(path.join(source, "test"), truthSet, predSet, score, 12, overlays);
     console.log(
       `   overlays of the ${worst.length} worst test frames (truth green, prediction red): ${overlays}/`,
     );

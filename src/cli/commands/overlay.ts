@@ -6,6 +6,10 @@ import { overlayRgb, writePng } from "../../io/png.js";
 import { readTiff } from "../../io/tiff.js";
 import { UserError, fileError } from "../errors.js";
 import { createProgress } from "../progress.js";
+import { intOption } from "../options.js";
+import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../io/image.js";
+import { checkIds, loadPredictionCsv, loadTruth, scoreMasks } from "../../metric/evaluate.js";
+import { writeWorstOverlays } from "../../predict/worst-overlays.js";
 
 /** Reads a mask TIFF of the image's size (nonzero = on). */
 function readMask(file: string, img: GreyImage): Uint8Array {
@@ -37,12 +41,16 @@ export function register(program: Command): void {
     .option("--images <dir>", "folder form: every <id>.tif in this folder")
     .option("--masks <dir>", "folder form: masks matched as <id>_mask.tif (missing ones are skipped)")
     .option("--preds <dir>", "folder form: predictions matched as <id>_mask.tif or <id>.tif")
+    .option("--truth <csv|dir>", "CSV form: true masks (train_masks.csv, test_masks.csv or a mask folder)")
+    .option("--pred-csv <file>", "CSV form: predicted masks (a submission), scored against --truth")
+    .option("--worst <n>", "CSV form: only the n frames with the lowest Dice", intOption("--worst", 1), 20)
     .requiredOption("--out <file|dir>", "output PNG (single image) or folder (folder form)")
     .option("--quiet", "no progress bar")
     .addHelpText(
       "after",
       "\nExamples:\n  nerveseg overlay input/train/1_14.tif --mask input/train/1_14_mask.tif --out work/1_14.png" +
-        "\n  nerveseg overlay --images work/synth/train --masks work/synth/train --out work/overlays",
+        "\n  nerveseg overlay --images work/synth/train --masks work/synth/train --out work/overlays" +
+        "\n  nerveseg overlay --images work/synth/test --truth work/synth/test_masks.csv --pred-csv submission.csv --worst 20 --out work/worst",
     )
     .action((image: string | undefined, o) => {
       if (image && o.images) throw new UserError("overlay: give either an image or --images DIR, not both");
@@ -54,6 +62,21 @@ export function register(program: Command): void {
         return;
       }
       if (!o.images) throw new UserError("overlay: give an image, or --images DIR for a whole folder");
+      if (o.truth || o.predCsv) {
+        if (!o.truth || !o.predCsv)
+          throw new UserError("overlay: the CSV form needs both --truth and --pred-csv");
+        const truth = loadTruth(o.truth, KAGGLE_WIDTH, KAGGLE_HEIGHT);
+        const pred = loadPredictionCsv(o.predCsv, KAGGLE_WIDTH, KAGGLE_HEIGHT);
+        checkIds(truth, pred, { subset: true });
+        const score = scoreMasks(truth.masks, pred.masks, KAGGLE_WIDTH, KAGGLE_HEIGHT, { subset: true });
+        const worst = writeWorstOverlays(o.images, truth, pred, score, o.worst, o.out);
+        for (const w of worst)
+          console.log(`${w.id}\tdice ${w.dice.toFixed(4)}\ttruth ${w.truthArea} px\tpred ${w.predArea} px`);
+        console.log(
+          `wrote the ${worst.length} lowest-Dice frames (of ${score.n}, mean ${score.score.toFixed(4)}) to ${o.out}`,
+        );
+        return;
+      }
       if (o.mask || o.pred)
         throw new UserError("overlay: --mask/--pred are for a single image; use --masks/--preds");
       let names: string[];
