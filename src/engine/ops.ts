@@ -201,17 +201,16 @@ function bnCheck(op: string, x: Tensor, bn: BatchNormState): number {
   return c;
 }
 
-/**
- * Batch normalization over the last (channel) axis, optionally fused with an activation.
- * Training: batch statistics (biased variance to normalise, unbiased into the running variance).
- * Eval: running statistics.
- */
-export function batchNorm(x: Tensor, bn: BatchNormState, opts: BatchNormOptions): Tensor {
-  const c = bnCheck("batchNorm", x, bn);
-  const rows = x.size / c;
-  if (opts.training) check(rows > 1, "batchNorm", "training needs more than one value per channel");
-  const act = ACT[opts.act ?? "none"];
-  const alpha = opts.alpha ?? 1;
+/** BN (+ activation) forward over `rows` x `c` values; returns y and the batch statistics backward needs. */
+function bnForwardRaw(
+  x: Tensor,
+  bn: BatchNormState,
+  rows: number,
+  c: number,
+  training: boolean,
+  act: ActCode,
+  alpha: number,
+): { y: Tensor; mean: Tensor; inv: Tensor } {
   const y = new Tensor(x.shape);
   const mean = new Tensor([c]);
   const inv = new Tensor([c]);
@@ -227,35 +226,67 @@ export function batchNorm(x: Tensor, bn: BatchNormState, opts: BatchNormOptions)
     rows,
     c,
     bn.eps ?? 1e-5,
-    opts.training,
+    training,
     bn.momentum ?? 0.1,
     act,
     alpha,
   );
-  if (opts.training) {
+  if (training) {
     bn.runningMean.version++;
     bn.runningVar.version++;
   }
-  return record([x, bn.gamma, bn.beta], y, (dy, needs) => {
+  return { y, mean, inv };
+}
+
+/** BN (+ activation) backward: fills dx when given, returns dgamma and dbeta. */
+function bnBackwardRaw(
+  x: Tensor,
+  fwd: { y: Tensor; mean: Tensor; inv: Tensor },
+  dy: Tensor,
+  bn: BatchNormState,
+  dx: Tensor | null,
+  rows: number,
+  c: number,
+  training: boolean,
+  act: ActCode,
+  alpha: number,
+): [Tensor, Tensor] {
+  const dgamma = new Tensor([c]);
+  const dbeta = new Tensor([c]);
+  native.bnBackward(
+    x.data,
+    act === ActCode.None ? null : fwd.y.data,
+    dy.data,
+    bn.gamma.data,
+    fwd.mean.data,
+    fwd.inv.data,
+    dx ? dx.data : null,
+    dgamma.data,
+    dbeta.data,
+    rows,
+    c,
+    act,
+    alpha,
+    training,
+  );
+  return [dgamma, dbeta];
+}
+
+/**
+ * Batch normalization over the last (channel) axis, optionally fused with an activation.
+ * Training: batch statistics (biased variance to normalise, unbiased into the running variance).
+ * Eval: running statistics.
+ */
+export function batchNorm(x: Tensor, bn: BatchNormState, opts: BatchNormOptions): Tensor {
+  const c = bnCheck("batchNorm", x, bn);
+  const rows = x.size / c;
+  if (opts.training) check(rows > 1, "batchNorm", "training needs more than one value per channel");
+  const act = ACT[opts.act ?? "none"];
+  const alpha = opts.alpha ?? 1;
+  const fwd = bnForwardRaw(x, bn, rows, c, opts.training, act, alpha);
+  return record([x, bn.gamma, bn.beta], fwd.y, (dy, needs) => {
     const dx = needs[0] ? new Tensor(x.shape) : null;
-    const dgamma = new Tensor([c]);
-    const dbeta = new Tensor([c]);
-    native.bnBackward(
-      x.data,
-      act === ActCode.None ? null : y.data,
-      dy.data,
-      bn.gamma.data,
-      mean.data,
-      inv.data,
-      dx ? dx.data : null,
-      dgamma.data,
-      dbeta.data,
-      rows,
-      c,
-      act,
-      alpha,
-      opts.training,
-    );
+    const [dgamma, dbeta] = bnBackwardRaw(x, fwd, dy, bn, dx, rows, c, opts.training, act, alpha);
     return [dx, dgamma, dbeta];
   });
 }
@@ -326,50 +357,13 @@ export function convBnAct(
   native.convForward(x.data, w.data, b ? b.data : null, z.data, ...geomArgs(g), ActCode.None, 1, false);
   const rows = g.n * g.oh * g.ow;
   check(rows > 1, "convBnAct", "training needs more than one value per channel");
-  const y = new Tensor(z.shape);
-  const mean = new Tensor([g.oc]);
-  const inv = new Tensor([g.oc]);
-  native.bnForward(
-    z.data,
-    bn.gamma.data,
-    bn.beta.data,
-    y.data,
-    mean.data,
-    inv.data,
-    bn.runningMean.data,
-    bn.runningVar.data,
-    rows,
-    g.oc,
-    bn.eps ?? 1e-5,
-    true,
-    bn.momentum ?? 0.1,
-    act,
-    alpha,
-  );
-  bn.runningMean.version++;
-  bn.runningVar.version++;
+  const fwd = bnForwardRaw(z, bn, rows, g.oc, true, act, alpha);
+  const { y, mean, inv } = fwd;
   if (!needsGrad) z.dispose();
   const inputs = b ? [x, w, bn.gamma, bn.beta, b] : [x, w, bn.gamma, bn.beta];
   return record(inputs, y, (dy, needs) => {
     const dz = new Tensor(z.shape);
-    const dgamma = new Tensor([g.oc]);
-    const dbeta = new Tensor([g.oc]);
-    native.bnBackward(
-      z.data,
-      act === ActCode.None ? null : y.data,
-      dy.data,
-      bn.gamma.data,
-      mean.data,
-      inv.data,
-      dz.data,
-      dgamma.data,
-      dbeta.data,
-      rows,
-      g.oc,
-      act,
-      alpha,
-      true,
-    );
+    const [dgamma, dbeta] = bnBackwardRaw(z, fwd, dy, bn, dz, rows, g.oc, true, act, alpha);
     const [dx, dw, db] = convBackward(x, w, b, g, dz, needs[0], needs[1], needs[4] ?? false);
     // z, mean and inv are internal to this op (the caller never sees them): free them now.
     dz.dispose();
