@@ -24,21 +24,21 @@ program
   .showHelpAfterError();
 
 // Each command lives in ./commands/<name>.ts and registers itself here.
-// (register lines below, one per command)
-registerBench(program);
-registerTrain(program);
+// (register lines below, one per command, in pipeline order for --help)
 registerDemo(program);
-registerDedupe(program);
 registerSynth(program);
-registerOverlay(program);
-registerRle(program);
-registerEvaluate(program);
 registerPrepare(program);
+registerTrain(program);
 registerPredict(program);
 registerTune(program);
 registerSubmit(program);
+registerEvaluate(program);
 registerExport(program);
 registerView(program);
+registerOverlay(program);
+registerRle(program);
+registerDedupe(program);
+registerBench(program);
 
 async function main(): Promise<void> {
   try {

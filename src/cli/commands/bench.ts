@@ -6,7 +6,7 @@ export function register(program: Command): void {
   program
     .command("bench")
     .description(
-      "Benchmark the engine on UNet-64x80: batch-32 training (fwd+bwd+Adam), inference at batch 1 and 32, " +
+      "benchmark the engine on UNet-64x80: batch-32 training (fwd+bwd+Adam), inference at batch 1 and 32, " +
         "GFLOP/s, % of measured peak, peak RSS, and onnxruntime-node on the same net",
     )
     .option("--json", "print the result as JSON")
