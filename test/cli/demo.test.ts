@@ -11,18 +11,22 @@ test("the demo runs the whole pipeline on synthetic data and leaves every artefa
   const lines: string[] = [];
   const log = console.log;
   console.log = (...a: unknown[]) => void lines.push(a.join(" "));
+  const opts = {
+    input: path.join(out, "no-kaggle-here"),
+    out,
+    minutes: 0.05,
+    subjects: 2,
+    frames: 12,
+    test: 6,
+    seed: 3,
+    tta: true,
+    quiet: true,
+  };
   try {
-    await runDemo({
-      input: path.join(out, "no-kaggle-here"),
-      out,
-      minutes: 0.05,
-      subjects: 2,
-      frames: 12,
-      test: 6,
-      seed: 3,
-      tta: true,
-      quiet: true,
-    });
+    await runDemo(opts);
+    // Running it again (as `npm start` twice would) replaces the previous demo instead of refusing.
+    lines.length = 0;
+    await runDemo(opts);
   } finally {
     console.log = log;
   }

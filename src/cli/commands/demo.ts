@@ -75,6 +75,11 @@ export async function runDemo(o: DemoFlags): Promise<void> {
 
   const modelDir = path.join(o.out, "model");
   step(3, `train the fast preset for up to ${o.minutes} min → ${modelDir}`);
+  // The demo owns its folder: a rerun replaces the previous demo model rather than refusing to train.
+  if (fs.existsSync(modelDir)) {
+    console.log(`   (replacing the previous demo model in ${modelDir})`);
+    fs.rmSync(modelDir, { recursive: true, force: true });
+  }
   const preset = loadPreset("fast");
   preset.train.seed = o.seed;
   const t = await train({
@@ -130,6 +135,7 @@ export async function runDemo(o: DemoFlags): Promise<void> {
       `   presence precision ${r.precision.toFixed(3)}, recall ${r.recall.toFixed(3)}, accuracy ${r.accuracy.toFixed(3)}`,
     );
     const overlays = path.join(o.out, "overlays");
+    fs.rmSync(overlays, { recursive: true, force: true });
     const worst = writeWorstOverlays(path.join(source, "test"), truthSet, predSet, score, 12, overlays);
     console.log(
       `   overlays of the ${worst.length} worst test frames (truth green, prediction red): ${overlays}/`,
