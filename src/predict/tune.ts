@@ -129,7 +129,8 @@ function countsPerThreshold(
  * validation images; the other params (blur, morphology, largest component) stay as in `base`.
  * Cost: one upsample + blur per image, one pass per image for all pixel thresholds, then the presence and
  * min-area sweeps work on per-image counts only (no pixels). The base params' own values are always added
- * to the grid, so `before` is exact and `after >= before`.
+ * to the grid, so `before` is exact and `after >= before`. Among settings tied for the best score, the
+ * middle of the plateau wins (see below).
  */
 export function tunePostprocess(
   input: TuneInput,
@@ -170,27 +171,70 @@ export function tunePostprocess(
   }
 
   const table: TuneRow[] = [];
-  let bestRow: TuneRow | null = null;
+  const P = pres.length;
+  const A = areas.length;
+  const at = (j: number, p: number, m: number): number => (j * P + p) * A + m;
   let before = NaN;
+  let top = -Infinity;
   for (let j = 0; j < T; j++) {
-    for (const P of pres) {
-      for (const M of areas) {
+    for (let p = 0; p < P; p++) {
+      for (let m = 0; m < A; m++) {
         let sum = 0;
         for (let i = 0; i < n; i++) {
           const a = area[j * n + i];
-          const empty = input.presence[i] < P || a < M || a === 0;
+          const empty = input.presence[i] < pres[p] || a < areas[m] || a === 0;
           const ta = truthArea[i];
           if (empty) sum += ta === 0 ? 1 : 0;
           else sum += (2 * inter[j * n + i]) / (a + ta);
         }
-        const row: TuneRow = { pixelThreshold: pix[j], presenceThreshold: P, minArea: M, score: sum / n };
+        const row: TuneRow = {
+          pixelThreshold: pix[j],
+          presenceThreshold: pres[p],
+          minArea: areas[m],
+          score: sum / n,
+        };
         table.push(row);
-        if (bestRow === null || row.score > bestRow.score) bestRow = row;
-        if (pix[j] === base.pixelThreshold && P === base.presenceThreshold && M === base.minArea)
+        top = Math.max(top, row.score);
+        if (pix[j] === base.pixelThreshold && pres[p] === base.presenceThreshold && areas[m] === base.minArea)
           before = row.score;
       }
     }
   }
+  // Validation sets are small, so the best score is often a plateau of tied settings. Its edges (presence
+  // threshold 0, no minimum area) transfer worst to new images; pick the tied setting whose grid
+  // neighbourhood scores best on average (the middle of the plateau), then the one nearest the base.
+  const neighbourhood = (j: number, p: number, m: number): number => {
+    let sum = 0;
+    let count = 0;
+    for (let dj = -1; dj <= 1; dj++)
+      for (let dp = -1; dp <= 1; dp++)
+        for (let dm = -1; dm <= 1; dm++) {
+          const [jj, pp, mm] = [j + dj, p + dp, m + dm];
+          if (jj < 0 || jj >= T || pp < 0 || pp >= P || mm < 0 || mm >= A) continue;
+          sum += table[at(jj, pp, mm)].score;
+          count++;
+        }
+    return sum / count;
+  };
+  const baseIndex = [
+    pix.indexOf(base.pixelThreshold),
+    pres.indexOf(base.presenceThreshold),
+    areas.indexOf(base.minArea),
+  ];
+  let bestKey: [number, number] = [-Infinity, -Infinity];
+  let bestRow: TuneRow | null = null;
+  for (let j = 0; j < T; j++)
+    for (let p = 0; p < P; p++)
+      for (let m = 0; m < A; m++) {
+        const row = table[at(j, p, m)];
+        if (row.score < top - 1e-12) continue;
+        const dist = Math.abs(j - baseIndex[0]) + Math.abs(p - baseIndex[1]) + Math.abs(m - baseIndex[2]);
+        const key: [number, number] = [neighbourhood(j, p, m), -dist];
+        if (key[0] > bestKey[0] + 1e-12 || (Math.abs(key[0] - bestKey[0]) <= 1e-12 && key[1] > bestKey[1])) {
+          bestKey = key;
+          bestRow = row;
+        }
+      }
   const b = bestRow!;
   return {
     best: {

@@ -196,3 +196,55 @@ test("tune rejects mismatched inputs", () => {
   };
   assert.throws(() => tunePostprocess(badTruth), /v2: odd number/);
 });
+
+test("among settings tied for the best score, tune picks the middle of the plateau, not its edge", () => {
+  // 58x42 maps (x10 to 580x420). Nerve frames: a confident 8x6 block (4,800 px at full size), presence 0.8.
+  // Empty frames: a confident 2x2 speck (400 px), presence 0.3. Any presence threshold in (0.3, 0.8] or
+  // minimum area in (400, 4800] removes the specks: a wide plateau of perfect scores.
+  const w = 58;
+  const h = 42;
+  const block = (x0: number, y0: number, bw: number, bh: number): Float32Array => {
+    const m = new Float32Array(w * h);
+    for (let y = y0; y < y0 + bh; y++) for (let x = x0; x < x0 + bw; x++) m[y * w + x] = 1;
+    return m;
+  };
+  const full = (map: Float32Array): Uint8Array =>
+    postprocess({ data: map, width: w, height: h }, 1, { ...DEFAULT_POSTPROCESS, pixelThreshold: 0.5 });
+  const nerve = block(20, 10, 8, 6);
+  const speck = block(5, 30, 2, 2);
+  const input: TuneInput = {
+    probs: [nerve, nerve, speck, speck],
+    presence: [0.8, 0.8, 0.3, 0.3],
+    width: w,
+    height: h,
+    truth: [
+      full(nerve),
+      full(nerve),
+      new Uint8Array(KAGGLE_WIDTH * KAGGLE_HEIGHT),
+      new Uint8Array(KAGGLE_WIDTH * KAGGLE_HEIGHT),
+    ],
+  };
+  const grid: TuneGrid = {
+    pixelThresholds: [0.3, 0.5, 0.7],
+    presenceThresholds: [0, 0.2, 0.4, 0.5, 0.6, 0.8, 0.9],
+    minAreas: [0, 200, 1000, 2000, 3000, 5000],
+  };
+  const r = tunePostprocess(input, { ...DEFAULT_POSTPROCESS, presenceThreshold: 0, minArea: 0 }, grid);
+  assert.equal(r.after, 1);
+  const score = (p: number, m: number, t: number): number =>
+    r.table.find((row) => row.presenceThreshold === p && row.minArea === m && row.pixelThreshold === t)!
+      .score;
+  // Only pixel threshold 0.5 reproduces the truth exactly; along the other two axes every neighbour of
+  // the chosen setting is perfect too (an interior point of the plateau).
+  assert.equal(r.best.pixelThreshold, 0.5);
+  const pi = grid.presenceThresholds.indexOf(r.best.presenceThreshold);
+  const mi = grid.minAreas.indexOf(r.best.minArea);
+  for (const dp of [-1, 0, 1])
+    for (const dm of [-1, 0, 1]) {
+      const [p, m] = [grid.presenceThresholds[pi + dp], grid.minAreas[mi + dm]];
+      if (p === undefined || m === undefined) continue;
+      assert.equal(score(p, m, 0.5), 1, `neighbour presence ${p}, minArea ${m}`);
+    }
+  // The first perfect setting in grid order sits on the plateau's edge (presence 0 with minArea 1000).
+  assert.ok(score(0, 1000, 0.5) === 1 && score(0, 200, 0.5) < 1);
+});
