@@ -17,6 +17,21 @@ export const enum ActCode {
   Sigmoid = 3,
 }
 
+/** A convolution's geometry as the addon takes it: batch, input HxW, channels in/out, kernel, stride, pad, output HxW. */
+export type ConvGeomArgs = [
+  n: number,
+  h: number,
+  wd: number,
+  c: number,
+  oc: number,
+  kh: number,
+  kw: number,
+  s: number,
+  p: number,
+  oh: number,
+  ow: number,
+];
+
 export interface NativeAddon {
   version(): string;
   alloc(n: number, zero: boolean): F;
@@ -27,110 +42,25 @@ export interface NativeAddon {
   pooledBytes(): number;
   setThreads(n: number): void;
   getThreads(): number;
-  // conv: n,h,w,c,oc,kh,kw,stride,pad,oh,ow
   convForward(
     x: F,
     w: F,
     b: Fopt,
     y: F,
-    n: number,
-    h: number,
-    wd: number,
-    c: number,
-    oc: number,
-    kh: number,
-    kw: number,
-    s: number,
-    p: number,
-    oh: number,
-    ow: number,
-    act: ActCode,
-    alpha: number,
-    wPrepared: boolean,
+    ...geomAndMore: [...ConvGeomArgs, act: ActCode, alpha: number, wPrepared: boolean]
   ): void;
   /** Floats needed for this conv's weights in the kernel's own (blocked) layout. */
-  convPreparedSize(
-    hasBias: boolean,
-    n: number,
-    h: number,
-    wd: number,
-    c: number,
-    oc: number,
-    kh: number,
-    kw: number,
-    s: number,
-    p: number,
-    oh: number,
-    ow: number,
-    act: ActCode,
-    alpha: number,
-  ): number;
+  convPreparedSize(hasBias: boolean, ...geomAndMore: [...ConvGeomArgs, act: ActCode, alpha: number]): number;
   /** HWIO weights -> the kernel's layout (for convForward(..., wPrepared = true)). */
   convPrepareWeights(
     w: F,
     out: F,
     hasBias: boolean,
-    n: number,
-    h: number,
-    wd: number,
-    c: number,
-    oc: number,
-    kh: number,
-    kw: number,
-    s: number,
-    p: number,
-    oh: number,
-    ow: number,
-    act: ActCode,
-    alpha: number,
+    ...geomAndMore: [...ConvGeomArgs, act: ActCode, alpha: number]
   ): void;
-  convBackwardData(
-    dy: F,
-    w: F,
-    dx: F,
-    n: number,
-    h: number,
-    wd: number,
-    c: number,
-    oc: number,
-    kh: number,
-    kw: number,
-    s: number,
-    p: number,
-    oh: number,
-    ow: number,
-  ): void;
-  convBackwardWeights(
-    x: F,
-    dy: F,
-    dw: F,
-    db: Fopt,
-    n: number,
-    h: number,
-    wd: number,
-    c: number,
-    oc: number,
-    kh: number,
-    kw: number,
-    s: number,
-    p: number,
-    oh: number,
-    ow: number,
-  ): void;
-  convImpl(
-    kind: 0 | 1 | 2,
-    n: number,
-    h: number,
-    wd: number,
-    c: number,
-    oc: number,
-    kh: number,
-    kw: number,
-    s: number,
-    p: number,
-    oh: number,
-    ow: number,
-  ): string;
+  convBackwardData(dy: F, w: F, dx: F, ...geom: ConvGeomArgs): void;
+  convBackwardWeights(x: F, dy: F, dw: F, db: Fopt, ...geom: ConvGeomArgs): void;
+  convImpl(kind: 0 | 1 | 2, ...geom: ConvGeomArgs): string;
   bnForward(
     x: F,
     gamma: F,

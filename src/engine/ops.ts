@@ -1,7 +1,7 @@
 // Differentiable ops. Layout: 4-D activations are NHWC ([batch, height, width, channels]) and
 // stay that way end to end; conv weights are HWIO ([kh, kw, inChannels, outChannels]). Every op
 // checks shapes here so the native side only ever sees consistent sizes.
-import { ActCode, native } from "./native.js";
+import { ActCode, native, type ConvGeomArgs } from "./native.js";
 import { Tensor, record, isGradEnabled, type Shape } from "./tensor.js";
 import type { Rng } from "./random.js";
 
@@ -75,9 +75,7 @@ function convGeom(op: string, x: Tensor, w: Tensor, b: Tensor | null, opts: Conv
   return { n, h, w: wd, c, oc, kh, kw, s, p, oh, ow };
 }
 
-function geomArgs(
-  g: ConvGeom,
-): [number, number, number, number, number, number, number, number, number, number, number] {
+function geomArgs(g: ConvGeom): ConvGeomArgs {
   return [g.n, g.h, g.w, g.c, g.oc, g.kh, g.kw, g.s, g.p, g.oh, g.ow];
 }
 
