@@ -9,6 +9,7 @@ import { checkIds, loadPredictionCsv, loadTruth, presenceRates, scoreMasks } fro
 import { loadPreset } from "../../model/config.js";
 import { writePredictions } from "../../predict/prediction-store.js";
 import { writeWorstOverlays } from "../../predict/worst-overlays.js";
+import { emptyBaseline } from "../../train/metrics.js";
 import { train } from "../../train/trainer.js";
 import { floatOption, intOption } from "../options.js";
 import { quietByDefault } from "../progress.js";
@@ -129,7 +130,7 @@ export async function runDemo(o: DemoFlags): Promise<void> {
     checkIds(truthSet, predSet);
     const score = scoreMasks(truthSet.masks, predSet.masks, KAGGLE_WIDTH, KAGGLE_HEIGHT);
     const r = presenceRates(score.confusion);
-    const allEmpty = score.perImage.filter((p) => p.truthArea === 0).length / score.n;
+    const allEmpty = emptyBaseline(score.perImage.map((p) => p.truthArea));
     console.log(
       `   Kaggle score ${score.score.toFixed(4)} on ${score.n} test images (all-empty baseline ${allEmpty.toFixed(4)})`,
     );

@@ -6,6 +6,7 @@ import { NpyRowReader } from "../../io/npy.js";
 import { CONFIG_FILE, readModelConfig } from "../../model/model-file.js";
 import { readPredictions } from "../../predict/prediction-store.js";
 import { tunePostprocess, type TuneResult } from "../../predict/tune.js";
+import { emptyBaseline } from "../../train/metrics.js";
 import { fileError } from "../errors.js";
 import { createProgress } from "../progress.js";
 import { addPredictOptions, runPrediction } from "./predict.js";
@@ -59,7 +60,7 @@ export async function runTune(o: TuneCliOptions): Promise<TuneResult & { allEmpt
       path.join(o.model, CONFIG_FILE),
       JSON.stringify({ ...config, postprocess: result.best }, null, 2) + "\n",
     );
-  const allEmpty = m.split.val.filter((i) => m.train.maskArea[i] === 0).length / Math.max(1, valIds.length);
+  const allEmpty = emptyBaseline(m.split.val.map((i) => m.train.maskArea[i]));
   return { ...result, allEmpty };
 }
 
