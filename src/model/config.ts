@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import { z } from "zod";
 import { fileError } from "../cli/errors.js";
+import { parseWith, readJson } from "../io/json.js";
 
 /**
  * Everything that defines a model and how it is trained, as one validated JSON document. It is saved
@@ -133,28 +134,30 @@ export function loadPreset(nameOrFile: string): Preset {
   if (PRESETS[nameOrFile]) return structuredClone(PRESETS[nameOrFile]);
   if (!fs.existsSync(nameOrFile))
     throw fileError(nameOrFile, `not a preset (${Object.keys(PRESETS).join(", ")}) nor a config file`);
-  let raw: { model?: object; train?: object };
-  try {
-    raw = JSON.parse(fs.readFileSync(nameOrFile, "utf8"));
-  } catch (e) {
-    throw fileError(nameOrFile, `not valid JSON (${(e as Error).message})`);
-  }
+  const raw = readJson(nameOrFile) as { model?: object; train?: object };
   const base = PRESETS.fast;
   const merged = {
     model: { ...base.model, preset: nameOrFile, ...raw.model },
     train: { ...base.train, ...raw.train },
   };
-  const parsed = PresetSchema.safeParse(merged);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw fileError(nameOrFile, `${issue.path.join(".")}: ${issue.message}`);
+  const preset = parseWith(PresetSchema, merged, nameOrFile);
+  try {
+    bottleneckSize(preset.model);
+  } catch (e) {
+    throw fileError(nameOrFile, `model: ${(e as Error).message}`);
   }
-  const levels = 2 ** (parsed.data.model.filters.length - 1);
-  const { inputHeight: h, inputWidth: w } = parsed.data.model;
-  if (h % levels !== 0 || w % levels !== 0)
-    throw fileError(
-      nameOrFile,
-      `model.inputHeight/inputWidth ${h}x${w} must be divisible by ${levels} for ${parsed.data.model.filters.length} filter levels`,
+  return preset;
+}
+
+/** The bottleneck size of a config: input / 2^(levels-1); throws when the input does not divide. */
+export function bottleneckSize(cfg: Pick<ModelConfig, "inputHeight" | "inputWidth" | "filters">): {
+  height: number;
+  width: number;
+} {
+  const f = 2 ** (cfg.filters.length - 1);
+  if (cfg.inputHeight % f !== 0 || cfg.inputWidth % f !== 0)
+    throw new Error(
+      `input ${cfg.inputHeight}x${cfg.inputWidth} must be divisible by ${f} (2^(levels-1)) for ${cfg.filters.length} levels`,
     );
-  return parsed.data;
+  return { height: cfg.inputHeight / f, width: cfg.inputWidth / f };
 }

@@ -17,11 +17,18 @@ import { z } from "zod";
 import * as E from "../engine/index.js";
 import { fileError } from "../cli/errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
+import { parseWith, readJson } from "../io/json.js";
 import type { GreyImage } from "../io/image.js";
 import { readSafetensors, writeSafetensors, type Tensor as StTensor } from "../io/safetensors.js";
 import { resizeArea } from "../data/resize.js";
-import { DEFAULT_POSTPROCESS, ModelConfigSchema, PostprocessSchema, TrainConfigSchema } from "./config.js";
-import { UNet, bottleneckSize } from "./unet.js";
+import {
+  bottleneckSize,
+  DEFAULT_POSTPROCESS,
+  ModelConfigSchema,
+  PostprocessSchema,
+  TrainConfigSchema,
+} from "./config.js";
+import { UNet } from "./unet.js";
 
 export const CONFIG_FILE = "config.json";
 export const WEIGHTS_FILE = "model.safetensors";
@@ -102,26 +109,13 @@ export function readModelConfig(dir: string): ModelFolderConfig {
   const file = path.join(dir, CONFIG_FILE);
   if (!fs.existsSync(file))
     throw fileError(file, "missing: not a nerveseg model folder (train one with `nerveseg train`)");
-  let raw: unknown;
+  const config = parseWith(ModelFolderConfigSchema, readJson(file), file, "not a nerveseg model config: ");
   try {
-    raw = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (e) {
-    throw fileError(file, `not valid JSON (${(e as Error).message})`);
-  }
-  const parsed = ModelFolderConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw fileError(
-      file,
-      `not a nerveseg model config: ${issue.path.join(".") || "(root)"}: ${issue.message}`,
-    );
-  }
-  try {
-    bottleneckSize(parsed.data.model);
+    bottleneckSize(config.model);
   } catch (e) {
     throw fileError(file, `model: ${(e as Error).message}`);
   }
-  return parsed.data;
+  return config;
 }
 
 export interface LoadedModel {

@@ -13,7 +13,7 @@
  * presenceHead.conv.{weight,bias}, presenceHead.dense.{weight,bias}.
  */
 import * as E from "../engine/index.js";
-import type { ModelConfig } from "./config.js";
+import { bottleneckSize, type ModelConfig } from "./config.js";
 
 export interface Normalization {
   mean: number;
@@ -135,19 +135,6 @@ export class PresenceHead extends E.Module {
   forward(bottleneck: E.Tensor): E.Tensor {
     return E.sigmoid(this.dense.forward(E.flatten(E.sigmoid(this.conv.forward(bottleneck)))));
   }
-}
-
-/** The bottleneck size of a config: input / 2^(levels-1); throws when the input does not divide. */
-export function bottleneckSize(cfg: Pick<ModelConfig, "inputHeight" | "inputWidth" | "filters">): {
-  height: number;
-  width: number;
-} {
-  const f = 2 ** (cfg.filters.length - 1);
-  if (cfg.inputHeight % f !== 0 || cfg.inputWidth % f !== 0)
-    throw new Error(
-      `input ${cfg.inputHeight}x${cfg.inputWidth} must be divisible by ${f} (2^(levels-1)) for ${cfg.filters.length} levels`,
-    );
-  return { height: cfg.inputHeight / f, width: cfg.inputWidth / f };
 }
 
 export class UNet extends E.Module {

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import * as E from "../../src/engine/index.js";
-import { UNet, bottleneckSize } from "../../src/model/unet.js";
-import { PRESETS, loadPreset, type ModelConfig } from "../../src/model/config.js";
+import { UNet } from "../../src/model/unet.js";
+import { bottleneckSize, PRESETS, loadPreset, type ModelConfig } from "../../src/model/config.js";
 import { UserError } from "../../src/cli/errors.js";
 import { tempDir } from "../helpers/sample.js";
 
