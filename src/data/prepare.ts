@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileError, UserError } from "../cli/errors.js";
 import { AtomicFileWriter, writeFileAtomic } from "../io/atomic.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
+import { compareIds } from "../io/ids.js";
 import { encodeNpyHeader } from "../io/npy.js";
 import { decodeInOrder, type DecodeJob, type DecodeResult } from "./decode-pool.js";
 import { MANIFEST_NAME, type Manifest } from "./manifest.js";
@@ -69,12 +70,7 @@ function scanTrain(dir: string, skip: (file: string, reason: string) => void): T
       mask: path.join(dir, maskName),
     });
   }
-  const key = (id: string): number[] => id.split("_").map(Number);
-  return entries.sort((a, b) => {
-    const [sa, na] = key(a.id);
-    const [sb, nb] = key(b.id);
-    return sa - sb || na - nb;
-  });
+  return entries.sort((a, b) => compareIds(a.id, b.id));
 }
 
 function scanTest(
@@ -87,7 +83,7 @@ function scanTest(
     if (!m) skip(path.join(dir, f), "unexpected file name (want <n>.tif)");
     else out.push({ id: m[1], image: path.join(dir, f) });
   }
-  return out.sort((a, b) => Number(a.id) - Number(b.id));
+  return out.sort((a, b) => compareIds(a.id, b.id));
 }
 
 /** A uint8 .npy of frames written one frame at a time, renamed into place only by commit(). */

@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { UserError, fileError } from "../cli/errors.js";
 import { readCsv, csvLine } from "../io/csv.js";
+import { compareIds } from "../io/ids.js";
 import { encodeRle, parseRle, runsArea, runsIntersection } from "../io/rle.js";
 import { readTiff } from "../io/tiff.js";
 import { diceFromCounts } from "./dice.js";
@@ -51,11 +52,6 @@ export function maskIdFromFile(file: string): string {
     .basename(file)
     .replace(/\.tiff?$/i, "")
     .replace(/_mask$/i, "");
-}
-
-/** Sorts ids like "1_2" < "1_10" < "2_1" (numeric parts compared as numbers). */
-export function compareIds(a: string, b: string): number {
-  return a.localeCompare(b, "en", { numeric: true });
 }
 
 /**

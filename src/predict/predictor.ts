@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileError } from "../cli/errors.js";
 import { decodeInOrder, type DecodeJob } from "../data/decode-pool.js";
 import type { GreyImage } from "../io/image.js";
+import { compareIds } from "../io/ids.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { frameToModelRes, predictBatch } from "../model/model-file.js";
 import type { UNet } from "../model/unet.js";
@@ -115,12 +116,7 @@ export function listImages(dir: string): { id: string; file: string }[] {
     .filter((f) => /^\d+(_\d+)?\.tif$/.test(f))
     .map((f) => ({ id: f.slice(0, -4), file: path.join(dir, f) }));
   if (out.length === 0) throw fileError(dir, "no <n>.tif images in it");
-  const key = (id: string): number[] => id.split("_").map(Number);
-  return out.sort((a, b) => {
-    const [a0, a1 = 0] = key(a.id);
-    const [b0, b1 = 0] = key(b.id);
-    return a0 - b0 || a1 - b1;
-  });
+  return out.sort((a, b) => compareIds(a.id, b.id));
 }
 
 /**

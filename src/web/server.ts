@@ -14,7 +14,8 @@ import { encodePng } from "../io/png.js";
 import { parseRle, runsArea, runsToMask } from "../io/rle.js";
 import { readTiff } from "../io/tiff.js";
 import { dice } from "../metric/dice.js";
-import { compareIds, loadTruth, maskIdFromFile } from "../metric/evaluate.js";
+import { compareIds } from "../io/ids.js";
+import { loadTruth, maskIdFromFile } from "../metric/evaluate.js";
 import {
   DEFAULT_POSTPROCESS,
   fullResProbability,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { compareIds } from "../../src/io/ids.js";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -6,7 +7,6 @@ import { test } from "node:test";
 import { UserError } from "../../src/cli/errors.js";
 import { writeTiff } from "../../src/io/tiff.js";
 import {
-  compareIds,
   evaluateFiles,
   loadMaskCsv,
   loadMaskDir,

@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import type { GreyImage } from "../../io/image.js";
 import { overlayRgb, writePng } from "../../io/png.js";
+import { compareIds } from "../../io/ids.js";
 import { readTiff } from "../../io/tiff.js";
 import { UserError, fileError } from "../errors.js";
 import { createProgress } from "../progress.js";
@@ -88,7 +89,7 @@ export function register(program: Command): void {
       const ids = names
         .filter((f) => f.endsWith(".tif") && !f.endsWith("_mask.tif"))
         .map((f) => f.slice(0, -4))
-        .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+        .sort(compareIds);
       if (ids.length === 0) throw fileError(o.images, "no .tif images in this folder");
       const find = (dir: string | undefined, candidates: string[]): string | undefined => {
         if (!dir) return undefined;
