@@ -14,7 +14,7 @@ import { register as registerView } from "./commands/view.js";
 import { register as registerDedupe } from "./commands/dedupe.js";
 import { register as registerTrain } from "./commands/train.js";
 import { register as registerBench } from "./commands/bench.js";
-import { UserError } from "./errors.js";
+import { UserError } from "../core/errors.js";
 
 const program = new Command();
 program

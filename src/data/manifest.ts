@@ -1,6 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
-import { fileError } from "../cli/errors.js";
+import { fileError } from "../core/errors.js";
 import { readJsonFile } from "../io/json.js";
 
 /** What `nerveseg prepare` writes beside its arrays; everything later stages need to know about the data. */

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { fileError, UserError } from "../cli/errors.js";
+import { fileError, UserError } from "../core/errors.js";
 import { AtomicFileWriter, writeFileAtomic } from "../io/atomic.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { compareIds } from "../io/ids.js";

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { fileError } from "../cli/errors.js";
+import { fileError } from "../core/errors.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { decodeRle } from "../io/rle.js";
 import type { SynthRng } from "./synth-random.js";

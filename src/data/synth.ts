@@ -13,7 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../core/errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { parseRle } from "../io/rle.js";

@@ -3,7 +3,7 @@
  * optional surrounding quotes, CRLF or LF, optional UTF-8 BOM. Blank lines are skipped.
  */
 import fs from "node:fs";
-import { fileError } from "../cli/errors.js";
+import { fileError } from "../core/errors.js";
 
 export interface CsvRow {
   /** 1-based line number in the file (the header is line 1). */

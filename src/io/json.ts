@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import type { z } from "zod";
-import { fileError } from "../cli/errors.js";
+import { fileError } from "../core/errors.js";
 
 /** The first schema problem as `path: message`, for one-line errors. */
 export function schemaProblem(error: z.ZodError): string {

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { fileError } from "../cli/errors.js";
+import { fileError } from "../core/errors.js";
 
 /** numpy dtype strings we read and write (little-endian). */
 export type NpyDtype = "|u1" | "<f4";

@@ -2,7 +2,7 @@
  * Kaggle run-length encoding: pixels are numbered from 1, top to bottom then left to right (column-major
  * over the height x width image); the text is space-separated "start length" pairs, "" for an empty mask.
  */
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../core/errors.js";
 
 /** Encodes a row-major mask (nonzero = on) as Kaggle RLE. */
 export function encodeRle(mask: Uint8Array, width: number, height: number): string {

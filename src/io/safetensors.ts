@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { fileError } from "../cli/errors.js";
+import { fileError } from "../core/errors.js";
 import { writeFileAtomic } from "./atomic.js";
 
 /*

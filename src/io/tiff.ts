@@ -3,7 +3,7 @@
  * pixel, stripped, uncompressed or LZW. Everything else is rejected with an error naming the file and why.
  */
 import fs from "node:fs";
-import { fileError } from "../cli/errors.js";
+import { fileError } from "../core/errors.js";
 import { writeFileAtomic } from "./atomic.js";
 import type { GreyImage } from "./image.js";
 import { LzwError, lzwDecodeInto, lzwEncode } from "./lzw.js";

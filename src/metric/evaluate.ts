@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { UserError, fileError } from "../cli/errors.js";
+import { UserError, fileError } from "../core/errors.js";
 import { readCsv, csvLine } from "../io/csv.js";
 import { compareIds } from "../io/ids.js";
 import { encodeRle, parseRle, runsArea, runsIntersection } from "../io/rle.js";

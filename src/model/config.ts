@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { z } from "zod";
-import { fileError } from "../cli/errors.js";
+import { fileError } from "../core/errors.js";
 import { parseWith, readJson } from "../io/json.js";
 
 /**

@@ -15,7 +15,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import * as E from "../engine/index.js";
-import { fileError } from "../cli/errors.js";
+import { fileError } from "../core/errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { parseWith, readJson } from "../io/json.js";
 import type { GreyImage } from "../io/image.js";

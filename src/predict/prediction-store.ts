@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { fileError, UserError } from "../cli/errors.js";
+import { fileError, UserError } from "../core/errors.js";
 import { AtomicFileWriter, writeFileAtomic } from "../io/atomic.js";
 import { readJsonFile } from "../io/json.js";
 import { encodeNpyHeader, readNpy } from "../io/npy.js";

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { fileError } from "../cli/errors.js";
+import { fileError } from "../core/errors.js";
 import { decodeInOrder, type DecodeJob } from "../data/decode-pool.js";
 import type { GreyImage } from "../io/image.js";
 import { compareIds } from "../io/ids.js";

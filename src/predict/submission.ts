@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { fileError, UserError } from "../cli/errors.js";
+import { fileError, UserError } from "../core/errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 

@@ -1,4 +1,4 @@
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../core/errors.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { parseRle, runsToMask } from "../io/rle.js";
 import {

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { fileError } from "../cli/errors.js";
+import { fileError } from "../core/errors.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { overlayRgb, writePng } from "../io/png.js";
 import { decodeRle } from "../io/rle.js";

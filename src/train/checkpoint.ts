@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as E from "../engine/index.js";
-import { fileError } from "../cli/errors.js";
+import { fileError } from "../core/errors.js";
 import { readSafetensors, writeSafetensors, type Tensor as StTensor } from "../io/safetensors.js";
 import { modelTensors } from "../model/model-file.js";
 import type { PlateauState } from "./lr-schedule.js";

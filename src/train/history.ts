@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { fileError } from "../cli/errors.js";
+import { fileError } from "../core/errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 
 /** One epoch's numbers; a metric not measured (no validation split) is NaN and written as an empty cell. */

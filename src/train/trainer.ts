@@ -13,7 +13,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as E from "../engine/index.js";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../core/errors.js";
 import { createProgress, type Progress } from "../cli/progress.js";
 import { readManifest } from "../data/manifest.js";
 import { findContradictions, planDedupe, type DedupePolicy, type SignedFrame } from "../data/dedupe.js";

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { fileError, UserError } from "../cli/errors.js";
+import { fileError, UserError } from "../core/errors.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { encodePng } from "../io/png.js";
 import { parseRle, runsArea, runsToMask } from "../io/rle.js";

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { dedupeReport, formatReport, signTrainDir } from "../../src/cli/commands/dedupe.js";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/core/errors.js";
 import {
   DEFAULT_DEDUPE_THRESHOLD,
   type DedupeFrame,

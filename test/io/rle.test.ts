@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/core/errors.js";
 import { readCsv } from "../../src/io/csv.js";
 import { decodeRle, encodeRle, parseRle, runsArea, runsIntersection, runsToMask } from "../../src/io/rle.js";
 import { readTiff } from "../../src/io/tiff.js";

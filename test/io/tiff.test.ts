@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/core/errors.js";
 import type { GreyImage } from "../../src/io/image.js";
 import { decodeTiff, encodeTiff, readTiff, writeTiff } from "../../src/io/tiff.js";
 import { SAMPLE_DIR, needsSample, tempDir } from "../helpers/sample.js";

@@ -14,7 +14,7 @@ import {
   saveModel,
   type ModelFolderConfig,
 } from "../../src/model/model-file.js";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/core/errors.js";
 import type { GreyImage } from "../../src/io/image.js";
 import { tempDir } from "../helpers/sample.js";
 

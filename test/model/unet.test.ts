@@ -5,7 +5,7 @@ import path from "node:path";
 import * as E from "../../src/engine/index.js";
 import { UNet } from "../../src/model/unet.js";
 import { bottleneckSize, PRESETS, loadPreset, type ModelConfig } from "../../src/model/config.js";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/core/errors.js";
 import { tempDir } from "../helpers/sample.js";
 
 const tiny = (over: Partial<ModelConfig> = {}): ModelConfig => ({

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { runPrediction } from "../../src/cli/commands/predict.js";
 import { runSubmit } from "../../src/cli/commands/submit.js";
 import { runTune } from "../../src/cli/commands/tune.js";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/core/errors.js";
 import { prepare } from "../../src/data/prepare.js";
 import { loadModel, readModelConfig } from "../../src/model/model-file.js";
 import { readPredictions, writePredictions } from "../../src/predict/prediction-store.js";

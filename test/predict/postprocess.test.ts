@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/core/errors.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../src/io/image.js";
 import {
   DEFAULT_POSTPROCESS,

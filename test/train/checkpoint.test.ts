@@ -11,7 +11,7 @@ import {
   saveCheckpoint,
   type TrainState,
 } from "../../src/train/checkpoint.js";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/core/errors.js";
 import { tempDir } from "../helpers/sample.js";
 
 const cfg = { ...PRESETS.fast.model, preset: "tiny", inputHeight: 16, inputWidth: 16, filters: [4, 8] };

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/core/errors.js";
 import { type HistoryRow, TrainingHistory, historyCsv, parseHistoryCsv } from "../../src/train/history.js";
 import { tempDir } from "../helpers/sample.js";
 

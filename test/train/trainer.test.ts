@@ -8,7 +8,7 @@ import { readSafetensors } from "../../src/io/safetensors.js";
 import { parseHistoryCsv } from "../../src/train/history.js";
 import { checkpointPath } from "../../src/train/checkpoint.js";
 import { buildBatch, BatchSource, augmentOptions, type BatchContext } from "../../src/train/batches.js";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/core/errors.js";
 import { tempDir } from "../helpers/sample.js";
 import { tinyPreset, writePreparedFixture } from "./trainer-fixture.js";
 

@@ -1,6 +1,6 @@
 // `nerveseg bench`: speed of the native engine on the reference UNet-64x80 (see bench/bench.ts).
 import type { Command } from "commander";
-import { UserError } from "../errors.js";
+import { UserError } from "../../core/errors.js";
 
 export function register(program: Command): void {
   program

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { fileError, UserError } from "../errors.js";
+import { fileError, UserError } from "../../core/errors.js";
 import { writeFileAtomic } from "../../io/atomic.js";
 import { readTiff } from "../../io/tiff.js";
 import {

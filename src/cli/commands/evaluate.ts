@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { UserError } from "../errors.js";
+import { UserError } from "../../core/errors.js";
 import { writeFileAtomic } from "../../io/atomic.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../io/image.js";
 import { evaluateFiles, perImageCsv, presenceRates, scoreJson, type Score } from "../../metric/evaluate.js";

@@ -5,7 +5,7 @@ import type { GreyImage } from "../../io/image.js";
 import { overlayRgb, writePng } from "../../io/png.js";
 import { compareIds } from "../../io/ids.js";
 import { readTiff } from "../../io/tiff.js";
-import { UserError, fileError } from "../errors.js";
+import { UserError, fileError } from "../../core/errors.js";
 import { createProgress } from "../progress.js";
 import { intOption } from "../options.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../io/image.js";

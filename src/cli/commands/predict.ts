@@ -6,7 +6,7 @@ import { NpyRowReader } from "../../io/npy.js";
 import { loadModel } from "../../model/model-file.js";
 import { writePredictions, type PredictionSet } from "../../predict/prediction-store.js";
 import { listImages, predictFolder, predictNpyRows, type PredictOptions } from "../../predict/predictor.js";
-import { UserError } from "../errors.js";
+import { UserError } from "../../core/errors.js";
 import { intOption } from "../options.js";
 import { createProgress } from "../progress.js";
 

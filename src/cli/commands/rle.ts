@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { UserError } from "../errors.js";
+import { UserError } from "../../core/errors.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../io/image.js";
 import { decodeRle, encodeRle } from "../../io/rle.js";
 import { readTiff, writeTiff } from "../../io/tiff.js";

@@ -6,7 +6,7 @@ import { postprocess } from "../../predict/postprocess.js";
 import { readPredictions, type PredictionSet } from "../../predict/prediction-store.js";
 import { listImages } from "../../predict/predictor.js";
 import { writeSubmission, type SubmissionSummary } from "../../predict/submission.js";
-import { fileError } from "../errors.js";
+import { fileError } from "../../core/errors.js";
 import { addPredictOptions, runPrediction } from "./predict.js";
 
 export interface SubmitCliOptions {

@@ -7,7 +7,7 @@ import { CONFIG_FILE, readModelConfig } from "../../model/model-file.js";
 import { readPredictions } from "../../predict/prediction-store.js";
 import { tunePostprocess, type TuneResult } from "../../predict/tune.js";
 import { emptyBaseline } from "../../train/metrics.js";
-import { fileError } from "../errors.js";
+import { fileError } from "../../core/errors.js";
 import { createProgress } from "../progress.js";
 import { addPredictOptions, runPrediction } from "./predict.js";
 
