@@ -27,3 +27,22 @@ export function diceFromCounts(intersection: number, areaA: number, areaB: numbe
 export function diceRuns(a: Uint32Array, b: Uint32Array): number {
   return diceFromCounts(runsIntersection(a, b), runsArea(a), runsArea(b));
 }
+
+/** Soft Dice coefficient (what the Keras reference logs as dice_coef): (2 sum(p t) + s) / (sum p + sum t + s). */
+export function softDice(pred: ArrayLike<number>, target: ArrayLike<number>, smooth = 1): number {
+  let inter = 0;
+  let sum = 0;
+  for (let i = 0; i < pred.length; i++) {
+    inter += pred[i] * target[i];
+    sum += pred[i] + target[i];
+  }
+  return (2 * inter + smooth) / (sum + smooth);
+}
+
+/** The score of predicting every mask empty: the share of images whose true mask is empty. */
+export function emptyBaseline(hasMask: ArrayLike<number>): number {
+  if (hasMask.length === 0) return NaN;
+  let empty = 0;
+  for (let i = 0; i < hasMask.length; i++) if (!hasMask[i]) empty++;
+  return empty / hasMask.length;
+}

@@ -68,13 +68,6 @@ export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export const PresetSchema = z.object({ model: ModelConfigSchema, train: TrainConfigSchema });
 export type Preset = z.infer<typeof PresetSchema>;
 
-/** How predictions become masks lives with the predict stage; `nerveseg tune` rewrites it in config.json. */
-export {
-  DEFAULT_POSTPROCESS,
-  PostprocessSchema,
-  type PostprocessParams as Postprocess,
-} from "../predict/postprocess.js";
-
 /**
  * `--elastic` without a preset value: sigma 40 full-res px (a smooth, anatomy-sized bend) and alpha 300,
  * which at 64x80 moves pixels by about 1.5 working pixels RMS (augment.ts draws its noise per working

@@ -21,13 +21,8 @@ import { parseWith, readJson } from "../io/json.js";
 import type { GreyImage } from "../io/image.js";
 import { readSafetensors, writeSafetensors, type Tensor as StTensor } from "../io/safetensors.js";
 import { resizeArea } from "../data/resize.js";
-import {
-  bottleneckSize,
-  DEFAULT_POSTPROCESS,
-  ModelConfigSchema,
-  PostprocessSchema,
-  TrainConfigSchema,
-} from "./config.js";
+import { bottleneckSize, ModelConfigSchema, TrainConfigSchema } from "./config.js";
+import { DEFAULT_POSTPROCESS, PostprocessSchema, type PostprocessParams } from "./mask-rule.js";
 import { UNet } from "./unet.js";
 
 export const CONFIG_FILE = "config.json";
@@ -82,7 +77,18 @@ export function writeModelConfig(dir: string, config: ModelFolderConfig): void {
       // An unreadable old config is simply replaced.
     }
   }
-  writeFileAtomic(file, JSON.stringify({ ...config, postprocess }, null, 2) + "\n");
+  writeConfigFile(file, { ...config, postprocess });
+}
+
+/** Replaces the post-processing section of a model folder's config.json (what `nerveseg tune` saves). */
+export function writePostprocess(dir: string, postprocess: PostprocessParams): void {
+  const config = readModelConfig(dir);
+  writeConfigFile(path.join(dir, CONFIG_FILE), { ...config, postprocess });
+}
+
+/** config.json's one writer: atomic, two-space JSON, trailing newline. */
+function writeConfigFile(file: string, config: ModelFolderConfig): void {
+  writeFileAtomic(file, JSON.stringify(config, null, 2) + "\n");
 }
 
 /** Writes model.safetensors (atomically). */

@@ -4,10 +4,12 @@ import { parseRle, runsToMask } from "../io/rle.js";
 import {
   DEFAULT_POSTPROCESS,
   fullResProbability,
+  gatedEmpty,
+  pixelOn,
   thresholdMask,
   type PostprocessParams,
   type ProbMap,
-} from "./postprocess.js";
+} from "../model/mask-rule.js";
 
 /** Validation data for tuning: model outputs at model resolution and the true 580x420 masks. */
 export interface TuneInput {
@@ -83,18 +85,18 @@ function countsPerThreshold(
 ): void {
   const T = thresholds.length;
   if (params.morphology === "none" && !params.largestComponent) {
-    // hist[k]: pixels above exactly k thresholds (p > t_0..t_{k-1}, p <= t_k).
+    // hist[k]: pixels on for exactly the first k thresholds (pixelOn for t_0..t_{k-1}, not for t_k).
     const hist = new Float64Array(T + 1);
     const histT = new Float64Array(T + 1);
     const t0 = thresholds[0];
     for (let p = 0; p < full.length; p++) {
       const v = full[p];
-      if (!(v > t0)) continue;
+      if (!pixelOn(v, t0)) continue;
       let lo = 1;
       let hi = T;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (v > thresholds[mid]) lo = mid + 1;
+        if (pixelOn(v, thresholds[mid])) lo = mid + 1;
         else hi = mid;
       }
       hist[lo]++;
@@ -179,10 +181,11 @@ export function tunePostprocess(
   for (let j = 0; j < T; j++) {
     for (let p = 0; p < P; p++) {
       for (let m = 0; m < A; m++) {
+        const rule = { presenceThreshold: pres[p], minArea: areas[m] };
         let sum = 0;
         for (let i = 0; i < n; i++) {
           const a = area[j * n + i];
-          const empty = input.presence[i] < pres[p] || a < areas[m] || a === 0;
+          const empty = gatedEmpty(input.presence[i], a, rule);
           const ta = truthArea[i];
           if (empty) sum += ta === 0 ? 1 : 0;
           else sum += (2 * inter[j * n + i]) / (a + ta);

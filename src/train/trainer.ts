@@ -17,7 +17,8 @@ import { UserError } from "../core/errors.js";
 import { createProgress, type Progress } from "../cli/progress.js";
 import { readManifest } from "../data/manifest.js";
 import { findContradictions, planDedupe, type DedupePolicy, type SignedFrame } from "../data/dedupe.js";
-import { DEFAULT_POSTPROCESS, type Preset } from "../model/config.js";
+import type { Preset } from "../model/config.js";
+import { DEFAULT_POSTPROCESS, kaggleImageScore, scaleMinArea } from "../model/mask-rule.js";
 import { UNet } from "../model/unet.js";
 import { writeModelConfig, writeModelWeights, type ModelFolderConfig } from "../model/model-file.js";
 import { ReduceLROnPlateau } from "./lr-schedule.js";
@@ -36,7 +37,7 @@ import {
   type BatchContext,
   type FrameSet,
 } from "./batches.js";
-import { emptyBaseline, kaggleImageScore, scaleMinArea, softDice } from "./metrics.js";
+import { emptyBaseline, softDice } from "../metric/dice.js";
 import {
   checkpointPath,
   readCheckpoint,

@@ -22,7 +22,7 @@ import {
   maskArea,
   postprocess,
   type PostprocessParams,
-} from "../predict/postprocess.js";
+} from "../model/mask-rule.js";
 import { readPredictions, type PredictionSet } from "../predict/prediction-store.js";
 import { LAYERS, renderLayer, type Layer } from "./layers.js";
 import { viewerPage } from "./page.js";

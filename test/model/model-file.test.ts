@@ -4,7 +4,8 @@ import fs from "node:fs";
 import path from "node:path";
 import * as E from "../../src/engine/index.js";
 import { UNet } from "../../src/model/unet.js";
-import { PRESETS, DEFAULT_POSTPROCESS, type ModelConfig } from "../../src/model/config.js";
+import { PRESETS, type ModelConfig } from "../../src/model/config.js";
+import { DEFAULT_POSTPROCESS } from "../../src/model/mask-rule.js";
 import {
   CONFIG_FILE,
   WEIGHTS_FILE,

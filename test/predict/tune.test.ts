@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../src/io/image.js";
 import { encodeRle } from "../../src/io/rle.js";
 import { dice } from "../../src/metric/dice.js";
-import { DEFAULT_POSTPROCESS, postprocess, type PostprocessParams } from "../../src/predict/postprocess.js";
+import { DEFAULT_POSTPROCESS, postprocess, type PostprocessParams } from "../../src/model/mask-rule.js";
 import { tunePostprocess, type TuneGrid, type TuneInput } from "../../src/predict/tune.js";
 
 const W = KAGGLE_WIDTH;

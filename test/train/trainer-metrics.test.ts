@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { emptyBaseline, kaggleImageScore, scaleMinArea, softDice } from "../../src/train/metrics.js";
+import { emptyBaseline, softDice } from "../../src/metric/dice.js";
+import { kaggleImageScore, scaleMinArea } from "../../src/model/mask-rule.js";
 import { epochOrder, batchesOf, seedFor, resizeMask } from "../../src/train/batches.js";
 
 const opts = { pixelThreshold: 0.5, presenceThreshold: 0.5, minArea: 0 };
@@ -8,15 +9,15 @@ const opts = { pixelThreshold: 0.5, presenceThreshold: 0.5, minArea: 0 };
 test("Kaggle image score: hard Dice after presence gating and the minimum area", () => {
   const probs = [0.9, 0.6, 0.2, 0.5, 0.1, 0.0];
   const truth = [1, 0, 1, 1, 0, 0];
-  // Predicted on: 0, 1, 3 (>= 0.5); truth on: 0, 2, 3; overlap 2 -> 2*2 / (3 + 3).
-  assert.equal(kaggleImageScore(probs, truth, 0.9, opts), 4 / 6);
+  // Predicted on: 0, 1 (> 0.5; 0.5 itself is off, see pixelOn); truth on: 0, 2, 3; overlap 1 -> 2*1 / (2 + 3).
+  assert.equal(kaggleImageScore(probs, truth, 0.9, opts), 2 / 5);
   // The presence head vetoes the mask: empty prediction vs a non-empty truth scores 0 ...
   assert.equal(kaggleImageScore(probs, truth, 0.4, opts), 0);
   // ... and 1 when the truth is empty too.
   assert.equal(kaggleImageScore(probs, [0, 0, 0, 0, 0, 0], 0.4, opts), 1);
-  // A predicted area below minArea (3 pixels < 4) is emptied.
-  assert.equal(kaggleImageScore(probs, [0, 0, 0, 0, 0, 0], 0.9, { ...opts, minArea: 4 }), 1);
-  assert.equal(kaggleImageScore(probs, [0, 0, 0, 0, 0, 0], 0.9, { ...opts, minArea: 3 }), 0);
+  // A predicted area below minArea (2 pixels < 3) is emptied.
+  assert.equal(kaggleImageScore(probs, [0, 0, 0, 0, 0, 0], 0.9, { ...opts, minArea: 3 }), 1);
+  assert.equal(kaggleImageScore(probs, [0, 0, 0, 0, 0, 0], 0.9, { ...opts, minArea: 2 }), 0);
 });
 
 test("soft Dice, min-area scaling and the all-empty baseline", () => {

@@ -9,7 +9,7 @@ import { contourOf } from "../../src/io/png.js";
 import { decodeRle } from "../../src/io/rle.js";
 import { readTiff, writeTiff } from "../../src/io/tiff.js";
 import { dice } from "../../src/metric/dice.js";
-import { DEFAULT_POSTPROCESS, postprocess } from "../../src/predict/postprocess.js";
+import { DEFAULT_POSTPROCESS, postprocess } from "../../src/model/mask-rule.js";
 import { readPredictions } from "../../src/predict/prediction-store.js";
 import { startViewer, type ImageEntry, type RunningViewer } from "../../src/web/server.js";
 import { needsSample, SAMPLE_DIR, tempDir } from "../helpers/sample.js";

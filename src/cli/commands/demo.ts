@@ -9,7 +9,7 @@ import { checkIds, loadPredictionCsv, loadTruth, presenceRates, scoreMasks } fro
 import { loadPreset } from "../../model/config.js";
 import { writePredictions } from "../../predict/prediction-store.js";
 import { writeWorstOverlays } from "../../predict/worst-overlays.js";
-import { emptyBaseline } from "../../train/metrics.js";
+import { emptyBaseline } from "../../metric/dice.js";
 import { train } from "../../train/trainer.js";
 import { floatOption, intOption } from "../options.js";
 import { quietByDefault } from "../progress.js";

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { encodeRle } from "../../io/rle.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../io/image.js";
 import { readModelConfig } from "../../model/model-file.js";
-import { postprocess } from "../../predict/postprocess.js";
+import { postprocess } from "../../model/mask-rule.js";
 import { readPredictions, type PredictionSet } from "../../predict/prediction-store.js";
 import { listImages } from "../../predict/predictor.js";
 import { writeSubmission, type SubmissionSummary } from "../../predict/submission.js";

@@ -1,12 +1,11 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { readManifest } from "../../data/manifest.js";
-import { writeFileAtomic } from "../../io/atomic.js";
 import { NpyRowReader } from "../../io/npy.js";
-import { CONFIG_FILE, readModelConfig } from "../../model/model-file.js";
+import { CONFIG_FILE, readModelConfig, writePostprocess } from "../../model/model-file.js";
 import { readPredictions } from "../../predict/prediction-store.js";
 import { tunePostprocess, type TuneResult } from "../../predict/tune.js";
-import { emptyBaseline } from "../../train/metrics.js";
+import { emptyBaseline } from "../../metric/dice.js";
 import { fileError } from "../../core/errors.js";
 import { createProgress } from "../progress.js";
 import { addPredictOptions, runPrediction } from "./predict.js";
@@ -55,11 +54,7 @@ export async function runTune(o: TuneCliOptions): Promise<TuneResult & { allEmpt
     (done) => bar.update(done),
   );
   bar.stop();
-  if (!o.dryRun)
-    writeFileAtomic(
-      path.join(o.model, CONFIG_FILE),
-      JSON.stringify({ ...config, postprocess: result.best }, null, 2) + "\n",
-    );
+  if (!o.dryRun) writePostprocess(o.model, result.best);
   const allEmpty = emptyBaseline(m.split.val.map((i) => m.train.maskArea[i]));
   return { ...result, allEmpty };
 }

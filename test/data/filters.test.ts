@@ -10,7 +10,7 @@ import {
   gaussianSigmaForSize,
   keepLargestComponent,
   open,
-} from "../../src/predict/filters.js";
+} from "../../src/data/filters.js";
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;

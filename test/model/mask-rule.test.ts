@@ -8,7 +8,7 @@ import {
   parsePostprocess,
   postprocess,
   type PostprocessParams,
-} from "../../src/predict/postprocess.js";
+} from "../../src/model/mask-rule.js";
 
 const W = KAGGLE_WIDTH;
 const H = KAGGLE_HEIGHT;
@@ -145,4 +145,37 @@ test("parsePostprocess fills defaults and rejects bad settings with the file nam
       (e: unknown) => e instanceof UserError && re.test(e.message),
     );
   }
+});
+
+test("one rule at the edges: p = threshold is off, presence = threshold passes, area = minArea passes — in training's score, postprocess and tune alike", async () => {
+  const { kaggleImageScore, pixelOn, gatedEmpty } = await import("../../src/model/mask-rule.js");
+  const { tunePostprocess } = await import("../../src/predict/tune.js");
+  assert.equal(pixelOn(0.5, 0.5), false);
+  assert.equal(pixelOn(0.5000001, 0.5), true);
+  assert.equal(gatedEmpty(0.5, 10, { presenceThreshold: 0.5, minArea: 10 }), false);
+  assert.equal(gatedEmpty(0.4999, 10, { presenceThreshold: 0.5, minArea: 10 }), true);
+  assert.equal(gatedEmpty(1, 9, { presenceThreshold: 0.5, minArea: 10 }), true);
+  assert.equal(gatedEmpty(1, 0, { presenceThreshold: 0, minArea: 0 }), true);
+  // A full-resolution map: 100 px at exactly 0.5, 100 px at 0.75; the truth is the 0.75 block.
+  const p = new Float32Array(W * H);
+  const truth = new Uint8Array(W * H);
+  for (let i = 0; i < 100; i++) {
+    p[i] = 0.5;
+    p[1000 + i] = 0.75;
+    truth[1000 + i] = 1;
+  }
+  const rule = params({ pixelThreshold: 0.5, presenceThreshold: 0.5, minArea: 100 });
+  const mask = postprocess({ data: p, width: W, height: H }, 0.5, rule);
+  assert.equal(maskArea(mask), 100);
+  assert.equal(kaggleImageScore(p, truth, 0.5, rule), 1);
+  const tuned = tunePostprocess({ probs: [p], presence: [0.5], truth: [truth], width: W, height: H }, rule, {
+    pixelThresholds: [0.5],
+    presenceThresholds: [0.5],
+    minAreas: [100],
+  });
+  assert.equal(tuned.before, 1);
+  // One pixel fewer than minArea empties the mask everywhere.
+  const strict = { ...rule, minArea: 101 };
+  assert.equal(maskArea(postprocess({ data: p, width: W, height: H }, 0.5, strict)), 0);
+  assert.equal(kaggleImageScore(p, truth, 0.5, strict), 0);
 });
