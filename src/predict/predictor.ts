@@ -5,10 +5,54 @@ import { decodeInOrder, type DecodeJob } from "../data/decode-pool.js";
 import type { GreyImage } from "../io/image.js";
 import { compareIds } from "../io/ids.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
-import { frameToModelRes, predictBatch } from "../model/model-file.js";
+import { resizeArea } from "../data/resize.js";
+import * as E from "../engine/index.js";
 import type { UNet } from "../model/unet.js";
 import type { NpyRowReader } from "../io/npy.js";
 import { probsToBytes, type PredictionSet } from "./prediction-store.js";
+
+export interface BatchPrediction {
+  /** Pixel probabilities per image, row-major at the model's resolution (inputHeight x inputWidth). */
+  probs: Float32Array[];
+  /** P(nerve present) per image from the presence head (1 when the model has none). */
+  presence: number[];
+}
+
+/** Brings a frame to the model's resolution (area resize, as in training); a frame already there is used as is. */
+export function frameToModelRes(img: GreyImage, height: number, width: number): Uint8Array {
+  if (img.data.length !== img.width * img.height)
+    throw new Error(`frame: ${img.data.length} pixels for ${img.width}x${img.height}`);
+  if (img.width === width && img.height === height) return img.data;
+  return resizeArea(img.data, img.width, img.height, width, height);
+}
+
+/**
+ * Runs the model (eval mode, no gradients) on uint8 frames of any size, resized to the model's input.
+ * Callers chunk big sets: all `images` go through as one batch.
+ */
+export function predictBatch(model: UNet, images: readonly GreyImage[]): BatchPrediction {
+  const { inputHeight: h, inputWidth: w } = model.config;
+  const n = images.length;
+  if (n === 0) return { probs: [], presence: [] };
+  const px = h * w;
+  const x = new Float32Array(n * px);
+  images.forEach((img, i) => model.normalize(frameToModelRes(img, h, w), x.subarray(i * px, (i + 1) * px)));
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    return E.tidy(() =>
+      E.noGrad(() => {
+        const out = model.forward(E.fromArray([n, h, w, 1], x));
+        const all = out.mask.data;
+        const probs = images.map((_, i) => all.slice(i * px, (i + 1) * px));
+        const presence = out.presence ? Array.from(out.presence.data) : new Array<number>(n).fill(1);
+        return { probs, presence };
+      }),
+    );
+  } finally {
+    model.train(wasTraining);
+  }
+}
 
 /** A frame to predict, already decoded. */
 export interface Frame {

@@ -14,12 +14,13 @@ import fs from "node:fs";
 import path from "node:path";
 import * as E from "../engine/index.js";
 import { UserError } from "../core/errors.js";
-import { createProgress, type Progress } from "../cli/progress.js";
+import { noProgress, type ProgressFactory } from "../core/progress.js";
 import { readManifest } from "../data/manifest.js";
 import { findContradictions, planDedupe, type DedupePolicy, type SignedFrame } from "../data/dedupe.js";
 import type { Preset } from "../model/config.js";
 import { DEFAULT_POSTPROCESS, kaggleImageScore, scaleMinArea } from "../model/mask-rule.js";
 import { UNet } from "../model/unet.js";
+import type { ModelConfig, TrainConfig } from "../model/config.js";
 import { writeModelConfig, writeModelWeights, type ModelFolderConfig } from "../model/model-file.js";
 import { ReduceLROnPlateau } from "./lr-schedule.js";
 import { TrainingHistory, type HistoryRow } from "./history.js";
@@ -43,6 +44,7 @@ import {
   readCheckpoint,
   restoreCheckpoint,
   saveCheckpoint,
+  type LoadedCheckpoint,
   type TrainState,
 } from "./checkpoint.js";
 
@@ -56,7 +58,8 @@ export interface TrainOptions {
   resume: boolean;
   /** Stop (resumably) after this many minutes of training; null = no limit. */
   maxMinutes: number | null;
-  quiet: boolean;
+  /** Progress bars for resizing and each epoch (default: none; the per-epoch summary line is the log). */
+  progress?: ProgressFactory;
   /** Build batches on a worker thread (default true). */
   prefetchWorker?: boolean;
   /** Write TensorBoard logs, history.csv and curves.png (default true). */
@@ -94,11 +97,6 @@ interface ValResult {
   loss: number;
   dice: number;
   score: number;
-}
-
-/** A progress bar, or nothing in quiet mode (the per-epoch summary line is the log then). */
-function progress(label: string, total: number, quiet: boolean, extra = ""): Progress {
-  return quiet ? { update() {}, stop() {} } : createProgress(label, total, false, extra);
 }
 
 /** What a resumed run must agree on (epochs and threads may change between sessions). */
@@ -207,12 +205,65 @@ function applyDedupe(
   return { kept: trainIdx.filter((i) => !drop.has(set.ids[i])), summary };
 }
 
+/** Everything one training run holds between its phases. */
+interface Run {
+  opts: TrainOptions;
+  log: (line: string) => void;
+  progress: ProgressFactory;
+  m: ModelConfig;
+  t: TrainConfig;
+  ctx: BatchContext;
+  trainIdx: number[];
+  valIdx: number[];
+  baseline: number;
+  dedupe: DedupeSummary;
+  folderConfig: ModelFolderConfig;
+  model: UNet;
+  params: E.Parameter[];
+  opt: E.Optimizer;
+  plateau: ReduceLROnPlateau;
+  state: TrainState;
+  history: TrainingHistory;
+  tb: SummaryWriter | null;
+  started: number;
+  lastCheckpoint: number;
+  peakRss: number;
+}
+
+type Stop = TrainResult["stopped"];
+
 /** Trains a model; see the file comment for what lands in opts.out. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const run = setUp(opts);
+  let stopped: Stop = "done";
+  const source = new BatchSource(run.ctx, opts.prefetchWorker ?? true);
+  try {
+    resume(run);
+    startLogs(run);
+    run.model.train();
+    while (run.state.epoch < run.t.epochs) {
+      const interrupted = await runEpoch(run, source);
+      if (interrupted) {
+        stopped = interrupted;
+        break;
+      }
+      if (endOfEpoch(run)) {
+        stopped = "early-stop";
+        break;
+      }
+    }
+  } finally {
+    await source.close();
+    run.tb?.close();
+  }
+  return finish(run, stopped);
+}
+
+/** Set-up: the split, frames at model resolution, dedupe, the model, optimizer and schedule. */
+function setUp(opts: TrainOptions): Run {
   const log = opts.log ?? ((line: string) => console.error(line));
-  const preset = opts.preset;
-  const t = preset.train;
-  const m = preset.model;
+  const progress = opts.progress ?? noProgress;
+  const { model: m, train: t } = opts.preset;
   if (t.threads !== null) E.setThreads(t.threads);
   const manifest = readManifest(opts.data);
   const ckFile = checkpointPath(opts.out);
@@ -229,7 +280,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (trainRows.length === 0)
     throw new UserError(`${opts.data}: no training frames outside the validation split`);
   const rows = [...trainRows, ...valRows];
-  const loadBar = progress("resize", rows.length, opts.quiet);
+  const loadBar = progress("resize", rows.length);
   const { set, signatures } = loadFrames(opts.data, manifest, rows, m.inputWidth, m.inputHeight, {
     signatures: opts.dedupe !== "off",
     onProgress: (d) => loadBar.update(d),
@@ -249,8 +300,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     );
   const px = m.inputHeight * m.inputWidth;
   const valHas = valIdx.map((i) => (set.masks.subarray(i * px, (i + 1) * px).some((v) => v !== 0) ? 1 : 0));
-  const baseline = emptyBaseline(valHas);
-
   const normalization = { mean: manifest.stats.trainMean, std: manifest.stats.trainStd };
   const ctx: BatchContext = {
     width: m.inputWidth,
@@ -261,7 +310,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     augment: augmentOptions(t),
   };
 
-  // Model, optimizer, schedule.
   const model = new UNet(m, normalization, new E.Rng(t.seed));
   const params = model.parameters();
   const opt: E.Optimizer =
@@ -273,18 +321,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           nesterov: t.nesterov,
           weightDecay: t.weightDecay,
         });
-  const plateauOpts = {
-    factor: t.plateau.factor,
-    patience: t.plateau.patience,
-    minLr: t.plateau.minLr,
-    earlyStopPatience: t.plateau.earlyStop,
-  };
-  let plateau = new ReduceLROnPlateau(t.lr, plateauOpts);
-  const fingerprint = fingerprintOf(preset, opts.data, opts.dedupe, valRows);
-
-  let state: TrainState = {
+  const plateau = new ReduceLROnPlateau(t.lr, plateauOptions(t));
+  const state: TrainState = {
     version: 1,
-    fingerprint,
+    fingerprint: fingerprintOf(opts.preset, opts.data, opts.dedupe, valRows),
     epoch: 0,
     batchInEpoch: 0,
     globalStep: 0,
@@ -295,22 +335,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     history: [],
     running: { loss: 0, dice: 0, images: 0, batches: 0, seconds: 0 },
   };
-  if (opts.resume) {
-    const ck = readCheckpoint(opts.out);
-    if (ck === null) log(`resume: no checkpoint in ${opts.out} yet, starting from scratch`);
-    else {
-      if (ck.state.fingerprint !== fingerprint)
-        throw new UserError(
-          `${ckFile}: was written by a different model, recipe, data set or dedupe policy; resume with the same options (only --epochs, --threads and --max-minutes may change)`,
-        );
-      restoreCheckpoint(opts.out, ck, model, opt);
-      state = ck.state;
-      plateau = new ReduceLROnPlateau(t.lr, plateauOpts, state.plateau);
-      if (state.dropoutRng && model.dropoutRng) model.dropoutRng.setState(state.dropoutRng);
-      log(`resume: epoch ${state.epoch + 1}, batch ${state.batchInEpoch}, step ${state.globalStep}`);
-    }
-  }
-
   const folderConfig: ModelFolderConfig = {
     format: "nerveseg-model",
     version: 1,
@@ -326,165 +350,218 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       dedupe: opts.dedupe,
     },
   };
-  fs.mkdirSync(opts.out, { recursive: true });
-  writeModelConfig(opts.out, folderConfig);
-  const logs = opts.logs ?? true;
-  const history = new TrainingHistory(path.join(opts.out, "history.csv"), state.history);
-  const tb = logs ? new SummaryWriter(path.join(opts.out, "logs")) : null;
-
-  log(
-    `train: ${trainIdx.length} frames, validation: ${valIdx.length} (all-empty baseline score ${baseline.toFixed(4)}), ` +
-      `model ${m.preset} ${m.inputHeight}x${m.inputWidth} ${model.parameterCount()} parameters, ${E.getThreads()} thread(s)`,
-  );
-
-  const source = new BatchSource(ctx, opts.prefetchWorker ?? true);
-  const started = Date.now();
-  let lastCheckpoint = Date.now();
-  let peakRss = process.memoryUsage.rss();
-  let stopped: TrainResult["stopped"] = "done";
-  const save = () => {
-    // Hand the engine's cached activation buffers back first: the save's own copies (optimizer slots,
-    // the encoded file) then do not stack on top of a whole training step's worth of pooled memory.
-    E.releaseMemoryPool();
-    state.optimizer = { kind: t.optimizer, step: opt.stepCount, lr: opt.lr };
-    state.plateau = plateau.state();
-    state.dropoutRng = model.dropoutRng?.getState() ?? null;
-    state.history = history.rows;
-    saveCheckpoint(opts.out, model, opt, state);
-    lastCheckpoint = Date.now();
+  return {
+    opts,
+    log,
+    progress,
+    m,
+    t,
+    ctx,
+    trainIdx,
+    valIdx,
+    baseline: emptyBaseline(valHas),
+    dedupe,
+    folderConfig,
+    model,
+    params,
+    opt,
+    plateau,
+    state,
+    history: new TrainingHistory(path.join(opts.out, "history.csv"), []),
+    tb: null,
+    started: Date.now(),
+    lastCheckpoint: Date.now(),
+    peakRss: process.memoryUsage.rss(),
   };
+}
 
+const plateauOptions = (t: TrainConfig) => ({
+  factor: t.plateau.factor,
+  patience: t.plateau.patience,
+  minLr: t.plateau.minLr,
+  earlyStopPatience: t.plateau.earlyStop,
+});
+
+/** Resume: with --resume and a checkpoint of the same run, the model, optimizer, schedule and counters. */
+function resume(run: Run): void {
+  const { opts, log } = run;
+  if (!opts.resume) return;
+  const ck: LoadedCheckpoint | null = readCheckpoint(opts.out);
+  if (ck === null) {
+    log(`resume: no checkpoint in ${opts.out} yet, starting from scratch`);
+    return;
+  }
+  if (ck.state.fingerprint !== run.state.fingerprint)
+    throw new UserError(
+      `${checkpointPath(opts.out)}: was written by a different model, recipe, data set or dedupe policy; resume with the same options (only --epochs, --threads and --max-minutes may change)`,
+    );
+  restoreCheckpoint(opts.out, ck, run.model, run.opt);
+  run.state = ck.state;
+  run.plateau = new ReduceLROnPlateau(run.t.lr, plateauOptions(run.t), run.state.plateau);
+  if (run.state.dropoutRng && run.model.dropoutRng) run.model.dropoutRng.setState(run.state.dropoutRng);
+  run.history = new TrainingHistory(path.join(opts.out, "history.csv"), run.state.history);
+  log(`resume: epoch ${run.state.epoch + 1}, batch ${run.state.batchInEpoch}, step ${run.state.globalStep}`);
+}
+
+/** The output folder's config.json, the logs, and the run's opening line. */
+function startLogs(run: Run): void {
+  const { opts, m } = run;
+  fs.mkdirSync(opts.out, { recursive: true });
+  writeModelConfig(opts.out, run.folderConfig);
+  if (opts.logs ?? true) run.tb = new SummaryWriter(path.join(opts.out, "logs"));
+  run.log(
+    `train: ${run.trainIdx.length} frames, validation: ${run.valIdx.length} (all-empty baseline score ${run.baseline.toFixed(4)}), ` +
+      `model ${m.preset} ${m.inputHeight}x${m.inputWidth} ${run.model.parameterCount()} parameters, ${E.getThreads()} thread(s)`,
+  );
+}
+
+/** Saves the resume state (and hands pooled buffers back first, so the save's copies do not stack). */
+function saveState(run: Run): void {
+  const { state, opt, t } = run;
+  E.releaseMemoryPool();
+  state.optimizer = { kind: t.optimizer, step: opt.stepCount, lr: opt.lr };
+  state.plateau = run.plateau.state();
+  state.dropoutRng = run.model.dropoutRng?.getState() ?? null;
+  state.history = run.history.rows;
+  saveCheckpoint(run.opts.out, run.model, opt, state);
+  run.lastCheckpoint = Date.now();
+}
+
+/**
+ * One epoch's optimizer steps, from where the state says (mid-epoch after a resume), with the next batch
+ * built on the worker while this one computes. Returns why it stopped early, or null at the epoch's end.
+ */
+async function runEpoch(run: Run, source: BatchSource): Promise<Stop | null> {
+  const { opts, state, t, m } = run;
+  const epoch = state.epoch;
+  const batches = batchesOf(
+    epochOrder(run.trainIdx.length, t.seed, epoch).map((k) => run.trainIdx[k]),
+    t.batch,
+  );
+  const specs = batches.map((indices, b) => ({ indices, seed: seedFor(t.seed, epoch, b + 1) }));
+  const total = batches.reduce((a, x) => a + x.length, 0);
+  const bar = run.progress(`epoch ${epoch + 1}/${t.epochs}`, total, ["loss"]);
+  const runningLoss = () =>
+    state.running.batches ? (state.running.loss / state.running.images).toFixed(4) : "-";
+  let done = batches.slice(0, state.batchInEpoch).reduce((a, x) => a + x.length, 0);
+  bar.update(done, { loss: runningLoss() });
+  let next: Promise<Batch> | null =
+    state.batchInEpoch < specs.length ? source.request(specs[state.batchInEpoch]) : null;
+  next?.catch(() => {});
   try {
-    model.train();
-    epochs: while (state.epoch < t.epochs) {
-      const epoch = state.epoch;
-      const batches = batchesOf(
-        epochOrder(trainIdx.length, t.seed, epoch).map((k) => trainIdx[k]),
-        t.batch,
-      );
-      const specs = batches.map((indices, b) => ({ indices, seed: seedFor(t.seed, epoch, b + 1) }));
-      const total = batches.reduce((a, x) => a + x.length, 0);
-      const bar = progress(`epoch ${epoch + 1}/${t.epochs}`, total, opts.quiet, " | loss {loss}");
-      const doneBefore = batches.slice(0, state.batchInEpoch).reduce((a, x) => a + x.length, 0);
-      bar.update(doneBefore, {
-        loss: state.running.batches ? (state.running.loss / state.running.images).toFixed(4) : "-",
-      });
-      let next: Promise<Batch> | null =
-        state.batchInEpoch < specs.length ? source.request(specs[state.batchInEpoch]) : null;
+    while (state.batchInEpoch < specs.length) {
+      const b = await next!;
+      const bi = state.batchInEpoch;
+      next = bi + 1 < specs.length ? source.request(specs[bi + 1]) : null;
       next?.catch(() => {});
-      let done = doneBefore;
-      while (state.batchInEpoch < specs.length) {
-        const b = await next!;
-        const bi = state.batchInEpoch;
-        next = bi + 1 < specs.length ? source.request(specs[bi + 1]) : null;
-        next?.catch(() => {});
-        const t0 = performance.now();
-        const [lossValue, diceLossValue] = E.tidy(() => {
-          const x = E.fromArray([b.count, m.inputHeight, m.inputWidth, 1], b.x);
-          const y = E.fromArray([b.count, m.inputHeight, m.inputWidth, 1], b.y);
-          const has = E.fromArray([b.count, 1], b.has);
-          const out = model.forward(x);
-          const l = lossOf(out, y, has, preset);
-          opt.zeroGrad();
-          l.total.backward();
-          if (t.clipNorm !== null) E.clipGradNorm(params, t.clipNorm);
-          opt.step();
-          return [l.total.item(), l.dice.item()];
-        });
-        if (!Number.isFinite(lossValue))
-          throw new Error(`training diverged: loss ${lossValue} at epoch ${epoch + 1}, batch ${bi + 1}`);
-        state.running.seconds += (performance.now() - t0) / 1000;
-        state.running.loss += lossValue * b.count;
-        state.running.dice += (1 - diceLossValue) * b.count;
-        state.running.images += b.count;
-        state.running.batches++;
-        state.batchInEpoch++;
-        state.globalStep++;
-        done += b.count;
-        peakRss = Math.max(peakRss, process.memoryUsage.rss());
-        bar.update(done, { loss: (state.running.loss / state.running.images).toFixed(4) });
-        if (opts.stopAfterSteps !== undefined && state.globalStep >= opts.stopAfterSteps) {
-          save();
-          stopped = "steps";
-          bar.stop();
-          break epochs;
-        }
-        const overTime = opts.maxMinutes !== null && Date.now() - started > opts.maxMinutes * 60_000;
-        if (overTime) {
-          save();
-          stopped = "time";
-          bar.stop();
-          log(`stopped after ${opts.maxMinutes} minute(s); continue with --resume`);
-          break epochs;
-        }
-        if (t.checkpointMinutes > 0 && Date.now() - lastCheckpoint > t.checkpointMinutes * 60_000) save();
+      const t0 = performance.now();
+      const [lossValue, diceLossValue] = E.tidy(() => {
+        const x = E.fromArray([b.count, m.inputHeight, m.inputWidth, 1], b.x);
+        const y = E.fromArray([b.count, m.inputHeight, m.inputWidth, 1], b.y);
+        const has = E.fromArray([b.count, 1], b.has);
+        const l = lossOf(run.model.forward(x), y, has, opts.preset);
+        run.opt.zeroGrad();
+        l.total.backward();
+        if (t.clipNorm !== null) E.clipGradNorm(run.params, t.clipNorm);
+        run.opt.step();
+        return [l.total.item(), l.dice.item()];
+      });
+      if (!Number.isFinite(lossValue))
+        throw new Error(`training diverged: loss ${lossValue} at epoch ${epoch + 1}, batch ${bi + 1}`);
+      state.running.seconds += (performance.now() - t0) / 1000;
+      state.running.loss += lossValue * b.count;
+      state.running.dice += (1 - diceLossValue) * b.count;
+      state.running.images += b.count;
+      state.running.batches++;
+      state.batchInEpoch++;
+      state.globalStep++;
+      done += b.count;
+      run.peakRss = Math.max(run.peakRss, process.memoryUsage.rss());
+      bar.update(done, { loss: runningLoss() });
+      if (opts.stopAfterSteps !== undefined && state.globalStep >= opts.stopAfterSteps) {
+        saveState(run);
+        return "steps";
       }
-      bar.stop();
-
-      // End of epoch: validate, schedule, save the best model, log, save the resume state.
-      E.releaseMemoryPool();
-      const val = validate(model, ctx, valIdx, preset);
-      const r = state.running;
-      const row: HistoryRow = {
-        epoch: epoch + 1,
-        loss: r.loss / r.images,
-        val_loss: val.loss,
-        dice: r.dice / r.images,
-        val_dice: val.dice,
-        val_score: val.score,
-        lr: opt.lr,
-        img_per_s: r.images / Math.max(1e-9, r.seconds),
-      };
-      const monitored = Number.isNaN(val.loss) ? row.loss : val.loss;
-      const step = plateau.step(monitored);
-      if (state.best === null || monitored < state.best.valLoss) {
-        state.best = { valLoss: monitored, epoch: epoch + 1 };
-        writeModelWeights(opts.out, model, { epoch: epoch + 1, valLoss: monitored });
+      if (opts.maxMinutes !== null && Date.now() - run.started > opts.maxMinutes * 60_000) {
+        saveState(run);
+        run.log(`stopped after ${opts.maxMinutes} minute(s); continue with --resume`);
+        return "time";
       }
-      opt.lr = step.lr;
-      if (logs) {
-        history.append(row);
-        writeCurvesPng(path.join(opts.out, "curves.png"), history.rows);
-        for (const [k, v] of Object.entries(row))
-          if (k !== "epoch" && !Number.isNaN(v)) tb!.scalar(k, v, epoch + 1);
-        for (const [name, p] of model.namedParameters()) tb!.histogram(name, p.data, epoch + 1);
-        tb!.flush();
-      } else history.rows.push(row);
-      log(
-        `epoch ${epoch + 1}/${t.epochs}: loss ${row.loss.toFixed(4)} dice ${row.dice.toFixed(4)} | val_loss ${row.val_loss.toFixed(4)} ` +
-          `val_dice ${row.val_dice.toFixed(4)} val_score ${row.val_score.toFixed(4)} (empty ${baseline.toFixed(4)}) | ` +
-          `lr ${row.lr.toExponential(2)} | ${row.img_per_s.toFixed(1)} img/s` +
-          (step.reduced ? ` | lr -> ${step.lr.toExponential(2)}` : "") +
-          (state.best?.epoch === epoch + 1 ? " | best" : ""),
-      );
-      state.epoch++;
-      state.batchInEpoch = 0;
-      state.running = { loss: 0, dice: 0, images: 0, batches: 0, seconds: 0 };
-      save();
-      peakRss = Math.max(peakRss, process.memoryUsage.rss());
-      if (step.stop) {
-        stopped = "early-stop";
-        log(`early stop: no val_loss improvement for ${t.plateau.earlyStop} epoch(s)`);
-        break;
-      }
+      if (t.checkpointMinutes > 0 && Date.now() - run.lastCheckpoint > t.checkpointMinutes * 60_000)
+        saveState(run);
     }
   } finally {
-    await source.close();
-    tb?.close();
+    bar.stop();
   }
+  return null;
+}
+
+/**
+ * End of epoch: validate, step the schedule, save the best model, log (history, curves, TensorBoard, a
+ * summary line), save the resume state. Returns true when early stopping says so.
+ */
+function endOfEpoch(run: Run): boolean {
+  const { state, opts, t } = run;
+  const epoch = state.epoch;
+  E.releaseMemoryPool();
+  const val = validate(run.model, run.ctx, run.valIdx, opts.preset);
+  const r = state.running;
+  const row: HistoryRow = {
+    epoch: epoch + 1,
+    loss: r.loss / r.images,
+    val_loss: val.loss,
+    dice: r.dice / r.images,
+    val_dice: val.dice,
+    val_score: val.score,
+    lr: run.opt.lr,
+    img_per_s: r.images / Math.max(1e-9, r.seconds),
+  };
+  const monitored = Number.isNaN(val.loss) ? row.loss : val.loss;
+  const step = run.plateau.step(monitored);
+  if (state.best === null || monitored < state.best.valLoss) {
+    state.best = { valLoss: monitored, epoch: epoch + 1 };
+    writeModelWeights(opts.out, run.model, { epoch: epoch + 1, valLoss: monitored });
+  }
+  run.opt.lr = step.lr;
+  if (run.tb) {
+    run.history.append(row);
+    writeCurvesPng(path.join(opts.out, "curves.png"), run.history.rows);
+    for (const [k, v] of Object.entries(row))
+      if (k !== "epoch" && !Number.isNaN(v)) run.tb.scalar(k, v, epoch + 1);
+    for (const [name, p] of run.model.namedParameters()) run.tb.histogram(name, p.data, epoch + 1);
+    run.tb.flush();
+  } else run.history.rows.push(row);
+  run.log(
+    `epoch ${epoch + 1}/${t.epochs}: loss ${row.loss.toFixed(4)} dice ${row.dice.toFixed(4)} | val_loss ${row.val_loss.toFixed(4)} ` +
+      `val_dice ${row.val_dice.toFixed(4)} val_score ${row.val_score.toFixed(4)} (empty ${run.baseline.toFixed(4)}) | ` +
+      `lr ${row.lr.toExponential(2)} | ${row.img_per_s.toFixed(1)} img/s` +
+      (step.reduced ? ` | lr -> ${step.lr.toExponential(2)}` : "") +
+      (state.best?.epoch === epoch + 1 ? " | best" : ""),
+  );
+  state.epoch++;
+  state.batchInEpoch = 0;
+  state.running = { loss: 0, dice: 0, images: 0, batches: 0, seconds: 0 };
+  saveState(run);
+  run.peakRss = Math.max(run.peakRss, process.memoryUsage.rss());
+  if (step.stop) run.log(`early stop: no val_loss improvement for ${t.plateau.earlyStop} epoch(s)`);
+  return step.stop;
+}
+
+/** Finish: the result, and the model's and optimizer's native memory released. */
+function finish(run: Run, stopped: Stop): TrainResult {
   const result: TrainResult = {
     stopped,
-    epochsDone: state.epoch,
-    globalStep: state.globalStep,
-    best: state.best,
-    history: history.rows,
-    trainFrames: trainIdx.length,
-    valFrames: valIdx.length,
-    emptyBaseline: baseline,
-    dedupe,
-    peakRss,
+    epochsDone: run.state.epoch,
+    globalStep: run.state.globalStep,
+    best: run.state.best,
+    history: run.history.rows,
+    trainFrames: run.trainIdx.length,
+    valFrames: run.valIdx.length,
+    emptyBaseline: run.baseline,
+    dedupe: run.dedupe,
+    peakRss: run.peakRss,
   };
-  model.dispose();
-  opt.dispose();
+  run.model.dispose();
+  run.opt.dispose();
   return result;
 }

@@ -10,11 +10,11 @@ import {
   CONFIG_FILE,
   WEIGHTS_FILE,
   loadModel,
-  predictBatch,
   readModelConfig,
   saveModel,
   type ModelFolderConfig,
 } from "../../src/model/model-file.js";
+import { predictBatch } from "../../src/predict/predictor.js";
 import { UserError } from "../../src/core/errors.js";
 import type { GreyImage } from "../../src/io/image.js";
 import { tempDir } from "../helpers/sample.js";

@@ -3,9 +3,11 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { runPrediction } from "../../src/cli/commands/predict.js";
-import { runSubmit } from "../../src/cli/commands/submit.js";
-import { runTune } from "../../src/cli/commands/tune.js";
+import {
+  predict as runPrediction,
+  submit as runSubmit,
+  tuneModel as runTune,
+} from "../../src/predict/pipeline.js";
 import { UserError } from "../../src/core/errors.js";
 import { prepare } from "../../src/data/prepare.js";
 import { loadModel, readModelConfig } from "../../src/model/model-file.js";
@@ -17,7 +19,7 @@ import { needsSample, PROJECT_ROOT, SAMPLE_DIR, tempDir } from "../helpers/sampl
 
 const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
 
-const base = { batch: 4, quiet: true };
+const base = { batch: 4 };
 
 test("flip is its own inverse and mirrors the right axis", () => {
   const a = Float32Array.from([1, 2, 3, 4, 5, 6]); // 3 wide, 2 high

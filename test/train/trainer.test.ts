@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { train, type TrainOptions } from "../../src/train/trainer.js";
-import { loadModel, predictBatch } from "../../src/model/model-file.js";
+import { loadModel } from "../../src/model/model-file.js";
+import { predictBatch } from "../../src/predict/predictor.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { parseHistoryCsv } from "../../src/train/history.js";
 import { checkpointPath } from "../../src/train/checkpoint.js";
@@ -12,7 +13,7 @@ import { UserError } from "../../src/core/errors.js";
 import { tempDir } from "../helpers/sample.js";
 import { tinyPreset, writePreparedFixture } from "./trainer-fixture.js";
 
-const quiet = { quiet: true, log: () => {} };
+const quiet = { log: () => {} };
 
 function fixture(frames = 16, val = [1, 6, 11]): string {
   const dir = tempDir();

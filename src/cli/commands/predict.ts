@@ -1,69 +1,9 @@
-import path from "node:path";
 import type { Command } from "commander";
-import * as E from "../../engine/index.js";
-import { readManifest } from "../../data/manifest.js";
-import { NpyRowReader } from "../../io/npy.js";
-import { loadModel } from "../../model/model-file.js";
-import { writePredictions, type PredictionSet } from "../../predict/prediction-store.js";
-import { listImages, predictFolder, predictNpyRows, type PredictOptions } from "../../predict/predictor.js";
-import { UserError } from "../../core/errors.js";
+import { DEFAULT_POSTPROCESS } from "../../model/mask-rule.js";
+import { writePredictions } from "../../predict/prediction-store.js";
+import { predict } from "../../predict/pipeline.js";
 import { intOption } from "../options.js";
-import { createProgress } from "../progress.js";
-
-export interface PredictCliOptions {
-  model: string;
-  input?: string;
-  data?: string;
-  set?: string;
-  batch: number;
-  tta?: boolean;
-  threads?: number;
-  quiet?: boolean;
-}
-
-/**
- * Runs a model folder over a TIFF folder (`--input`) or a prepared split (`--data --set val|test`), with a
- * progress bar. Shared by predict, tune and submit.
- */
-export async function runPrediction(o: PredictCliOptions): Promise<PredictionSet> {
-  if (o.threads) E.setThreads(o.threads);
-  const { model } = loadModel(o.model);
-  try {
-    const name = path.resolve(o.model);
-    const opts = (total: number): PredictOptions => {
-      const bar = createProgress("predict", total, o.quiet ? true : undefined);
-      return {
-        batch: o.batch,
-        tta: Boolean(o.tta),
-        onProgress: (d) => (d === total ? bar.stop() : bar.update(d)),
-      };
-    };
-    if (o.input) return await predictFolder(model, o.input, opts(listImages(o.input).length), name);
-    if (!o.data) throw new UserError("give --input <tiff folder> or --data <prepared folder>");
-    const m = readManifest(o.data);
-    const set = o.set ?? "val";
-    if (set === "test") {
-      if (!m.test) throw new UserError(`${o.data}: the prepared data has no test images`);
-      const reader = new NpyRowReader(path.join(o.data, m.test.images));
-      try {
-        const rows = m.test.ids.map((_, i) => i);
-        return predictNpyRows(model, reader, rows, m.test.ids, opts(rows.length), name);
-      } finally {
-        reader.close();
-      }
-    }
-    if (set !== "val") throw new UserError(`--set must be val or test, got "${set}"`);
-    const reader = new NpyRowReader(path.join(o.data, m.train.images));
-    try {
-      const ids = m.split.val.map((i) => m.train.ids[i]);
-      return predictNpyRows(model, reader, m.split.val, ids, opts(ids.length), name);
-    } finally {
-      reader.close();
-    }
-  } finally {
-    model.dispose();
-  }
-}
+import { progressFactory } from "../progress.js";
 
 export function addPredictOptions(cmd: Command): Command {
   return cmd
@@ -93,13 +33,14 @@ export function register(program: Command): void {
     )
     .action(async (o) => {
       const start = Date.now();
-      const set = await runPrediction(o);
+      const set = await predict({ ...o, progress: progressFactory(o.quiet) });
       writePredictions(o.out, set);
       const secs = (Date.now() - start) / 1000;
-      const present = set.presence.filter((p) => p >= 0.5).length;
+      const t = DEFAULT_POSTPROCESS.presenceThreshold;
+      const present = set.presence.filter((p) => p >= t).length;
       console.log(
         `predicted ${set.ids.length} images in ${secs.toFixed(1)} s (${(set.ids.length / secs).toFixed(1)} images/s${set.tta ? ", flip TTA" : ""}) into ${o.out}`,
       );
-      console.log(`  presence >= 0.5: ${present} of ${set.ids.length}`);
+      console.log(`  presence >= ${t} (the untuned threshold): ${present} of ${set.ids.length}`);
     });
 }

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from "commander";
 import { DEFAULT_ELASTIC, loadPreset, type Preset } from "../../model/config.js";
 import { train } from "../../train/trainer.js";
 import { floatOption, intOption } from "../options.js";
-import { quietByDefault } from "../progress.js";
+import { barsUnlessQuiet } from "../progress.js";
 import type { DedupePolicy } from "../../data/dedupe.js";
 
 interface TrainFlags {
@@ -112,7 +112,7 @@ export function register(program: Command): void {
         dedupe: f.dedupe,
         resume: Boolean(f.resume),
         maxMinutes: f.maxMinutes ?? null,
-        quiet: Boolean(f.quiet) || quietByDefault(),
+        progress: barsUnlessQuiet(f.quiet),
         prefetchWorker: f.worker,
         stopAfterSteps: f.stopAfterSteps,
       });

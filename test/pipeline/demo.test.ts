@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { runDemo } from "../../src/cli/commands/demo.js";
+import { runDemo } from "../../src/pipeline/demo.js";
 import { validateSubmission } from "../../src/predict/submission.js";
 import { tempDir } from "../helpers/sample.js";
 
@@ -20,7 +20,6 @@ test("the demo runs the whole pipeline on synthetic data and leaves every artefa
     test: 6,
     seed: 3,
     tta: true,
-    quiet: true,
   };
   try {
     await runDemo(opts);

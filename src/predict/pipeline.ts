@@ -1,0 +1,168 @@
+/*
+ * The predict-stage steps as library functions (what `nerveseg predict`, `tune` and `submit` run, and what
+ * a TypeScript program imports): each takes plain options, reports progress through an optional factory
+ * and returns its result; printing is the CLI's business.
+ */
+import path from "node:path";
+import { fileError, UserError } from "../core/errors.js";
+import { noProgress, type ProgressFactory } from "../core/progress.js";
+import { readManifest } from "../data/manifest.js";
+import * as E from "../engine/index.js";
+import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
+import { NpyRowReader } from "../io/npy.js";
+import { encodeRle } from "../io/rle.js";
+import { emptyBaseline } from "../metric/dice.js";
+import { postprocess } from "../model/mask-rule.js";
+import { loadModel, readModelConfig, writePostprocess } from "../model/model-file.js";
+import { readPredictions, type PredictionSet } from "./prediction-store.js";
+import { listImages, predictFolder, predictNpyRows, type PredictOptions } from "./predictor.js";
+import { writeSubmission, type SubmissionSummary } from "./submission.js";
+import { tunePostprocess, type TuneResult } from "./tune.js";
+
+export interface ModelRunOptions {
+  /** Model folder written by `train`. */
+  model: string;
+  /** Images per forward pass (default 32). */
+  batch?: number;
+  /** Average the four flips. */
+  tta?: boolean;
+  /** Compute threads (default: all cores). */
+  threads?: number;
+  progress?: ProgressFactory;
+}
+
+export interface PredictRunOptions extends ModelRunOptions {
+  /** A folder of Kaggle-named TIFFs ... */
+  input?: string;
+  /** ... or a prepared folder and one of its sets. */
+  data?: string;
+  set?: "val" | "test";
+}
+
+/**
+ * Runs a model folder over a TIFF folder (`input`) or a prepared split (`data` + `set`, default the
+ * validation split): probability maps at model resolution and presence probabilities.
+ */
+export async function predict(o: PredictRunOptions): Promise<PredictionSet> {
+  if (o.threads) E.setThreads(o.threads);
+  const { model } = loadModel(o.model);
+  const progress = o.progress ?? noProgress;
+  try {
+    const name = path.resolve(o.model);
+    const opts = (total: number): PredictOptions => {
+      const bar = progress("predict", total);
+      return {
+        batch: o.batch ?? 32,
+        tta: Boolean(o.tta),
+        onProgress: (d) => {
+          bar.update(d);
+          if (d === total) bar.stop();
+        },
+      };
+    };
+    if (o.input) return await predictFolder(model, o.input, opts(listImages(o.input).length), name);
+    if (!o.data) throw new UserError("give --input <tiff folder> or --data <prepared folder>");
+    const m = readManifest(o.data);
+    const set = o.set ?? "val";
+    if (set === "test") {
+      if (!m.test) throw new UserError(`${o.data}: the prepared data has no test images`);
+      const reader = new NpyRowReader(path.join(o.data, m.test.images));
+      try {
+        const rows = m.test.ids.map((_, i) => i);
+        return predictNpyRows(model, reader, rows, m.test.ids, opts(rows.length), name);
+      } finally {
+        reader.close();
+      }
+    }
+    if (set !== "val") throw new UserError(`--set must be val or test, got "${String(set)}"`);
+    const reader = new NpyRowReader(path.join(o.data, m.train.images));
+    try {
+      const ids = m.split.val.map((i) => m.train.ids[i]);
+      return predictNpyRows(model, reader, m.split.val, ids, opts(ids.length), name);
+    } finally {
+      reader.close();
+    }
+  } finally {
+    model.dispose();
+  }
+}
+
+export interface TuneRunOptions extends ModelRunOptions {
+  /** The prepared folder the model was trained on: tuning uses its validation split. */
+  data: string;
+  /** Validation predictions already made (`predict --set val`), instead of running the model. */
+  preds?: string;
+  /** Search and report, but leave the model's config.json as it is. */
+  dryRun?: boolean;
+}
+
+/**
+ * Predicts the validation split (or reads `preds`), searches the post-processing on it and writes the
+ * best settings into the model's config.json. Returns the search result and the all-empty baseline.
+ */
+export async function tuneModel(o: TuneRunOptions): Promise<TuneResult & { allEmpty: number }> {
+  const config = readModelConfig(o.model);
+  const m = readManifest(o.data);
+  const preds = o.preds ? readPredictions(o.preds) : await predict({ ...o, input: undefined, set: "val" });
+  const valIds = m.split.val.map((i) => m.train.ids[i]);
+  if (preds.ids.length !== valIds.length || preds.ids.some((id, k) => id !== valIds[k]))
+    throw fileError(o.preds ?? o.data, "predictions are not of this prepared folder's validation split");
+  const masks = new NpyRowReader(path.join(o.data, m.train.masks));
+  let truth: Uint8Array[];
+  try {
+    truth = m.split.val.map((row) => masks.read(row));
+  } finally {
+    masks.close();
+  }
+  const bar = (o.progress ?? noProgress)("tune", preds.ids.length);
+  const result = tunePostprocess(
+    {
+      probs: preds.probs,
+      presence: preds.presence,
+      width: preds.width,
+      height: preds.height,
+      truth,
+      ids: preds.ids,
+    },
+    config.postprocess,
+    undefined,
+    (done) => bar.update(done),
+  );
+  bar.stop();
+  if (!o.dryRun) writePostprocess(o.model, result.best);
+  const allEmpty = emptyBaseline(m.split.val.map((i) => m.train.maskArea[i]));
+  return { ...result, allEmpty };
+}
+
+export interface SubmitRunOptions extends ModelRunOptions {
+  /** Test images folder (`<n>.tif`). */
+  input: string;
+  /** The submission CSV to write. */
+  out: string;
+  /** Predictions already made (`predict --input`), instead of running the model. */
+  preds?: string;
+}
+
+/**
+ * Model folder + test images → submission.csv: predicts (or reads `preds`), post-processes with the
+ * model's (tuned) settings at 580x420, run-length encodes, and writes the file only once every test id
+ * is present exactly once.
+ */
+export async function submit(o: SubmitRunOptions): Promise<SubmissionSummary & { set: PredictionSet }> {
+  const params = readModelConfig(o.model).postprocess;
+  const expected = listImages(o.input).map((im) => im.id);
+  const set = o.preds ? readPredictions(o.preds) : await predict({ ...o, data: undefined });
+  if (o.preds && set.ids.length !== expected.length)
+    throw fileError(o.preds, `${set.ids.length} predictions for ${expected.length} images in ${o.input}`);
+  const rows = function* () {
+    for (let i = 0; i < set.ids.length; i++) {
+      const mask = postprocess(
+        { data: set.probs[i], width: set.width, height: set.height },
+        set.presence[i],
+        params,
+      );
+      yield { img: set.ids[i], pixels: encodeRle(mask, KAGGLE_WIDTH, KAGGLE_HEIGHT) };
+    }
+  };
+  return { ...writeSubmission(o.out, rows(), expected), set };
+}
