@@ -7,6 +7,7 @@
  * Everything random in training is derived from (seed, epoch, batch) (see batches.ts), so the position
  * plus the dropout generator's state is all the RNG state there is.
  */
+import type { Preset } from "../model/config.js";
 import fs from "node:fs";
 import path from "node:path";
 import * as E from "../engine/index.js";
@@ -126,4 +127,15 @@ export function restoreCheckpoint(
     throw fileError(checkpointPath(out), `does not fit this model: ${(e as Error).message}`);
   }
   opt.lr = ck.state.optimizer.lr;
+}
+
+/** What a resumed run must agree on (epochs and threads may change between sessions). */
+export function fingerprintOf(
+  preset: Preset,
+  data: string,
+  dedupe: string,
+  valRows: readonly number[],
+): string {
+  const { epochs: _e, threads: _t, checkpointMinutes: _c, ...train } = preset.train;
+  return JSON.stringify({ model: preset.model, train, data: path.resolve(data), dedupe, val: valRows });
 }

@@ -1,3 +1,4 @@
+import type { TrainConfig } from "../model/config.js";
 /**
  * ReduceLROnPlateau with Keras semantics (keras.callbacks.ReduceLROnPlateau, mode "min") plus optional
  * early stopping (keras.callbacks.EarlyStopping on the same monitored value). The whole state is a plain
@@ -121,3 +122,11 @@ export class ReduceLROnPlateau {
     return { ...this.s };
   }
 }
+
+/** The schedule's options from a recipe. */
+export const plateauOptionsOf = (t: TrainConfig) => ({
+  factor: t.plateau.factor,
+  patience: t.plateau.patience,
+  minLr: t.plateau.minLr,
+  earlyStopPatience: t.plateau.earlyStop,
+});

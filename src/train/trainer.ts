@@ -16,34 +16,27 @@ import * as E from "../engine/index.js";
 import { UserError } from "../core/errors.js";
 import { noProgress, type ProgressFactory } from "../core/progress.js";
 import { readManifest } from "../data/manifest.js";
-import { findContradictions, planDedupe, type DedupePolicy, type SignedFrame } from "../data/dedupe.js";
+import type { DedupePolicy } from "../data/dedupe.js";
 import type { Preset } from "../model/config.js";
-import { DEFAULT_POSTPROCESS, kaggleImageScore, scaleMinArea } from "../model/mask-rule.js";
+import { DEFAULT_POSTPROCESS } from "../model/mask-rule.js";
 import { UNet } from "../model/unet.js";
 import type { ModelConfig, TrainConfig } from "../model/config.js";
 import { writeModelConfig, writeModelWeights, type ModelFolderConfig } from "../model/model-file.js";
-import { ReduceLROnPlateau } from "./lr-schedule.js";
+import { plateauOptionsOf, ReduceLROnPlateau } from "./lr-schedule.js";
 import { TrainingHistory, type HistoryRow } from "./history.js";
 import { writeCurvesPng } from "./curves.js";
 import { SummaryWriter } from "./tensorboard.js";
-import {
-  BatchSource,
-  augmentOptions,
-  batchesOf,
-  buildBatch,
-  epochOrder,
-  loadFrames,
-  seedFor,
-  type Batch,
-  type BatchContext,
-  type FrameSet,
-} from "./batches.js";
-import { emptyBaseline, softDice } from "../metric/dice.js";
+import { loadTrainingData, type DedupeSummary } from "./training-data.js";
+import { lossOf, validate } from "./validate.js";
+
+export type { DedupeSummary };
+import { BatchSource, batchesOf, epochOrder, seedFor, type Batch, type BatchContext } from "./batches.js";
 import {
   checkpointPath,
   readCheckpoint,
   restoreCheckpoint,
   saveCheckpoint,
+  fingerprintOf,
   type LoadedCheckpoint,
   type TrainState,
 } from "./checkpoint.js";
@@ -70,14 +63,6 @@ export interface TrainOptions {
   log?: (line: string) => void;
 }
 
-export interface DedupeSummary {
-  policy: DedupePolicy | "off";
-  /** Near-duplicate pairs with contradicting presence labels among the training frames. */
-  pairs: number;
-  dropped: string[];
-  relabelled: { id: string; maskFrom: string }[];
-}
-
 export interface TrainResult {
   stopped: "done" | "early-stop" | "time" | "steps";
   epochsDone: number;
@@ -91,118 +76,6 @@ export interface TrainResult {
   dedupe: DedupeSummary;
   /** Peak resident set size seen during training (bytes). */
   peakRss: number;
-}
-
-interface ValResult {
-  loss: number;
-  dice: number;
-  score: number;
-}
-
-/** What a resumed run must agree on (epochs and threads may change between sessions). */
-function fingerprintOf(preset: Preset, data: string, dedupe: string, valRows: readonly number[]): string {
-  const { epochs: _e, threads: _t, checkpointMinutes: _c, ...train } = preset.train;
-  return JSON.stringify({ model: preset.model, train, data: path.resolve(data), dedupe, val: valRows });
-}
-
-/** Dice term of the loss (soft Dice, batch or per image) + presenceWeight x BCE on the presence head. */
-function lossOf(
-  out: { mask: E.Tensor; presence: E.Tensor | null },
-  y: E.Tensor,
-  has: E.Tensor,
-  preset: Preset,
-): { total: E.Tensor; dice: E.Tensor } {
-  const t = preset.train;
-  const dice = E.diceLoss(out.mask, y, { smooth: t.diceSmooth, perImage: t.dice === "strict" });
-  if (!out.presence || t.presenceWeight === 0) return { total: dice, dice };
-  return { total: E.add(dice, E.scale(E.bceLoss(out.presence, has), t.presenceWeight)), dice };
-}
-
-/** Validation: loss, soft Dice and the Kaggle score, eval mode, no augmentation. */
-export function validate(
-  model: UNet,
-  ctx: BatchContext,
-  indices: readonly number[],
-  preset: Preset,
-): ValResult {
-  if (indices.length === 0) return { loss: NaN, dice: NaN, score: NaN };
-  const { inputHeight: h, inputWidth: w } = preset.model;
-  const px = h * w;
-  const minArea = scaleMinArea(preset.train.valMinArea, w, h);
-  const opts = { ...DEFAULT_POSTPROCESS, minArea };
-  let loss = 0;
-  let dice = 0;
-  let score = 0;
-  const batch = preset.train.batch;
-  model.eval();
-  try {
-    for (let at = 0; at < indices.length; at += batch) {
-      // Always a full batch (topped up with frames already seen, whose outputs are ignored): the
-      // activations keep the training shapes, so the engine reuses its buffers.
-      const idx = indices.slice(at, at + batch);
-      const count = idx.length;
-      while (idx.length < batch && indices.length >= batch) idx.push(indices[idx.length - count]);
-      const b = buildBatch(ctx, { indices: idx, seed: null });
-      E.tidy(() =>
-        E.noGrad(() => {
-          const out = model.forward(E.fromArray([b.count, h, w, 1], b.x));
-          const probs = out.mask.data.subarray(0, count * px);
-          const truth = b.y.subarray(0, count * px);
-          const mine = {
-            mask: E.fromArray([count, h, w, 1], probs),
-            presence: out.presence ? E.fromArray([count, 1], out.presence.data.subarray(0, count)) : null,
-          };
-          const y = E.fromArray([count, h, w, 1], truth);
-          const has = E.fromArray([count, 1], b.has.subarray(0, count));
-          loss += lossOf(mine, y, has, preset).total.item() * count;
-          dice += softDice(probs, truth, preset.train.diceSmooth) * count;
-          for (let i = 0; i < count; i++) {
-            const presence = out.presence ? out.presence.data[i] : 1;
-            score += kaggleImageScore(
-              probs.subarray(i * px, (i + 1) * px),
-              truth.subarray(i * px, (i + 1) * px),
-              presence,
-              opts,
-            );
-          }
-        }),
-      );
-    }
-  } finally {
-    model.train();
-  }
-  return { loss: loss / indices.length, dice: dice / indices.length, score: score / indices.length };
-}
-
-/** Applies a dedupe policy to the training frames (in place: masks copied, dropped frames left out). */
-function applyDedupe(
-  policy: DedupePolicy | "off",
-  set: FrameSet,
-  trainIdx: number[],
-  signatures: Float64Array[] | null,
-): { kept: number[]; summary: DedupeSummary } {
-  const summary: DedupeSummary = { policy, pairs: 0, dropped: [], relabelled: [] };
-  if (policy === "off" || !signatures) return { kept: trainIdx, summary };
-  const px = set.width * set.height;
-  const frames: SignedFrame[] = trainIdx.map((i, k) => ({
-    id: set.ids[i],
-    subject: set.subjects[i],
-    signature: signatures[k],
-    hasMask: set.masks.subarray(i * px, (i + 1) * px).some((v) => v !== 0),
-  }));
-  const contradictions = findContradictions(frames);
-  const plan = planDedupe(contradictions, policy);
-  summary.pairs = contradictions.length;
-  summary.dropped = plan.drop;
-  const byId = new Map(trainIdx.map((i) => [set.ids[i], i]));
-  for (const r of plan.relabel) {
-    const to = byId.get(r.id)!;
-    const from = byId.get(r.maskFrom)!;
-    set.masks.copyWithin(to * px, from * px, (from + 1) * px);
-    summary.relabelled.push({ id: r.id, maskFrom: r.maskFrom });
-  }
-  const drop = new Set(plan.drop);
-  return { kept: trainIdx.filter((i) => !drop.has(set.ids[i])), summary };
 }
 
 /** Everything one training run holds between its phases. */
@@ -272,43 +145,9 @@ function setUp(opts: TrainOptions): Run {
       `${opts.out}: already holds a training run (${ckFile}); pass --resume to continue it or choose another --out`,
     );
 
-  // Data: the validation split and the rest, resized once.
-  const n = manifest.train.ids.length;
-  const valRows = [...manifest.split.val].sort((a, b) => a - b);
-  const valSet = new Set(valRows);
-  const trainRows = Array.from({ length: n }, (_, i) => i).filter((i) => !valSet.has(i));
-  if (trainRows.length === 0)
-    throw new UserError(`${opts.data}: no training frames outside the validation split`);
-  const rows = [...trainRows, ...valRows];
-  const loadBar = progress("resize", rows.length);
-  const { set, signatures } = loadFrames(opts.data, manifest, rows, m.inputWidth, m.inputHeight, {
-    signatures: opts.dedupe !== "off",
-    onProgress: (d) => loadBar.update(d),
-  });
-  loadBar.stop();
-  const allTrain = trainRows.map((_, k) => k);
-  const valIdx = valRows.map((_, k) => trainRows.length + k);
-  const trainSigs = signatures ? signatures.slice(0, trainRows.length) : null;
-  const { kept: trainIdx, summary: dedupe } = applyDedupe(opts.dedupe, set, allTrain, trainSigs);
-  if (opts.dedupe !== "off")
-    log(
-      `dedupe (${opts.dedupe}): ${dedupe.pairs} contradicting near-duplicate pair(s) in the training frames; ` +
-        `dropped ${dedupe.dropped.length}, relabelled ${dedupe.relabelled.length}` +
-        (dedupe.pairs > 0
-          ? ` (${[...dedupe.dropped, ...dedupe.relabelled.map((r) => r.id)].slice(0, 8).join(", ")})`
-          : ""),
-    );
-  const px = m.inputHeight * m.inputWidth;
-  const valHas = valIdx.map((i) => (set.masks.subarray(i * px, (i + 1) * px).some((v) => v !== 0) ? 1 : 0));
-  const normalization = { mean: manifest.stats.trainMean, std: manifest.stats.trainStd };
-  const ctx: BatchContext = {
-    width: m.inputWidth,
-    height: m.inputHeight,
-    images: set.images,
-    masks: set.masks,
-    normalization,
-    augment: augmentOptions(t),
-  };
+  const data = loadTrainingData(opts, manifest, log, progress);
+  const { ctx, trainIdx, valIdx, dedupe } = data;
+  const normalization = ctx.normalization;
 
   const model = new UNet(m, normalization, new E.Rng(t.seed));
   const params = model.parameters();
@@ -321,10 +160,10 @@ function setUp(opts: TrainOptions): Run {
           nesterov: t.nesterov,
           weightDecay: t.weightDecay,
         });
-  const plateau = new ReduceLROnPlateau(t.lr, plateauOptions(t));
+  const plateau = new ReduceLROnPlateau(t.lr, plateauOptionsOf(t));
   const state: TrainState = {
     version: 1,
-    fingerprint: fingerprintOf(opts.preset, opts.data, opts.dedupe, valRows),
+    fingerprint: fingerprintOf(opts.preset, opts.data, opts.dedupe, data.valRows),
     epoch: 0,
     batchInEpoch: 0,
     globalStep: 0,
@@ -359,7 +198,7 @@ function setUp(opts: TrainOptions): Run {
     ctx,
     trainIdx,
     valIdx,
-    baseline: emptyBaseline(valHas),
+    baseline: data.baseline,
     dedupe,
     folderConfig,
     model,
@@ -374,13 +213,6 @@ function setUp(opts: TrainOptions): Run {
     peakRss: process.memoryUsage.rss(),
   };
 }
-
-const plateauOptions = (t: TrainConfig) => ({
-  factor: t.plateau.factor,
-  patience: t.plateau.patience,
-  minLr: t.plateau.minLr,
-  earlyStopPatience: t.plateau.earlyStop,
-});
 
 /** Resume: with --resume and a checkpoint of the same run, the model, optimizer, schedule and counters. */
 function resume(run: Run): void {
@@ -397,7 +229,7 @@ function resume(run: Run): void {
     );
   restoreCheckpoint(opts.out, ck, run.model, run.opt);
   run.state = ck.state;
-  run.plateau = new ReduceLROnPlateau(run.t.lr, plateauOptions(run.t), run.state.plateau);
+  run.plateau = new ReduceLROnPlateau(run.t.lr, plateauOptionsOf(run.t), run.state.plateau);
   if (run.state.dropoutRng && run.model.dropoutRng) run.model.dropoutRng.setState(run.state.dropoutRng);
   run.history = new TrainingHistory(path.join(opts.out, "history.csv"), run.state.history);
   log(`resume: epoch ${run.state.epoch + 1}, batch ${run.state.batchInEpoch}, step ${run.state.globalStep}`);
