@@ -2,7 +2,15 @@
   "targets": [
     {
       "target_name": "nerveseg_native",
-      "sources": ["src/addon.cc", "src/memory.cc", "src/conv.cc", "src/kernels.cc"],
+      "sources": [
+        "src/addon.cc",
+        "src/memory.cc",
+        "src/conv.cc",
+        "src/batchnorm.cc",
+        "src/pool_resize.cc",
+        "src/elementwise.cc",
+        "src/optim.cc"
+      ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

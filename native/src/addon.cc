@@ -1,5 +1,15 @@
-#include <malloc.h>
-#include <cstdlib>
+// The addon's entry: the oneDNN engine and stream every family shares, the thread count, and the
+// registration of each op family (one source file each, forward and backward side by side):
+//   memory.cc       alloc / free of tensor buffers (the buffer pool itself is in TypeScript)
+//   conv.cc         convolution (training and prepared-weight inference) and the dense layer
+//   batchnorm.cc    batch norm fused with its activation
+//   pool_resize.cc  2x2 max-pool, 2x upsample fused with the skip concatenation
+//   elementwise.cc  activations, add/mul, axpby, fill, sum of squares
+//   optim.cc        Adam and SGD updates
+#include <omp.h>
+
+#include <cstdio>
+
 #include "common.h"
 
 namespace ns {
@@ -11,24 +21,44 @@ dnnl::stream& cpuStream() {
   static dnnl::stream s(cpuEngine());
   return s;
 }
-}  // namespace ns
 
-static Napi::Value Version(const Napi::CallbackInfo& info) {
+namespace {
+
+Napi::Value Version(const Napi::CallbackInfo& info) {
   const dnnl_version_t* v = dnnl_version();
   char buf[64];
   snprintf(buf, sizeof buf, "%d.%d.%d", v->major, v->minor, v->patch);
   return Napi::String::New(info.Env(), buf);
 }
 
+// setThreads(n): OpenMP threads for oneDNN and the kernels.
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  ArgReader r(info, "setThreads");
+  int64_t n = r.Int("n");
+  r.End();
+  if (n < 1) throw ArgError("setThreads: n must be >= 1");
+  omp_set_num_threads(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+
+Napi::Value GetThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), omp_get_max_threads());
+}
+
+}  // namespace
+}  // namespace ns
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  // Tensor buffers are large and short-lived. glibc keeps freed heap blocks below its (adaptive) mmap
-  // threshold, so a training run's RSS crept up epoch after epoch; serving every block of 1 MiB or
-  // more by mmap returns it to the system on free. The user's MALLOC_MMAP_THRESHOLD_ still wins.
-  if (getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  exports.Set("version", Napi::Function::New(env, Version));
-  ns::RegisterMemory(env, exports);
-  ns::RegisterConv(env, exports);
-  ns::RegisterKernels(env, exports);
+  using namespace ns;
+  NS_EXPORT("version", Version);
+  NS_EXPORT("setThreads", SetThreads);
+  NS_EXPORT("getThreads", GetThreads);
+  RegisterMemory(env, exports);
+  RegisterConv(env, exports);
+  RegisterBatchNorm(env, exports);
+  RegisterPoolResize(env, exports);
+  RegisterElementwise(env, exports);
+  RegisterOptim(env, exports);
   return exports;
 }
 

@@ -1,14 +1,17 @@
-// 2-D convolution on oneDNN. Activations stay NHWC (the engine's single layout, so no reorders
-// between layers); weights arrive as HWIO and are reordered into whatever blocked layout the
-// chosen kernel wants (one shared scratch buffer). Primitives and their memory objects are cached by
-// shape and thread count; inference can pass weights already in the kernel layout (prepared).
+// Convolution and dense layers: forward, backward data and backward weights side by side.
+//
+// 2-D convolution runs on oneDNN. Activations stay NHWC (the engine's single layout, so no reorders
+// between layers); weights arrive as HWIO and are reordered into whatever blocked layout the chosen
+// kernel wants (one shared scratch buffer). Primitives and their memory objects are cached by shape
+// and thread count; inference can pass weights already in the kernel layout (prepared), with the
+// activation fused as a post-op. The dense layer is oneDNN's sgemm on row-major matrices.
 #include <omp.h>
 
 #include <cstdlib>
 #include <memory>
 #include <unordered_map>
 
-#include "common.h"
+#include "numeric.h"
 
 namespace ns {
 namespace {
@@ -17,8 +20,26 @@ using namespace dnnl;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-struct Shape {
+// ---------------------------------------------------------------------------------------------
+// Convolution geometry and the oneDNN primitive caches
+
+// A convolution's geometry, in the order TypeScript passes it (ConvGeomArgs in native.ts): batch,
+// input HxW, channels in/out, kernel, stride, pad, output HxW.
+struct ConvGeom {
   int64_t n, h, w, c, oc, kh, kw, s, p, oh, ow;
+
+  static ConvGeom Read(ArgReader& r) {
+    ConvGeom g;
+    int64_t* f[] = {&g.n, &g.h, &g.w, &g.c, &g.oc, &g.kh, &g.kw, &g.s, &g.p, &g.oh, &g.ow};
+    const char* names[] = {"n", "h", "w", "c", "oc", "kh", "kw", "stride", "pad", "oh", "ow"};
+    for (size_t i = 0; i < 11; i++) *f[i] = r.Int(names[i]);
+    if (g.s < 1 || g.kh < 1 || g.kw < 1) throw ArgError(r.Where("geometry") + ": bad kernel/stride");
+    return g;
+  }
+  int64_t xSize() const { return n * h * w * c; }
+  int64_t ySize() const { return n * oh * ow * oc; }
+  int64_t wSize() const { return kh * kw * c * oc; }
+
   std::string key(const char* kind, int extra1 = 0, float extra2 = 0) const {
     // The thread count is part of the key: oneDNN fixes a kernel's thread split when it is created.
     char buf[256];
@@ -39,20 +60,12 @@ struct Shape {
   }
 };
 
-Shape ReadShape(const Napi::CallbackInfo& info, size_t at) {
-  Shape s;
-  int64_t* f[] = {&s.n, &s.h, &s.w, &s.c, &s.oc, &s.kh, &s.kw, &s.s, &s.p, &s.oh, &s.ow};
-  for (size_t i = 0; i < 11; i++) *f[i] = I(info, at + i, "conv shape");
-  if (s.s < 1 || s.kh < 1 || s.kw < 1) throw ArgError("conv: bad kernel/stride");
-  return s;
-}
-
-convolution_forward::desc FwdDesc(const Shape& s, bool bias) {
+convolution_forward::desc FwdDesc(const ConvGeom& g, bool bias) {
   if (bias)
-    return convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, s.src(), s.wAny(),
-                                     s.bias(), s.dst(), s.strides(), s.padL(), s.padR());
-  return convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, s.src(), s.wAny(),
-                                   s.dst(), s.strides(), s.padL(), s.padR());
+    return convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, g.src(), g.wAny(),
+                                     g.bias(), g.dst(), g.strides(), g.padL(), g.padR());
+  return convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, g.src(), g.wAny(),
+                                   g.dst(), g.strides(), g.padL(), g.padR());
 }
 
 struct FwdEntry {
@@ -107,8 +120,8 @@ algorithm ActAlg(int act) {
   }
 }
 
-FwdEntry& GetFwd(const Shape& s, bool bias, int act, float alpha) {
-  std::string k = s.key("fwd", act * 2 + (bias ? 1 : 0), alpha);
+FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha) {
+  std::string k = g.key("fwd", act * 2 + (bias ? 1 : 0), alpha);
   auto it = fwdCache.find(k);
   if (it != fwdCache.end()) return *it->second;
   auto& eng = cpuEngine();
@@ -119,13 +132,13 @@ FwdEntry& GetFwd(const Shape& s, bool bias, int act, float alpha) {
     attr.set_post_ops(po);
   }
   auto e = std::make_unique<FwdEntry>();
-  e->pd = convolution_forward::primitive_desc(FwdDesc(s, bias), attr, eng);
+  e->pd = convolution_forward::primitive_desc(FwdDesc(g, bias), attr, eng);
   e->prim = convolution_forward(e->pd);
-  e->src = memory(s.src(), eng, nullptr);
-  e->dst = memory(s.dst(), eng, nullptr);
-  e->wUser = memory(s.wUser(), eng, nullptr);
-  if (bias) e->bias = memory(s.bias(), eng, nullptr);
-  e->reorderW = e->pd.weights_desc() != s.wUser();
+  e->src = memory(g.src(), eng, nullptr);
+  e->dst = memory(g.dst(), eng, nullptr);
+  e->wUser = memory(g.wUser(), eng, nullptr);
+  if (bias) e->bias = memory(g.bias(), eng, nullptr);
+  e->reorderW = e->pd.weights_desc() != g.wUser();
   if (e->reorderW) {
     e->wPrim = memory(e->pd.weights_desc(), eng, nullptr);
     e->wReorder = reorder(e->wUser, e->wPrim);
@@ -136,83 +149,21 @@ FwdEntry& GetFwd(const Shape& s, bool bias, int act, float alpha) {
   return *(fwdCache[k] = std::move(e));
 }
 
-// convForward(x, w, b|null, y, n,h,w,c,oc,kh,kw,s,p,oh,ow, act, alpha, wPrepared)
-// wPrepared: w is already in the kernel's own layout (from convPrepareWeights), as inference
-// caches it, so no per-call weight reorder.
-Napi::Value ConvForward(const Napi::CallbackInfo& info) {
-  Shape s = ReadShape(info, 4);
-  int act = static_cast<int>(I(info, 15, "act"));
-  float alpha = static_cast<float>(D(info, 16, "alpha"));
-  bool prepared = B(info, 17);
-  float* b = F32opt(info, 2, s.oc, "conv b");
-  FwdEntry& e = GetFwd(s, b != nullptr, act, alpha);
-  int64_t wNeed = prepared ? static_cast<int64_t>(e.pd.weights_desc().get_size() / sizeof(float)) : s.kh * s.kw * s.c * s.oc;
-  float* x = F32(info, 0, s.n * s.h * s.w * s.c, "conv x");
-  float* w = F32(info, 1, wNeed, "conv w");
-  float* y = F32(info, 3, s.n * s.oh * s.ow * s.oc, "conv y");
-  auto& st = cpuStream();
-  e.src.set_data_handle(x);
-  e.dst.set_data_handle(y);
-  memory wArg = e.wPrim;
-  if (prepared) {
-    e.wPrepared.set_data_handle(w);
-    wArg = e.wPrepared;
-  } else {
-    e.wUser.set_data_handle(w);
-    if (e.reorderW) {
-      e.wPrim.set_data_handle(WeightScratch(e.pd.weights_desc().get_size()));
-      e.wReorder.execute(st, e.wUser, e.wPrim);
-    }
-  }
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, wArg}, {DNNL_ARG_DST, e.dst}};
-  if (b) {
-    e.bias.set_data_handle(b);
-    args[DNNL_ARG_BIAS] = e.bias;
-  }
-  e.prim.execute(st, args);
-  st.wait();
-  return info.Env().Undefined();
-}
-
-// convPreparedSize(hasBias, n,h,w,c,oc,kh,kw,s,p,oh,ow, act, alpha) -> floats in the kernel's weight layout
-Napi::Value ConvPreparedSize(const Napi::CallbackInfo& info) {
-  bool bias = B(info, 0);
-  Shape s = ReadShape(info, 1);
-  FwdEntry& e = GetFwd(s, bias, static_cast<int>(I(info, 12, "act")), static_cast<float>(D(info, 13, "alpha")));
-  return Napi::Number::New(info.Env(), static_cast<double>(e.pd.weights_desc().get_size() / sizeof(float)));
-}
-
-// convPrepareWeights(w, out, hasBias, n,h,w,c,oc,kh,kw,s,p,oh,ow, act, alpha): HWIO -> kernel layout
-Napi::Value ConvPrepareWeights(const Napi::CallbackInfo& info) {
-  bool bias = B(info, 2);
-  Shape s = ReadShape(info, 3);
-  FwdEntry& e = GetFwd(s, bias, static_cast<int>(I(info, 14, "act")), static_cast<float>(D(info, 15, "alpha")));
-  int64_t need = static_cast<int64_t>(e.pd.weights_desc().get_size() / sizeof(float));
-  float* w = F32(info, 0, s.kh * s.kw * s.c * s.oc, "conv w");
-  float* out = F32(info, 1, need, "prepared w");
-  auto& st = cpuStream();
-  memory src(s.wUser(), cpuEngine(), w);
-  memory dst(e.pd.weights_desc(), cpuEngine(), out);
-  reorder(src, dst).execute(st, src, dst);
-  st.wait();
-  return info.Env().Undefined();
-}
-
-BwdDataEntry& GetBwdData(const Shape& s) {
-  std::string k = s.key("bwdd");
+BwdDataEntry& GetBwdData(const ConvGeom& g) {
+  std::string k = g.key("bwdd");
   auto it = bwdDataCache.find(k);
   if (it != bwdDataCache.end()) return *it->second;
   auto& eng = cpuEngine();
-  auto hint = convolution_forward::primitive_desc(FwdDesc(s, false), eng);
+  auto hint = convolution_forward::primitive_desc(FwdDesc(g, false), eng);
   auto e = std::make_unique<BwdDataEntry>();
-  convolution_backward_data::desc d(algorithm::convolution_direct, s.src(), s.wAny(), s.dst(), s.strides(), s.padL(),
-                                    s.padR());
+  convolution_backward_data::desc d(algorithm::convolution_direct, g.src(), g.wAny(), g.dst(), g.strides(), g.padL(),
+                                    g.padR());
   e->pd = convolution_backward_data::primitive_desc(d, eng, hint);
   e->prim = convolution_backward_data(e->pd);
-  e->diffDst = memory(s.dst(), eng, nullptr);
-  e->diffSrc = memory(s.src(), eng, nullptr);
-  e->wUser = memory(s.wUser(), eng, nullptr);
-  e->reorderW = e->pd.weights_desc() != s.wUser();
+  e->diffDst = memory(g.dst(), eng, nullptr);
+  e->diffSrc = memory(g.src(), eng, nullptr);
+  e->wUser = memory(g.wUser(), eng, nullptr);
+  e->reorderW = e->pd.weights_desc() != g.wUser();
   if (e->reorderW) {
     e->wPrim = memory(e->pd.weights_desc(), eng, nullptr);
     e->wReorder = reorder(e->wUser, e->wPrim);
@@ -222,48 +173,28 @@ BwdDataEntry& GetBwdData(const Shape& s) {
   return *(bwdDataCache[k] = std::move(e));
 }
 
-// convBackwardData(dy, w, dx, n,h,w,c,oc,kh,kw,s,p,oh,ow)
-Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
-  Shape s = ReadShape(info, 3);
-  float* dy = F32(info, 0, s.n * s.oh * s.ow * s.oc, "conv dy");
-  float* w = F32(info, 1, s.kh * s.kw * s.c * s.oc, "conv w");
-  float* dx = F32(info, 2, s.n * s.h * s.w * s.c, "conv dx");
-  BwdDataEntry& e = GetBwdData(s);
-  auto& st = cpuStream();
-  e.diffDst.set_data_handle(dy);
-  e.diffSrc.set_data_handle(dx);
-  e.wUser.set_data_handle(w);
-  if (e.reorderW) {
-    e.wPrim.set_data_handle(WeightScratch(e.pd.weights_desc().get_size()));
-    e.wReorder.execute(st, e.wUser, e.wPrim);
-  }
-  e.prim.execute(st, {{DNNL_ARG_DIFF_DST, e.diffDst}, {DNNL_ARG_WEIGHTS, e.wPrim}, {DNNL_ARG_DIFF_SRC, e.diffSrc}});
-  st.wait();
-  return info.Env().Undefined();
-}
-
-BwdWEntry& GetBwdW(const Shape& s, bool bias) {
-  std::string k = s.key("bwdw", bias ? 1 : 0);
+BwdWEntry& GetBwdW(const ConvGeom& g, bool bias) {
+  std::string k = g.key("bwdw", bias ? 1 : 0);
   auto it = bwdWCache.find(k);
   if (it != bwdWCache.end()) return *it->second;
   auto& eng = cpuEngine();
-  auto hint = convolution_forward::primitive_desc(FwdDesc(s, bias), eng);
+  auto hint = convolution_forward::primitive_desc(FwdDesc(g, bias), eng);
   auto e = std::make_unique<BwdWEntry>();
   if (bias) {
-    convolution_backward_weights::desc d(algorithm::convolution_direct, s.src(), s.wAny(), s.bias(), s.dst(),
-                                         s.strides(), s.padL(), s.padR());
+    convolution_backward_weights::desc d(algorithm::convolution_direct, g.src(), g.wAny(), g.bias(), g.dst(),
+                                         g.strides(), g.padL(), g.padR());
     e->pd = convolution_backward_weights::primitive_desc(d, eng, hint);
   } else {
-    convolution_backward_weights::desc d(algorithm::convolution_direct, s.src(), s.wAny(), s.dst(), s.strides(),
-                                         s.padL(), s.padR());
+    convolution_backward_weights::desc d(algorithm::convolution_direct, g.src(), g.wAny(), g.dst(), g.strides(),
+                                         g.padL(), g.padR());
     e->pd = convolution_backward_weights::primitive_desc(d, eng, hint);
   }
   e->prim = convolution_backward_weights(e->pd);
-  e->src = memory(s.src(), eng, nullptr);
-  e->diffDst = memory(s.dst(), eng, nullptr);
-  e->dwUser = memory(s.wUser(), eng, nullptr);
-  if (bias) e->diffBias = memory(s.bias(), eng, nullptr);
-  e->reorderW = e->pd.diff_weights_desc() != s.wUser();
+  e->src = memory(g.src(), eng, nullptr);
+  e->diffDst = memory(g.dst(), eng, nullptr);
+  e->dwUser = memory(g.wUser(), eng, nullptr);
+  if (bias) e->diffBias = memory(g.bias(), eng, nullptr);
+  e->reorderW = e->pd.diff_weights_desc() != g.wUser();
   if (e->reorderW) {
     e->dwPrim = memory(e->pd.diff_weights_desc(), eng, nullptr);
     e->wReorder = reorder(e->dwPrim, e->dwUser);
@@ -273,17 +204,74 @@ BwdWEntry& GetBwdW(const Shape& s, bool bias) {
   return *(bwdWCache[k] = std::move(e));
 }
 
-// convBackwardWeights(x, dy, dw, db|null, n,h,w,c,oc,kh,kw,s,p,oh,ow)
-Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
-  Shape s = ReadShape(info, 4);
-  float* x = F32(info, 0, s.n * s.h * s.w * s.c, "conv x");
-  float* dy = F32(info, 1, s.n * s.oh * s.ow * s.oc, "conv dy");
-  float* dw = F32(info, 2, s.kh * s.kw * s.c * s.oc, "conv dw");
-  float* db = F32opt(info, 3, s.oc, "conv db");
-  BwdWEntry& e = GetBwdW(s, db != nullptr);
+void* Handle(const float* p) { return const_cast<float*>(p); }
+
+// ---------------------------------------------------------------------------------------------
+// Convolution kernels
+
+// Floats of this forward kernel's weights in its own (blocked) layout.
+int64_t ConvPreparedFloats(const ConvGeom& g, bool bias, int act, float alpha) {
+  return static_cast<int64_t>(GetFwd(g, bias, act, alpha).pd.weights_desc().get_size() / sizeof(float));
+}
+
+// HWIO weights -> the forward kernel's layout (what inference caches).
+void ConvPrepareWeights(const float* w, float* out, const ConvGeom& g, bool bias, int act, float alpha) {
+  FwdEntry& e = GetFwd(g, bias, act, alpha);
   auto& st = cpuStream();
-  e.src.set_data_handle(x);
-  e.diffDst.set_data_handle(dy);
+  memory src(g.wUser(), cpuEngine(), Handle(w));
+  memory dst(e.pd.weights_desc(), cpuEngine(), out);
+  reorder(src, dst).execute(st, src, dst);
+  st.wait();
+}
+
+// y = act(conv(x, w) + b). w is HWIO, or already in the kernel's layout when `prepared`.
+void ConvForward(const float* x, const float* w, const float* b, float* y, const ConvGeom& g, int act, float alpha,
+                 bool prepared) {
+  FwdEntry& e = GetFwd(g, b != nullptr, act, alpha);
+  auto& st = cpuStream();
+  e.src.set_data_handle(Handle(x));
+  e.dst.set_data_handle(y);
+  memory wArg = e.wPrim;
+  if (prepared) {
+    e.wPrepared.set_data_handle(Handle(w));
+    wArg = e.wPrepared;
+  } else {
+    e.wUser.set_data_handle(Handle(w));
+    if (e.reorderW) {
+      e.wPrim.set_data_handle(WeightScratch(e.pd.weights_desc().get_size()));
+      e.wReorder.execute(st, e.wUser, e.wPrim);
+    }
+  }
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, wArg}, {DNNL_ARG_DST, e.dst}};
+  if (b) {
+    e.bias.set_data_handle(Handle(b));
+    args[DNNL_ARG_BIAS] = e.bias;
+  }
+  e.prim.execute(st, args);
+  st.wait();
+}
+
+// dx = dL/dx from dy = dL/dy.
+void ConvBackwardData(const float* dy, const float* w, float* dx, const ConvGeom& g) {
+  BwdDataEntry& e = GetBwdData(g);
+  auto& st = cpuStream();
+  e.diffDst.set_data_handle(Handle(dy));
+  e.diffSrc.set_data_handle(dx);
+  e.wUser.set_data_handle(Handle(w));
+  if (e.reorderW) {
+    e.wPrim.set_data_handle(WeightScratch(e.pd.weights_desc().get_size()));
+    e.wReorder.execute(st, e.wUser, e.wPrim);
+  }
+  e.prim.execute(st, {{DNNL_ARG_DIFF_DST, e.diffDst}, {DNNL_ARG_WEIGHTS, e.wPrim}, {DNNL_ARG_DIFF_SRC, e.diffSrc}});
+  st.wait();
+}
+
+// dw (HWIO) and, when db is given, the bias gradient.
+void ConvBackwardWeights(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g) {
+  BwdWEntry& e = GetBwdW(g, db != nullptr);
+  auto& st = cpuStream();
+  e.src.set_data_handle(Handle(x));
+  e.diffDst.set_data_handle(Handle(dy));
   e.dwUser.set_data_handle(dw);
   if (e.reorderW) e.dwPrim.set_data_handle(WeightScratch(e.pd.diff_weights_desc().get_size()));
   std::unordered_map<int, memory> args{
@@ -295,28 +283,239 @@ Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
   e.prim.execute(st, args);
   if (e.reorderW) e.wReorder.execute(st, e.dwPrim, e.dwUser);
   st.wait();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dense (fully connected) kernels: x [n, k] times w [k, m], row-major
+
+void Sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+           int64_t ldb, float* C, int64_t ldc) {
+  if (dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.f, A, lda, B, ldb, 0.f, C, ldc) != dnnl_success)
+    throw std::runtime_error("sgemm failed");
+}
+
+// y = x w + b
+void DenseForward(const float* x, const float* w, const float* b, float* y, int64_t n, int64_t k, int64_t m) {
+  Sgemm(false, false, n, m, k, x, k, w, m, y, m);
+  if (!b) return;
+#pragma omp parallel for schedule(static) if (n * m > 262144)
+  for (int64_t r = 0; r < n; r++)
+    for (int64_t c = 0; c < m; c++) y[r * m + c] += b[c];
+}
+
+// dx = dy w^T, dw = x^T dy, db = column sums of dy; each only when its buffer is given.
+void DenseBackward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db, int64_t n,
+                   int64_t k, int64_t m) {
+  if (dx) Sgemm(false, true, n, k, m, dy, m, w, m, dx, k);
+  if (dw) Sgemm(true, false, k, m, n, x, k, dy, m, dw, m);
+  if (db) {
+    std::vector<double> s(m), unused(m);
+    ChannelSums(n, m, s.data(), unused.data(), [&](int64_t r, float* a0, float*) {
+      const float* d = dy + r * m;
+      for (int64_t c = 0; c < m; c++) a0[c] += d[c];
+    });
+    for (int64_t c = 0; c < m; c++) db[c] = static_cast<float>(s[c]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry points: arguments in field order (see the signatures in src/engine/native.ts)
+
+// The forward kernel a set of weights is prepared for: bias or not, geometry, fused activation.
+struct FwdKernelArgs {
+  bool hasBias;
+  ConvGeom g;
+  int act;
+  float alpha;
+  static FwdKernelArgs Read(ArgReader& r) {
+    FwdKernelArgs a;
+    a.hasBias = r.Flag("hasBias");
+    a.g = ConvGeom::Read(r);
+    a.act = static_cast<int>(r.Int("act"));
+    a.alpha = static_cast<float>(r.Number("alpha"));
+    return a;
+  }
+};
+
+// convForward(x, w, b|null, y, ...geom, act, alpha, wPrepared)
+struct ConvForwardArgs {
+  const float *x, *w, *b;
+  float* y;
+  ConvGeom g;
+  int act;
+  float alpha;
+  bool prepared;
+  static ConvForwardArgs From(const Napi::CallbackInfo& info) {
+    ArgReader r(info, "convForward");
+    F32Arg x = r.F32("x"), w = r.F32("w"), b = r.F32Opt("b"), y = r.F32("y");
+    ConvForwardArgs a;
+    a.g = ConvGeom::Read(r);
+    a.act = static_cast<int>(r.Int("act"));
+    a.alpha = static_cast<float>(r.Number("alpha"));
+    a.prepared = r.Flag("wPrepared");
+    r.End();
+    a.x = x.Need(a.g.xSize());
+    a.b = b.NeedIfPresent(a.g.oc);
+    // Prepared weights are in the kernel's layout, whose size only the primitive knows.
+    a.w = w.Need(a.prepared ? ConvPreparedFloats(a.g, b.present, a.act, a.alpha) : a.g.wSize());
+    a.y = y.Need(a.g.ySize());
+    return a;
+  }
+};
+
+Napi::Value ConvForwardEntry(const Napi::CallbackInfo& info) {
+  ConvForwardArgs a = ConvForwardArgs::From(info);
+  ConvForward(a.x, a.w, a.b, a.y, a.g, a.act, a.alpha, a.prepared);
   return info.Env().Undefined();
 }
 
-// convImpl(kind, shape...) -> the oneDNN implementation name, for the bench and debugging.
-Napi::Value ConvImpl(const Napi::CallbackInfo& info) {
-  int64_t kind = I(info, 0, "kind");
-  Shape s = ReadShape(info, 1);
-  const char* name = kind == 0   ? GetFwd(s, true, ACT_NONE, 1.f).pd.impl_info_str()
-                     : kind == 1 ? GetBwdData(s).pd.impl_info_str()
-                                 : GetBwdW(s, true).pd.impl_info_str();
-  return Napi::String::New(info.Env(), name);
+// convPreparedSize(hasBias, ...geom, act, alpha) -> floats of the kernel-layout weights
+Napi::Value ConvPreparedSizeEntry(const Napi::CallbackInfo& info) {
+  ArgReader r(info, "convPreparedSize");
+  FwdKernelArgs a = FwdKernelArgs::Read(r);
+  r.End();
+  return Napi::Number::New(info.Env(), static_cast<double>(ConvPreparedFloats(a.g, a.hasBias, a.act, a.alpha)));
+}
+
+// convPrepareWeights(w, out, hasBias, ...geom, act, alpha)
+struct ConvPrepareArgs {
+  const float* w;
+  float* out;
+  FwdKernelArgs k;
+  static ConvPrepareArgs From(const Napi::CallbackInfo& info) {
+    ArgReader r(info, "convPrepareWeights");
+    F32Arg w = r.F32("w"), out = r.F32("out");
+    ConvPrepareArgs a;
+    a.k = FwdKernelArgs::Read(r);
+    r.End();
+    a.w = w.Need(a.k.g.wSize());
+    a.out = out.Need(ConvPreparedFloats(a.k.g, a.k.hasBias, a.k.act, a.k.alpha));
+    return a;
+  }
+};
+
+Napi::Value ConvPrepareWeightsEntry(const Napi::CallbackInfo& info) {
+  ConvPrepareArgs a = ConvPrepareArgs::From(info);
+  ConvPrepareWeights(a.w, a.out, a.k.g, a.k.hasBias, a.k.act, a.k.alpha);
+  return info.Env().Undefined();
+}
+
+// convBackwardData(dy, w, dx, ...geom)
+struct ConvBackwardDataArgs {
+  const float *dy, *w;
+  float* dx;
+  ConvGeom g;
+  static ConvBackwardDataArgs From(const Napi::CallbackInfo& info) {
+    ArgReader r(info, "convBackwardData");
+    F32Arg dy = r.F32("dy"), w = r.F32("w"), dx = r.F32("dx");
+    ConvBackwardDataArgs a;
+    a.g = ConvGeom::Read(r);
+    r.End();
+    a.dy = dy.Need(a.g.ySize());
+    a.w = w.Need(a.g.wSize());
+    a.dx = dx.Need(a.g.xSize());
+    return a;
+  }
+};
+
+Napi::Value ConvBackwardDataEntry(const Napi::CallbackInfo& info) {
+  ConvBackwardDataArgs a = ConvBackwardDataArgs::From(info);
+  ConvBackwardData(a.dy, a.w, a.dx, a.g);
+  return info.Env().Undefined();
+}
+
+// convBackwardWeights(x, dy, dw, db|null, ...geom)
+struct ConvBackwardWeightsArgs {
+  const float *x, *dy;
+  float *dw, *db;
+  ConvGeom g;
+  static ConvBackwardWeightsArgs From(const Napi::CallbackInfo& info) {
+    ArgReader r(info, "convBackwardWeights");
+    F32Arg x = r.F32("x"), dy = r.F32("dy"), dw = r.F32("dw"), db = r.F32Opt("db");
+    ConvBackwardWeightsArgs a;
+    a.g = ConvGeom::Read(r);
+    r.End();
+    a.x = x.Need(a.g.xSize());
+    a.dy = dy.Need(a.g.ySize());
+    a.dw = dw.Need(a.g.wSize());
+    a.db = db.NeedIfPresent(a.g.oc);
+    return a;
+  }
+};
+
+Napi::Value ConvBackwardWeightsEntry(const Napi::CallbackInfo& info) {
+  ConvBackwardWeightsArgs a = ConvBackwardWeightsArgs::From(info);
+  ConvBackwardWeights(a.x, a.dy, a.dw, a.db, a.g);
+  return info.Env().Undefined();
+}
+
+// denseForward(x, w, b|null, y, n, k, m)
+struct DenseForwardArgs {
+  const float *x, *w, *b;
+  float* y;
+  int64_t n, k, m;
+  static DenseForwardArgs From(const Napi::CallbackInfo& info) {
+    ArgReader r(info, "denseForward");
+    F32Arg x = r.F32("x"), w = r.F32("w"), b = r.F32Opt("b"), y = r.F32("y");
+    DenseForwardArgs a;
+    a.n = r.Int("n");
+    a.k = r.Int("k");
+    a.m = r.Int("m");
+    r.End();
+    a.x = x.Need(a.n * a.k);
+    a.w = w.Need(a.k * a.m);
+    a.b = b.NeedIfPresent(a.m);
+    a.y = y.Need(a.n * a.m);
+    return a;
+  }
+};
+
+Napi::Value DenseForwardEntry(const Napi::CallbackInfo& info) {
+  DenseForwardArgs a = DenseForwardArgs::From(info);
+  DenseForward(a.x, a.w, a.b, a.y, a.n, a.k, a.m);
+  return info.Env().Undefined();
+}
+
+// denseBackward(x, w, dy, dx|null, dw|null, db|null, n, k, m)
+struct DenseBackwardArgs {
+  const float *x, *w, *dy;
+  float *dx, *dw, *db;
+  int64_t n, k, m;
+  static DenseBackwardArgs From(const Napi::CallbackInfo& info) {
+    ArgReader r(info, "denseBackward");
+    F32Arg x = r.F32("x"), w = r.F32("w"), dy = r.F32("dy");
+    F32Arg dx = r.F32Opt("dx"), dw = r.F32Opt("dw"), db = r.F32Opt("db");
+    DenseBackwardArgs a;
+    a.n = r.Int("n");
+    a.k = r.Int("k");
+    a.m = r.Int("m");
+    r.End();
+    a.x = x.Need(a.n * a.k);
+    a.w = w.Need(a.k * a.m);
+    a.dy = dy.Need(a.n * a.m);
+    a.dx = dx.NeedIfPresent(a.n * a.k);
+    a.dw = dw.NeedIfPresent(a.k * a.m);
+    a.db = db.NeedIfPresent(a.m);
+    return a;
+  }
+};
+
+Napi::Value DenseBackwardEntry(const Napi::CallbackInfo& info) {
+  DenseBackwardArgs a = DenseBackwardArgs::From(info);
+  DenseBackward(a.x, a.w, a.dy, a.dx, a.dw, a.db, a.n, a.k, a.m);
+  return info.Env().Undefined();
 }
 
 }  // namespace
 
 void RegisterConv(Napi::Env env, Napi::Object exports) {
-  NS_EXPORT("convForward", ConvForward);
-  NS_EXPORT("convBackwardData", ConvBackwardData);
-  NS_EXPORT("convBackwardWeights", ConvBackwardWeights);
-  NS_EXPORT("convImpl", ConvImpl);
-  NS_EXPORT("convPreparedSize", ConvPreparedSize);
-  NS_EXPORT("convPrepareWeights", ConvPrepareWeights);
+  NS_EXPORT("convForward", ConvForwardEntry);
+  NS_EXPORT("convBackwardData", ConvBackwardDataEntry);
+  NS_EXPORT("convBackwardWeights", ConvBackwardWeightsEntry);
+  NS_EXPORT("convPreparedSize", ConvPreparedSizeEntry);
+  NS_EXPORT("convPrepareWeights", ConvPrepareWeightsEntry);
+  NS_EXPORT("denseForward", DenseForwardEntry);
+  NS_EXPORT("denseBackward", DenseBackwardEntry);
 }
 
 }  // namespace ns

@@ -12,14 +12,13 @@ export {
   backward,
   grad,
   tapeLength,
-  tensorBytes,
-  releaseMemoryPool,
 } from "./tensor.js";
+export { tensorBytes, releaseMemoryPool } from "./memory.js";
 export type { Shape } from "./tensor.js";
 export * from "./ops.js";
 export { diceLoss, bceLoss } from "./losses.js";
 export type { DiceOptions, BceOptions } from "./losses.js";
-export { Parameter, Module, Conv2d, BatchNorm2d, ConvBnAct, ConvTranspose2x2, Dense } from "./nn.js";
+export { Parameter, Module, Conv2d, BatchNorm2d, ConvBnAct, Dense } from "./nn.js";
 export type { LayerInit, Init } from "./nn.js";
 export { Adam, SGD, Optimizer, clipGradNorm } from "./optim.js";
 export type { AdamOptions, SgdOptions, OptimizerState } from "./optim.js";
@@ -28,4 +27,4 @@ export type { RngState } from "./random.js";
 export { heNormal, glorotUniform, fans } from "./init.js";
 export { setThreads, getThreads } from "./native.js";
 /** Bytes held by live tensors (for leak checks). */
-export { tensorBytes as nativeBytes } from "./tensor.js";
+export { tensorBytes as nativeBytes } from "./memory.js";

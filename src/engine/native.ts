@@ -32,16 +32,25 @@ export type ConvGeomArgs = [
   ow: number,
 ];
 
+/**
+ * The addon's entry points, one op family per native source file (native/src/<family>.cc), forward
+ * and backward side by side. Arguments are positional, in the order of the fields of the entry
+ * point's `...Args` struct in C++; the addon checks every buffer's length and the argument count.
+ */
 export interface NativeAddon {
+  // addon.cc: runtime
   version(): string;
-  alloc(n: number, zero: boolean): F;
-  free(a: F): void;
-  liveBytes(): number;
-  /** Frees the cache of reusable blocks (optionally setting its cap in bytes). */
-  trimPool(capBytes?: number): void;
-  pooledBytes(): number;
   setThreads(n: number): void;
   getThreads(): number;
+
+  // memory.cc: tensor buffers (the pool that reuses them is memory.ts)
+  alloc(n: number, zero: boolean): F;
+  /** Releases a's memory now and detaches a (a no-op if already freed). */
+  free(a: F): void;
+  /** Bytes allocated by alloc and not yet freed. */
+  liveBytes(): number;
+
+  // conv.cc: convolution and dense layers
   convForward(
     x: F,
     w: F,
@@ -60,7 +69,12 @@ export interface NativeAddon {
   ): void;
   convBackwardData(dy: F, w: F, dx: F, ...geom: ConvGeomArgs): void;
   convBackwardWeights(x: F, dy: F, dw: F, db: Fopt, ...geom: ConvGeomArgs): void;
-  convImpl(kind: 0 | 1 | 2, ...geom: ConvGeomArgs): string;
+  /** y [n,m] = x [n,k] w [k,m] + b */
+  denseForward(x: F, w: F, b: Fopt, y: F, n: number, k: number, m: number): void;
+  /** Each gradient only where its buffer is given. */
+  denseBackward(x: F, w: F, dy: F, dx: Fopt, dw: Fopt, db: Fopt, n: number, k: number, m: number): void;
+
+  // batchnorm.cc: batch norm fused with its activation
   bnForward(
     x: F,
     gamma: F,
@@ -94,28 +108,10 @@ export interface NativeAddon {
     alpha: number,
     training: boolean,
   ): void;
-  unaryForward(act: ActCode, x: F, y: F, n: number, alpha: number): void;
-  unaryBackward(act: ActCode, y: F, dy: F, dx: F, n: number, alpha: number): void;
-  /** op: 0 add, 1 mul, 2 sub */
-  binary(op: 0 | 1 | 2, a: F, b: F, y: F, n: number): void;
-  /** y = b*y + a*x */
-  axpby(y: F, x: F, a: number, b: number, n: number): void;
-  fill(y: F, value: number, n: number): void;
-  sumSquares(x: F, n: number): number;
+
+  // pool_resize.cc: 2x2 max-pool, 2x upsample + skip concat
   maxPoolForward(x: F, y: F, n: number, h: number, w: number, c: number): void;
   maxPoolBackward(x: F, y: F, dy: F, dx: F, n: number, h: number, w: number, c: number): void;
-  upsampleForward(x: F, y: F, n: number, h: number, w: number, c: number): void;
-  upsampleBackward(dy: F, dx: F, n: number, h: number, w: number, c: number): void;
-  channelCopy(
-    src: F,
-    dst: F,
-    rows: number,
-    srcC: number,
-    srcOff: number,
-    dstC: number,
-    dstOff: number,
-    count: number,
-  ): void;
   upsampleConcatForward(x: F, skip: F, y: F, n: number, h: number, w: number, cx: number, cs: number): void;
   upsampleConcatBackward(
     dy: F,
@@ -127,38 +123,19 @@ export interface NativeAddon {
     cx: number,
     cs: number,
   ): void;
-  gemm(
-    transA: boolean,
-    transB: boolean,
-    m: number,
-    n: number,
-    k: number,
-    alpha: number,
-    a: F,
-    lda: number,
-    b: F,
-    ldb: number,
-    beta: number,
-    c: F,
-    ldc: number,
-  ): void;
-  deconvForward(x: F, w: F, b: Fopt, y: F, n: number, h: number, wd: number, cin: number, cout: number): void;
-  deconvBackwardData(dy: F, w: F, dx: F, n: number, h: number, wd: number, cin: number, cout: number): void;
-  deconvBackwardWeights(
-    x: F,
-    dy: F,
-    dw: F,
-    db: Fopt,
-    n: number,
-    h: number,
-    wd: number,
-    cin: number,
-    cout: number,
-  ): void;
-  columnSums(x: F, out: F, rows: number, cols: number): void;
-  addRowVector(y: F, v: F, rows: number, cols: number): void;
-  globalAvgPoolForward(x: F, y: F, n: number, hw: number, c: number): void;
-  globalAvgPoolBackward(dy: F, dx: F, n: number, hw: number, c: number): void;
+
+  // elementwise.cc
+  unaryForward(act: ActCode, x: F, y: F, n: number, alpha: number): void;
+  /** Gradient from the forward's output y. */
+  unaryBackward(act: ActCode, y: F, dy: F, dx: F, n: number, alpha: number): void;
+  /** op: 0 add, 1 mul */
+  binary(op: 0 | 1, a: F, b: F, y: F, n: number): void;
+  /** y = b*y + a*x */
+  axpby(y: F, x: F, a: number, b: number, n: number): void;
+  fill(y: F, value: number, n: number): void;
+  sumSquares(x: F, n: number): number;
+
+  // optim.cc
   adamStep(
     p: F,
     g: F,
@@ -238,7 +215,7 @@ export function getThreads(): number {
   return native.getThreads();
 }
 
-/** Bytes the addon has allocated and not freed (tensors in use plus the tensor buffer cache). */
+/** Bytes the addon has allocated and not freed (tensors in use plus the buffer pool, memory.ts). */
 export function addonBytes(): number {
   return native.liveBytes();
 }

@@ -229,26 +229,6 @@ export class ConvBnAct extends Module {
   }
 }
 
-/** 2x2 transposed convolution, stride 2, weight [2,2,in,out]. */
-export class ConvTranspose2x2 extends Module {
-  readonly weight: Parameter;
-  readonly bias: Parameter | null;
-  constructor(
-    readonly inChannels: number,
-    readonly outChannels: number,
-    opts: LayerInit,
-  ) {
-    super();
-    this.weight = this.addParameter("weight", [2, 2, inChannels, outChannels]);
-    initWeight(this.weight, opts.init ?? "he", opts.rng);
-    this.bias = opts.bias === false ? null : this.addParameter("bias", [outChannels]);
-  }
-
-  forward(x: Tensor): Tensor {
-    return ops.convTranspose2x2(x, this.weight, this.bias);
-  }
-}
-
 /** Fully connected layer, weight [in, out]. */
 export class Dense extends Module {
   readonly weight: Parameter;

@@ -142,21 +142,6 @@ export class OnnxBuilder {
     };
   }
 
-  /** 2x2 stride-2 transposed convolution; engine weight [2,2,in,out] -> ONNX [in,out,2,2]. */
-  convTranspose2x2(x: OnnxValue, w: Tensor, b: Tensor | null): OnnxValue {
-    const [, , ci, co] = w.shape;
-    const src = w.data;
-    const iokk = new Float32Array(w.size);
-    for (let a = 0; a < 2; a++)
-      for (let c = 0; c < 2; c++)
-        for (let i = 0; i < ci; i++)
-          for (let o = 0; o < co; o++)
-            iokk[((i * co + o) * 2 + a) * 2 + c] = src[((a * 2 + c) * ci + i) * co + o];
-    const ins = [x.name, this.constant("W", [ci, co, 2, 2], iokk)];
-    if (b) ins.push(this.constant("B", [co], b.data));
-    return { name: this.node("ConvTranspose", ins, { kernel_shape: [2, 2], strides: [2, 2] }), rank: 4 };
-  }
-
   /** Inference batch norm from running statistics. */
   batchNorm(x: OnnxValue, bn: BatchNormState): OnnxValue {
     const c = bn.gamma.size;
@@ -221,12 +206,6 @@ export class OnnxBuilder {
 
   mul(a: OnnxValue, b: OnnxValue): OnnxValue {
     return { name: this.node("Mul", [a.name, b.name]), rank: a.rank };
-  }
-
-  /** [N,C,H,W] -> [N,C] mean over space (ops.globalAvgPool). */
-  globalAvgPool(x: OnnxValue): OnnxValue {
-    const g = this.node("GlobalAveragePool", [x.name]);
-    return { name: this.node("Flatten", [g], { axis: 1 }), rank: 2 };
   }
 
   /** Flatten in the engine's NHWC order (so a following dense layer sees the same features). */

@@ -1,6 +1,10 @@
 // Differentiable ops. Layout: 4-D activations are NHWC ([batch, height, width, channels]) and
 // stay that way end to end; conv weights are HWIO ([kh, kw, inChannels, outChannels]). Every op
 // checks shapes here so the native side only ever sees consistent sizes.
+//
+// The native primitives are the ones the U-Net and its training need (conv, conv+BN+activation,
+// dense, max-pool, upsample+concat, activations, add/mul, optimizer steps); everything else is
+// composed here from them (dropout = mul by a mask, mean = scale(sum), flatten = reshape).
 import { ActCode, native, type ConvGeomArgs } from "./native.js";
 import { Tensor, record, isGradEnabled, type Shape } from "./tensor.js";
 import type { Rng } from "./random.js";
@@ -386,7 +390,8 @@ function bnCheckChannels(c: number, bn: BatchNormState): void {
     );
 }
 
-function unary(op: string, act: ActCode, x: Tensor, alpha: number): Tensor {
+/** An activation as its own op (one native primitive for all of them; the gradient comes from y). */
+function unary(act: ActCode, x: Tensor, alpha: number): Tensor {
   const y = new Tensor(x.shape);
   native.unaryForward(act, x.data, y.data, x.size, alpha);
   return record([x], y, (dy) => {
@@ -398,15 +403,15 @@ function unary(op: string, act: ActCode, x: Tensor, alpha: number): Tensor {
 
 /** ELU: x > 0 ? x : alpha*(exp(x)-1). */
 export function elu(x: Tensor, alpha = 1): Tensor {
-  return unary("elu", ActCode.Elu, x, alpha);
+  return unary(ActCode.Elu, x, alpha);
 }
 
 export function relu(x: Tensor): Tensor {
-  return unary("relu", ActCode.Relu, x, 0);
+  return unary(ActCode.Relu, x, 0);
 }
 
 export function sigmoid(x: Tensor): Tensor {
-  return unary("sigmoid", ActCode.Sigmoid, x, 0);
+  return unary(ActCode.Sigmoid, x, 0);
 }
 
 /** 2x2 max-pool, stride 2 (odd trailing rows/columns are dropped, like PyTorch). */
@@ -423,53 +428,9 @@ export function maxPool2x2(x: Tensor): Tensor {
   });
 }
 
-/** Nearest-neighbour 2x upsampling: [N,H,W,C] -> [N,2H,2W,C]. */
-export function upsample2x(x: Tensor): Tensor {
-  rank(x, 4, "upsample2x", "input (NHWC)");
-  const [n, h, w, c] = x.shape;
-  const y = new Tensor([n, 2 * h, 2 * w, c]);
-  native.upsampleForward(x.data, y.data, n, h, w, c);
-  return record([x], y, (dy) => {
-    const dx = new Tensor(x.shape);
-    native.upsampleBackward(dy.data, dx.data, n, h, w, c);
-    return [dx];
-  });
-}
-
-/** Concatenation along the last (channel) axis; all other dimensions must match. */
-export function concat(xs: readonly Tensor[]): Tensor {
-  check(xs.length >= 1, "concat", "needs at least one tensor");
-  const lead = xs[0].shape.slice(0, -1);
-  for (const t of xs)
-    check(
-      t.shape.length === xs[0].shape.length && t.shape.slice(0, -1).every((d, i) => d === lead[i]),
-      "concat",
-      `shapes ${xs.map((t) => fmt(t.shape)).join(", ")} differ outside the channel axis`,
-    );
-  const cs = xs.map(channels);
-  const total = cs.reduce((a, b) => a + b, 0);
-  const rows = lead.reduce((a, b) => a * b, 1);
-  const y = new Tensor([...lead, total]);
-  let off = 0;
-  const offs: number[] = [];
-  for (let i = 0; i < xs.length; i++) {
-    offs.push(off);
-    native.channelCopy(xs[i].data, y.data, rows, cs[i], 0, total, off, cs[i]);
-    off += cs[i];
-  }
-  return record(xs, y, (dy, needs) =>
-    xs.map((t, i) => {
-      if (!needs[i]) return null;
-      const dx = new Tensor(t.shape);
-      native.channelCopy(dy.data, dx.data, rows, total, offs[i], cs[i], 0, cs[i]);
-      return dx;
-    }),
-  );
-}
-
 /**
- * concat([upsample2x(x), skip]) in one pass, without materialising the upsampled tensor (the
- * U-Net decoder's input): x [N,H,W,Cx], skip [N,2H,2W,Cs] -> [N,2H,2W,Cx+Cs].
+ * Nearest-neighbour 2x upsampling of x concatenated on channels with skip, in one pass (the U-Net
+ * decoder's input): x [N,H,W,Cx], skip [N,2H,2W,Cs] -> [N,2H,2W,Cx+Cs].
  */
 export function upsampleConcat(x: Tensor, skip: Tensor): Tensor {
   rank(x, 4, "upsampleConcat", "x (NHWC)");
@@ -544,13 +505,7 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   const m = mask.data;
   const keepScale = 1 / (1 - p);
   for (let i = 0; i < m.length; i++) m[i] = rng.uniform() < p ? 0 : keepScale;
-  const y = new Tensor(x.shape);
-  native.binary(1, x.data, m, y.data, x.size);
-  return record([x], y, (dy) => {
-    const dx = new Tensor(x.shape);
-    native.binary(1, dy.data, mask.data, dx.data, x.size);
-    return [dx];
-  });
+  return mul(x, mask);
 }
 
 /** Dense layer (inner product): x [N,K], w [K,M], b [M] or null -> [N,M]. */
@@ -562,54 +517,23 @@ export function dense(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
   check(k === k2, "dense", `input has ${k} features but weight ${fmt(w.shape)} expects ${k2}`);
   if (b) check(b.shape.length === 1 && b.shape[0] === m, "dense", `bias must be [${m}], got ${fmt(b.shape)}`);
   const y = new Tensor([n, m]);
-  native.gemm(false, false, n, m, k, 1, x.data, k, w.data, m, 0, y.data, m);
-  if (b) native.addRowVector(y.data, b.data, n, m);
+  native.denseForward(x.data, w.data, b ? b.data : null, y.data, n, k, m);
   const inputs = b ? [x, w, b] : [x, w];
   return record(inputs, y, (dy, needs) => {
-    let dx: Tensor | null = null;
-    let dw: Tensor | null = null;
-    let db: Tensor | null = null;
-    if (needs[0]) {
-      dx = new Tensor(x.shape);
-      native.gemm(false, true, n, k, m, 1, dy.data, m, w.data, m, 0, dx.data, k);
-    }
-    if (needs[1]) {
-      dw = new Tensor(w.shape);
-      native.gemm(true, false, k, m, n, 1, x.data, k, dy.data, m, 0, dw.data, m);
-    }
-    if (b && needs[2]) {
-      db = new Tensor([m]);
-      native.columnSums(dy.data, db.data, n, m);
-    }
-    return [dx, dw, db];
-  });
-}
-
-/** 2x2 transposed convolution, stride 2: x [N,H,W,Cin], w [2,2,Cin,Cout] -> [N,2H,2W,Cout]. */
-export function convTranspose2x2(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
-  rank(x, 4, "convTranspose2x2", "input (NHWC)");
-  rank(w, 4, "convTranspose2x2", "weight [2,2,Cin,Cout]");
-  const [n, h, wd, ci] = x.shape;
-  const [kh, kw, ci2, co] = w.shape;
-  check(kh === 2 && kw === 2, "convTranspose2x2", `weight must be 2x2, got ${fmt(w.shape)}`);
-  check(ci === ci2, "convTranspose2x2", `input has ${ci} channels but weight ${fmt(w.shape)} expects ${ci2}`);
-  if (b) check(b.shape.length === 1 && b.shape[0] === co, "convTranspose2x2", `bias must be [${co}]`);
-  const y = new Tensor([n, 2 * h, 2 * wd, co]);
-  native.deconvForward(x.data, w.data, b ? b.data : null, y.data, n, h, wd, ci, co);
-  const inputs = b ? [x, w, b] : [x, w];
-  return record(inputs, y, (dy, needs) => {
-    let dx: Tensor | null = null;
-    let dw: Tensor | null = null;
-    let db: Tensor | null = null;
-    if (needs[0]) {
-      dx = new Tensor(x.shape);
-      native.deconvBackwardData(dy.data, w.data, dx.data, n, h, wd, ci, co);
-    }
-    if (needs[1] || needs[2]) {
-      dw = new Tensor(w.shape);
-      db = b ? new Tensor([co]) : null;
-      native.deconvBackwardWeights(x.data, dy.data, dw.data, db ? db.data : null, n, h, wd, ci, co);
-    }
+    const dx = needs[0] ? new Tensor(x.shape) : null;
+    const dw = needs[1] ? new Tensor(w.shape) : null;
+    const db = b && needs[2] ? new Tensor([m]) : null;
+    native.denseBackward(
+      x.data,
+      w.data,
+      dy.data,
+      dx?.data ?? null,
+      dw?.data ?? null,
+      db?.data ?? null,
+      n,
+      k,
+      m,
+    );
     return [dx, dw, db];
   });
 }
@@ -658,17 +582,4 @@ export function sum(x: Tensor): Tensor {
 /** Mean of all elements -> [1]. */
 export function mean(x: Tensor): Tensor {
   return scale(sum(x), 1 / x.size);
-}
-
-/** Global average pool: [N,H,W,C] -> [N,C]. */
-export function globalAvgPool(x: Tensor): Tensor {
-  rank(x, 4, "globalAvgPool", "input (NHWC)");
-  const [n, h, w, c] = x.shape;
-  const y = new Tensor([n, c]);
-  native.globalAvgPoolForward(x.data, y.data, n, h * w, c);
-  return record([x], y, (dy) => {
-    const dx = new Tensor(x.shape);
-    native.globalAvgPoolBackward(dy.data, dx.data, n, h * w, c);
-    return [dx];
-  });
 }

@@ -1,6 +1,8 @@
-// Float32 tensors whose memory lives in the native addon, plus the two things that decide their
-// lifetime and gradients: `tidy` scopes (deterministic freeing) and the define-by-run tape.
+// Float32 tensors whose memory lives in the native addon (through the buffer pool, memory.ts), plus
+// the two things that decide their lifetime and gradients: `tidy` scopes (deterministic freeing) and
+// the define-by-run tape.
 import { native } from "./native.js";
+import { takeBuffer, returnBuffer } from "./memory.js";
 
 export type Shape = readonly number[];
 
@@ -19,52 +21,6 @@ export interface TapeNode {
   readonly output: Tensor;
   /** Gradients for each input (null where the input needs none). */
   backward(gradOutput: Tensor, needs: readonly boolean[]): (Tensor | null)[];
-}
-
-// Freed buffers are kept by length and handed to the next tensor of that size: a training step
-// allocates the same shapes every time, and creating a fresh external ArrayBuffer per tensor makes
-// V8 count external memory and run garbage collections it does not need.
-const bufferPool = new Map<number, Float32Array[]>();
-let pooledBytes = 0;
-let liveBytes = 0;
-const POOL_CAP_BYTES = 1 << 30;
-
-function takeBuffer(n: number, zero: boolean): Float32Array {
-  liveBytes += n * 4;
-  const list = bufferPool.get(n);
-  const b = list?.pop();
-  if (b) {
-    pooledBytes -= n * 4;
-    if (zero) b.fill(0);
-    return b;
-  }
-  return native.alloc(n, zero);
-}
-
-function returnBuffer(b: Float32Array): void {
-  const bytes = b.length * 4;
-  liveBytes -= bytes;
-  if (pooledBytes + bytes > POOL_CAP_BYTES) {
-    native.free(b);
-    return;
-  }
-  let list = bufferPool.get(b.length);
-  if (!list) bufferPool.set(b.length, (list = []));
-  list.push(b);
-  pooledBytes += bytes;
-}
-
-/** Bytes held by live (not disposed) tensors. */
-export function tensorBytes(): number {
-  return liveBytes;
-}
-
-/** Returns every cached free buffer to the system (after training, before a long idle phase). */
-export function releaseMemoryPool(): void {
-  for (const list of bufferPool.values()) for (const b of list) native.free(b);
-  bufferPool.clear();
-  pooledBytes = 0;
-  native.trimPool();
 }
 
 const scopes: Tensor[][] = [];

@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as E from "../../src/engine/index.js";
-import { addonBytes } from "../../src/engine/native.js";
+import { addonBytes, native } from "../../src/engine/native.js";
+import { pooledBytes, POOL_CAP_BYTES } from "../../src/engine/memory.js";
 
 test("tidy frees everything but the result; dispose is deterministic", () => {
   const before = E.nativeBytes();
@@ -68,13 +69,12 @@ test("bad shapes give clear errors, never a crash", () => {
     assert.throws(() => E.conv2d(x, E.zeros([3, 3, 3, 8]), E.zeros([4])), /bias must be \[8\]/);
     assert.throws(() => E.conv2d(E.zeros([1, 2, 2, 3]), E.zeros([5, 5, 3, 1])), /too small/);
     assert.throws(() => E.add(x, E.zeros([1, 8, 8, 2])), /add: shapes differ/);
-    assert.throws(() => E.concat([x, E.zeros([1, 4, 8, 1])]), /concat/);
+    assert.throws(() => E.upsampleConcat(x, E.zeros([1, 4, 8, 1])), /upsampleConcat: skip/);
     assert.throws(() => E.dense(E.zeros([2, 3]), E.zeros([4, 2])), /dense: input has 3 features/);
     assert.throws(() => E.reshape(x, [5, -1]), /cannot reshape/);
     assert.throws(() => E.fromArray([2, 2], [1, 2, 3]), /3 values do not fill/);
     assert.throws(() => E.zeros([2, -1]), /bad shape/);
     assert.throws(() => E.maxPool2x2(E.zeros([1, 1, 4, 1])), /smaller than 2x2/);
-    assert.throws(() => E.convTranspose2x2(x, E.zeros([3, 3, 3, 2])), /must be 2x2/);
     const bn = {
       gamma: E.zeros([2]),
       beta: E.zeros([3]),
@@ -267,17 +267,38 @@ test("gradients accumulate across backward calls until zeroGrad", () => {
 });
 
 test("freed buffers are reused, and releaseMemoryPool returns them to the system", () => {
+  E.releaseMemoryPool();
+  assert.equal(pooledBytes(), 0);
   E.tidy(() => {
     E.zeros([123457]);
   });
+  assert.equal(pooledBytes(), 123457 * 4, "the disposed buffer waits in the pool");
   const cached = addonBytes();
   E.tidy(() => {
     E.zeros([123457]); // reuses the cached buffer: the addon allocates nothing new
   });
   assert.equal(addonBytes(), cached);
   E.releaseMemoryPool();
+  assert.equal(pooledBytes(), 0);
   assert.ok(addonBytes() <= cached - 123457 * 4, `${addonBytes()} vs ${cached}`);
   const t = E.zeros([123457]); // a fresh allocation still works and is zeroed
   assert.ok(t.data.every((v) => v === 0));
   t.dispose();
+  assert.ok(pooledBytes() <= POOL_CAP_BYTES);
+});
+
+test("the addon checks buffer lengths and argument counts (a TypeError, never a crash)", () => {
+  const a = new Float32Array(4);
+  assert.throws(() => native.fill(a, 1, 5), /native: fill: y: buffer has 4 floats, needs 5/);
+  const fill = native.fill as unknown as (...args: unknown[]) => void;
+  assert.throws(() => fill(a, 1, 4, 0), /native: fill: 4 arguments, expected 3/);
+  assert.throws(() => fill([1, 2], 1, 2), /native: fill: y: expected a Float32Array/);
+  assert.throws(() => native.binary(2 as 0, a, a, a, 4), /binary: op must be 0 \(add\) or 1 \(mul\)/);
+  assert.throws(
+    () => native.denseForward(a, a, null, a, 2, 2, 3),
+    /native: denseForward: w: buffer has 4 floats, needs 6/,
+  );
+  const freed = native.alloc(4, false);
+  native.free(freed);
+  assert.throws(() => native.fill(freed, 1, 4), /fill: y: buffer was freed/);
 });

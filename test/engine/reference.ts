@@ -33,24 +33,6 @@ export function conv(
   return { y, shape: [n, oh, ow, oc] };
 }
 
-export function deconv2x2(x: F64, [n, h, w, ci]: number[], wt: F64, co: number, b: F64 | null): F64 {
-  const y = new Float64Array(n * 2 * h * 2 * w * co);
-  for (let i = 0; i < n; i++)
-    for (let yh = 0; yh < 2 * h; yh++)
-      for (let yw = 0; yw < 2 * w; yw++)
-        for (let o = 0; o < co; o++) {
-          const ih = yh >> 1,
-            iw = yw >> 1,
-            a = yh & 1,
-            bb = yw & 1;
-          let acc = b ? b[o] : 0;
-          for (let k = 0; k < ci; k++)
-            acc += x[((i * h + ih) * w + iw) * ci + k] * wt[((a * 2 + bb) * ci + k) * co + o];
-          y[((i * 2 * h + yh) * 2 * w + yw) * co + o] = acc;
-        }
-  return y;
-}
-
 export function act(z: number, kind: string, alpha = 1): number {
   if (kind === "elu") return z > 0 ? z : alpha * (Math.exp(z) - 1);
   if (kind === "relu") return z > 0 ? z : 0;
