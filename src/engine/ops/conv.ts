@@ -1,0 +1,165 @@
+// Convolution and dense layers (native/src/conv.cc): training convolution with its two gradients,
+// inference convolution on weights cached in the kernel's layout with a fused activation, and the
+// dense layer.
+import { ActCode, native, type ConvGeomArgs } from "../native.js";
+import { Tensor, record } from "../tensor.js";
+import { ACT, check, fmt, rank, type Activation } from "./check.js";
+
+export interface ConvOptions {
+  stride?: number;
+  pad?: number;
+}
+
+export interface ConvGeom {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  oc: number;
+  kh: number;
+  kw: number;
+  s: number;
+  p: number;
+  oh: number;
+  ow: number;
+}
+
+export function convGeom(op: string, x: Tensor, w: Tensor, b: Tensor | null, opts: ConvOptions): ConvGeom {
+  rank(x, 4, op, "input (NHWC)");
+  rank(w, 4, op, "weight (HWIO)");
+  const [n, h, wd, c] = x.shape;
+  const [kh, kw, ci, oc] = w.shape;
+  const s = opts.stride ?? 1;
+  const p = opts.pad ?? 0;
+  check(Number.isInteger(s) && s >= 1, op, `stride must be a positive integer, got ${s}`);
+  check(Number.isInteger(p) && p >= 0, op, `pad must be a non-negative integer, got ${p}`);
+  check(ci === c, op, `input has ${c} channels but weight ${fmt(w.shape)} expects ${ci}`);
+  check(p < kh && p < kw, op, `pad ${p} must be smaller than the kernel ${kh}x${kw}`);
+  if (b) check(b.shape.length === 1 && b.shape[0] === oc, op, `bias must be [${oc}], got ${fmt(b.shape)}`);
+  const oh = Math.floor((h + 2 * p - kh) / s) + 1;
+  const ow = Math.floor((wd + 2 * p - kw) / s) + 1;
+  check(oh >= 1 && ow >= 1 && n >= 1, op, `input ${fmt(x.shape)} is too small for a ${kh}x${kw} kernel`);
+  return { n, h, w: wd, c, oc, kh, kw, s, p, oh, ow };
+}
+
+export function geomArgs(g: ConvGeom): ConvGeomArgs {
+  return [g.n, g.h, g.w, g.c, g.oc, g.kh, g.kw, g.s, g.p, g.oh, g.ow];
+}
+
+/** Gradients of a convolution given dL/dy. */
+export function convBackward(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  g: ConvGeom,
+  dy: Tensor,
+  needX: boolean,
+  needW: boolean,
+  needB: boolean,
+): [Tensor | null, Tensor | null, Tensor | null] {
+  let dx: Tensor | null = null;
+  let dw: Tensor | null = null;
+  let db: Tensor | null = null;
+  if (needX) {
+    dx = new Tensor(x.shape);
+    native.convBackwardData(dy.data, w.data, dx.data, ...geomArgs(g));
+  }
+  if (needW || needB) {
+    dw = new Tensor(w.shape);
+    db = b ? new Tensor(b.shape) : null;
+    native.convBackwardWeights(x.data, dy.data, dw.data, db ? db.data : null, ...geomArgs(g));
+  }
+  return [dx, dw, db];
+}
+
+/** 2-D convolution: x [N,H,W,C], w [KH,KW,C,OC], b [OC] or null -> [N,OH,OW,OC]. */
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: ConvOptions = {}): Tensor {
+  const g = convGeom("conv2d", x, w, b, opts);
+  const y = new Tensor([g.n, g.oh, g.ow, g.oc]);
+  native.convForward(x.data, w.data, b ? b.data : null, y.data, ...geomArgs(g), ActCode.None, 1, false);
+  const inputs = b ? [x, w, b] : [x, w];
+  return record(inputs, y, (dy, needs) => {
+    const [dx, dw, db] = convBackward(x, w, b, g, dy, needs[0], needs[1], needs[2] ?? false);
+    return [dx, dw, db];
+  });
+}
+
+// Inference weights already reordered into each kernel's layout, per weight tensor and
+// geometry, refreshed when the weight's version changes.
+const prepCache = new WeakMap<Tensor, { version: number; byGeom: Map<string, Tensor> }>();
+
+export function dropPrepared(w: Tensor): void {
+  const e = prepCache.get(w);
+  if (!e) return;
+  for (const t of e.byGeom.values()) t.dispose();
+  prepCache.delete(w);
+}
+
+function preparedWeights(w: Tensor, hasBias: boolean, g: ConvGeom, act: ActCode, alpha: number): Tensor {
+  let e = prepCache.get(w);
+  if (!e || e.version !== w.version) {
+    dropPrepared(w);
+    e = { version: w.version, byGeom: new Map() };
+    prepCache.set(w, e);
+  }
+  // The kernel (and so its weight layout) depends on the thread count too.
+  const key = `${hasBias}|${geomArgs(g).join(",")}|${act}|${alpha}|${native.getThreads()}`;
+  let t = e.byGeom.get(key);
+  if (!t || t.disposed) {
+    const n = native.convPreparedSize(hasBias, ...geomArgs(g), act, alpha);
+    t = new Tensor([n], { track: false });
+    native.convPrepareWeights(w.data, t.data, hasBias, ...geomArgs(g), act, alpha);
+    e.byGeom.set(key, t);
+  }
+  return t;
+}
+
+/**
+ * Convolution with an activation fused as a oneDNN post-op, forward only (inference; not
+ * recorded on the tape). Weights are reordered once into the kernel's layout and cached until
+ * the weight tensor changes (its version).
+ */
+export function conv2dActInference(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  opts: ConvOptions & { act?: Activation; alpha?: number } = {},
+): Tensor {
+  const g = convGeom("conv2d", x, w, b, opts);
+  const act = ACT[opts.act ?? "none"];
+  const alpha = opts.alpha ?? 1;
+  const pw = preparedWeights(w, b !== null, g, act, alpha);
+  const y = new Tensor([g.n, g.oh, g.ow, g.oc]);
+  native.convForward(x.data, pw.data, b ? b.data : null, y.data, ...geomArgs(g), act, alpha, true);
+  return y;
+}
+
+/** Dense layer (inner product): x [N,K], w [K,M], b [M] or null -> [N,M]. */
+export function dense(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
+  rank(x, 2, "dense", "input");
+  rank(w, 2, "dense", "weight");
+  const [n, k] = x.shape;
+  const [k2, m] = w.shape;
+  check(k === k2, "dense", `input has ${k} features but weight ${fmt(w.shape)} expects ${k2}`);
+  if (b) check(b.shape.length === 1 && b.shape[0] === m, "dense", `bias must be [${m}], got ${fmt(b.shape)}`);
+  const y = new Tensor([n, m]);
+  native.denseForward(x.data, w.data, b ? b.data : null, y.data, n, k, m);
+  const inputs = b ? [x, w, b] : [x, w];
+  return record(inputs, y, (dy, needs) => {
+    const dx = needs[0] ? new Tensor(x.shape) : null;
+    const dw = needs[1] ? new Tensor(w.shape) : null;
+    const db = b && needs[2] ? new Tensor([m]) : null;
+    native.denseBackward(
+      x.data,
+      w.data,
+      dy.data,
+      dx?.data ?? null,
+      dw?.data ?? null,
+      db?.data ?? null,
+      n,
+      k,
+      m,
+    );
+    return [dx, dw, db];
+  });
+}

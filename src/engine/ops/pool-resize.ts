@@ -1,0 +1,42 @@
+// 2x2 max-pool and the decoder's upsample + skip concatenation (native/src/pool_resize.cc).
+import { native } from "../native.js";
+import { Tensor, record } from "../tensor.js";
+import { check, fmt, rank } from "./check.js";
+
+/** 2x2 max-pool, stride 2 (odd trailing rows/columns are dropped, like PyTorch). */
+export function maxPool2x2(x: Tensor): Tensor {
+  rank(x, 4, "maxPool2x2", "input (NHWC)");
+  const [n, h, w, c] = x.shape;
+  check(h >= 2 && w >= 2, "maxPool2x2", `input ${fmt(x.shape)} is smaller than 2x2`);
+  const y = new Tensor([n, Math.floor(h / 2), Math.floor(w / 2), c]);
+  native.maxPoolForward(x.data, y.data, n, h, w, c);
+  return record([x], y, (dy) => {
+    const dx = new Tensor(x.shape);
+    native.maxPoolBackward(x.data, y.data, dy.data, dx.data, n, h, w, c);
+    return [dx];
+  });
+}
+
+/**
+ * Nearest-neighbour 2x upsampling of x concatenated on channels with skip, in one pass (the U-Net
+ * decoder's input): x [N,H,W,Cx], skip [N,2H,2W,Cs] -> [N,2H,2W,Cx+Cs].
+ */
+export function upsampleConcat(x: Tensor, skip: Tensor): Tensor {
+  rank(x, 4, "upsampleConcat", "x (NHWC)");
+  rank(skip, 4, "upsampleConcat", "skip (NHWC)");
+  const [n, h, w, cx] = x.shape;
+  const cs = skip.shape[3];
+  check(
+    skip.shape[0] === n && skip.shape[1] === 2 * h && skip.shape[2] === 2 * w,
+    "upsampleConcat",
+    `skip ${fmt(skip.shape)} must be [${n}, ${2 * h}, ${2 * w}, C] for x ${fmt(x.shape)}`,
+  );
+  const y = new Tensor([n, 2 * h, 2 * w, cx + cs]);
+  native.upsampleConcatForward(x.data, skip.data, y.data, n, h, w, cx, cs);
+  return record([x, skip], y, (dy, needs) => {
+    const dx = needs[0] ? new Tensor(x.shape) : null;
+    const ds = needs[1] ? new Tensor(skip.shape) : null;
+    native.upsampleConcatBackward(dy.data, dx ? dx.data : null, ds ? ds.data : null, n, h, w, cx, cs);
+    return [dx, ds];
+  });
+}
