@@ -18,3 +18,24 @@ export function floatOption(name: string, min = -Infinity, max = Infinity): (v: 
     return n;
   };
 }
+
+/** WIDTHxHEIGHT, e.g. 256x256. */
+export function sizeOption(name: string): (v: string) => { width: number; height: number } {
+  return (v) => {
+    const m = /^(\d+)x(\d+)$/.exec(v.trim());
+    if (!m || Number(m[1]) < 8 || Number(m[2]) < 8 || Number(m[1]) > 16384 || Number(m[2]) > 16384)
+      throw new InvalidArgumentError(
+        `${name} must be WIDTHxHEIGHT between 8 and 16384, e.g. 256x256; got "${v}"`,
+      );
+    return { width: Number(m[1]), height: Number(m[2]) };
+  };
+}
+
+/** One of a fixed list of words. */
+export function choiceOption<T extends string>(name: string, choices: readonly T[]): (v: string) => T {
+  return (v) => {
+    if (!(choices as readonly string[]).includes(v))
+      throw new InvalidArgumentError(`${name} must be one of ${choices.join(", ")}; got "${v}"`);
+    return v as T;
+  };
+}

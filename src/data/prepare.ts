@@ -3,88 +3,36 @@ import path from "node:path";
 import { fileError, UserError } from "../core/errors.js";
 import { AtomicFileWriter, writeFileAtomic } from "../io/atomic.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
-import { compareIds } from "../io/ids.js";
+import { readImageFile } from "../io/image-read.js";
 import { encodeNpyHeader } from "../io/npy.js";
 import { decodeInOrder, type DecodeJob, type DecodeResult } from "./decode-pool.js";
+import { scanLayout, type LayoutEntry, type LayoutOptions } from "./layout.js";
 import { MANIFEST_NAME, type Manifest } from "./manifest.js";
-import { chooseValidation, type SplitSpec } from "./split.js";
+import { assignFolds, chooseValidation, type SplitSpec } from "./split.js";
 
 export interface PrepareOptions {
+  /** A data set folder in any layout (see src/data/layout.ts), or a CSV of image,mask[,group]. */
   input: string;
   out: string;
   split: SplitSpec;
   /** Skip (and list) bad files instead of stopping at the first. */
   skipBad: boolean;
+  /** Layout, folders, mask suffixes, group pattern (default: detected). */
+  layout?: LayoutOptions;
+  /** Foreground value of label-map masks. */
+  maskLabel?: number;
+  /**
+   * The working size frames are stored at. Default: 580x420 for the Kaggle layout; otherwise the first
+   * image's own size (every other image is resized to it, and its own size is kept in the manifest).
+   */
   width?: number;
   height?: number;
   workers?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
-interface TrainEntry {
-  id: string;
-  subject: number;
-  image: string;
-  mask: string;
-}
-
-const TRAIN_IMAGE = /^(\d+)_(\d+)\.tif$/;
-const TRAIN_MASK = /^(\d+)_(\d+)_mask\.tif$/;
-const TEST_IMAGE = /^(\d+)\.tif$/;
-
 /** Room reserved for a .npy header so its shape can be patched once skipped files are known. */
 const HEADER_BYTES = 128;
-
-function listDir(dir: string): string[] {
-  return fs
-    .readdirSync(dir)
-    .filter((f) => !f.startsWith("."))
-    .sort();
-}
-
-/** Pairs every training image with its mask; names and pairing problems are errors (or skips). */
-function scanTrain(dir: string, skip: (file: string, reason: string) => void): TrainEntry[] {
-  const files = listDir(dir);
-  const names = new Set(files);
-  const entries: TrainEntry[] = [];
-  for (const f of files) {
-    const full = path.join(dir, f);
-    if (TRAIN_MASK.test(f)) {
-      if (!names.has(f.replace(/_mask\.tif$/, ".tif"))) skip(full, "mask without its image");
-      continue;
-    }
-    const m = TRAIN_IMAGE.exec(f);
-    if (!m) {
-      skip(full, "unexpected file name (want <subject>_<n>.tif and <subject>_<n>_mask.tif)");
-      continue;
-    }
-    const maskName = `${m[1]}_${m[2]}_mask.tif`;
-    if (!names.has(maskName)) {
-      skip(full, `missing mask ${maskName}`);
-      continue;
-    }
-    entries.push({
-      id: `${m[1]}_${m[2]}`,
-      subject: Number(m[1]),
-      image: full,
-      mask: path.join(dir, maskName),
-    });
-  }
-  return entries.sort((a, b) => compareIds(a.id, b.id));
-}
-
-function scanTest(
-  dir: string,
-  skip: (file: string, reason: string) => void,
-): { id: string; image: string }[] {
-  const out: { id: string; image: string }[] = [];
-  for (const f of listDir(dir)) {
-    const m = TEST_IMAGE.exec(f);
-    if (!m) skip(path.join(dir, f), "unexpected file name (want <n>.tif)");
-    else out.push({ id: m[1], image: path.join(dir, f) });
-  }
-  return out.sort((a, b) => compareIds(a.id, b.id));
-}
 
 /** A uint8 .npy of frames written one frame at a time, renamed into place only by commit(). */
 class FrameArrayWriter {
@@ -116,25 +64,25 @@ class FrameArrayWriter {
 }
 
 /**
- * Reads the Kaggle layout (`input/train`, `input/test`) into uint8 .npy arrays at full resolution plus a
- * manifest. Streams: each frame is written as soon as it is decoded (in order), so memory stays flat.
- * Output files appear only when everything succeeded; the manifest is renamed last.
+ * Reads a labelled data set in any layout into uint8 .npy arrays at one working size plus a manifest
+ * (ids, groups, each frame's own size and file, mask areas, per-image statistics, the split). Streams:
+ * each frame is written as soon as it is decoded (in order), so memory stays flat whatever the number
+ * and sizes of the images. Output files appear only when everything succeeded; the manifest is renamed
+ * last.
  */
 export async function prepare(opts: PrepareOptions): Promise<Manifest> {
-  const width = opts.width ?? KAGGLE_WIDTH;
-  const height = opts.height ?? KAGGLE_HEIGHT;
-  const trainDir = path.join(opts.input, "train");
-  const testDir = path.join(opts.input, "test");
-  if (!fs.existsSync(trainDir))
-    throw fileError(trainDir, "not found (expected the Kaggle layout input/train, input/test)");
+  const scanned = scanLayout(opts.input, opts.layout);
+  const kaggle = scanned.layout === "kaggle";
   const skipped: { file: string; reason: string }[] = [];
   const skip = (file: string, reason: string): void => {
     if (!opts.skipBad) throw fileError(file, `${reason} (use --skip-bad to skip such files)`);
     skipped.push({ file, reason });
   };
-  const train = scanTrain(trainDir, skip);
-  const test = fs.existsSync(testDir) ? scanTest(testDir, skip) : [];
-  if (train.length === 0) throw fileError(trainDir, "no training images found");
+  for (const p of scanned.problems) skip(p.file, p.reason);
+  const train = scanned.train;
+  const test = scanned.test;
+  if (train.length === 0) throw fileError(scanned.root, "no training images found");
+  const { width, height } = await workingSize(opts, kaggle, train);
 
   fs.mkdirSync(opts.out, { recursive: true });
   const writers: FrameArrayWriter[] = [];
@@ -145,12 +93,17 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
   };
   const total = train.length + test.length;
   let done = 0;
+  const rel = (file: string): string =>
+    path.relative(fs.statSync(opts.input).isFile() ? path.dirname(opts.input) : opts.input, file);
   try {
     const trainImages = open("train_images.npy");
     const trainMasks = open("train_masks.npy");
     const kept = {
       ids: [] as string[],
-      subjects: [] as number[],
+      groups: [] as string[],
+      labels: [] as (string | null)[],
+      files: [] as string[],
+      sizes: [] as [number, number][],
       maskArea: [] as number[],
       mean: [] as number[],
       std: [] as number[],
@@ -159,54 +112,63 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
     let pixelSq = 0;
     const onBad = (r: DecodeResult & { ok: false }, file: string): void =>
       skip(file, r.error.replace(`${file}: `, ""));
-
-    const trainJobs: DecodeJob[] = train.map((t, index) => ({
+    const job = (index: number, image: string, masks: string[] | null): DecodeJob => ({
       index,
-      image: t.image,
-      mask: t.mask,
+      image,
+      masks,
       width,
       height,
-    }));
+      exact: kaggle,
+      maskLabel: opts.maskLabel,
+      frames: "refuse-multi",
+    });
+
     await decodeInOrder(
-      trainJobs,
+      train.map((t, index) => job(index, t.image, t.masks)),
       (r) => {
         opts.onProgress?.(++done, total);
         const t = train[r.index];
         if (!r.ok) return onBad(r, t.image);
-        trainImages.append(r.image);
-        trainMasks.append(r.mask!);
+        const f = r.frames[0];
+        trainImages.append(f.image);
+        trainMasks.append(f.mask!);
         kept.ids.push(t.id);
-        kept.subjects.push(t.subject);
-        kept.maskArea.push(r.area);
-        kept.mean.push(r.mean);
-        kept.std.push(r.std);
-        pixelSum += r.mean;
-        pixelSq += r.std * r.std + r.mean * r.mean;
+        kept.groups.push(t.group);
+        kept.labels.push(t.label);
+        kept.files.push(rel(t.image));
+        kept.sizes.push([f.ownWidth, f.ownHeight]);
+        kept.maskArea.push(f.area);
+        kept.mean.push(f.mean);
+        kept.std.push(f.std);
+        pixelSum += f.mean;
+        pixelSq += f.std * f.std + f.mean * f.mean;
       },
       opts.workers,
     );
-    if (kept.ids.length === 0) throw new UserError(`${trainDir}: every training image was bad`);
+    if (kept.ids.length === 0) throw new UserError(`${scanned.root}: every training image was bad`);
 
     let testPart: Manifest["test"] = null;
     if (test.length > 0) {
       const testImages = open("test_images.npy");
-      const t = { ids: [] as string[], mean: [] as number[], std: [] as number[] };
-      const jobs: DecodeJob[] = test.map((e, index) => ({
-        index,
-        image: e.image,
-        mask: null,
-        width,
-        height,
-      }));
+      const t = {
+        ids: [] as string[],
+        files: [] as string[],
+        sizes: [] as [number, number][],
+        mean: [] as number[],
+        std: [] as number[],
+      };
       await decodeInOrder(
-        jobs,
+        test.map((e, index) => job(index, e.image, null)),
         (r) => {
           opts.onProgress?.(++done, total);
           if (!r.ok) return onBad(r, test[r.index].image);
-          testImages.append(r.image);
+          const f = r.frames[0];
+          testImages.append(f.image);
           t.ids.push(test[r.index].id);
-          t.mean.push(r.mean);
-          t.std.push(r.std);
+          t.files.push(rel(test[r.index].image));
+          t.sizes.push([f.ownWidth, f.ownHeight]);
+          t.mean.push(f.mean);
+          t.std.push(f.std);
         },
         opts.workers,
       );
@@ -215,28 +177,32 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
 
     const n = kept.ids.length;
     const trainMean = pixelSum / n;
+    const hasMask = kept.maskArea.map((a) => a > 0);
     const manifest: Manifest = {
       format: "nerveseg-prepared",
-      version: 1,
+      version: 2,
       created: new Date().toISOString(),
       source: path.resolve(opts.input),
+      layout: scanned.layout,
       width,
       height,
+      groupRule: scanned.groupRule,
       train: { images: "train_images.npy", masks: "train_masks.npy", ...kept },
       test: testPart,
       stats: {
         trainMean,
         trainStd: Math.sqrt(Math.max(0, pixelSq / n - trainMean * trainMean)),
-        withMask: kept.maskArea.filter((a) => a > 0).length,
-        withoutMask: kept.maskArea.filter((a) => a === 0).length,
+        withMask: hasMask.filter(Boolean).length,
+        withoutMask: hasMask.filter((h) => !h).length,
       },
       split: {
-        ...opts.split,
-        val: chooseValidation(
-          kept.maskArea.map((a) => a > 0),
-          kept.subjects,
-          opts.split,
-        ),
+        kind: opts.split.kind,
+        seed: opts.split.seed,
+        valFraction: opts.split.valFraction,
+        val: chooseValidation(hasMask, kept.groups, opts.split),
+        folds: opts.split.folds
+          ? foldsOf(kept.groups, opts.split.folds, opts.split.seed, scanned.root)
+          : null,
       },
       skipped,
     };
@@ -247,4 +213,35 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
     for (const w of writers) w.abort();
     throw e;
   }
+}
+
+function foldsOf(groups: string[], k: number, seed: number, root: string): { k: number; of: number[] } {
+  try {
+    return { k, of: assignFolds(groups, k, seed) };
+  } catch (e) {
+    throw fileError(root, (e as Error).message);
+  }
+}
+
+/** The working size: as asked, 580x420 for Kaggle, else the first readable image's own size. */
+async function workingSize(
+  opts: PrepareOptions,
+  kaggle: boolean,
+  train: LayoutEntry[],
+): Promise<{ width: number; height: number }> {
+  if ((opts.width === undefined) !== (opts.height === undefined))
+    throw new UserError("give both a working width and height, or neither");
+  if (opts.width !== undefined && opts.height !== undefined)
+    return { width: opts.width, height: opts.height };
+  if (kaggle) return { width: KAGGLE_WIDTH, height: KAGGLE_HEIGHT };
+  for (const t of train) {
+    try {
+      const d = await readImageFile(t.image, { frames: "first" });
+      return { width: d.frames[0].image.width, height: d.frames[0].image.height };
+    } catch (e) {
+      if (!opts.skipBad) throw e;
+      // The decode pass reports it with the rest.
+    }
+  }
+  throw fileError(opts.input, "no readable training image");
 }

@@ -157,3 +157,19 @@ export function resizeArea<T extends Pixels>(
   }
   return dst;
 }
+
+/** Resizes a 0/1 mask by area average and thresholds the covered fraction at 0.5. */
+export function resizeMask(
+  mask: Uint8Array,
+  w: number,
+  h: number,
+  dw: number,
+  dh: number,
+  out: Uint8Array = new Uint8Array(dw * dh),
+): Uint8Array {
+  const f = new Float32Array(mask.length);
+  for (let i = 0; i < mask.length; i++) f[i] = mask[i] !== 0 ? 1 : 0;
+  const r = resizeArea(f, w, h, dw, dh);
+  for (let i = 0; i < r.length; i++) out[i] = r[i] >= 0.5 ? 1 : 0;
+  return out;
+}

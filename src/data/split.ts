@@ -1,23 +1,26 @@
 import { Rng } from "../engine/random.js";
+import { compareIds } from "../io/ids.js";
 
-export type SplitKind = "stratified" | "subject";
+export type SplitKind = "stratified" | "group";
 
 export interface SplitSpec {
   kind: SplitKind;
   seed: number;
   /** Fraction of training frames held out for validation (the reference used 10%). */
   valFraction: number;
+  /** Also assign whole groups to this many folds (cross-validation); none when absent. */
+  folds?: number;
 }
 
 /**
  * Chooses validation frames, deterministic by seed.
  * - stratified: the same fraction of frames with and without a nerve (the reference's split), so the
  *   validation score sees the real class balance.
- * - subject: whole subjects held out, so near-duplicate frames of one video never straddle the split and
- *   the validation score is not inflated by them.
+ * - group: whole groups (subjects, patients, cases) held out, so near-duplicate frames of one video never
+ *   straddle the split and the validation score is not inflated by them.
  * Returns sorted indices into the training list.
  */
-export function chooseValidation(hasMask: boolean[], subjects: number[], spec: SplitSpec): number[] {
+export function chooseValidation(hasMask: boolean[], groups: readonly string[], spec: SplitSpec): number[] {
   const rng = new Rng(spec.seed);
   const n = hasMask.length;
   const val: number[] = [];
@@ -27,16 +30,46 @@ export function chooseValidation(hasMask: boolean[], subjects: number[], spec: S
       val.push(...stratum.slice(0, Math.round(stratum.length * spec.valFraction)));
     }
   } else {
-    const bySubject = new Map<number, number[]>();
-    subjects.forEach((s, i) => bySubject.set(s, [...(bySubject.get(s) ?? []), i]));
-    const order = rng.shuffle([...bySubject.keys()].sort((a, b) => a - b));
+    const byGroup = framesByGroup(groups);
+    const order = rng.shuffle([...byGroup.keys()].sort(compareIds));
     const target = Math.round(n * spec.valFraction);
     for (const s of order) {
       if (val.length >= target) break;
-      // Keep at least one subject for training.
-      if (val.length + bySubject.get(s)!.length >= n) continue;
-      val.push(...bySubject.get(s)!);
+      // Keep at least one group for training.
+      if (val.length + byGroup.get(s)!.length >= n) continue;
+      val.push(...byGroup.get(s)!);
     }
   }
   return val.sort((a, b) => a - b);
+}
+
+function framesByGroup(groups: readonly string[]): Map<string, number[]> {
+  const byGroup = new Map<string, number[]>();
+  groups.forEach((g, i) => {
+    const list = byGroup.get(g);
+    if (list) list.push(i);
+    else byGroup.set(g, [i]);
+  });
+  return byGroup;
+}
+
+/**
+ * K folds of whole groups, deterministic by seed and balanced by frame count: groups in a seeded order,
+ * largest first, each to the fold with the fewest frames so far (ties: the lowest fold). Returns each
+ * frame's fold. Needs at least K groups.
+ */
+export function assignFolds(groups: readonly string[], k: number, seed: number): number[] {
+  const byGroup = framesByGroup(groups);
+  if (byGroup.size < k) throw new Error(`${k} folds need at least ${k} groups; the data has ${byGroup.size}`);
+  const order = new Rng(seed).shuffle([...byGroup.keys()].sort(compareIds));
+  // A stable sort keeps the seeded order among groups of equal size.
+  order.sort((a, b) => byGroup.get(b)!.length - byGroup.get(a)!.length);
+  const load = new Array<number>(k).fill(0);
+  const fold = new Array<number>(groups.length).fill(0);
+  for (const g of order) {
+    const f = load.indexOf(Math.min(...load));
+    for (const i of byGroup.get(g)!) fold[i] = f;
+    load[f] += byGroup.get(g)!.length;
+  }
+  return fold;
 }

@@ -1,6 +1,8 @@
 /**
- * Minimal CSV for the Kaggle mask files: comma-separated, no commas inside fields (RLE uses spaces),
- * optional surrounding quotes, CRLF or LF, optional UTF-8 BOM. Blank lines are skipped.
+ * CSV as RFC 4180 writes it (hand-written: the files are small and a dependency would add nothing):
+ * comma-separated, fields optionally in double quotes (inside which commas are data and "" is a quote),
+ * CRLF or LF, optional UTF-8 BOM, blank lines skipped. Quoted fields may not span lines. Written lines
+ * quote exactly the fields that need it, so a file name holding a comma survives the round trip.
  */
 import fs from "node:fs";
 import { fileError } from "../core/errors.js";
@@ -17,9 +19,40 @@ export interface CsvTable {
   rows: CsvRow[];
 }
 
-function unquote(field: string): string {
-  const f = field.trim();
-  return f.length >= 2 && f.startsWith('"') && f.endsWith('"') ? f.slice(1, -1) : f;
+/** Splits one line into fields; null when a quote is left open. Unquoted fields are trimmed. */
+function splitLine(line: string): string[] | null {
+  const fields: string[] = [];
+  let i = 0;
+  for (;;) {
+    while (line[i] === " " || line[i] === "\t") i++;
+    if (line[i] === '"') {
+      let value = "";
+      i++;
+      for (;;) {
+        const q = line.indexOf('"', i);
+        if (q < 0) return null;
+        value += line.slice(i, q);
+        if (line[q + 1] === '"') {
+          value += '"';
+          i = q + 2;
+        } else {
+          i = q + 1;
+          break;
+        }
+      }
+      while (line[i] === " " || line[i] === "\t") i++;
+      fields.push(value);
+      if (i >= line.length) return fields;
+      if (line[i] !== ",") return null;
+      i++;
+    } else {
+      const comma = line.indexOf(",", i);
+      const end = comma < 0 ? line.length : comma;
+      fields.push(line.slice(i, end).trim());
+      if (comma < 0) return fields;
+      i = comma + 1;
+    }
+  }
 }
 
 /** Parses CSV text; every row must have as many fields as the header. */
@@ -28,12 +61,17 @@ export function parseCsv(text: string, file: string): CsvTable {
   let i = 0;
   while (i < lines.length && lines[i]!.trim() === "") i++;
   if (i === lines.length) throw fileError(file, "empty CSV (no header)");
-  const header = lines[i]!.split(",").map(unquote);
+  const split = (k: number): string[] => {
+    const fields = splitLine(lines[k]!);
+    if (fields === null) throw fileError(file, `line ${k + 1}: a quoted field is not closed`);
+    return fields;
+  };
+  const header = split(i);
   const rows: CsvRow[] = [];
   for (i++; i < lines.length; i++) {
     const raw = lines[i]!;
     if (raw.trim() === "") continue;
-    const fields = raw.split(",").map(unquote);
+    const fields = split(i);
     if (fields.length !== header.length) {
       throw fileError(
         file,
@@ -56,7 +94,14 @@ export function readCsv(file: string): CsvTable {
   return parseCsv(text, file);
 }
 
-/** One CSV line from plain fields (the caller guarantees no commas, quotes or newlines in them). */
+/** One CSV line; a field holding a comma, a quote or surrounding spaces is quoted ("" for a quote). */
 export function csvLine(fields: ReadonlyArray<string | number>): string {
-  return fields.join(",") + "\n";
+  return fields.map(csvField).join(",") + "\n";
+}
+
+function csvField(v: string | number): string {
+  const s = String(v);
+  if (/[\r\n]/.test(s))
+    throw new Error(`csv: a field may not hold a line break: ${JSON.stringify(s.slice(0, 40))}`);
+  return /[",]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

@@ -31,6 +31,8 @@ export function readJsonFile<S extends z.ZodType>(
   schema: S,
   what = "",
   missingHint = "",
+  /** Brings an older version of the document up to the schema before it is checked. */
+  upgrade: (raw: unknown) => unknown = (raw) => raw,
 ): z.infer<S> {
-  return parseWith(schema, readJson(file, missingHint), file, what);
+  return parseWith(schema, upgrade(readJson(file, missingHint)), file, what);
 }

@@ -85,7 +85,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const m = await prepare({
     input: source,
     out: prepared,
-    split: { kind: "subject", seed: o.seed, valFraction: 0.1 },
+    split: { kind: "group", seed: o.seed, valFraction: 0.1 },
     skipBad: false,
   });
   out(

@@ -178,15 +178,17 @@ export async function predictFolder(
   const jobs: DecodeJob[] = images.map((im, index) => ({
     index,
     image: im.file,
-    mask: null,
+    masks: null,
     width: KAGGLE_WIDTH,
     height: KAGGLE_HEIGHT,
+    exact: true,
+    frames: "refuse-multi",
   }));
   await decodeInOrder(jobs, (r) => {
     if (!r.ok) throw fileError(images[r.index].file, r.error.replace(`${images[r.index].file}: `, ""));
     predictor.push({
       id: images[r.index].id,
-      image: { width: KAGGLE_WIDTH, height: KAGGLE_HEIGHT, data: r.image },
+      image: { width: KAGGLE_WIDTH, height: KAGGLE_HEIGHT, data: r.frames[0].image },
     });
   });
   return predictor.finish();

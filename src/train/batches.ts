@@ -15,7 +15,7 @@ import { Worker } from "node:worker_threads";
 // The pure-JS Rng only: this module also runs in the batch worker, which must not load the native addon.
 import { Rng } from "../engine/random.js";
 import { NpyRowReader } from "../io/npy.js";
-import { resizeArea } from "../data/resize.js";
+import { resizeArea, resizeMask } from "../data/resize.js";
 import { augmentBatch, type AugmentOptions } from "../data/augment.js";
 import { frameSignature } from "../data/dedupe.js";
 import type { Manifest } from "../data/manifest.js";
@@ -29,7 +29,7 @@ export interface FrameSet {
   /** Manifest row of each frame. */
   rows: number[];
   ids: string[];
-  subjects: number[];
+  groups: string[];
   images: Uint8Array;
   /** 0/1. */
   masks: Uint8Array;
@@ -37,21 +37,6 @@ export interface FrameSet {
 
 function sharedBytes(n: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(Math.max(1, n))).subarray(0, n);
-}
-
-/** Resizes a 0/1 mask by area average and thresholds the covered fraction at 0.5. */
-export function resizeMask(
-  mask: Uint8Array,
-  w: number,
-  h: number,
-  dw: number,
-  dh: number,
-  out: Uint8Array,
-): void {
-  const f = new Float32Array(mask.length);
-  for (let i = 0; i < mask.length; i++) f[i] = mask[i] !== 0 ? 1 : 0;
-  const r = resizeArea(f, w, h, dw, dh);
-  for (let i = 0; i < r.length; i++) out[i] = r[i] >= 0.5 ? 1 : 0;
 }
 
 export interface LoadedFrames {
@@ -83,7 +68,7 @@ export function loadFrames(
       height,
       rows: [...rows],
       ids: rows.map((r) => manifest.train.ids[r]),
-      subjects: rows.map((r) => manifest.train.subjects[r]),
+      groups: rows.map((r) => manifest.train.groups[r]),
       images: sharedBytes(rows.length * px),
       masks: sharedBytes(rows.length * px),
     };

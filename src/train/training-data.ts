@@ -30,7 +30,7 @@ function applyDedupe(
   const px = set.width * set.height;
   const frames: SignedFrame[] = trainIdx.map((i, k) => ({
     id: set.ids[i],
-    subject: set.subjects[i],
+    subject: set.groups[i],
     signature: signatures[k],
     hasMask: set.masks.subarray(i * px, (i + 1) * px).some((v) => v !== 0),
   }));

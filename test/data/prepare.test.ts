@@ -49,7 +49,7 @@ test("prepare writes frames in (subject, n) order with exact pixels, masks as 0/
   const out = tempDir();
   const m = await run(input, out);
   assert.deepEqual(m.train.ids, ["1_1", "1_2", "1_10", "2_1", "2_3"]);
-  assert.deepEqual(m.train.subjects, [1, 1, 1, 2, 2]);
+  assert.deepEqual(m.train.groups, ["1", "1", "1", "2", "2"]);
   assert.deepEqual(readManifest(out), m);
   const images = new NpyRowReader(path.join(out, "train_images.npy"));
   const masks = new NpyRowReader(path.join(out, "train_masks.npy"));
@@ -85,10 +85,10 @@ test("prepare is deterministic by seed and the split keeps both classes", async 
   assert.equal(a.split.val.length - withMask, Math.round(24 * 0.2));
   const c = await run(input, tempDir(), { split: { ...split, seed: 8 } });
   assert.notDeepEqual(a.split.val, c.split.val);
-  const s = await run(input, tempDir(), { split: { kind: "subject", seed: 1, valFraction: 0.25 } });
-  const valSubjects = new Set(s.split.val.map((i) => s.train.subjects[i]));
+  const s = await run(input, tempDir(), { split: { kind: "group", seed: 1, valFraction: 0.25 } });
+  const valSubjects = new Set(s.split.val.map((i) => s.train.groups[i]));
   for (let i = 0; i < s.train.ids.length; i++)
-    assert.equal(s.split.val.includes(i), valSubjects.has(s.train.subjects[i]), "whole subjects only");
+    assert.equal(s.split.val.includes(i), valSubjects.has(s.train.groups[i]), "whole subjects only");
   assert.equal(s.split.val.length, 10);
 });
 

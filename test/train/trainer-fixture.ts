@@ -75,16 +75,21 @@ export function writePreparedFixture(dir: string, o: FixtureOptions): Manifest {
   const m = total / (o.frames * px);
   const manifest: Manifest = {
     format: "nerveseg-prepared",
-    version: 1,
+    version: 2,
     created: "2026-01-01T00:00:00.000Z",
     source: "fixture",
+    layout: "kaggle",
     width: o.width,
     height: o.height,
+    groupRule: "fixture",
     train: {
       images: "train_images.npy",
       masks: "train_masks.npy",
       ids: Array.from({ length: o.frames }, (_, i) => `1_${i + 1}`),
-      subjects: new Array<number>(o.frames).fill(1),
+      groups: new Array<string>(o.frames).fill("1"),
+      labels: new Array<null>(o.frames).fill(null),
+      files: Array.from({ length: o.frames }, (_, i) => `train/1_${i + 1}.tif`),
+      sizes: Array.from({ length: o.frames }, (): [number, number] => [o.width, o.height]),
       maskArea,
       mean,
       std,
@@ -96,7 +101,7 @@ export function writePreparedFixture(dir: string, o: FixtureOptions): Manifest {
       withMask: maskArea.filter((a) => a > 0).length,
       withoutMask: maskArea.filter((a) => a === 0).length,
     },
-    split: { kind: "stratified", seed: 1, valFraction: o.val.length / o.frames, val: o.val },
+    split: { kind: "stratified", seed: 1, valFraction: o.val.length / o.frames, val: o.val, folds: null },
     skipped: [],
   };
   fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest));

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { emptyBaseline, softDice } from "../../src/metric/dice.js";
 import { kaggleImageScore, scaleMinArea } from "../../src/model/mask-rule.js";
-import { epochOrder, batchesOf, seedFor, resizeMask } from "../../src/train/batches.js";
+import { epochOrder, batchesOf, seedFor } from "../../src/train/batches.js";
+import { resizeMask } from "../../src/data/resize.js";
 
 const opts = { pixelThreshold: 0.5, presenceThreshold: 0.5, minArea: 0 };
 

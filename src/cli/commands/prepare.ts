@@ -1,61 +1,149 @@
 import type { Command } from "commander";
+import { LAYOUTS, type LayoutKind } from "../../data/layout.js";
 import { prepare } from "../../data/prepare.js";
-import type { SplitKind } from "../../data/split.js";
-import { floatOption, intOption } from "../options.js";
-import { createProgress } from "../progress.js";
+import type { Manifest } from "../../data/manifest.js";
+import { choiceOption, floatOption, intOption, sizeOption } from "../options.js";
+import { progressFactory, type Progress } from "../progress.js";
+
+/** How many groups and frames went each way (and per fold), for the user to check the split. */
+export function splitSummary(m: Manifest): string[] {
+  const val = new Set(m.split.val);
+  const side = (inVal: boolean) => {
+    const groups = new Set<string>();
+    let frames = 0;
+    m.train.groups.forEach((g, i) => {
+      if (val.has(i) === inVal) {
+        groups.add(g);
+        frames++;
+      }
+    });
+    return { groups: groups.size, frames };
+  };
+  const t = side(false);
+  const v = side(true);
+  const lines = [
+    `split ${m.split.kind} (seed ${m.split.seed}): training ${t.frames} frames of ${t.groups} group(s), validation ${v.frames} frames of ${v.groups} group(s)`,
+  ];
+  if (m.split.folds) {
+    const { k, of } = m.split.folds;
+    for (let f = 0; f < k; f++) {
+      const groups = new Set(m.train.groups.filter((_, i) => of[i] === f));
+      lines.push(`fold ${f}: ${of.filter((x) => x === f).length} frames of ${groups.size} group(s)`);
+    }
+  }
+  return lines;
+}
 
 export function register(program: Command): void {
   program
     .command("prepare")
-    .description("read the Kaggle layout (input/train, input/test) into uint8 .npy arrays + manifest.json")
-    .option("--input <dir>", "folder holding train/ and test/", "input")
+    .description(
+      "read a labelled data set in any layout into uint8 .npy arrays + manifest.json, with a split",
+    )
+    .option(
+      "--input <dir|csv>",
+      "data set folder (Kaggle, images/ + masks/, side by side) or a CSV of image,mask[,group]",
+      "input",
+    )
     .option("--out <dir>", "output folder", "work/prepared")
-    .option("--split <kind>", "validation split: stratified (by mask presence) or subject", "stratified")
+    .option(
+      "--layout <kind>",
+      `auto, or one of ${LAYOUTS.join(", ")}`,
+      choiceOption("--layout", ["auto", ...LAYOUTS]),
+      "auto",
+    )
+    .option("--images-dir <dir>", "folders layout: the image folder (default: detected)")
+    .option("--masks-dir <dir>", "folders layout: the mask folder (default: masks, mask, labels, gt, ...)")
+    .option(
+      "--mask-suffix <list>",
+      "comma-separated mask name suffixes (default _mask,_seg,_gt,_label,_Annotation)",
+    )
+    .option(
+      "--mask-label <n>",
+      "masks are label maps: foreground is this value (or palette index)",
+      intOption("--mask-label", 0, 65535),
+    )
+    .option(
+      "--group-pattern <regex>",
+      "group (subject/patient) of an image: the first capture of this regex on its id",
+    )
+    .option(
+      "--split <kind>",
+      "validation split: stratified (by mask presence) or group (whole subjects/patients; alias: subject)",
+      choiceOption("--split", ["stratified", "group", "subject"] as const),
+      "stratified",
+    )
     .option("--val <fraction>", "validation fraction", floatOption("--val", 0, 0.9), 0.1)
+    .option(
+      "--folds <k>",
+      "also assign whole groups to K folds for cross-validation",
+      intOption("--folds", 2, 100),
+    )
+    .option(
+      "--size <WxH>",
+      "working size to store frames at (default: 580x420 for Kaggle, else the first image's size)",
+      sizeOption("--size"),
+    )
     .option("--seed <n>", "split seed", intOption("--seed", 0), 42)
     .option("--workers <n>", "decoding threads (default: all cores)", intOption("--workers", 1, 64))
-    .option("--skip-bad", "skip bad or unexpected files and list them, instead of stopping")
+    .option("--skip-bad", "skip bad or unpaired files and list them, instead of stopping")
     .option("--quiet", "no progress bar")
     .addHelpText(
       "after",
-      "\nExample:\n  nerveseg prepare --input input --out work/prepared --split subject --seed 1",
+      "\nExamples:\n  nerveseg prepare --input input --out work/prepared --split group --seed 1" +
+        "\n  nerveseg prepare --input ../shared/data/nerve-real --out work/nerve --split group --folds 5" +
+        "\n  nerveseg prepare --input data --images-dir cropped --masks-dir mask --group-pattern '^(\\d+)_' --split group",
     )
     .action(async (o) => {
-      if (o.split !== "stratified" && o.split !== "subject")
-        throw new Error(`--split must be stratified or subject, got "${o.split}"`);
       const start = Date.now();
-      let bar: ReturnType<typeof createProgress> | null = null;
+      let bar: Progress | null = null;
       const m = await prepare({
         input: o.input,
         out: o.out,
-        split: { kind: o.split as SplitKind, seed: o.seed, valFraction: o.val },
+        layout: {
+          layout: o.layout as LayoutKind | "auto",
+          imagesDir: o.imagesDir,
+          masksDir: o.masksDir,
+          maskSuffixes: o.maskSuffix ? String(o.maskSuffix).split(",") : undefined,
+          groupPattern: o.groupPattern,
+        },
+        maskLabel: o.maskLabel,
+        split: {
+          kind: o.split === "stratified" ? "stratified" : "group",
+          seed: o.seed,
+          valFraction: o.val,
+          folds: o.folds,
+        },
         skipBad: Boolean(o.skipBad),
+        width: o.size?.width,
+        height: o.size?.height,
         workers: o.workers,
         onProgress: (done, total) => {
-          bar ??= createProgress("prepare", total, o.quiet ? true : undefined);
+          bar ??= progressFactory(o.quiet)("prepare", total);
           bar.update(done);
         },
       });
-      (bar as ReturnType<typeof createProgress> | null)?.stop();
+      (bar as Progress | null)?.stop();
       const secs = (Date.now() - start) / 1000;
       const nTrain = m.train.ids.length;
       const nTest = m.test?.ids.length ?? 0;
       const areas = m.train.maskArea.filter((a) => a > 0).sort((a, b) => a - b);
+      const sizes = new Set(m.train.sizes.map(([w, h]) => `${w}x${h}`));
+      console.log(`prepared ${nTrain} training and ${nTest} test frames (${m.layout} layout) into ${o.out}`);
       console.log(
-        `prepared ${nTrain} training and ${nTest} test frames (${m.width}x${m.height}) into ${o.out}`,
+        `  stored at ${m.width}x${m.height}; own sizes: ${[...sizes].slice(0, 4).join(", ")}${sizes.size > 4 ? ` and ${sizes.size - 4} more` : ""}`,
       );
       console.log(`  ${((nTrain + nTest) / secs).toFixed(1)} images/s over ${secs.toFixed(1)} s`);
       console.log(
-        `  with nerve: ${m.stats.withMask} (${((100 * m.stats.withMask) / nTrain).toFixed(1)}%), without: ${m.stats.withoutMask}`,
+        `  with a target: ${m.stats.withMask} (${((100 * m.stats.withMask) / nTrain).toFixed(1)}%), without: ${m.stats.withoutMask}`,
       );
       if (areas.length > 0)
         console.log(
-          `  mask area px: min ${areas[0]}, median ${areas[areas.length >> 1]}, max ${areas[areas.length - 1]}`,
+          `  mask area px (at ${m.width}x${m.height}): min ${areas[0]}, median ${areas[areas.length >> 1]}, max ${areas[areas.length - 1]}`,
         );
       console.log(`  pixel mean ${m.stats.trainMean.toFixed(2)}, std ${m.stats.trainStd.toFixed(2)}`);
-      console.log(
-        `  split ${m.split.kind} (seed ${m.split.seed}): ${m.split.val.length} validation, ${nTrain - m.split.val.length} training`,
-      );
+      console.log(`  groups: ${new Set(m.train.groups).size} by ${m.groupRule}`);
+      for (const line of splitSummary(m)) console.log(`  ${line}`);
       for (const s of m.skipped) console.log(`  skipped ${s.file}: ${s.reason}`);
     });
 }
