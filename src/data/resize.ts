@@ -173,3 +173,68 @@ export function resizeMask(
   for (let i = 0; i < r.length; i++) out[i] = r[i] >= 0.5 ? 1 : 0;
   return out;
 }
+
+/**
+ * How a frame of any size meets a fixed model input: `stretch` resizes it to the input (the Kaggle
+ * recipe: every frame is 580x420), `letterbox` keeps its aspect ratio, centred, the rest zero.
+ */
+export const FITS = ["stretch", "letterbox"] as const;
+export type Fit = (typeof FITS)[number];
+
+/** Where a frame of its own size ow x oh lands in a W x H input. */
+export interface FitRect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export function fitRect(ow: number, oh: number, W: number, H: number, fit: Fit): FitRect {
+  if (fit === "stretch") return { x: 0, y: 0, width: W, height: H };
+  const scale = Math.min(W / ow, H / oh);
+  const width = Math.max(1, Math.min(W, Math.round(ow * scale)));
+  const height = Math.max(1, Math.min(H, Math.round(oh * scale)));
+  return { x: (W - width) >> 1, y: (H - height) >> 1, width, height };
+}
+
+/**
+ * A frame (srcW x srcH, showing an image whose own size is ow x oh: the working size may have stretched
+ * it) brought to the W x H input as `fit` says: area-resized into its rect, zero around it. Masks go
+ * through resizeMask, images through resizeArea.
+ */
+export function fitFrame(
+  src: Uint8Array,
+  srcW: number,
+  srcH: number,
+  own: { width: number; height: number },
+  W: number,
+  H: number,
+  fit: Fit,
+  kind: "image" | "mask",
+  out: Uint8Array = new Uint8Array(W * H),
+): Uint8Array {
+  const r = fitRect(own.width, own.height, W, H, fit);
+  const resize = (dst?: Uint8Array) =>
+    kind === "mask"
+      ? resizeMask(src, srcW, srcH, r.width, r.height, dst)
+      : resizeArea(src, srcW, srcH, r.width, r.height, dst);
+  if (r.width === W && r.height === H) {
+    if (srcW === W && srcH === H) out.set(src);
+    else resize(out);
+    return out;
+  }
+  const inner = srcW === r.width && srcH === r.height ? src : resize();
+  out.fill(0);
+  for (let y = 0; y < r.height; y++)
+    out.set(inner.subarray(y * r.width, (y + 1) * r.width), (r.y + y) * W + r.x);
+  return out;
+}
+
+/** The part of a W x H model output that shows the frame (the inverse of fitFrame's placement). */
+export function unfitMap<T extends Float32Array | Uint8Array>(map: T, W: number, H: number, r: FitRect): T {
+  if (r.x === 0 && r.y === 0 && r.width === W && r.height === H) return map;
+  const out = new (map.constructor as new (n: number) => T)(r.width * r.height);
+  for (let y = 0; y < r.height; y++)
+    out.set(map.subarray((r.y + y) * W + r.x, (r.y + y) * W + r.x + r.width), y * r.width);
+  return out;
+}

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { z } from "zod";
 import { fileError } from "../core/errors.js";
 import { parseWith, readJson } from "../io/json.js";
+import { FITS } from "../data/resize.js";
 
 /**
  * Everything that defines a model and how it is trained, as one validated JSON document. It is saved
@@ -19,6 +20,8 @@ export const ModelConfigSchema = z.object({
     .refine((k) => k % 2 === 1, "kernel must be odd"),
   /** Encoder filters per level; the decoder mirrors them. */
   filters: z.array(z.number().int().positive()).min(2),
+  /** How frames of other sizes meet the input: stretch (the Kaggle recipe) or letterbox (keep the aspect). */
+  fit: z.enum(FITS).default("stretch"),
   /** Auxiliary nerve-presence head on the bottleneck. */
   presenceHead: z.boolean(),
   dropout: z.number().min(0).max(0.9),
@@ -88,6 +91,7 @@ const REFERENCE: Preset = {
     inputHeight: 160,
     inputWidth: 160,
     kernel: 5,
+    fit: "stretch",
     filters: [32, 64, 128, 256, 512],
     presenceHead: true,
     dropout: 0,

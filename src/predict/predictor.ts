@@ -5,7 +5,7 @@ import { decodeInOrder, type DecodeJob } from "../data/decode-pool.js";
 import type { GreyImage } from "../io/image.js";
 import { compareIds } from "../io/ids.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
-import { resizeArea } from "../data/resize.js";
+import { fitFrame, type Fit } from "../data/resize.js";
 import * as E from "../engine/index.js";
 import type { UNet } from "../model/unet.js";
 import type { NpyRowReader } from "../io/npy.js";
@@ -18,12 +18,20 @@ export interface BatchPrediction {
   presence: number[];
 }
 
-/** Brings a frame to the model's resolution (area resize, as in training); a frame already there is used as is. */
-export function frameToModelRes(img: GreyImage, height: number, width: number): Uint8Array {
+/**
+ * Brings a frame to the model's resolution as in training (area resize; stretched, or letterboxed to the
+ * frame's own aspect); a frame already there is used as is.
+ */
+export function frameToModelRes(
+  img: GreyImage,
+  height: number,
+  width: number,
+  fit: Fit = "stretch",
+): Uint8Array {
   if (img.data.length !== img.width * img.height)
     throw new Error(`frame: ${img.data.length} pixels for ${img.width}x${img.height}`);
   if (img.width === width && img.height === height) return img.data;
-  return resizeArea(img.data, img.width, img.height, width, height);
+  return fitFrame(img.data, img.width, img.height, img, width, height, fit, "image");
 }
 
 /**
@@ -36,7 +44,9 @@ export function predictBatch(model: UNet, images: readonly GreyImage[]): BatchPr
   if (n === 0) return { probs: [], presence: [] };
   const px = h * w;
   const x = new Float32Array(n * px);
-  images.forEach((img, i) => model.normalize(frameToModelRes(img, h, w), x.subarray(i * px, (i + 1) * px)));
+  images.forEach((img, i) =>
+    model.normalize(frameToModelRes(img, h, w, model.config.fit), x.subarray(i * px, (i + 1) * px)),
+  );
   const wasTraining = model.training;
   model.eval();
   try {
@@ -97,7 +107,7 @@ const TTA_FLIPS: [boolean, boolean][] = [
  */
 export function predictFrames(model: UNet, frames: readonly Frame[], tta: boolean) {
   const { inputHeight: h, inputWidth: w } = model.config;
-  const small = frames.map((f) => frameToModelRes(f.image, h, w));
+  const small = frames.map((f) => frameToModelRes(f.image, h, w, model.config.fit));
   const flips = tta ? TTA_FLIPS : TTA_FLIPS.slice(0, 1);
   const probs = frames.map(() => new Float32Array(h * w));
   const presence = new Array<number>(frames.length).fill(0);

@@ -15,7 +15,7 @@ import { Worker } from "node:worker_threads";
 // The pure-JS Rng only: this module also runs in the batch worker, which must not load the native addon.
 import { Rng } from "../engine/random.js";
 import { NpyRowReader } from "../io/npy.js";
-import { resizeArea, resizeMask } from "../data/resize.js";
+import { fitFrame, type Fit } from "../data/resize.js";
 import { augmentBatch, type AugmentOptions } from "../data/augment.js";
 import { frameSignature } from "../data/dedupe.js";
 import type { Manifest } from "../data/manifest.js";
@@ -46,7 +46,8 @@ export interface LoadedFrames {
 }
 
 /**
- * Reads the manifest rows `rows` of a prepared folder, resized to width x height. With `signatures`,
+ * Reads the manifest rows `rows` of a prepared folder, brought to width x height as `fit` says (stretched,
+ * or letterboxed to each frame's own aspect). With `signatures`,
  * also computes each frame's dedupe signature from the full-resolution image while it is at hand.
  */
 export function loadFrames(
@@ -55,7 +56,7 @@ export function loadFrames(
   rows: readonly number[],
   width: number,
   height: number,
-  opts: { signatures?: boolean; onProgress?: (done: number) => void } = {},
+  opts: { signatures?: boolean; onProgress?: (done: number) => void; fit?: Fit } = {},
 ): LoadedFrames {
   const images = new NpyRowReader(path.join(dir, manifest.train.images));
   const masks = new NpyRowReader(path.join(dir, manifest.train.masks));
@@ -78,8 +79,11 @@ export function loadFrames(
     rows.forEach((r, i) => {
       images.read(r, img);
       masks.read(r, msk);
-      resizeArea(img, W, H, width, height, set.images.subarray(i * px, (i + 1) * px));
-      resizeMask(msk, W, H, width, height, set.masks.subarray(i * px, (i + 1) * px));
+      const [ow, oh] = manifest.train.sizes[r];
+      const fit = opts.fit ?? "stretch";
+      const own = { width: ow, height: oh };
+      fitFrame(img, W, H, own, width, height, fit, "image", set.images.subarray(i * px, (i + 1) * px));
+      fitFrame(msk, W, H, own, width, height, fit, "mask", set.masks.subarray(i * px, (i + 1) * px));
       signatures?.push(frameSignature(img, W, H));
       opts.onProgress?.(i + 1);
     });

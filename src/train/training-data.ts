@@ -79,6 +79,7 @@ export function loadTrainingData(
   const loadBar = progress("resize", rows.length);
   const { set, signatures } = loadFrames(opts.data, manifest, rows, m.inputWidth, m.inputHeight, {
     signatures: opts.dedupe !== "off",
+    fit: m.fit,
     onProgress: (d) => loadBar.update(d),
   });
   loadBar.stop();

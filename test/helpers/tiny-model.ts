@@ -18,6 +18,7 @@ export function saveTinyModel(dir: string, seed = 1): ModelFolderConfig {
       inputHeight: 16,
       inputWidth: 16,
       kernel: 3,
+      fit: "stretch",
       filters: [4, 8],
       presenceHead: true,
       dropout: 0,

@@ -9,6 +9,7 @@ export function smallUNet(filters: number[], size: number, rng: E.Rng): UNet {
       inputHeight: size,
       inputWidth: size,
       kernel: 3,
+      fit: "stretch",
       filters,
       presenceHead: true,
       dropout: 0,
