@@ -99,3 +99,13 @@ export function overlayRgb(img: GreyImage, mask?: Uint8Array | null, pred?: Uint
   if (pred) drawContour(rgb, pred, img.width, img.height, RED);
   return rgb;
 }
+
+/** Encodes an 8-bit grey image as a PNG (colour type 0): masks as 0/255. */
+export function encodeGreyPng(img: GreyImage): Buffer {
+  const { width, height, data } = img;
+  if (data.length !== width * height)
+    throw new Error(`encodeGreyPng: ${data.length} bytes for ${width}x${height}`);
+  const png = new PNG({ width, height, colorType: 0, inputColorType: 0, inputHasAlpha: false });
+  png.data = Buffer.from(data.buffer, data.byteOffset, data.length);
+  return PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false, deflateLevel: 6 });
+}

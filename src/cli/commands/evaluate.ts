@@ -1,4 +1,8 @@
+import fs from "node:fs";
 import type { Command } from "commander";
+import { evaluateLayout } from "../../data/evaluate-layout.js";
+import { csvLine } from "../../io/csv.js";
+import type { SegScore } from "../../metric/segmentation-score.js";
 import { UserError } from "../../core/errors.js";
 import { writeFileAtomic } from "../../io/atomic.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../io/image.js";
@@ -17,6 +21,38 @@ export function scoreSummary(s: Score): string {
   );
 }
 
+/** The any-layout report: the scores, presence, and a line per group. */
+export function segScoreSummary(s: SegScore): string {
+  const f = (x: number): string => (Number.isNaN(x) ? "-" : x.toFixed(4));
+  const c = s.confusion;
+  let out =
+    `${s.images} images, ${s.withTarget} with a target\n` +
+    `  mean Dice (images with a target) ${f(s.dice)}   mean IoU ${f(s.iou)}   Kaggle score (empty vs empty = 1) ${f(s.kaggle)}\n` +
+    `  presence: TP ${c.tp}  FP ${c.fp}  FN ${c.fn}  TN ${c.tn}\n`;
+  if (s.perGroup.length > 1) {
+    out += `  ${"group".padEnd(16)} ${"images".padStart(6)} ${"target".padStart(6)} ${"Dice".padStart(7)} ${"IoU".padStart(7)} ${"Kaggle".padStart(7)}\n`;
+    for (const g of s.perGroup)
+      out += `  ${g.group.slice(0, 16).padEnd(16)} ${String(g.images).padStart(6)} ${String(g.withTarget).padStart(6)} ${f(g.dice).padStart(7)} ${f(g.iou).padStart(7)} ${f(g.kaggle).padStart(7)}\n`;
+  }
+  return out;
+}
+
+/** Kaggle files: a truth CSV or *_mask.tif folder scored against an img,pixels submission CSV. */
+function isKagglePair(truth: string, pred: string): boolean {
+  if (!/\.csv$/i.test(pred) || !fs.existsSync(pred) || !fs.statSync(pred).isFile()) return false;
+  const header = fs
+    .readFileSync(pred, "utf8")
+    .slice(0, 200)
+    .replace(/^\uFEFF/, "")
+    .split(/\r?\n/)[0]
+    .toLowerCase();
+  if (header !== "img,pixels" && header !== "subject,img,pixels") return false;
+  return (
+    fs.existsSync(truth) &&
+    (fs.statSync(truth).isFile() || fs.readdirSync(truth).some((n) => /_mask\.tiff?$/i.test(n)))
+  );
+}
+
 interface EvaluateOptions {
   truth: string;
   pred: string;
@@ -25,14 +61,38 @@ interface EvaluateOptions {
   subset?: boolean;
   width: number;
   height: number;
+  groupPattern?: string;
+  maskLabel?: number;
+}
+
+function segPerImageCsv(s: SegScore): string {
+  let out = csvLine(["id", "group", "dice", "iou", "truth_px", "pred_px", "intersection_px"]);
+  for (const r of s.perImage)
+    out += csvLine([r.id, r.group, r.dice, r.iou, r.truthArea, r.predArea, r.intersection]);
+  return out;
 }
 
 export function register(program: Command): void {
   program
     .command("evaluate")
     .description("score predicted masks as Kaggle did: mean per-image Dice (1 when both masks are empty)")
-    .requiredOption("--truth <csv|dir>", "subject,img,pixels or img,pixels CSV, or a folder of *_mask.tif")
-    .requiredOption("--pred <csv>", "predictions as an img,pixels CSV (Kaggle submission layout)")
+    .requiredOption(
+      "--truth <path>",
+      "a labelled data set in any layout (as prepare reads it), a Kaggle subject,img,pixels CSV, or a folder of *_mask.tif",
+    )
+    .requiredOption(
+      "--pred <path>",
+      "what `nerveseg predict` wrote (folder or predictions.csv), a folder of mask images, or a Kaggle img,pixels CSV",
+    )
+    .option(
+      "--group-pattern <regex>",
+      "any layout: the group of an image is this regex's first capture on its id",
+    )
+    .option(
+      "--mask-label <n>",
+      "any layout: masks are label maps; foreground is this value",
+      intOption("--mask-label", 0, 65535),
+    )
     .option("--out <file>", "write the per-image Dice table (.json for JSON, else CSV)")
     .option("--json", "print the summary as JSON")
     .option("--subset", "score only the images in --pred (truth may hold more)")
@@ -42,9 +102,27 @@ export function register(program: Command): void {
       "after",
       "\nExamples:\n" +
         "  nerveseg evaluate --truth input/train_masks.csv --pred work/val-pred.csv --subset --out work/val-dice.csv\n" +
-        "  nerveseg evaluate --truth input/train --pred work/pred.csv --json",
+        "  nerveseg evaluate --truth input/train --pred work/pred.csv --json\n" +
+        "  nerveseg evaluate --truth ../shared/data/ddti-thyroid --pred out/ --out work/per-image.csv",
     )
-    .action((o: EvaluateOptions) => {
+    .action(async (o: EvaluateOptions) => {
+      if (!isKagglePair(o.truth, o.pred)) {
+        const s = await evaluateLayout({
+          truth: o.truth,
+          pred: o.pred,
+          subset: Boolean(o.subset),
+          maskLabel: o.maskLabel,
+          layout: { groupPattern: o.groupPattern },
+        });
+        if (o.out)
+          writeFileAtomic(
+            o.out,
+            /\.json$/i.test(o.out) ? JSON.stringify(s, null, 1) + "\n" : segPerImageCsv(s),
+          );
+        const { perImage: _p, ...summary } = s;
+        process.stdout.write(o.json ? JSON.stringify(summary, null, 2) + "\n" : segScoreSummary(s));
+        return;
+      }
       if (o.width * o.height > 100_000_000) throw new UserError("--width x --height is over 100M pixels");
       const s = evaluateFiles(o.truth, o.pred, o.width, o.height, { subset: Boolean(o.subset) });
       if (o.out) writeFileAtomic(o.out, /\.json$/i.test(o.out) ? scoreJson(s, true) : perImageCsv(s));

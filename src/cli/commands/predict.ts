@@ -1,7 +1,10 @@
 import type { Command } from "commander";
 import { DEFAULT_POSTPROCESS } from "../../model/mask-rule.js";
 import { writePredictions } from "../../predict/prediction-store.js";
+import path from "node:path";
+import { UserError } from "../../core/errors.js";
 import { predict } from "../../predict/pipeline.js";
+import { predictFiles } from "../../predict/predict-files.js";
 import { intOption } from "../options.js";
 import { progressFactory } from "../progress.js";
 
@@ -18,21 +21,42 @@ export function register(program: Command): void {
   addPredictOptions(
     program
       .command("predict")
+      .argument("[images...]", "image files (PNG, JPEG, TIFF, BMP, GIF, DICOM), folders or glob patterns")
       .description(
-        "probability maps and nerve-presence probabilities for a folder of images or a prepared split",
+        "masks for any images (one mask PNG, overlay and CSV row each, at the image's own size); or probability maps for a Kaggle TIFF folder or a prepared split",
       ),
   )
-    .option("--input <dir>", "folder of <n>.tif images (e.g. input/test)")
+    .option("--input <dir>", "Kaggle test folder of <n>.tif images: write probability maps for tune/submit")
     .option("--data <dir>", "prepared folder (instead of --input)")
     .option("--set <name>", "with --data: val (the validation split) or test", "val")
-    .requiredOption("--out <dir>", "prediction folder to write (predictions.json + probs.npy)")
+    .option("--no-overlays", "with image files: masks and CSV only")
+    .requiredOption(
+      "--out <dir>",
+      "output folder (masks/, overlays/, predictions.csv; or predictions.json + probs.npy)",
+    )
     .addHelpText(
       "after",
-      "\nExamples:\n  nerveseg predict --model results/run1 --input input/test --out preds --tta\n" +
+      "\nExamples:\n  nerveseg predict --model results/run1 scan.png 'patient a/*.dcm' more-scans/ --out out\n" +
+        "  nerveseg predict --model results/run1 --input input/test --out preds --tta\n" +
         "  nerveseg predict --model results/run1 --data work/prepared --set val --out preds-val",
     )
-    .action(async (o) => {
+    .action(async (images: string[], o) => {
       const start = Date.now();
+      if (images.length > 0) {
+        if (o.input || o.data) throw new UserError("give image files, or --input/--data, not both");
+        const r = await predictFiles({ ...o, inputs: images, progress: progressFactory(o.quiet) });
+        const secs = (Date.now() - start) / 1000;
+        const withTarget = r.rows.filter((row) => row.area > 0).length;
+        console.log(
+          `predicted ${r.rows.length} image(s) in ${secs.toFixed(1)} s (${(r.rows.length / secs).toFixed(1)} images/s${o.tta ? ", flip TTA" : ""}): ${withTarget} with a mask`,
+        );
+        console.log(
+          `  masks: ${path.join(o.out, "masks")}/  ${o.overlays ? `overlays: ${path.join(o.out, "overlays")}/  ` : ""}table: ${r.csv}`,
+        );
+        if (r.maskFilesLeftOut > 0)
+          console.log(`  (${r.maskFilesLeftOut} mask-named file(s) in the folders were not predicted)`);
+        return;
+      }
       const set = await predict({ ...o, progress: progressFactory(o.quiet) });
       writePredictions(o.out, set);
       const secs = (Date.now() - start) / 1000;

@@ -1,0 +1,181 @@
+/*
+ * Predicting any image files (`nerveseg predict --model M a.png b.dcm scans/ --out out/`): for every image,
+ * and every frame of a multi-frame file, a mask PNG at the image's own size, an overlay PNG, and one CSV
+ * row (id, file, size, presence probability, area, Kaggle RLE at the image's own size). Everything is
+ * written into a hidden staging folder inside `out` and moved into place at the end, so a failed or
+ * interrupted run leaves the folder as it was (see moveStaged).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileError } from "../core/errors.js";
+import { noProgress } from "../core/progress.js";
+import { decodeInOrder, type DecodedFrameOut, type DecodeJob } from "../data/decode-pool.js";
+import { listImageInputs } from "../data/layout.js";
+import { fitRect, unfitMap } from "../data/resize.js";
+import * as E from "../engine/index.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import { csvLine } from "../io/csv.js";
+import { encodeGreyPng, encodePng, overlayRgb } from "../io/png.js";
+import { encodeRle } from "../io/rle.js";
+import { maskArea, postprocess } from "../model/mask-rule.js";
+import { loadModel } from "../model/model-file.js";
+import type { UNet } from "../model/unet.js";
+import type { ModelRunOptions } from "./pipeline.js";
+import { predictFrames, type Frame } from "./predictor.js";
+
+export interface PredictFilesOptions extends ModelRunOptions {
+  /** Files, folders (searched below; mask files left out) and glob patterns. */
+  inputs: string[];
+  /** Output folder: masks/, overlays/ and predictions.csv. */
+  out: string;
+  /** Also draw overlays (default true). */
+  overlays?: boolean;
+}
+
+export interface FilePrediction {
+  id: string;
+  file: string;
+  width: number;
+  height: number;
+  presence: number;
+  area: number;
+  rle: string;
+}
+
+export interface PredictFilesResult {
+  rows: FilePrediction[];
+  /** Mask-named files found in the folders given and not predicted. */
+  maskFilesLeftOut: number;
+  csv: string;
+}
+
+export const PREDICTIONS_CSV = "predictions.csv";
+const CSV_HEADER = ["id", "file", "width", "height", "presence", "area_px", "pixels"];
+
+/** Frame k of a multi-frame file gets the id `<id>#k`; a single frame keeps the file's id. */
+function frameId(id: string, frame: DecodedFrameOut, frames: number): string {
+  const hash = frame.name.lastIndexOf("#");
+  return frames > 1 && hash >= 0 ? `${id}${frame.name.slice(hash)}` : id;
+}
+
+/** Runs a model folder over image files of any format and size; see the file comment for the outputs. */
+export async function predictFiles(o: PredictFilesOptions): Promise<PredictFilesResult> {
+  const { files, maskFilesLeftOut } = listImageInputs(o.inputs);
+  if (o.threads) E.setThreads(o.threads);
+  const { model, config } = loadModel(o.model);
+  const stage = path.join(o.out, `.nerveseg-tmp-${process.pid}`);
+  const bar = (o.progress ?? noProgress)("predict", files.length);
+  const rows: FilePrediction[] = [];
+  try {
+    fs.mkdirSync(stage, { recursive: true });
+    const pending: { frame: Frame; file: string; own: DecodedFrameOut }[] = [];
+    const flush = (): void => {
+      if (pending.length === 0) return;
+      const out = predictFrames(
+        model,
+        pending.map((p) => p.frame),
+        Boolean(o.tta),
+      );
+      pending.forEach((p, i) => {
+        const row = writeFrame(
+          model,
+          p.frame,
+          p.own,
+          out.probs[i],
+          out.presence[i],
+          config.postprocess,
+          stage,
+          o.overlays ?? true,
+        );
+        rows.push({ ...row, file: p.file });
+      });
+      pending.length = 0;
+    };
+    const jobs: DecodeJob[] = files.map((f, index) => ({
+      index,
+      image: f.file,
+      masks: null,
+      width: null,
+      height: null,
+      frames: "all",
+    }));
+    await decodeInOrder(jobs, (r) => {
+      const f = files[r.index];
+      if (!r.ok) throw fileError(f.file, r.error.replace(`${f.file}: `, ""));
+      for (const fr of r.frames) {
+        pending.push({
+          frame: {
+            id: frameId(f.id, fr, r.frames.length),
+            image: { width: fr.width, height: fr.height, data: fr.image },
+          },
+          file: f.file,
+          own: fr,
+        });
+        if (pending.length >= (o.batch ?? 32)) flush();
+      }
+      bar.update(r.index + 1);
+    });
+    flush();
+    bar.stop();
+    let csv = csvLine(CSV_HEADER);
+    for (const r of rows)
+      csv += csvLine([r.id, r.file, r.width, r.height, r.presence.toFixed(6), r.area, r.rle]);
+    writeFileAtomic(path.join(stage, PREDICTIONS_CSV), csv);
+    moveStaged(stage, o.out);
+    return { rows, maskFilesLeftOut, csv: path.join(o.out, PREDICTIONS_CSV) };
+  } finally {
+    fs.rmSync(stage, { recursive: true, force: true });
+    model.dispose();
+  }
+}
+
+/** Post-processes one frame at its own size and writes its mask and overlay into the staging folder. */
+function writeFrame(
+  model: UNet,
+  frame: Frame,
+  own: DecodedFrameOut,
+  prob: Float32Array,
+  presence: number,
+  params: Parameters<typeof postprocess>[2],
+  stage: string,
+  overlays: boolean,
+): Omit<FilePrediction, "file"> {
+  const { inputWidth: W, inputHeight: H, fit } = model.config;
+  const rect = fitRect(own.width, own.height, W, H, fit);
+  const map = { data: unfitMap(prob, W, H, rect), width: rect.width, height: rect.height };
+  const size = { width: own.width, height: own.height };
+  const mask = postprocess(map, presence, params, size);
+  const id = frame.id;
+  const grey = new Uint8Array(mask.length);
+  for (let i = 0; i < mask.length; i++) grey[i] = mask[i] ? 255 : 0;
+  const maskFile = path.join(stage, "masks", `${id}.png`);
+  fs.mkdirSync(path.dirname(maskFile), { recursive: true });
+  fs.writeFileSync(maskFile, encodeGreyPng({ ...size, data: grey }));
+  if (overlays) {
+    const overlayFile = path.join(stage, "overlays", `${id}.png`);
+    fs.mkdirSync(path.dirname(overlayFile), { recursive: true });
+    fs.writeFileSync(overlayFile, encodePng(overlayRgb(frame.image, null, mask), own.width, own.height));
+  }
+  return {
+    id,
+    width: own.width,
+    height: own.height,
+    presence,
+    area: maskArea(mask),
+    rle: encodeRle(mask, own.width, own.height),
+  };
+}
+
+/**
+ * Moves a finished staging folder's files into `out`, replacing files of the same name (each rename is
+ * atomic). Files of an earlier run with other names stay.
+ */
+function moveStaged(stage: string, out: string): void {
+  for (const rel of fs.readdirSync(stage, { recursive: true }) as string[]) {
+    const from = path.join(stage, rel);
+    if (!fs.statSync(from).isFile()) continue;
+    const to = path.join(out, rel);
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.renameSync(from, to);
+  }
+}
