@@ -1,0 +1,395 @@
+/**
+ * Reads any image file a user of ultrasound segmentation brings, into 8-bit grey frames.
+ *
+ * Formats, told apart by their first bytes (never by the file name):
+ * - PNG: 1/2/4/8/16-bit grey, grey + alpha, RGB, RGBA through sharp; palette PNGs by png-palette.ts (keeps
+ *   the indices).
+ * - JPEG (baseline and progressive) through sharp.
+ * - TIFF: our own reader (tiff.ts) for single-page 8-bit grey strips, uncompressed or LZW (the Kaggle files,
+ *   and faster than sharp on them); sharp for the rest (deflate, PackBits, JPEG, 16-bit, RGB, palette, tiles,
+ *   BigTIFF). A multi-page TIFF gives one frame per page; reduced-resolution pages (thumbnails) are skipped.
+ * - GIF by gif.ts: every frame of an animation, composited as a viewer shows it.
+ * - BMP by bmp.ts (sharp has no BMP loader).
+ * - DICOM Part 10 by dicom.ts (dicom-parser): uncompressed, deflated and JPEG Baseline transfer syntaxes.
+ *
+ * Conversions to 8-bit grey, the same for every format:
+ * - Colour → luma with ITU-R BT.601, Y = 0.299 R + 0.587 G + 0.114 B, rounded (computed by us on sharp's raw
+ *   RGB output, see luma.ts); palette pixels take the luma of their palette colour; alpha is ignored (the
+ *   stored colour counts, whatever its transparency).
+ * - 16-bit PNG/TIFF samples → round(v / 257), the full range 0..65535 onto 0..255 (colour: luma first, at
+ *   16 bits). 1/2/4-bit grey → the usual 0..255 expansion (×255, ×85, ×17).
+ * - DICOM: rescale, window (or full-range stretch) and MONOCHROME1 inversion as documented in dicom.ts.
+ * - No colour management: embedded ICC profiles are ignored; EXIF orientation is not applied (pixels come in
+ *   stored order, so an image and its mask stay aligned).
+ *
+ * Errors: every bad input raises a UserError whose one-line message names the file and what is wrong (empty,
+ * unknown format, truncated, corrupt, zero or absurd size, unsupported variant). Messages never quote file
+ * bytes.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileError } from "../core/errors.js";
+import { decodeBmp, isBmp } from "./bmp.js";
+import { decodeDicom, isDicom } from "./dicom.js";
+import { decodeGif, isGif } from "./gif.js";
+import type { GreyImage } from "./image.js";
+import { lumaOfRgb, to8bit } from "./luma.js";
+import { PNG_SIGNATURE, decodePalettePng, readPngHeader } from "./png-palette.js";
+import { decodeWithSharp, sharpPageCount, type SharpPixels } from "./sharp-decode.js";
+import { MAX_TIFF_PIXELS, decodeTiff } from "./tiff.js";
+import { isLossyTiffCompression, tiffPages } from "./tiff-pages.js";
+
+export { maskFromDecoded, MASK_MAX_GREY_LEVELS, MASK_MAX_MID_GREY_SHARE } from "./mask-read.js";
+export type { MaskOptions } from "./mask-read.js";
+
+/** The file formats readImageFile reads. */
+export type ImageFormat = "png" | "jpeg" | "tiff" | "bmp" | "gif" | "dicom";
+
+/** What the stored samples of a frame are. */
+export type SampleModel = "grey" | "palette" | "rgb";
+
+/** One frame of a decoded file. */
+export interface DecodedFrame {
+  /** The file's base name, or `name#k` for frame k (1-based) of a file with several frames. */
+  name: string;
+  /** BT.601 luminance, 8-bit. */
+  image: GreyImage;
+  /**
+   * The raw single-channel values before any conversion, for label maps: palette indices for palette
+   * PNG/GIF/BMP, stored grey values otherwise (16-bit files keep 16 bits; 1/2/4-bit files keep 0..2^b − 1;
+   * DICOM keeps the stored values before rescale, window and MONOCHROME1 inversion). Absent for colour frames
+   * and signed DICOM. For 8-bit grey files it may be the same array as `image.data`: do not modify it.
+   */
+  labels?: Uint8Array | Uint16Array;
+  /** Grey, palette (labels are indices) or colour samples. */
+  colour: SampleModel;
+}
+
+/** A decoded file. */
+export interface DecodedFile {
+  /** The path as given. */
+  file: string;
+  format: ImageFormat;
+  /** Whether the pixels went through a lossy codec (JPEG, JPEG-compressed TIFF or DICOM, DICOM flagged lossy). */
+  lossy: boolean;
+  /**
+   * Bits per stored sample of the first frame: 1..16 for grey, bits per index for palette files, bits per
+   * channel for colour (8 for ordinary RGB). DICOM: Bits Stored.
+   */
+  bitDepth: number;
+  /** How many frames the file holds (frames may hold only the first, see ReadImageOptions). */
+  frameCount: number;
+  frames: DecodedFrame[];
+}
+
+export interface ReadImageOptions {
+  /**
+   * "all" (default): every frame of a multi-frame file; "first": only the first (still named `name#1` when
+   * the file has several); "refuse-multi": a file with more than one frame is an error.
+   */
+  frames?: "all" | "first" | "refuse-multi";
+}
+
+/** The file name endings treated as images (lower case, with the dot). Extensionless DICOM is sniffed. */
+export const IMAGE_EXTENSIONS: readonly string[] = [
+  ".png",
+  ".jpg",
+  ".jpeg",
+  ".tif",
+  ".tiff",
+  ".bmp",
+  ".gif",
+  ".dcm",
+];
+
+/** Frames larger than this are refused rather than allocated. */
+export const MAX_IMAGE_PIXELS = MAX_TIFF_PIXELS;
+/** All frames of one file together may not exceed this many pixels. */
+export const MAX_TOTAL_PIXELS = 400_000_000;
+
+/** The format of an image held in memory, from its magic bytes; null when it is none of ours. */
+export function detectFormat(bytes: Uint8Array): ImageFormat | null {
+  if (isDicom(bytes)) return "dicom"; // first: a DICOM preamble may itself look like a TIFF header
+  if (bytes.length >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return "png";
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
+  if (bytes.length >= 4) {
+    const [a, b, c, d] = [bytes[0], bytes[1], bytes[2], bytes[3]];
+    if (a === 0x49 && b === 0x49 && (c === 42 || c === 43) && d === 0) return "tiff";
+    if (a === 0x4d && b === 0x4d && c === 0 && (d === 42 || d === 43)) return "tiff";
+  }
+  if (isGif(bytes)) return "gif";
+  if (isBmp(bytes)) return "bmp";
+  return null;
+}
+
+/**
+ * Whether a file should be read as an image: a name ending in one of IMAGE_EXTENSIONS (any case), or
+ * otherwise a regular file with the DICOM marker "DICM" at offset 128 (DICOM files often have no extension).
+ */
+export function isImageFile(file: string): boolean {
+  if (IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase())) return true;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, "r");
+    const head = new Uint8Array(132);
+    return fs.readSync(fd, head, 0, 132, 0) === 132 && isDicom(head);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Reads and decodes an image file; see the module doc for formats and conversions. */
+export async function readImageFile(file: string, opts: ReadImageOptions = {}): Promise<DecodedFile> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.promises.readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw fileError(
+      file,
+      code === "EISDIR" ? "is a folder, not an image file" : `cannot read (${code ?? String(e)})`,
+    );
+  }
+  return decodeImage(bytes, file, opts);
+}
+
+interface PartialFrame {
+  width: number;
+  height: number;
+  image: Uint8Array;
+  labels?: Uint8Array | Uint16Array;
+  colour: SampleModel;
+}
+
+interface Decoded {
+  lossy: boolean;
+  bitDepth: number;
+  frameCount: number;
+  frames: PartialFrame[];
+}
+
+/** Decodes an image held in memory; `file` names it in messages and frame names. */
+export async function decodeImage(
+  bytes: Uint8Array,
+  file: string,
+  opts: ReadImageOptions = {},
+): Promise<DecodedFile> {
+  const fail = (problem: string): never => {
+    throw fileError(file, problem);
+  };
+  if (bytes.length === 0) fail("empty file (0 bytes)");
+  const format = detectFormat(bytes);
+  if (!format) return fail("unknown image format (the contents are not PNG, JPEG, TIFF, BMP, GIF or DICOM)");
+  const mode = opts.frames ?? "all";
+  const maxFrames = mode === "all" ? Infinity : 1;
+
+  let decoded: Decoded;
+  switch (format) {
+    case "png":
+      decoded = await readPng(bytes, file);
+      break;
+    case "jpeg":
+      decoded = {
+        lossy: true,
+        bitDepth: 8,
+        frameCount: 1,
+        frames: [fromSharp(await sharpOne(bytes, file, "JPEG"), 8)],
+      };
+      break;
+    case "tiff":
+      decoded = await readTiffPages(bytes, file, mode, maxFrames);
+      break;
+    case "gif": {
+      const g = decodeGif(bytes, file, {
+        maxFrames,
+        maxPixels: MAX_IMAGE_PIXELS,
+        maxTotalPixels: MAX_TOTAL_PIXELS,
+      });
+      decoded = {
+        lossy: false,
+        bitDepth: g.bitDepth,
+        frameCount: g.frameCount,
+        frames: g.frames.map((f) => ({
+          width: g.width,
+          height: g.height,
+          image: f.luma,
+          labels: f.indices,
+          colour: "palette",
+        })),
+      };
+      break;
+    }
+    case "bmp": {
+      const b = decodeBmp(bytes, file, MAX_IMAGE_PIXELS);
+      decoded = {
+        lossy: false,
+        bitDepth: b.bitDepth,
+        frameCount: 1,
+        frames: [
+          {
+            width: b.width,
+            height: b.height,
+            image: b.luma,
+            ...(b.indices ? { labels: b.indices } : {}),
+            colour: b.indices ? "palette" : "rgb",
+          },
+        ],
+      };
+      break;
+    }
+    case "dicom": {
+      const d = await decodeDicom(bytes, file, {
+        maxFrames,
+        maxPixels: MAX_IMAGE_PIXELS,
+        maxTotalPixels: MAX_TOTAL_PIXELS,
+      });
+      decoded = {
+        lossy: d.lossy,
+        bitDepth: d.bitDepth,
+        frameCount: d.frameCount,
+        frames: d.frames.map((f) => ({ width: d.width, height: d.height, ...f })),
+      };
+      break;
+    }
+  }
+  if (mode === "refuse-multi" && decoded.frameCount > 1)
+    fail(`has ${decoded.frameCount} frames; only single-frame images are accepted here`);
+
+  const base = path.basename(file);
+  const many = decoded.frameCount > 1;
+  return {
+    file,
+    format,
+    lossy: decoded.lossy,
+    bitDepth: decoded.bitDepth,
+    frameCount: decoded.frameCount,
+    frames: decoded.frames.map((f, k) => ({
+      name: many ? `${base}#${k + 1}` : base,
+      image: { width: f.width, height: f.height, data: f.image },
+      ...(f.labels ? { labels: f.labels } : {}),
+      colour: f.colour,
+    })),
+  };
+}
+
+async function sharpOne(bytes: Uint8Array, file: string, what: string, page?: number): Promise<SharpPixels> {
+  return decodeWithSharp(bytes, file, what, {
+    maxPixels: MAX_IMAGE_PIXELS,
+    ...(page === undefined ? {} : { page }),
+  });
+}
+
+/** Grey or RGB samples from sharp as a frame; `sampleBits` is the stored bit depth of grey samples. */
+function fromSharp(p: SharpPixels, sampleBits: number): PartialFrame {
+  const n = p.width * p.height;
+  const frame = { width: p.width, height: p.height };
+  if (p.channels === 3) return { ...frame, image: lumaOfRgb(p.data, n), colour: "rgb" };
+  if (p.data instanceof Uint16Array) {
+    const image = new Uint8Array(n);
+    for (let i = 0; i < n; i++) image[i] = to8bit(p.data[i]!);
+    return { ...frame, image, labels: p.data, colour: "grey" };
+  }
+  const image = p.data;
+  if (sampleBits >= 8) return { ...frame, image, labels: image, colour: "grey" };
+  // 1/2/4-bit grey arrives expanded to 0..255 (×255, ×85, ×17): undo that for the raw labels.
+  const step = 255 / (2 ** sampleBits - 1);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = image[i]! / step;
+    if (!Number.isInteger(v)) return { ...frame, image, labels: image, colour: "grey" };
+    labels[i] = v;
+  }
+  return { ...frame, image, labels, colour: "grey" };
+}
+
+async function readPng(bytes: Uint8Array, file: string): Promise<Decoded> {
+  const header = readPngHeader(bytes, file);
+  if (header.width === 0 || header.height === 0)
+    throw fileError(file, `empty image (${header.width}x${header.height})`);
+  if (header.width * header.height > MAX_IMAGE_PIXELS)
+    throw fileError(file, `image too large (${header.width}x${header.height} > ${MAX_IMAGE_PIXELS} pixels)`);
+  if (header.colourType === 3) {
+    const p = decodePalettePng(bytes, file, MAX_IMAGE_PIXELS);
+    return {
+      lossy: false,
+      bitDepth: p.bitDepth,
+      frameCount: 1,
+      frames: [{ width: p.width, height: p.height, image: p.luma, labels: p.indices, colour: "palette" }],
+    };
+  }
+  const pixels = await sharpOne(bytes, file, "PNG");
+  return {
+    lossy: false,
+    bitDepth: header.bitDepth,
+    frameCount: 1,
+    frames: [fromSharp(pixels, header.bitDepth)],
+  };
+}
+
+async function readTiffPages(
+  bytes: Uint8Array,
+  file: string,
+  mode: NonNullable<ReadImageOptions["frames"]>,
+  maxFrames: number,
+): Promise<Decoded> {
+  const walked = tiffPages(bytes);
+  const pages = typeof walked === "string" ? null : walked.filter((p) => !p.reduced);
+  // Our reader reads the first directory only: it serves files that have no other.
+  if (pages && typeof walked !== "string" && walked.length === 1 && pages[0]!.ownReader) {
+    const img = decodeTiff(bytes, file);
+    // WhiteIsZero is inverted by the reader; the raw labels are the stored values.
+    const labels = pages[0]!.photometric === 0 ? img.data.map((v) => 255 - v) : img.data;
+    return {
+      lossy: false,
+      bitDepth: 8,
+      frameCount: 1,
+      frames: [{ width: img.width, height: img.height, image: img.data, labels, colour: "grey" }],
+    };
+  }
+  // Everything else goes to sharp, page by page (pages may differ in size and type).
+  let indices: number[];
+  if (pages) indices = pages.map((p) => p.index);
+  else {
+    // Our walk could not follow the directories: sharp may still (BigTIFF); if not, our reason is clearer.
+    let count: number;
+    try {
+      count = await sharpPageCount(bytes, file, "TIFF");
+    } catch (e) {
+      if (walked === "BigTIFF") throw e;
+      throw fileError(file, `truncated or corrupt TIFF (${String(walked)})`);
+    }
+    indices = [...Array(count).keys()];
+  }
+  const frameCount = indices.length;
+  if (frameCount === 0) throw fileError(file, "TIFF without any image page");
+  if (mode === "refuse-multi" && frameCount > 1)
+    throw fileError(file, `has ${frameCount} frames; only single-frame images are accepted here`);
+  const frames: PartialFrame[] = [];
+  let total = 0;
+  for (const [k, page] of indices.slice(0, maxFrames).entries()) {
+    const what = frameCount > 1 ? `TIFF page ${k + 1}` : "TIFF";
+    const pixels = await sharpOne(bytes, file, what, page);
+    total += pixels.width * pixels.height;
+    if (total > MAX_TOTAL_PIXELS)
+      throw fileError(file, `too many pixels in all pages together (> ${MAX_TOTAL_PIXELS})`);
+    const info = pages?.[k];
+    // Photometric 0/1 with 1/2/4 bits: undo the expansion for labels; palette TIFFs lose their indices in sharp.
+    const bits = info && (info.photometric === 0 || info.photometric === 1) ? info.bitsPerSample : 8;
+    const frame = fromSharp(pixels, bits);
+    if (info?.photometric === 3) frames.push({ ...frame, labels: undefined, colour: "rgb" });
+    else if (info?.photometric === 0 && frame.labels) {
+      // libvips shows WhiteIsZero inverted; the raw labels are the stored values.
+      const top = 2 ** Math.min(16, bits) - 1;
+      frames.push({ ...frame, labels: frame.labels.map((v) => top - v) });
+    } else frames.push(frame);
+  }
+  const first = pages?.[0];
+  return {
+    lossy: first ? isLossyTiffCompression(first.compression) : false,
+    bitDepth: first ? first.bitsPerSample : frames[0]!.labels instanceof Uint16Array ? 16 : 8,
+    frameCount,
+    frames,
+  };
+}
