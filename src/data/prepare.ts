@@ -110,8 +110,11 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
     };
     let pixelSum = 0;
     let pixelSq = 0;
-    const onBad = (r: DecodeResult & { ok: false }, file: string): void =>
-      skip(file, r.error.replace(`${file}: `, ""));
+    // The worker's error names the file it is about (the image, or one of its masks).
+    const onBad = (r: DecodeResult & { ok: false }, files: string[]): void => {
+      const file = files.find((f) => r.error.startsWith(`${f}: `)) ?? files[0];
+      skip(file, r.error.startsWith(`${file}: `) ? r.error.slice(file.length + 2) : r.error);
+    };
     const job = (index: number, image: string, masks: string[] | null): DecodeJob => ({
       index,
       image,
@@ -128,7 +131,7 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
       (r) => {
         opts.onProgress?.(++done, total);
         const t = train[r.index];
-        if (!r.ok) return onBad(r, t.image);
+        if (!r.ok) return onBad(r, [t.image, ...t.masks]);
         const f = r.frames[0];
         trainImages.append(f.image);
         trainMasks.append(f.mask!);
@@ -161,7 +164,7 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
         test.map((e, index) => job(index, e.image, null)),
         (r) => {
           opts.onProgress?.(++done, total);
-          if (!r.ok) return onBad(r, test[r.index].image);
+          if (!r.ok) return onBad(r, [test[r.index].image]);
           const f = r.frames[0];
           testImages.append(f.image);
           t.ids.push(test[r.index].id);

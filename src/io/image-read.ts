@@ -102,6 +102,17 @@ export const IMAGE_EXTENSIONS: readonly string[] = [
   ".dcm",
 ];
 
+const EXTENSION_FORMAT: Record<string, string> = {
+  ".png": "PNG",
+  ".jpg": "JPEG",
+  ".jpeg": "JPEG",
+  ".tif": "TIFF",
+  ".tiff": "TIFF",
+  ".bmp": "BMP",
+  ".gif": "GIF",
+  ".dcm": "DICOM file",
+};
+
 /** Frames larger than this are refused rather than allocated. */
 export const MAX_IMAGE_PIXELS = MAX_TIFF_PIXELS;
 /** All frames of one file together may not exceed this many pixels. */
@@ -181,7 +192,13 @@ export async function decodeImage(
   };
   if (bytes.length === 0) fail("empty file (0 bytes)");
   const format = detectFormat(bytes);
-  if (!format) return fail("unknown image format (the contents are not PNG, JPEG, TIFF, BMP, GIF or DICOM)");
+  if (!format) {
+    // Name what the extension promised: "x.tif: not a TIFF (...)" reads better than a list alone.
+    const named = EXTENSION_FORMAT[path.extname(file).toLowerCase()];
+    return fail(
+      `${named ? `not a ${named}: ` : ""}unknown image format (the contents are not PNG, JPEG, TIFF, BMP, GIF or DICOM)`,
+    );
+  }
   const mode = opts.frames ?? "all";
   const maxFrames = mode === "all" ? Infinity : 1;
 

@@ -24,3 +24,14 @@ export const needsSample: string | false = fs.existsSync(SAMPLE_DIR)
 export function tempDir(prefix = "nerveseg-test-"): string {
   return fs.mkdtempSync(path.join(fs.realpathSync("/tmp"), prefix));
 }
+
+/** The real data sets beside the project (see ../shared/data/README.md). */
+export const NERVE_REAL_DIR = path.resolve(PROJECT_ROOT, "..", "shared", "data", "nerve-real");
+export const DDTI_DIR = path.resolve(PROJECT_ROOT, "..", "shared", "data", "ddti-thyroid");
+
+/** `skip` option for tests on a real data set in ../shared: a clear reason when it is absent. */
+export function needsData(dir: string): string | false {
+  return fs.existsSync(dir)
+    ? false
+    : `real data set not found at ${dir} (it lives in ../shared beside the project)`;
+}
