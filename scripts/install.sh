@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything nerveseg needs on a fresh Debian machine (run as root): the system libraries the
-# native core links against, the TIFF tools the tests compare with, then the npm packages (which builds the addon).
+# native core links against, the TIFF tools the tests compare with, Chromium for the viewer's browser test, then
+# the npm packages (which builds the addon). Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in libdnnl-dev libtiff-tools g++ make python3; do
+for pkg in libdnnl-dev libtiff-tools g++ make python3 chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
