@@ -1,10 +1,11 @@
 // exportOnnx (src/model/onnx-export.ts) against onnxruntime-node: the whole two-head U-Net in eval
-// mode must match the engine to 1e-4. (The ONNX writer's blocks: test/engine/onnx.test.ts; the
+// mode must match the engine to 1e-4, under the output names `mask_probability` and `presence`. (The ONNX writer's blocks: test/engine/onnx.test.ts; the
 // exported model file through predict: test/predict/onnx-export.test.ts.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as E from "../../src/engine/index.js";
-import { exportOnnx } from "../../src/model/onnx-export.js";
+import { DEFAULT_POSTPROCESS } from "../../src/model/mask-rule.js";
+import { exportOnnx, readOnnxMetadata } from "../../src/model/onnx-export.js";
 import { maxDiff, runOnnx } from "../helpers/onnx.js";
 import { smallUNet } from "../helpers/unet.js";
 
@@ -29,9 +30,16 @@ test("the whole (small) two-head U-Net exported to ONNX matches the engine in ev
       return { mask: out.mask.toFloat32Array(), presence: out.presence!.toFloat32Array() };
     }),
   );
-  const out = await runOnnx(exportOnnx(net), { image: { dims: [3, 16, 16, 1], data: xv } });
-  assert.deepEqual([...out.mask.dims], [3, 16, 16, 1]);
-  assert.ok(maxDiff(out.mask.data as Float32Array, ours.mask) <= 1e-4);
+  const bytes = exportOnnx(net);
+  const out = await runOnnx(bytes, { image: { dims: [3, 16, 16, 1], data: xv } });
+  assert.deepEqual(Object.keys(out).sort(), ["mask_probability", "presence"]);
+  assert.deepEqual([...out.mask_probability.dims], [3, 16, 16, 1]);
+  assert.ok(maxDiff(out.mask_probability.data as Float32Array, ours.mask) <= 1e-4);
   assert.ok(maxDiff(out.presence.data as Float32Array, ours.presence) <= 1e-4);
+  // Without a post-processing argument the defaults are recorded.
+  const meta = readOnnxMetadata(bytes);
+  assert.equal(meta.input_height, "16");
+  assert.equal(meta.fit, "stretch");
+  assert.deepEqual(JSON.parse(meta.postprocess), DEFAULT_POSTPROCESS);
   net.dispose();
 });

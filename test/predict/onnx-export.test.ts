@@ -5,14 +5,18 @@ import { test } from "node:test";
 import * as ort from "onnxruntime-node";
 import { loadModel } from "../../src/model/model-file.js";
 import { predictBatch } from "../../src/predict/predictor.js";
-import { exportOnnx } from "../../src/model/onnx-export.js";
+import { PostprocessSchema } from "../../src/model/mask-rule.js";
+import { writePostprocess } from "../../src/model/model-file.js";
+import { exportOnnx, readOnnxMetadata } from "../../src/model/onnx-export.js";
 import { saveTinyModel } from "../helpers/tiny-model.js";
 import { tempDir } from "../helpers/sample.js";
 
-test("the exported ONNX model matches our engine within 1e-4 on both outputs (onnxruntime)", async () => {
+test("the exported ONNX model matches our engine within 1e-4 on both outputs (onnxruntime) and describes itself in metadata_props", async () => {
   const dir = tempDir();
   saveTinyModel(dir, 5);
-  const { model } = loadModel(dir);
+  const tuned = PostprocessSchema.parse({ pixelThreshold: 0.4, presenceThreshold: 0.6, minArea: 1500 });
+  writePostprocess(dir, tuned);
+  const { model, config } = loadModel(dir);
   // Make BN running statistics non-trivial so folding and normalisation are really exercised.
   for (const [name, t] of model.namedBuffers()) {
     const d = t
@@ -28,14 +32,17 @@ test("the exported ONNX model matches our engine within 1e-4 on both outputs (on
   }));
   const ours = predictBatch(model, frames);
   const file = path.join(dir, "model.onnx");
-  fs.writeFileSync(file, exportOnnx(model));
+  const bytes = exportOnnx(model, { postprocess: config.postprocess });
+  fs.writeFileSync(file, bytes);
   const session = await ort.InferenceSession.create(file);
+  assert.deepEqual(session.inputNames, ["image"]);
+  assert.deepEqual(session.outputNames, ["mask_probability", "presence"]);
   const input = new Float32Array(n * 256);
   frames.forEach((f, k) => input.set(f.data, k * 256));
   const out = await session.run({ image: new ort.Tensor("float32", input, [n, 16, 16, 1]) });
-  assert.deepEqual(out.mask.dims, [n, 16, 16, 1]);
+  assert.deepEqual(out.mask_probability.dims, [n, 16, 16, 1]);
   assert.deepEqual(out.presence.dims, [n, 1]);
-  const mask = out.mask.data as Float32Array;
+  const mask = out.mask_probability.data as Float32Array;
   let worst = 0;
   for (let k = 0; k < n; k++)
     for (let i = 0; i < 256; i++) worst = Math.max(worst, Math.abs(mask[k * 256 + i] - ours.probs[k][i]));
@@ -43,5 +50,44 @@ test("the exported ONNX model matches our engine within 1e-4 on both outputs (on
   const presence = out.presence.data as Float32Array;
   for (let k = 0; k < n; k++) assert.ok(Math.abs(presence[k] - ours.presence[k]) <= 1e-4);
   await session.release();
+
+  // What a deployment needs besides the graph, read back from the written file.
+  const meta = readOnnxMetadata(fs.readFileSync(file));
+  assert.deepEqual(Object.keys(meta).sort(), [
+    "fit",
+    "input_height",
+    "input_layout",
+    "input_range",
+    "input_width",
+    "normalization_in_graph",
+    "normalization_mean",
+    "normalization_std",
+    "outputs",
+    "postprocess",
+    "preset",
+    "resize",
+  ]);
+  assert.equal(meta.preset, "tiny");
+  assert.deepEqual([meta.input_height, meta.input_width, meta.input_layout], ["16", "16", "NHWC"]);
+  assert.equal(meta.fit, "stretch");
+  assert.equal(meta.resize, "area");
+  assert.deepEqual([Number(meta.normalization_mean), Number(meta.normalization_std)], [100, 50]);
+  assert.deepEqual(JSON.parse(meta.postprocess), tuned);
+  assert.deepEqual(Object.keys(JSON.parse(meta.outputs) as object), ["mask_probability", "presence"]);
   model.dispose();
+});
+
+test("a letterbox model records fit letterbox in the ONNX metadata", () => {
+  const dir = tempDir();
+  saveTinyModel(dir, 2);
+  const cfgFile = path.join(dir, "config.json");
+  const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8")) as { model: { fit: string } };
+  cfg.model.fit = "letterbox";
+  fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+  const { model } = loadModel(dir);
+  try {
+    assert.equal(readOnnxMetadata(exportOnnx(model)).fit, "letterbox");
+  } finally {
+    model.dispose();
+  }
 });

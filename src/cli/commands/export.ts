@@ -1,13 +1,14 @@
 import type { Command } from "commander";
 import { writeFileAtomic } from "../../io/atomic.js";
 import { loadModel } from "../../model/model-file.js";
-import { exportOnnx } from "../../model/onnx-export.js";
+import { exportOnnx, ONNX_OUTPUTS } from "../../model/onnx-export.js";
 
 export function register(program: Command): void {
   program
     .command("export")
     .description(
-      "write a trained model as ONNX (inputs: raw pixels NHWC at the model's resolution; outputs: mask, presence)",
+      `write a trained model as ONNX (input: raw pixels NHWC at the model's resolution; outputs: ${ONNX_OUTPUTS.mask}, ${ONNX_OUTPUTS.presence}; ` +
+        "input size, fit, normalisation and post-processing stored in the model's metadata)",
     )
     .requiredOption("--model <dir>", "model folder written by `nerveseg train`")
     .requiredOption("--onnx <file>", "the .onnx file to write")
@@ -15,13 +16,19 @@ export function register(program: Command): void {
     .action((o) => {
       const { model, config } = loadModel(o.model);
       try {
-        const bytes = exportOnnx(model);
+        const bytes = exportOnnx(model, { postprocess: config.postprocess });
         writeFileAtomic(o.onnx, bytes);
-        const { inputHeight: h, inputWidth: w } = config.model;
+        const { inputHeight: h, inputWidth: w, fit } = config.model;
+        const outputs = model.presenceHead
+          ? `${ONNX_OUTPUTS.mask}, ${ONNX_OUTPUTS.presence}`
+          : ONNX_OUTPUTS.mask;
         console.log(
-          `wrote ${o.onnx} (${(bytes.length / 1e6).toFixed(1)} MB): image [N,${h},${w},1] 0..255 → mask, presence`,
+          `wrote ${o.onnx} (${(bytes.length / 1e6).toFixed(1)} MB): image [N,${h},${w},1] 0..255 → ${outputs}`,
         );
-        console.log(`  post-processing (not in the graph): ${JSON.stringify(config.postprocess)}`);
+        console.log(
+          `  metadata_props: preset ${config.model.preset}, fit ${fit}, normalisation mean ${config.normalization.mean.toFixed(3)} ` +
+            `std ${config.normalization.std.toFixed(3)} (applied in the graph), postprocess ${JSON.stringify(config.postprocess)}`,
+        );
       } finally {
         model.dispose();
       }
