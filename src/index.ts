@@ -10,8 +10,17 @@ export { noProgress, type Progress, type ProgressFactory } from "./core/progress
 export { synthesize, type SynthOptions, type SynthSummary } from "./data/synth.js";
 export { prepare, type PrepareOptions } from "./data/prepare.js";
 export { readManifest, type Manifest } from "./data/manifest.js";
+export {
+  scanLayout,
+  listImageInputs,
+  type LayoutOptions,
+  type LayoutKind,
+  type ScannedLayout,
+} from "./data/layout.js";
+export { evaluateLayout, type EvaluateLayoutOptions } from "./data/evaluate-layout.js";
 
 // Files and formats.
+export { readImageFile, maskFromDecoded, type DecodedFile, type DecodedFrame } from "./io/image-read.js";
 export { readTiff, writeTiff } from "./io/tiff.js";
 export { encodeRle, decodeRle } from "./io/rle.js";
 export type { GreyImage } from "./io/image.js";
@@ -43,12 +52,14 @@ export {
   type SubmitRunOptions,
 } from "./predict/pipeline.js";
 export { predictBatch, predictFrames, type BatchPrediction } from "./predict/predictor.js";
+export { predictFiles, type PredictFilesOptions, type PredictFilesResult } from "./predict/predict-files.js";
 export { readPredictions, writePredictions, type PredictionSet } from "./predict/prediction-store.js";
 export { tunePostprocess, type TuneResult } from "./predict/tune.js";
 
 // Scoring.
 export { dice, softDice, emptyBaseline } from "./metric/dice.js";
 export { evaluateFiles, scoreMasks, type Score } from "./metric/evaluate.js";
+export { SegScoreAccumulator, type SegScore } from "./metric/segmentation-score.js";
 
 // The whole chain, and the viewer.
 export { runDemo, type DemoOptions, type DemoResult } from "./pipeline/demo.js";
