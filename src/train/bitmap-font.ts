@@ -1,6 +1,10 @@
 /**
  * A tiny 5x7 bitmap font (ASCII letters, digits and the punctuation charts need) for drawing labels into
- * RGB buffers without a native canvas. Unknown characters draw as "?".
+ * RGB buffers without a native canvas. Unknown characters draw as "?". Each cell is 5 wide and 9 high:
+ * 7 rows down to the baseline (capitals and digits fill them, lowercase letters sit on rows 2..6) and 2
+ * descender rows, which only g, j, p, q and y use. Without descenders a 7-row "g" can only be drawn as a
+ * tall closed bowl with a tail: a "9" ("Kaggle" read "Ka99le"), and p, q, y looked raised.
+ * Glyphs below are written as 7 rows (descender rows blank) or 9 rows.
  */
 
 const GLYPHS: Record<string, string> = {
@@ -21,17 +25,17 @@ const GLYPHS: Record<string, string> = {
   d: "....#,....#,.##.#,#..##,#...#,#...#,.####",
   e: ".....,.....,.###.,#...#,#####,#....,.###.",
   f: "..##.,.#..#,.#...,###..,.#...,.#...,.#...",
-  g: ".....,.####,#...#,#...#,.####,....#,.###.",
+  g: ".....,.....,.####,#...#,#...#,#...#,.####,....#,.###.",
   h: "#....,#....,#.##.,##..#,#...#,#...#,#...#",
   i: "..#..,.....,.##..,..#..,..#..,..#..,.###.",
-  j: "...#.,.....,..##.,...#.,...#.,#..#.,.##..",
+  j: "...#.,.....,..##.,...#.,...#.,...#.,...#.,#..#.,.##..",
   k: "#....,#....,#..#.,#.#..,##...,#.#..,#..#.",
   l: ".##..,..#..,..#..,..#..,..#..,..#..,.###.",
   m: ".....,.....,##.#.,#.#.#,#.#.#,#...#,#...#",
   n: ".....,.....,#.##.,##..#,#...#,#...#,#...#",
   o: ".....,.....,.###.,#...#,#...#,#...#,.###.",
-  p: ".....,.....,####.,#...#,####.,#....,#....",
-  q: ".....,.....,.##.#,#..##,.####,....#,....#",
+  p: ".....,.....,####.,#...#,#...#,#...#,####.,#....,#....",
+  q: ".....,.....,.####,#...#,#...#,#...#,.####,....#,....#",
   r: ".....,.....,#.##.,##..#,#....,#....,#....",
   s: ".....,.....,.###.,#....,.###.,....#,####.",
   t: ".#...,.#...,###..,.#...,.#...,.#..#,..##.",
@@ -39,7 +43,7 @@ const GLYPHS: Record<string, string> = {
   v: ".....,.....,#...#,#...#,#...#,.#.#.,..#..",
   w: ".....,.....,#...#,#...#,#.#.#,#.#.#,.#.#.",
   x: ".....,.....,#...#,.#.#.,..#..,.#.#.,#...#",
-  y: ".....,.....,#...#,#...#,.####,....#,.###.",
+  y: ".....,.....,#...#,#...#,#...#,#...#,.####,....#,.###.",
   z: ".....,.....,#####,...#.,..#..,.#...,#####",
   A: ".###.,#...#,#...#,#####,#...#,#...#,#...#",
   B: "####.,#...#,#...#,####.,#...#,#...#,####.",
@@ -82,19 +86,24 @@ const GLYPHS: Record<string, string> = {
 };
 
 export const GLYPH_W = 5;
-export const GLYPH_H = 7;
+/** Rows from the top of a cell to the baseline (the height of capitals and digits). */
+export const GLYPH_ASCENT = 7;
+/** Rows of a cell: the ascent and 2 descender rows. */
+export const GLYPH_H = 9;
 /** Horizontal advance per character, in font pixels (glyph + 1 column of spacing). */
 export const ADVANCE = GLYPH_W + 1;
 
 const BITS: Map<string, Uint8Array> = new Map(
   Object.entries(GLYPHS).map(([ch, rows]) => {
     const r = rows.split(",");
-    if (r.length !== GLYPH_H || r.some((s) => s.length !== GLYPH_W)) throw new Error(`bad glyph "${ch}"`);
+    if ((r.length !== GLYPH_ASCENT && r.length !== GLYPH_H) || r.some((s) => s.length !== GLYPH_W))
+      throw new Error(`bad glyph "${ch}"`);
+    while (r.length < GLYPH_H) r.push(".".repeat(GLYPH_W));
     return [ch, Uint8Array.from(r.join(""), (c) => (c === "#" ? 1 : 0))];
   }),
 );
 
-/** The 5x7 bitmap (row-major, 1 = ink) of a character ("?" for one the font lacks). */
+/** The 5x9 bitmap (row-major, 1 = ink) of a character ("?" for one the font lacks). */
 export function glyph(ch: string): Uint8Array {
   return BITS.get(ch) ?? BITS.get("?")!;
 }

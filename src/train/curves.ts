@@ -1,12 +1,13 @@
 import { encodePng, type Rgb } from "../io/png.js";
 import { writeFileAtomic } from "../io/atomic.js";
-import { GLYPH_H, GLYPH_W, ADVANCE, glyph, textWidth } from "./bitmap-font.js";
+import { GLYPH_ASCENT, GLYPH_H, GLYPH_W, ADVANCE, glyph, textWidth } from "./bitmap-font.js";
 import type { HistoryRow } from "./history.js";
 
 /*
  * The learning-curves picture: two panels side by side, loss / val_loss on the left and
  * dice / val_dice / val_score on the right (fixed 0..1 axis so runs compare at a glance), against the
- * epoch, with axes, ticks, a legend and dashed verticals where the learning rate was cut.
+ * epoch, with axes, tick labels, axis titles, a legend, dashed verticals where the learning rate was cut and
+ * a mark at the best epoch (the one whose weights the model folder keeps: see bestEpoch).
  * Drawn into an RGB buffer with a 5x7 bitmap font (no native canvas needed) and encoded with pngjs.
  */
 
@@ -18,6 +19,8 @@ const WHITE: Rgb = [255, 255, 255];
 const BLACK: Rgb = [0, 0, 0];
 const GRID: Rgb = [225, 225, 225];
 const LR_MARK: Rgb = [150, 150, 150];
+/** The best-epoch mark (a purple no series uses). */
+export const BEST_COLOR: Rgb = [148, 103, 189];
 export const SERIES_COLORS: Record<string, Rgb> = {
   loss: [31, 119, 180],
   val_loss: [255, 127, 14],
@@ -65,6 +68,16 @@ export class Raster {
       const y = Math.round(y0 + ((y1 - y0) * k) / n) - off;
       for (let j = 0; j < thickness; j++) for (let i = 0; i < thickness; i++) this.set(x + i, y + j, c);
     }
+  }
+
+  /** A circle of radius `radius` (centre at x, y), its outline `thickness` pixels wide. */
+  ring(x: number, y: number, radius: number, c: Rgb, thickness = 1): void {
+    const inner = (radius - thickness) ** 2;
+    for (let j = -radius; j <= radius; j++)
+      for (let i = -radius; i <= radius; i++) {
+        const d = i * i + j * j;
+        if (d <= radius * radius && d > inner) this.set(x + i, y + j, c);
+      }
   }
 
   /** Text with its top-left corner at (x, y). */
@@ -128,6 +141,19 @@ export function toPixel(g: PanelGeometry, x: number, y: number): [number, number
   return [Math.round(px), Math.round(py)];
 }
 
+/**
+ * The epoch whose weights training keeps (src/train/trainer.ts): the first with the lowest validation
+ * loss, or training loss for epochs without validation. Null for a history without a finite loss.
+ */
+export function bestEpoch(rows: readonly HistoryRow[]): number | null {
+  let best: { epoch: number; v: number } | null = null;
+  for (const row of rows) {
+    const v = Number.isNaN(row.val_loss) ? row.loss : row.val_loss;
+    if (Number.isFinite(v) && (best === null || v < best.v)) best = { epoch: row.epoch, v };
+  }
+  return best?.epoch ?? null;
+}
+
 interface Series {
   key: keyof HistoryRow & keyof typeof SERIES_COLORS;
   label: string;
@@ -138,11 +164,12 @@ function drawPanel(
   x0: number,
   width: number,
   title: string,
+  yTitle: string,
   rows: readonly HistoryRow[],
   series: Series[],
   yFixed: [number, number] | null,
 ): PanelGeometry {
-  const pad = { left: 90, right: 36, top: 50, bottom: 70 };
+  const pad = { left: 104, right: 36, top: 50, bottom: 70 };
   const epochs = rows.map((row) => row.epoch);
   const xLo = epochs.length ? Math.min(...epochs) : 0;
   const xHi = epochs.length ? Math.max(...epochs) : 1;
@@ -182,7 +209,7 @@ function drawPanel(
     g.xMin -= 1;
     g.xMax += 1;
   }
-  const ch = GLYPH_H * FONT;
+  const ch = GLYPH_ASCENT * FONT;
 
   // Grid and ticks.
   for (const t of yTicks) {
@@ -206,11 +233,25 @@ function drawPanel(
       r.line(px, g.top, px, g.bottom, LR_MARK, 1, [4, 4]);
     }
   }
+  // The best epoch: a dashed vertical, and a ring round the monitored loss in the loss panel (under the
+  // series, so they stay on top).
+  const best = bestEpoch(rows);
+  const bestRow = rows.find((row) => row.epoch === best);
+  if (bestRow) {
+    const [px] = toPixel(g, bestRow.epoch, g.yMin);
+    r.line(px, g.top, px, g.bottom, BEST_COLOR, 2, [6, 4]);
+    const monitored = series.find((s) => s.key === (Number.isNaN(bestRow.val_loss) ? "loss" : "val_loss"));
+    if (monitored) {
+      const [bx, by] = toPixel(g, bestRow.epoch, bestRow[monitored.key]);
+      r.ring(bx, by, 8, BEST_COLOR, 2);
+    }
+  }
   // Axes and labels.
   r.line(g.left, g.top, g.left, g.bottom, BLACK);
   r.line(g.left, g.bottom, g.right, g.bottom, BLACK);
   r.text(Math.round((g.left + g.right - textWidth("epoch", FONT)) / 2), g.bottom + 40, "epoch", BLACK);
   r.text(Math.round((g.left + g.right - textWidth(title, FONT)) / 2), 16, title, BLACK);
+  r.textUp(x0 + 12, Math.round((g.top + g.bottom + textWidth(yTitle, FONT)) / 2), yTitle, BLACK);
 
   // Series: 2-px lines between consecutive finite points, a 5-px square on each point.
   const drawn = series.filter((s) => rows.some((row) => Number.isFinite(row[s.key])));
@@ -236,11 +277,14 @@ function drawPanel(
   }
 
   // Legend box in the top-right corner of the plot.
-  const legend = [...drawn.map((s) => ({ label: s.label, c: SERIES_COLORS[s.key], dash: false }))];
+  const legend: { label: string; c: Rgb; dash: [number, number] | null; width: number }[] = drawn.map(
+    (s) => ({ label: s.label, c: SERIES_COLORS[s.key], dash: null, width: 3 }),
+  );
   if (rows.some((row, i) => i > 0 && row.lr < rows[i - 1].lr))
-    legend.push({ label: "lr cut", c: LR_MARK, dash: true });
+    legend.push({ label: "lr cut", c: LR_MARK, dash: [4, 4], width: 1 });
+  if (bestRow) legend.push({ label: `best: epoch ${bestRow.epoch}`, c: BEST_COLOR, dash: [6, 4], width: 2 });
   if (legend.length > 0) {
-    const lineH = ch + 8;
+    const lineH = GLYPH_H * FONT + 4;
     const boxW = 40 + Math.max(...legend.map((l) => textWidth(l.label, FONT))) + 16;
     const boxH = legend.length * lineH + 8;
     // The corner whose box hides the fewest data points.
@@ -265,8 +309,7 @@ function drawPanel(
     r.line(bx + boxW, by, bx + boxW, by + boxH, BLACK);
     legend.forEach((l, k) => {
       const y = by + 8 + k * lineH;
-      if (l.dash) r.line(bx + 8, y + ch / 2, bx + 34, y + ch / 2, l.c, 1, [4, 4]);
-      else r.line(bx + 8, y + ch / 2, bx + 34, y + ch / 2, l.c, 3);
+      r.line(bx + 8, y + ch / 2, bx + 34, y + ch / 2, l.c, l.width, l.dash ?? undefined);
       r.text(bx + 42, y, l.label, BLACK);
     });
   }
@@ -290,6 +333,7 @@ export function renderCurves(rows: readonly HistoryRow[]): CurvesPicture {
     0,
     half,
     "Loss",
+    "loss",
     rows,
     [
       { key: "loss", label: "loss" },
@@ -302,6 +346,7 @@ export function renderCurves(rows: readonly HistoryRow[]): CurvesPicture {
     half,
     half,
     "Dice and Kaggle score",
+    "Dice, score",
     rows,
     [
       { key: "dice", label: "dice" },

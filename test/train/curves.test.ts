@@ -3,8 +3,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { PNG } from "pngjs";
-import { ADVANCE, GLYPH_H, GLYPH_W, glyph, textWidth } from "../../src/train/bitmap-font.js";
+import { ADVANCE, GLYPH_ASCENT, GLYPH_H, GLYPH_W, glyph, textWidth } from "../../src/train/bitmap-font.js";
 import {
+  BEST_COLOR,
+  bestEpoch,
   CURVES_HEIGHT,
   CURVES_WIDTH,
   type PanelGeometry,
@@ -133,4 +135,84 @@ test("the bitmap font draws every glyph it defines into its cell", () => {
   assert.deepEqual(r.get(3, 1), [0, 0, 0]);
   assert.deepEqual(r.get(6, 2), [0, 0, 0]);
   assert.deepEqual(r.get(1, 1), [255, 255, 255]);
+});
+
+test("bestEpoch is the first epoch with the lowest val_loss, or loss where there is no validation", () => {
+  const h = rows(20); // val_loss = 1/e + 0.5 falls to the last epoch
+  assert.equal(bestEpoch(h), 20);
+  h[6].val_loss = 0.1;
+  h[9].val_loss = 0.1;
+  assert.equal(bestEpoch(h), 7, "ties: the first, as the trainer keeps it");
+  assert.equal(bestEpoch(rows(5, false)), 5);
+  assert.equal(bestEpoch([]), null);
+});
+
+test("the best epoch is marked in both panels and named in the legend; both y axes have a title", () => {
+  const h = rows(20);
+  h[6].val_loss = 0.2; // epoch 7 is the best
+  const pic = renderCurves(h);
+  const inColumn = (g: PanelGeometry, epoch: number): number => {
+    const [px] = toPixel(g, epoch, g.yMin);
+    const [lx, ly, lw, lh] = g.legend!;
+    let n = 0;
+    for (let y = g.top; y <= g.bottom; y++)
+      for (let x = px - 1; x <= px + 1; x++) {
+        if (x >= lx && x <= lx + lw && y >= ly && y <= ly + lh) continue; // the legend's swatch
+        const i = (y * CURVES_WIDTH + x) * 3;
+        if (
+          pic.rgb[i] === BEST_COLOR[0] &&
+          pic.rgb[i + 1] === BEST_COLOR[1] &&
+          pic.rgb[i + 2] === BEST_COLOR[2]
+        )
+          n++;
+      }
+    return n;
+  };
+  for (const g of [pic.loss, pic.dice]) {
+    assert.ok(inColumn(g, 7) > 150, `a dashed line at epoch 7: ${inColumn(g, 7)} px`);
+    assert.equal(inColumn(g, 12), 0, "nowhere else");
+    // The legend swatch: BEST_COLOR inside the legend box.
+    const [lx, ly, lw, lh] = g.legend!;
+    let swatch = 0;
+    for (let y = ly; y < ly + lh; y++)
+      for (let x = lx; x < lx + lw; x++) {
+        const i = (y * CURVES_WIDTH + x) * 3;
+        if (
+          pic.rgb[i] === BEST_COLOR[0] &&
+          pic.rgb[i + 1] === BEST_COLOR[1] &&
+          pic.rgb[i + 2] === BEST_COLOR[2]
+        )
+          swatch++;
+      }
+    assert.ok(swatch > 10, `legend swatch ${swatch} px`);
+    // The y-axis title: ink in the margin left of the tick labels, across the middle of the plot.
+    const x0 = g === pic.loss ? 0 : CURVES_WIDTH / 2;
+    let ink = 0;
+    for (let y = g.top; y <= g.bottom; y++)
+      for (let x = x0; x < x0 + 12 + GLYPH_H * 2; x++) if (pic.rgb[(y * CURVES_WIDTH + x) * 3] === 0) ink++;
+    assert.ok(ink > 40, `y-axis title ink ${ink} px`);
+  }
+  // No best mark without any loss.
+  assert.equal(countColor(renderCurves([]).rgb, BEST_COLOR), 0);
+});
+
+test("lowercase g, j, p, q, y hang below the baseline; the others and the digits sit on it", () => {
+  const below = (ch: string) =>
+    glyph(ch)
+      .subarray(GLYPH_ASCENT * GLYPH_W)
+      .some((v) => v === 1);
+  for (const ch of "gjpqy") assert.ok(below(ch), `${ch} has a descender`);
+  for (const ch of "abcdefhiklmnorstuvwxzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") assert.ok(!below(ch), ch);
+  // "Kaggle" must not read "Ka99le": g starts at the x-height (2 blank rows on top), 9 does not.
+  assert.notDeepEqual(glyph("g"), glyph("9"));
+  assert.ok(
+    glyph("g")
+      .subarray(0, 2 * GLYPH_W)
+      .every((v) => v === 0),
+  );
+  assert.ok(
+    glyph("9")
+      .subarray(0, GLYPH_W)
+      .some((v) => v === 1),
+  );
 });
