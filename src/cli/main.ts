@@ -13,6 +13,7 @@ import { register as registerOverlay } from "./commands/overlay.js";
 import { register as registerView } from "./commands/view.js";
 import { register as registerDedupe } from "./commands/dedupe.js";
 import { register as registerTrain } from "./commands/train.js";
+import { register as registerCv } from "./commands/cv.js";
 import { register as registerBench } from "./commands/bench.js";
 import { UserError } from "../core/errors.js";
 
@@ -29,6 +30,7 @@ registerDemo(program);
 registerSynth(program);
 registerPrepare(program);
 registerTrain(program);
+registerCv(program);
 registerPredict(program);
 registerTune(program);
 registerSubmit(program);

@@ -39,3 +39,8 @@ export function choiceOption<T extends string>(name: string, choices: readonly T
     return v as T;
   };
 }
+
+/** A flag that may be given several times: the values in order. */
+export function repeatable(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

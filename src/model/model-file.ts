@@ -170,3 +170,51 @@ export function loadModel(dir: string): LoadedModel {
   model.eval();
   return { model, config, metadata: st.metadata };
 }
+
+/** The marker file of a cross-validation folder (`nerveseg cv`): its fold-<k> subfolders are model folders. */
+export const CV_FILE = "cv.json";
+
+/**
+ * Model folders named by the user: each a model folder, or a CV folder standing for its fold models (in
+ * fold order). Duplicates are kept out.
+ */
+export function modelFolders(paths: string | readonly string[]): string[] {
+  const out: string[] = [];
+  for (const p of typeof paths === "string" ? [paths] : paths) {
+    if (fs.existsSync(path.join(p, CV_FILE)) && !fs.existsSync(path.join(p, CONFIG_FILE))) {
+      const folds = fs
+        .readdirSync(p)
+        .filter((d) => /^fold-\d+$/.test(d) && fs.existsSync(path.join(p, d, WEIGHTS_FILE)))
+        .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
+      if (folds.length === 0) throw fileError(p, "cross-validation folder without any trained fold model yet");
+      out.push(...folds.map((d) => path.join(p, d)));
+    } else out.push(p);
+  }
+  return [...new Set(out.map((p) => path.resolve(p)))];
+}
+
+/**
+ * Loads the members of an ensemble (one or more model folders, or CV folders; see modelFolders). They
+ * must share the input size and fit, so their probability maps can be averaged pixel by pixel; the
+ * first member's post-processing is the ensemble's.
+ */
+export function loadEnsemble(paths: string | readonly string[]): LoadedModel[] {
+  const members: LoadedModel[] = [];
+  try {
+    for (const dir of modelFolders(paths)) {
+      const m = loadModel(dir);
+      members.push(m);
+      const a = members[0].config.model;
+      const b = m.config.model;
+      if (a.inputHeight !== b.inputHeight || a.inputWidth !== b.inputWidth || a.fit !== b.fit)
+        throw fileError(
+          dir,
+          `input ${b.inputHeight}x${b.inputWidth} (${b.fit}) differs from the first model's ${a.inputHeight}x${a.inputWidth} (${a.fit}): an ensemble averages maps of one size`,
+        );
+    }
+  } catch (e) {
+    for (const m of members) m.model.dispose();
+    throw e;
+  }
+  return members;
+}

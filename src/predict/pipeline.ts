@@ -13,15 +13,15 @@ import { NpyRowReader } from "../io/npy.js";
 import { encodeRle } from "../io/rle.js";
 import { emptyBaseline } from "../metric/dice.js";
 import { postprocess } from "../model/mask-rule.js";
-import { loadModel, readModelConfig, writePostprocess } from "../model/model-file.js";
+import { loadEnsemble, modelFolders, readModelConfig, writePostprocess } from "../model/model-file.js";
 import { readPredictions, type PredictionSet } from "./prediction-store.js";
 import { listImages, predictFolder, predictNpyRows, type PredictOptions } from "./predictor.js";
 import { writeSubmission, type SubmissionSummary } from "./submission.js";
 import { tunePostprocess, type TuneResult } from "./tune.js";
 
 export interface ModelRunOptions {
-  /** Model folder written by `train`. */
-  model: string;
+  /** Model folder written by `train`, or several (an ensemble: maps averaged), or a `cv` folder. */
+  model: string | string[];
   /** Images per forward pass (default 32). */
   batch?: number;
   /** Average the four flips. */
@@ -45,10 +45,11 @@ export interface PredictRunOptions extends ModelRunOptions {
  */
 export async function predict(o: PredictRunOptions): Promise<PredictionSet> {
   if (o.threads) E.setThreads(o.threads);
-  const { model } = loadModel(o.model);
+  const members = loadEnsemble(o.model);
+  const model = members.map((m) => m.model);
   const progress = o.progress ?? noProgress;
   try {
-    const name = path.resolve(o.model);
+    const name = modelFolders(o.model).join(",");
     const opts = (total: number): PredictOptions => {
       const bar = progress("predict", total);
       return {
@@ -83,7 +84,7 @@ export async function predict(o: PredictRunOptions): Promise<PredictionSet> {
       reader.close();
     }
   } finally {
-    model.dispose();
+    for (const m of model) m.dispose();
   }
 }
 
@@ -101,7 +102,8 @@ export interface TuneRunOptions extends ModelRunOptions {
  * best settings into the model's config.json. Returns the search result and the all-empty baseline.
  */
 export async function tuneModel(o: TuneRunOptions): Promise<TuneResult & { allEmpty: number }> {
-  const config = readModelConfig(o.model);
+  const folders = modelFolders(o.model);
+  const config = readModelConfig(folders[0]);
   const m = readManifest(o.data);
   const preds = o.preds ? readPredictions(o.preds) : await predict({ ...o, input: undefined, set: "val" });
   const valIds = m.split.val.map((i) => m.train.ids[i]);
@@ -129,7 +131,8 @@ export async function tuneModel(o: TuneRunOptions): Promise<TuneResult & { allEm
     (done) => bar.update(done),
   );
   bar.stop();
-  if (!o.dryRun) writePostprocess(o.model, result.best);
+  // An ensemble is post-processed as one: every member gets the same settings.
+  if (!o.dryRun) for (const dir of folders) writePostprocess(dir, result.best);
   const allEmpty = emptyBaseline(m.split.val.map((i) => m.train.maskArea[i]));
   return { ...result, allEmpty };
 }
@@ -149,7 +152,7 @@ export interface SubmitRunOptions extends ModelRunOptions {
  * is present exactly once.
  */
 export async function submit(o: SubmitRunOptions): Promise<SubmissionSummary & { set: PredictionSet }> {
-  const params = readModelConfig(o.model).postprocess;
+  const params = readModelConfig(modelFolders(o.model)[0]).postprocess;
   const expected = listImages(o.input).map((im) => im.id);
   const set = o.preds ? readPredictions(o.preds) : await predict({ ...o, data: undefined });
   if (o.preds && set.ids.length !== expected.length)

@@ -18,7 +18,7 @@ import { csvLine } from "../io/csv.js";
 import { encodeGreyPng, encodePng, overlayRgb } from "../io/png.js";
 import { encodeRle } from "../io/rle.js";
 import { maskArea, postprocess } from "../model/mask-rule.js";
-import { loadModel } from "../model/model-file.js";
+import { loadEnsemble } from "../model/model-file.js";
 import type { UNet } from "../model/unet.js";
 import type { ModelRunOptions } from "./pipeline.js";
 import { predictFrames, type Frame } from "./predictor.js";
@@ -62,7 +62,9 @@ function frameId(id: string, frame: DecodedFrameOut, frames: number): string {
 export async function predictFiles(o: PredictFilesOptions): Promise<PredictFilesResult> {
   const { files, maskFilesLeftOut } = listImageInputs(o.inputs);
   if (o.threads) E.setThreads(o.threads);
-  const { model, config } = loadModel(o.model);
+  const members = loadEnsemble(o.model);
+  const model = members.map((m) => m.model);
+  const { config } = members[0];
   const stage = path.join(o.out, `.nerveseg-tmp-${process.pid}`);
   const bar = (o.progress ?? noProgress)("predict", files.length);
   const rows: FilePrediction[] = [];
@@ -78,7 +80,7 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
       );
       pending.forEach((p, i) => {
         const row = writeFrame(
-          model,
+          model[0],
           p.frame,
           p.own,
           out.probs[i],
@@ -125,7 +127,7 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
     return { rows, maskFilesLeftOut, csv: path.join(o.out, PREDICTIONS_CSV) };
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });
-    model.dispose();
+    for (const m of model) m.dispose();
   }
 }
 

@@ -102,26 +102,32 @@ const TTA_FLIPS: [boolean, boolean][] = [
 ];
 
 /**
- * Predicts a batch of frames, with flip TTA when asked: each flip is applied at model resolution (the
- * frame is resized once), predicted, flipped back and averaged, presence included.
+ * Predicts a batch of frames with one model or an ensemble (same input size; see loadEnsemble), with flip
+ * TTA when asked: each flip is applied at model resolution (the frame is resized once), predicted,
+ * flipped back and averaged, presence included.
  */
-export function predictFrames(model: UNet, frames: readonly Frame[], tta: boolean) {
+export function predictFrames(members: UNet | readonly UNet[], frames: readonly Frame[], tta: boolean) {
+  const models = members instanceof Array ? members : [members as UNet];
+  const model = models[0];
   const { inputHeight: h, inputWidth: w } = model.config;
   const small = frames.map((f) => frameToModelRes(f.image, h, w, model.config.fit));
   const flips = tta ? TTA_FLIPS : TTA_FLIPS.slice(0, 1);
   const probs = frames.map(() => new Float32Array(h * w));
   const presence = new Array<number>(frames.length).fill(0);
-  for (const [fx, fy] of flips) {
-    const out = predictBatch(
-      model,
-      small.map((data) => ({ width: w, height: h, data: flip(data, w, h, fx, fy) })),
-    );
-    out.probs.forEach((p, i) => {
-      const back = flip(p, w, h, fx, fy);
-      for (let k = 0; k < back.length; k++) probs[i][k] += back[k] / flips.length;
-      presence[i] += out.presence[i] / flips.length;
-    });
-  }
+  // An ensemble averages its members' (flip-averaged) maps: the mean over members x flips.
+  const share = 1 / (flips.length * models.length);
+  for (const member of models)
+    for (const [fx, fy] of flips) {
+      const out = predictBatch(
+        member,
+        small.map((data) => ({ width: w, height: h, data: flip(data, w, h, fx, fy) })),
+      );
+      out.probs.forEach((p, i) => {
+        const back = flip(p, w, h, fx, fy);
+        for (let k = 0; k < back.length; k++) probs[i][k] += back[k] * share;
+        presence[i] += out.presence[i] * share;
+      });
+    }
   return { probs, presence };
 }
 
@@ -131,11 +137,12 @@ export class BatchPredictor {
   private readonly set: PredictionSet;
 
   constructor(
-    private readonly model: UNet,
+    private readonly model: UNet | readonly UNet[],
     private readonly opts: PredictOptions,
     modelName: string,
   ) {
-    const { inputHeight: height, inputWidth: width } = model.config;
+    const { inputHeight: height, inputWidth: width } = (model instanceof Array ? model[0] : (model as UNet))
+      .config;
     this.set = { ids: [], presence: [], probs: [], height, width, model: modelName, tta: opts.tta };
   }
 
@@ -178,7 +185,7 @@ export function listImages(dir: string): { id: string; file: string }[] {
  * frames stream through in batches, and only the small model-resolution maps are kept.
  */
 export async function predictFolder(
-  model: UNet,
+  model: UNet | readonly UNet[],
   dir: string,
   opts: PredictOptions,
   modelName: string,
@@ -206,7 +213,7 @@ export async function predictFolder(
 
 /** Predicts rows of a prepared uint8 .npy (e.g. the validation split) without loading the whole array. */
 export function predictNpyRows(
-  model: UNet,
+  model: UNet | readonly UNet[],
   reader: NpyRowReader,
   rows: readonly number[],
   ids: readonly string[],

@@ -48,6 +48,8 @@ export interface TrainOptions {
   /** The recipe, CLI overrides already applied. */
   preset: Preset;
   dedupe: DedupePolicy | "off";
+  /** Validation rows of the prepared arrays (default: the manifest's split; cross-validation passes a fold). */
+  valRows?: readonly number[];
   resume: boolean;
   /** Stop (resumably) after this many minutes of training; null = no limit. */
   maxMinutes: number | null;

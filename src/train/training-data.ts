@@ -63,14 +63,16 @@ export interface TrainingData {
 
 /** Loads the split at the preset's input size and applies the dedupe policy. */
 export function loadTrainingData(
-  opts: { data: string; preset: Preset; dedupe: DedupePolicy | "off" },
+  opts: { data: string; preset: Preset; dedupe: DedupePolicy | "off"; valRows?: readonly number[] },
   manifest: Manifest,
   log: (line: string) => void,
   progress: ProgressFactory,
 ): TrainingData {
   const { model: m, train: t } = opts.preset;
   const n = manifest.train.ids.length;
-  const valRows = [...manifest.split.val].sort((a, b) => a - b);
+  const valRows = [...(opts.valRows ?? manifest.split.val)].sort((a, b) => a - b);
+  if (valRows.some((r) => !Number.isInteger(r) || r < 0 || r >= n))
+    throw new UserError(`${opts.data}: a validation row is outside the ${n} prepared frames`);
   const valSet = new Set(valRows);
   const trainRows = Array.from({ length: n }, (_, i) => i).filter((i) => !valSet.has(i));
   if (trainRows.length === 0)

@@ -15,6 +15,8 @@ export interface FixtureOptions {
   /** Indices of the validation frames. */
   val: number[];
   seed: number;
+  /** Group of each frame (default: all "1"). */
+  groups?: string[];
   /** Frame pairs (a, b): b becomes a copy of a with an empty mask (a contradicting near-duplicate). */
   duplicates?: [number, number][];
 }
@@ -86,7 +88,7 @@ export function writePreparedFixture(dir: string, o: FixtureOptions): Manifest {
       images: "train_images.npy",
       masks: "train_masks.npy",
       ids: Array.from({ length: o.frames }, (_, i) => `1_${i + 1}`),
-      groups: new Array<string>(o.frames).fill("1"),
+      groups: o.groups ?? new Array<string>(o.frames).fill("1"),
       labels: new Array<null>(o.frames).fill(null),
       files: Array.from({ length: o.frames }, (_, i) => `train/1_${i + 1}.tif`),
       sizes: Array.from({ length: o.frames }, (): [number, number] => [o.width, o.height]),

@@ -5,12 +5,16 @@ import path from "node:path";
 import { UserError } from "../../core/errors.js";
 import { predict } from "../../predict/pipeline.js";
 import { predictFiles } from "../../predict/predict-files.js";
-import { intOption } from "../options.js";
+import { intOption, repeatable } from "../options.js";
 import { progressFactory } from "../progress.js";
 
 export function addPredictOptions(cmd: Command): Command {
   return cmd
-    .requiredOption("--model <dir>", "model folder written by `nerveseg train`")
+    .requiredOption(
+      "--model <dir>",
+      "model folder written by `nerveseg train`; repeat it (or give a `nerveseg cv` folder) for an ensemble that averages the models' maps",
+      repeatable,
+    )
     .option("--batch <n>", "images per forward pass", intOption("--batch", 1, 1024), 32)
     .option("--tta", "test-time augmentation: average the four flips")
     .option("--threads <n>", "compute threads (default: all cores)", intOption("--threads", 1, 256))

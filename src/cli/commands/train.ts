@@ -1,12 +1,11 @@
 import type { Command } from "commander";
-import { InvalidArgumentError } from "commander";
 import { DEFAULT_ELASTIC, loadPreset, type Preset } from "../../model/config.js";
 import { train } from "../../train/trainer.js";
-import { floatOption, intOption } from "../options.js";
+import { choiceOption, floatOption, intOption } from "../options.js";
 import { barsUnlessQuiet } from "../progress.js";
 import type { DedupePolicy } from "../../data/dedupe.js";
 
-interface TrainFlags {
+export interface TrainFlags {
   data: string;
   preset: string;
   out: string;
@@ -25,14 +24,6 @@ interface TrainFlags {
   stopAfterSteps?: number;
 }
 
-function choice<T extends string>(name: string, values: readonly T[]): (v: string) => T {
-  return (v) => {
-    if (!values.includes(v as T))
-      throw new InvalidArgumentError(`${name} must be one of ${values.join(", ")}, got "${v}"`);
-    return v as T;
-  };
-}
-
 /** The preset with the command-line overrides applied. */
 export function presetFromFlags(f: TrainFlags): Preset {
   const p = loadPreset(f.preset);
@@ -46,32 +37,26 @@ export function presetFromFlags(f: TrainFlags): Preset {
   return p;
 }
 
-export function register(program: Command): void {
-  program
-    .command("train")
-    .description(
-      "train the two-head U-Net on a prepared folder; writes the best model (config.json + model.safetensors), " +
-        "a resume checkpoint, history.csv, curves.png and TensorBoard logs (<out>/logs) to --out",
-    )
-    .option("--data <dir>", "prepared folder (from `nerveseg prepare`)", "work/prepared")
+/** The recipe flags shared by `train` and `cv`: a preset and its overrides, dedupe, threads, seed. */
+export function addRecipeOptions(cmd: Command): Command {
+  return cmd
     .option(
       "--preset <name|file.json>",
       "fast, reference, or a JSON file with model/train overrides of fast",
       "fast",
     )
-    .option("--out <dir>", "output model folder", "results/run1")
     .option("--epochs <n>", "epochs (overrides the preset)", intOption("--epochs", 1, 100_000))
     .option("--batch <n>", "batch size", intOption("--batch", 1, 4096))
     .option("--lr <x>", "initial learning rate", floatOption("--lr", 1e-9, 10))
     .option(
       "--dice <kind>",
       "Dice loss over the whole batch or mean per image",
-      choice("--dice", ["batch", "strict"] as const),
+      choiceOption("--dice", ["batch", "strict"] as const),
     )
     .option(
       "--dedupe <policy>",
       "contradicting near-duplicate training frames: drop the empty one, drop-both, relabel it, or off",
-      choice("--dedupe", ["drop", "drop-both", "relabel", "off"] as const),
+      choiceOption("--dedupe", ["drop", "drop-both", "relabel", "off"] as const),
       "off",
     )
     .option(
@@ -83,7 +68,20 @@ export function register(program: Command): void {
       "compute threads (results are reproducible per thread count)",
       intOption("--threads", 1, 256),
     )
-    .option("--seed <n>", "seed for init, order and augmentation", intOption("--seed", 0, 0xffffffff))
+    .option("--seed <n>", "seed for init, order and augmentation", intOption("--seed", 0, 0xffffffff));
+}
+
+export function register(program: Command): void {
+  addRecipeOptions(
+    program
+      .command("train")
+      .description(
+        "train the two-head U-Net on a prepared folder; writes the best model (config.json + model.safetensors), " +
+          "a resume checkpoint, history.csv, curves.png and TensorBoard logs (<out>/logs) to --out",
+      ),
+  )
+    .option("--data <dir>", "prepared folder (from `nerveseg prepare`)", "work/prepared")
+    .option("--out <dir>", "output model folder", "results/run1")
     .option("--resume", "continue the run in --out exactly where its checkpoint left it")
     .option(
       "--max-minutes <m>",

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { CONFIG_FILE } from "../../model/model-file.js";
+import { CONFIG_FILE, modelFolders } from "../../model/model-file.js";
 import { tuneModel } from "../../predict/pipeline.js";
 import { progressFactory } from "../progress.js";
 import { addPredictOptions } from "./predict.js";
@@ -28,7 +28,11 @@ export function register(program: Command): void {
         `  pixelThreshold ${b.pixelThreshold}, presenceThreshold ${b.presenceThreshold}, minArea ${b.minArea} px`,
       );
       console.log(
-        o.dryRun ? "  (dry run: config.json unchanged)" : `  saved in ${path.join(o.model, CONFIG_FILE)}`,
+        o.dryRun
+          ? "  (dry run: config.json unchanged)"
+          : `  saved in ${modelFolders(o.model)
+              .map((d) => path.join(d, CONFIG_FILE))
+              .join(", ")}`,
       );
     });
 }

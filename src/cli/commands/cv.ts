@@ -1,0 +1,82 @@
+import type { Command } from "commander";
+import { crossValidate, cvTable } from "../../pipeline/cv.js";
+import { floatOption, intOption } from "../options.js";
+import { barsUnlessQuiet, progressFactory } from "../progress.js";
+import { addRecipeOptions, presetFromFlags, type TrainFlags } from "./train.js";
+
+export function register(program: Command): void {
+  addRecipeOptions(
+    program
+      .command("cv")
+      .description(
+        "K-fold cross-validation by group (subject/patient/case): K models, each scored on the groups it never saw; a per-fold table with mean ± sd; the folder is an ensemble for predict/tune/submit",
+      ),
+  )
+    .option("--data <dir>", "prepared folder (its --folds are used when it has them)", "work/prepared")
+    .option("--out <dir>", "cross-validation folder", "results/cv")
+    .option(
+      "--folds <k>",
+      "folds, when the prepared data has none (whole groups each)",
+      intOption("--folds", 2, 100),
+    )
+    .option(
+      "--fold-seed <n>",
+      "seed of the fold assignment, when the prepared data has none",
+      intOption("--fold-seed", 0),
+      1,
+    )
+    .option(
+      "--fold <k>",
+      "run only fold k (0-based) into --out; folds can run in parallel processes",
+      intOption("--fold", 0, 99),
+    )
+    .option("--resume", "continue an interrupted cross-validation")
+    .option(
+      "--max-minutes <m>",
+      "stop (resumably) after this many minutes in all",
+      floatOption("--max-minutes", 0, 1e6),
+    )
+    .option("--tta", "flip TTA when scoring the held-out folds")
+    .option("--quiet", "no progress bars (a line per epoch)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  nerveseg prepare --input ../shared/data/nerve-real --out work/nerve --split group --folds 5" +
+        "\n  nerveseg cv --data work/nerve --preset fast --epochs 15 --out results/cv-fast" +
+        "\n  parallel nerveseg cv --data work/nerve --out results/cv-fast --fold {} ::: 0 1 2 3 4   # then:" +
+        "\n  nerveseg cv --data work/nerve --out results/cv-fast --resume                          # merges the table" +
+        "\n  nerveseg predict --model results/cv-fast scans/ --out out                             # the 5 models as an ensemble",
+    )
+    .action(
+      async (
+        f: TrainFlags & {
+          folds?: number;
+          foldSeed: number;
+          fold?: number;
+          tta?: boolean;
+          maxMinutes?: number;
+        },
+      ) => {
+        const r = await crossValidate({
+          data: f.data,
+          out: f.out,
+          preset: presetFromFlags(f),
+          folds: f.folds,
+          seed: f.foldSeed,
+          dedupe: f.dedupe,
+          resume: Boolean(f.resume),
+          maxMinutes: f.maxMinutes ?? null,
+          fold: f.fold,
+          tta: Boolean(f.tta),
+          trainProgress: barsUnlessQuiet(f.quiet),
+          progress: progressFactory(f.quiet),
+        });
+        console.log(cvTable(r));
+        if (!r.complete)
+          console.log(
+            r.stopped === "time"
+              ? `stopped by --max-minutes with ${r.folds.length} fold(s) done; continue with --resume`
+              : `${r.folds.length} fold(s) done; run the others (--fold k) and then cv --resume to merge`,
+          );
+      },
+    );
+}

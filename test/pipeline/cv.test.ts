@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { readManifest } from "../../src/data/manifest.js";
+import { loadEnsemble, loadModel, modelFolders } from "../../src/model/model-file.js";
+import { crossValidate, meanSd } from "../../src/pipeline/cv.js";
+import { predictFrames } from "../../src/predict/predictor.js";
+import { saveTinyModel, discFrame } from "../helpers/tiny-model.js";
+import { tempDir } from "../helpers/sample.js";
+import { tinyPreset, writePreparedFixture } from "../train/trainer-fixture.js";
+
+const quiet = { log: () => {} };
+
+function fixture(): string {
+  const dir = tempDir();
+  const groups = Array.from({ length: 24 }, (_, i) => `g${i % 6}`);
+  writePreparedFixture(dir, { frames: 24, width: 16, height: 16, val: [0], seed: 4, groups });
+  return dir;
+}
+
+test("cv: K models, each scored on whole groups it never saw; the table has mean ± sd", async () => {
+  const data = fixture();
+  const out = tempDir();
+  const r = await crossValidate({
+    data,
+    out,
+    preset: tinyPreset({ epochs: 1 }),
+    folds: 3,
+    seed: 2,
+    dedupe: "off",
+    resume: false,
+    maxMinutes: null,
+    ...quiet,
+  });
+  assert.equal(r.complete, true);
+  assert.equal(r.folds.length, 3);
+  assert.equal(
+    r.folds.reduce((a, f) => a + f.frames, 0),
+    24,
+    "every frame held out exactly once",
+  );
+  const m = readManifest(data);
+  const cv = JSON.parse(fs.readFileSync(path.join(out, "cv.json"), "utf8")) as { folds: { of: number[] } };
+  for (let f = 0; f < 3; f++) {
+    const held = new Set(m.train.groups.filter((_, i) => cv.folds.of[i] === f));
+    const seen = new Set(m.train.groups.filter((_, i) => cv.folds.of[i] !== f));
+    for (const g of held) assert.ok(!seen.has(g), `fold ${f}: group ${g} on both sides`);
+    // The fold model was validated on exactly its held-out frames.
+    const config = loadModel(path.join(out, `fold-${f}`));
+    assert.equal(config.config.data?.valFrames, r.folds[f].frames);
+    config.model.dispose();
+  }
+  const dice = meanSd(r.folds.map((f) => f.dice));
+  assert.deepEqual(r.summary!.dice, dice);
+  assert.ok(fs.readFileSync(path.join(out, "folds.csv"), "utf8").startsWith("fold,groups,frames"));
+  assert.deepEqual(
+    modelFolders(out).map((d) => path.basename(d)),
+    ["fold-0", "fold-1", "fold-2"],
+  );
+});
+
+test("cv resumes: a run cut short by --fold or time continues where it stopped, finished folds kept", async () => {
+  const data = fixture();
+  const out = tempDir();
+  const base = {
+    data,
+    out,
+    preset: tinyPreset({ epochs: 1 }),
+    folds: 3,
+    seed: 2,
+    dedupe: "off" as const,
+    maxMinutes: null,
+    ...quiet,
+  };
+  const one = await crossValidate({ ...base, resume: false, fold: 1 });
+  assert.equal(one.complete, false);
+  assert.deepEqual(
+    one.folds.map((f) => f.fold),
+    [1],
+  );
+  const before = fs.readFileSync(path.join(out, "fold-1", "result.json"), "utf8");
+  await assert.rejects(crossValidate({ ...base, resume: false }), /already holds a cross-validation run/);
+  const stopped = await crossValidate({ ...base, resume: true, maxMinutes: 0 });
+  assert.equal(stopped.stopped, "time");
+  const all = await crossValidate({ ...base, resume: true });
+  assert.equal(all.complete, true);
+  assert.equal(fs.readFileSync(path.join(out, "fold-1", "result.json"), "utf8"), before, "fold 1 not redone");
+  await assert.rejects(
+    crossValidate({
+      ...base,
+      resume: true,
+      preset: { ...base.preset, train: { ...base.preset.train, lr: 0.5 } },
+    }),
+    /other data, recipe or dedupe/,
+  );
+});
+
+test("an ensemble's maps are the mean of its members' maps (with TTA on top)", () => {
+  const a = tempDir();
+  const b = tempDir();
+  saveTinyModel(a, 1);
+  saveTinyModel(b, 2);
+  const members = loadEnsemble([a, b]);
+  const nets = members.map((m) => m.model);
+  const frames = [
+    { id: "x", image: discFrame(250, 180, 60, true).image },
+    { id: "y", image: discFrame(100, 300, 40, false).image },
+  ];
+  for (const tta of [false, true]) {
+    const both = predictFrames(nets, frames, tta);
+    const one = predictFrames(nets[0], frames, tta);
+    const two = predictFrames(nets[1], frames, tta);
+    for (let i = 0; i < frames.length; i++) {
+      both.probs[i].forEach((v, k) =>
+        assert.ok(Math.abs(v - (one.probs[i][k] + two.probs[i][k]) / 2) < 1e-6),
+      );
+      assert.ok(Math.abs(both.presence[i] - (one.presence[i] + two.presence[i]) / 2) < 1e-6);
+    }
+  }
+  for (const m of members) m.model.dispose();
+});
