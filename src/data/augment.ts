@@ -34,6 +34,31 @@ export interface AugmentOptions {
   translatePx: number;
   elastic: ElasticOptions | null;
   border: "reflect" | "constant";
+  /** Grey-level jitter after the warp (see TrainConfig.augment.intensity); null = none. */
+  intensity?: IntensityOptions | null;
+}
+
+export interface IntensityOptions {
+  brightness: number;
+  contrast: number;
+  gamma: number;
+}
+
+/**
+ * Brightness, contrast and gamma jitter of one frame in place (grey values 0..255). Consumes exactly 3
+ * random numbers, so a resumed run replays the same stream.
+ */
+export function jitterIntensity(rng: () => number, o: IntensityOptions, img: Float32Array): void {
+  const b = (2 * rng() - 1) * o.brightness * 255;
+  const c = 1 + (2 * rng() - 1) * o.contrast;
+  const g = Math.exp((2 * rng() - 1) * o.gamma);
+  let mean = 0;
+  for (let i = 0; i < img.length; i++) mean += img[i];
+  mean /= img.length;
+  for (let i = 0; i < img.length; i++) {
+    const v = Math.min(255, Math.max(0, (img[i] - mean) * c + mean + b));
+    img[i] = 255 * Math.pow(v / 255, g);
+  }
 }
 
 export const DEFAULT_AUGMENT: AugmentOptions = {
@@ -314,5 +339,6 @@ export function augmentBatch(
       masks ? outMasks!.subarray(o, o + n) : null,
       opts.border,
     );
+    if (opts.intensity) jitterIntensity(rng, opts.intensity, outImages.subarray(o, o + n));
   }
 }

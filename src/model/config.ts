@@ -40,6 +40,10 @@ export const TrainConfigSchema = z.object({
   dice: z.enum(["batch", "strict"]),
   diceSmooth: z.number().nonnegative(),
   presenceWeight: z.number().nonnegative(),
+  /** Weight of a pixel-wise BCE term added to the Dice loss (0 = Dice alone, as the reference). */
+  pixelBce: z.number().nonnegative().default(0),
+  /** plateau: ReduceLROnPlateau (the reference); cosine: lr falls from lr to plateau.minLr over the epochs. */
+  schedule: z.enum(["plateau", "cosine"]).default("plateau"),
   clipNorm: z.number().positive().nullable(),
   augment: z.object({
     flipX: z.boolean(),
@@ -49,6 +53,18 @@ export const TrainConfigSchema = z.object({
     /** Full-resolution pixels, uniform in ±translate. */
     translate: z.number().min(0),
     elastic: z.object({ alpha: z.number().positive(), sigma: z.number().positive() }).nullable(),
+    /**
+     * Grey-level changes after the warp, per frame: brightness ± a fraction of 255, contrast × (1 ± c)
+     * around the frame's mean, gamma exp(± g) (ultrasound gain and dynamic-range settings vary by machine).
+     */
+    intensity: z
+      .object({
+        brightness: z.number().min(0).max(1),
+        contrast: z.number().min(0).max(1),
+        gamma: z.number().min(0).max(2),
+      })
+      .nullable()
+      .default(null),
   }),
   plateau: z.object({
     factor: z.number().gt(0).lt(1),
@@ -78,7 +94,14 @@ export type Preset = z.infer<typeof PresetSchema>;
  */
 export const DEFAULT_ELASTIC = { alpha: 300, sigma: 40 };
 
-const REFERENCE_AUGMENT = { flipX: true, flipY: true, rotate: 10, translate: 20, elastic: null };
+const REFERENCE_AUGMENT = {
+  flipX: true,
+  flipY: true,
+  rotate: 10,
+  translate: 20,
+  elastic: null,
+  intensity: null,
+};
 const REFERENCE_PLATEAU = { factor: 0.2, patience: 6, minLr: 1e-6, earlyStop: null };
 
 /**
@@ -107,6 +130,8 @@ const REFERENCE: Preset = {
     dice: "batch",
     diceSmooth: 1,
     presenceWeight: 0.5,
+    pixelBce: 0,
+    schedule: "plateau",
     clipNorm: null,
     augment: REFERENCE_AUGMENT,
     plateau: REFERENCE_PLATEAU,

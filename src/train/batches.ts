@@ -134,6 +134,7 @@ export function augmentOptions(t: TrainConfig): AugmentOptions {
     translatePx: t.augment.translate,
     elastic: t.augment.elastic,
     border: "reflect",
+    intensity: t.augment.intensity,
   };
 }
 

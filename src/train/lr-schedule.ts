@@ -130,3 +130,8 @@ export const plateauOptionsOf = (t: TrainConfig) => ({
   minLr: t.plateau.minLr,
   earlyStopPatience: t.plateau.earlyStop,
 });
+
+/** Cosine annealing from lr0 (epoch 0) to minLr (the last epoch). */
+export function cosineLr(lr0: number, minLr: number, epoch: number, epochs: number): number {
+  return minLr + ((lr0 - minLr) * (1 + Math.cos((Math.PI * Math.min(epoch, epochs)) / epochs))) / 2;
+}

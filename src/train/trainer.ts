@@ -22,7 +22,7 @@ import { DEFAULT_POSTPROCESS } from "../model/mask-rule.js";
 import { UNet } from "../model/unet.js";
 import type { ModelConfig, TrainConfig } from "../model/config.js";
 import { writeModelConfig, writeModelWeights, type ModelFolderConfig } from "../model/model-file.js";
-import { plateauOptionsOf, ReduceLROnPlateau } from "./lr-schedule.js";
+import { cosineLr, plateauOptionsOf, ReduceLROnPlateau } from "./lr-schedule.js";
 import { TrainingHistory, type HistoryRow } from "./history.js";
 import { writeCurvesPng } from "./curves.js";
 import { SummaryWriter } from "./tensorboard.js";
@@ -356,7 +356,9 @@ function endOfEpoch(run: Run): boolean {
     state.best = { valLoss: monitored, epoch: epoch + 1 };
     writeModelWeights(opts.out, run.model, { epoch: epoch + 1, valLoss: monitored });
   }
-  run.opt.lr = step.lr;
+  // Cosine: the schedule is a function of the epoch alone (so a resumed run lands on the same lr); the
+  // plateau bookkeeping still runs for early stopping.
+  run.opt.lr = t.schedule === "cosine" ? cosineLr(t.lr, t.plateau.minLr, epoch + 1, t.epochs) : step.lr;
   if (run.tb) {
     run.history.append(row);
     writeCurvesPng(path.join(opts.out, "curves.png"), run.history.rows);

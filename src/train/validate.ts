@@ -12,8 +12,11 @@ export interface ValResult {
   score: number;
 }
 
-export /** Dice term of the loss (soft Dice, batch or per image) + presenceWeight x BCE on the presence head. */
-function lossOf(
+/**
+ * The training loss: soft Dice (batch or per image) + pixelBce x pixel-wise BCE + presenceWeight x BCE on
+ * the presence head.
+ */
+export function lossOf(
   out: { mask: E.Tensor; presence: E.Tensor | null },
   y: E.Tensor,
   has: E.Tensor,
@@ -21,8 +24,11 @@ function lossOf(
 ): { total: E.Tensor; dice: E.Tensor } {
   const t = preset.train;
   const dice = E.diceLoss(out.mask, y, { smooth: t.diceSmooth, perImage: t.dice === "strict" });
-  if (!out.presence || t.presenceWeight === 0) return { total: dice, dice };
-  return { total: E.add(dice, E.scale(E.bceLoss(out.presence, has), t.presenceWeight)), dice };
+  let total = dice;
+  if (t.pixelBce > 0) total = E.add(total, E.scale(E.bceLoss(out.mask, y), t.pixelBce));
+  if (out.presence && t.presenceWeight > 0)
+    total = E.add(total, E.scale(E.bceLoss(out.presence, has), t.presenceWeight));
+  return { total, dice };
 }
 
 /** Validation: loss, soft Dice and the Kaggle score, eval mode, no augmentation. */

@@ -123,6 +123,7 @@ export function tinyPreset(
   p.train.valMinArea = 0;
   // A few validation frames make a noisy val_loss: no lr cuts unless a test asks for them.
   p.train.plateau = { ...p.train.plateau, patience: over.patience ?? 1000 };
-  if (!over.augment) p.train.augment = { flipX: false, flipY: false, rotate: 0, translate: 0, elastic: null };
+  if (!over.augment)
+    p.train.augment = { flipX: false, flipY: false, rotate: 0, translate: 0, elastic: null, intensity: null };
   return p;
 }
