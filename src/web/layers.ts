@@ -1,10 +1,11 @@
 /**
- * The pictures the viewer serves: the grey frame, contour overlays (truth green, prediction red) and the
- * probability heat-map, as packed RGB at full or half size.
+ * The pictures the viewer serves: the grey frame, contour overlays (truth blue just outside its mask,
+ * prediction orange just inside its own: io/png.ts's colour-blind-safe pair, 2 px) and the probability
+ * heat-map, as packed RGB at full or half size.
  */
 import { resizeArea, resizeBilinear } from "../data/resize.js";
 import type { GreyImage } from "../io/image.js";
-import { drawContour, greyToRgb, GREEN, RED } from "../io/png.js";
+import { CONTOUR_WIDTH, drawContour, greyToRgb, PRED_COLOR, TRUTH_COLOR } from "../io/png.js";
 
 const WHITE = [255, 255, 255] as const;
 
@@ -86,9 +87,10 @@ export function renderLayer(
   const rgb = greyToRgb(image);
   if (layer === "heat" && prob) blendHeat(rgb, prob);
   if (layer !== "image") {
-    if (truth) drawContour(rgb, truth, image.width, image.height, GREEN);
-    // Red would vanish into the heat-map's red core, so the prediction is outlined in white there.
-    if (pred) drawContour(rgb, pred, image.width, image.height, layer === "heat" ? WHITE : RED);
+    const { width: dw, height: dh } = image;
+    if (truth) drawContour(rgb, truth, dw, dh, TRUTH_COLOR, CONTOUR_WIDTH, "outer");
+    // Orange would vanish into the heat-map's yellow-red core, so the prediction is outlined in white there.
+    if (pred) drawContour(rgb, pred, dw, dh, layer === "heat" ? WHITE : PRED_COLOR, CONTOUR_WIDTH, "inner");
   }
   return { rgb, width: image.width, height: image.height };
 }

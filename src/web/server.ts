@@ -1,7 +1,7 @@
 /**
  * The local viewer: a node:http server over a folder of frames, optionally with a prediction folder and
- * truth masks. It lists the frames with presence, areas and per-image Dice (sortable, paginated) and
- * serves each frame as PNG layers. Ids in URLs are only ever looked up in the index built from the folder
+ * truth masks. It lists the frames with presence, areas and per-image Dice (sortable, filterable,
+ * paginated, and able to find the page a given frame is on) and serves each frame as PNG layers. Ids in URLs are only ever looked up in the index built from the folder
  * listing, never joined into paths, so a request cannot reach other files.
  */
 import fs from "node:fs";
@@ -70,6 +70,22 @@ const ID_RE = /^[A-Za-z0-9_-]{1,100}$/;
 
 export const SORT_KEYS = ["id", "dice", "presence", "predArea", "truthArea"] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
+
+/**
+ * Which frames a listing shows: all; those with a target (a non-empty true mask); false positives (empty
+ * truth, non-empty prediction); false negatives (non-empty truth, empty prediction).
+ */
+export const FILTERS = ["all", "target", "fp", "fn"] as const;
+export type Filter = (typeof FILTERS)[number];
+
+export function passesFilter(it: ImageEntry, filter: Filter): boolean {
+  const truth = it.truthArea;
+  const pred = it.predArea;
+  if (filter === "target") return truth !== null && truth > 0;
+  if (filter === "fp") return truth === 0 && pred !== null && pred > 0;
+  if (filter === "fn") return truth !== null && truth > 0 && pred === 0;
+  return true;
+}
 
 /** Lists the frames, loads predictions and truth, and scores every frame with a prediction. */
 export function buildIndex(opts: ViewerOptions): ViewerIndex {
@@ -142,26 +158,59 @@ export function buildIndex(opts: ViewerOptions): ViewerIndex {
   };
 }
 
-/** The listing sorted and paged; null values (no prediction / no truth) always sort last. */
-export function listImages(
+/**
+ * Where a frame goes when sorting by Dice: 0 = a real score (the truth or the prediction has pixels),
+ * 1 = both masks empty, 2 = no score (no prediction or no truth).
+ *
+ * Both-empty frames score 1 by convention (the Kaggle rule), yet there is nothing in them to look at: on the
+ * real training set about 60% of the frames are such true negatives, so Dice-descending used to open with
+ * page after page of empty frames at 1.0. They are therefore ranked after every frame with something to see
+ * (a target, or a false positive), in both orders, and among themselves by id; the Dice order is kept among
+ * the rest, so descending starts with the best real segmentations and ascending with the worst. False
+ * positives (empty truth, predicted pixels: Dice 0) are real errors and stay in the ranking.
+ */
+function diceGroup(it: ImageEntry): number {
+  if (it.dice === null) return 2;
+  return it.truthArea === 0 && it.predArea === 0 ? 1 : 0;
+}
+
+/** The listing filtered and sorted (not paged); null values (no prediction / no truth) always sort last. */
+export function sortedImages(
   index: ViewerIndex,
   sort: SortKey,
   order: "asc" | "desc",
-  offset: number,
-  limit: number,
+  filter: Filter = "all",
 ): ImageEntry[] {
   const sign = order === "asc" ? 1 : -1;
-  const items = index.images.slice();
+  const items = index.images.filter((it) => passesFilter(it, filter));
   if (sort === "id") items.sort((a, b) => sign * compareIds(a.id, b.id));
   else {
     items.sort((a, b) => {
+      if (sort === "dice") {
+        const ga = diceGroup(a);
+        const gb = diceGroup(b);
+        if (ga !== gb) return ga - gb;
+        if (ga !== 0) return compareIds(a.id, b.id);
+      }
       const x = a[sort];
       const y = b[sort];
       if (x === null || y === null) return x === y ? compareIds(a.id, b.id) : x === null ? 1 : -1;
       return x !== y ? sign * (x - y) : compareIds(a.id, b.id);
     });
   }
-  return items.slice(offset, offset + limit);
+  return items;
+}
+
+/** The listing filtered, sorted and paged. */
+export function listImages(
+  index: ViewerIndex,
+  sort: SortKey,
+  order: "asc" | "desc",
+  offset: number,
+  limit: number,
+  filter: Filter = "all",
+): ImageEntry[] {
+  return sortedImages(index, sort, order, filter).slice(offset, offset + limit);
 }
 
 class HttpError extends Error {
@@ -182,19 +231,40 @@ function intParam(q: URLSearchParams, name: string, def: number, min: number, ma
   return n;
 }
 
+/**
+ * GET /api/images?sort=&order=&filter=&offset=&limit=[&around=<id>]. With `around`, the offset is moved to
+ * the page (of `limit` frames) that holds that frame, and `position` is its place in the whole sorted
+ * listing (-1 when the filter leaves it out or there is no such frame).
+ */
 function apiImages(index: ViewerIndex, q: URLSearchParams): unknown {
   const sort = (q.get("sort") ?? "id") as SortKey;
   if (!SORT_KEYS.includes(sort)) throw new HttpError(400, `sort must be one of ${SORT_KEYS.join(", ")}`);
   const order = q.get("order") ?? "asc";
   if (order !== "asc" && order !== "desc") throw new HttpError(400, "order must be asc or desc");
-  const offset = intParam(q, "offset", 0, 0, 1e9);
+  const filter = (q.get("filter") ?? "all") as Filter;
+  if (!FILTERS.includes(filter)) throw new HttpError(400, `filter must be one of ${FILTERS.join(", ")}`);
+  if (filter === "target" && !index.truth) throw new HttpError(400, "filter target needs truth (--truth)");
+  if ((filter === "fp" || filter === "fn") && !(index.truth && index.preds))
+    throw new HttpError(400, `filter ${filter} needs truth and predictions (--truth, --preds)`);
+  let offset = intParam(q, "offset", 0, 0, 1e9);
   const limit = intParam(q, "limit", 48, 1, 10_000);
+  const around = q.get("around");
+  if (around !== null && !ID_RE.test(around)) throw new HttpError(400, "bad image id in around");
+  const items = sortedImages(index, sort, order, filter);
+  let position: number | null = null;
+  if (around !== null) {
+    position = items.findIndex((it) => it.id === around);
+    if (position >= 0) offset = Math.floor(position / limit) * limit;
+  }
   return {
-    total: index.images.length,
+    total: items.length,
+    frames: index.images.length,
     offset,
     limit,
     sort,
     order,
+    filter,
+    position,
     hasPreds: index.preds !== null,
     hasTruth: index.truth !== null,
     meanDice: index.meanDice,
@@ -202,7 +272,7 @@ function apiImages(index: ViewerIndex, q: URLSearchParams): unknown {
     model: index.preds?.model ?? null,
     tta: index.preds?.tta ?? null,
     source: index.source,
-    items: listImages(index, sort, order, offset, limit),
+    items: items.slice(offset, offset + limit),
   };
 }
 

@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { PNG } from "pngjs";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH, type GreyImage } from "../../src/io/image.js";
-import { contourOf } from "../../src/io/png.js";
+import { contourBand, PRED_COLOR, TRUTH_COLOR } from "../../src/io/png.js";
 import { decodeRle } from "../../src/io/rle.js";
 import { readTiff, writeTiff } from "../../src/io/tiff.js";
 import { dice } from "../../src/metric/dice.js";
@@ -20,6 +20,9 @@ const H = KAGGLE_HEIGHT;
 
 interface Listing {
   total: number;
+  frames: number;
+  offset: number;
+  position: number | null;
   hasPreds: boolean;
   hasTruth: boolean;
   meanDice: number | null;
@@ -168,7 +171,62 @@ test("/api/images pages and sorts by other keys", async () => {
   assert.equal((await fetch(`${viewer.url}api/images?limit=0`)).status, 400);
 });
 
-test("/img/<id>.png: the image layer is the frame; overlay draws truth green, prediction red", async () => {
+test("sorting by Dice ranks frames where both masks are empty after every scored frame, in both orders", async () => {
+  // 3_5 has no nerve and no prediction: Dice 1 by convention, nothing to look at.
+  for (const order of ["asc", "desc"]) {
+    const data = (await (await fetch(`${viewer.url}api/images?sort=dice&order=${order}`)).json()) as Listing;
+    const ids = data.items.map((it) => it.id);
+    assert.equal(ids[ids.length - 1], "3_5", order);
+    const real = data.items.slice(0, -1).map((it) => it.dice!);
+    const sorted = real.slice().sort((a, b) => (order === "asc" ? a - b : b - a));
+    assert.deepEqual(real, sorted, order);
+  }
+  const top = (await (await fetch(`${viewer.url}api/images?sort=dice&order=desc&limit=1`)).json()) as Listing;
+  assert.ok(top.items[0].truthArea! > 0 && top.items[0].dice! > 0.8 && top.items[0].dice! < 1);
+});
+
+test("/api/images filters: frames with a target, false negatives, false positives", async () => {
+  const get = async (q: string) =>
+    (await (await fetch(`${viewer.url}api/images?sort=id&${q}`)).json()) as Listing;
+  const target = await get("filter=target");
+  assert.deepEqual(
+    target.items.map((it) => it.id),
+    ["3_1", "3_2", "3_3", "3_4"],
+  );
+  assert.equal(target.total, 4);
+  assert.equal(target.frames, 5);
+  const fn = await get("filter=fn");
+  assert.deepEqual(
+    fn.items.map((it) => it.id),
+    ["3_4"],
+  ); // the missed nerve
+  assert.ok(fn.items.every((it) => it.truthArea! > 0 && it.predArea === 0));
+  const fp = await get("filter=fp");
+  assert.ok(fp.items.every((it) => it.truthArea === 0 && it.predArea! > 0));
+  assert.equal(fp.total, 0);
+  assert.equal((await get("filter=all")).total, 5);
+  const bad = await fetch(`${viewer.url}api/images?filter=maybe`);
+  assert.equal(bad.status, 400);
+  assert.match(await bad.text(), /filter must be one of all, target, fp, fn/);
+});
+
+test("/api/images?around=<id> pages to the frame and says where it is", async () => {
+  const at = (await (await fetch(`${viewer.url}api/images?sort=id&limit=2&around=3_4`)).json()) as Listing;
+  assert.equal(at.offset, 2);
+  assert.equal(at.position, 3);
+  assert.deepEqual(
+    at.items.map((it) => it.id),
+    ["3_3", "3_4"],
+  );
+  const hidden = (await (
+    await fetch(`${viewer.url}api/images?sort=id&limit=2&offset=2&filter=fn&around=3_1`)
+  ).json()) as Listing;
+  assert.equal(hidden.position, -1, "the filter leaves it out");
+  assert.equal(hidden.offset, 2, "the offset asked for stays");
+  assert.equal((await fetch(`${viewer.url}api/images?around=..%2Fx`)).status, 400);
+});
+
+test("/img/<id>.png: the image layer is the frame; overlay: truth blue outside, prediction orange inside, 2 px", async () => {
   const id = "3_2"; // shifted prediction: both contours visible
   const frame = readTiff(path.join(folder.images, `${id}.tif`));
   const plain = await fetch(`${viewer.url}img/${id}.png?layer=image`);
@@ -187,20 +245,28 @@ test("/img/<id>.png: the image layer is the frame; overlay draws truth green, pr
     preds.presence[i],
     DEFAULT_POSTPROCESS,
   );
-  const predEdge = contourOf(pred, W, H);
-  const truthEdge = contourOf(folder.masks.get(id)!, W, H);
-  let red = 0;
-  let green = 0;
+  const truth = folder.masks.get(id)!;
+  const predEdge = contourBand(pred, W, H, 2, "inner");
+  const truthEdge = contourBand(truth, W, H, 2, "outer");
+  let orange = 0;
+  let blue = 0;
+  const is = (p: number, c: readonly number[]) =>
+    over.rgb[p * 3] === c[0] && over.rgb[p * 3 + 1] === c[1] && over.rgb[p * 3 + 2] === c[2];
   for (let p = 0; p < W * H; p++) {
-    const [r, g, b] = [over.rgb[p * 3], over.rgb[p * 3 + 1], over.rgb[p * 3 + 2]];
-    const isRed = r === 255 && g === 0 && b === 0;
-    const isGreen = r === 0 && g === 255 && b === 0;
-    assert.equal(isRed, predEdge[p] === 1, `red at ${p}`);
-    assert.equal(isGreen, truthEdge[p] === 1 && predEdge[p] === 0, `green at ${p}`);
-    if (isRed) red++;
-    if (isGreen) green++;
+    const isOrange = is(p, PRED_COLOR);
+    const isBlue = is(p, TRUTH_COLOR);
+    assert.equal(isOrange, predEdge[p] === 1, `orange at ${p}`);
+    assert.equal(isBlue, truthEdge[p] === 1 && predEdge[p] === 0, `blue at ${p}`);
+    if (isOrange) {
+      orange++;
+      assert.ok(pred[p] !== 0, "the prediction's band is inside the prediction");
+    }
+    if (isBlue) {
+      blue++;
+      assert.equal(truth[p], 0, "the truth's band is just outside the truth");
+    }
   }
-  assert.ok(red > 100 && green > 100, `red ${red}, green ${green}`);
+  assert.ok(orange > 200 && blue > 200, `orange ${orange}, blue ${blue}`);
 });
 
 test("/img: heat layer colours only where there is probability; half size is 290x210", async () => {
@@ -226,14 +292,14 @@ test("/img: heat layer colours only where there is probability; half size is 290
     preds.presence[i],
     DEFAULT_POSTPROCESS,
   );
-  const edge = contourOf(pred, W, H);
+  const edge = contourBand(pred, W, H, 2, "inner");
   let white = 0;
   for (let p = 0; p < W * H; p++) {
     if (!edge[p]) continue;
     assert.deepEqual([...heat.rgb.subarray(p * 3, p * 3 + 3)], [255, 255, 255], `edge ${p}`);
     white++;
   }
-  assert.ok(white > 100);
+  assert.ok(white > 200);
   const half = decodePng(
     Buffer.from(await (await fetch(`${viewer.url}img/${id}.png?size=half`)).arrayBuffer()),
   );
@@ -267,7 +333,8 @@ test("the page is served and names its endpoints", async () => {
   const html = await res.text();
   assert.match(html, /<title>nerveseg viewer<\/title>/);
   assert.match(html, /\/api\/images\?/);
-  assert.match(html, /layer=heat/);
+  assert.match(html, /"\/img\/" \+ id \+ "\.png\?layer=" \+ layer/);
+  assert.match(html, /"heat"/);
 });
 
 test("without predictions or truth the listing still works (nulls, no Dice)", async () => {
@@ -276,6 +343,9 @@ test("without predictions or truth the listing still works (nulls, no Dice)", as
     const data = (await (await fetch(`${v.url}api/images`)).json()) as Listing;
     assert.equal(data.total, 5);
     assert.equal(data.hasPreds, false);
+    const noTruth = await fetch(`${v.url}api/images?filter=target`);
+    assert.equal(noTruth.status, 400);
+    assert.match(await noTruth.text(), /needs truth/);
     assert.equal(data.meanDice, null);
     assert.deepEqual(data.items[0], {
       id: "3_1",

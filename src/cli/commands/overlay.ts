@@ -10,7 +10,8 @@ import { createProgress } from "../progress.js";
 import { intOption } from "../options.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../io/image.js";
 import { checkIds, loadPredictionCsv, loadTruth, scoreMasks } from "../../metric/evaluate.js";
-import { writeWorstOverlays } from "../../predict/worst-overlays.js";
+import { dice } from "../../metric/dice.js";
+import { withCaption, writeWorstOverlays } from "../../predict/worst-overlays.js";
 
 /** Reads a mask TIFF of the image's size (nonzero = on). */
 function readMask(file: string, img: GreyImage): Uint8Array {
@@ -21,21 +22,39 @@ function readMask(file: string, img: GreyImage): Uint8Array {
   return m.data;
 }
 
-/** One picture: the image with the mask contour in green and the prediction contour in red. */
+const area = (m: Uint8Array): number => m.reduce((a, v) => a + (v !== 0 ? 1 : 0), 0);
+
+/**
+ * One picture: the image with the mask contour in blue and the prediction contour in orange (overlayRgb).
+ * With a true mask it is a picture for review: a legend strip under the frame names the colours, the
+ * areas and, with a prediction too, the Dice.
+ */
 export function overlayFile(image: string, out: string, mask?: string, pred?: string): void {
   const img = readTiff(image);
-  writePng(
-    out,
-    overlayRgb(img, mask ? readMask(mask, img) : null, pred ? readMask(pred, img) : null),
-    img.width,
-    img.height,
-  );
+  const t = mask ? readMask(mask, img) : null;
+  const p = pred ? readMask(pred, img) : null;
+  const rgb = overlayRgb(img, t, p);
+  if (!t) {
+    writePng(out, rgb, img.width, img.height);
+    return;
+  }
+  const pic = withCaption(rgb, img.width, img.height, {
+    id: path.basename(image).replace(/\.tiff?$/i, ""),
+    truth: true,
+    pred: p !== null,
+    truthArea: area(t),
+    predArea: p ? area(p) : null,
+    dice: p ? dice(t, p) : null,
+  });
+  writePng(out, pic.rgb, pic.width, pic.height);
 }
 
 export function register(program: Command): void {
   program
     .command("overlay")
-    .description("draw mask (green) and prediction (red) contours on a grey image, as PNG")
+    .description(
+      "draw mask (blue) and prediction (orange) contours on a grey image, as PNG; with a mask, a legend with the Dice under it",
+    )
     .argument("[image]", "the image (.tif)")
     .option("--mask <file>", "true mask (.tif) for a single image")
     .option("--pred <file>", "predicted mask (.tif) for a single image")

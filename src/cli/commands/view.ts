@@ -18,7 +18,8 @@ export function register(program: Command): void {
   program
     .command("view")
     .description(
-      "browse frames with truth/prediction overlays, presence, per-image Dice and heat-maps in a local web page",
+      "browse frames with truth/prediction overlays, presence, per-image Dice and heat-maps in a local web page " +
+        "(sort, filter to false positives/negatives or frames with a target, keyboard navigation; the view is in the URL)",
     )
     .requiredOption("--images <dir>", "folder of .tif frames (*_mask.tif files are not listed)")
     .option("--preds <dir>", "prediction folder from `nerveseg predict` (predictions.json + probs.npy)")
