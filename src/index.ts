@@ -10,13 +10,8 @@ export { noProgress, type Progress, type ProgressFactory } from "./core/progress
 export { synthesize, type SynthOptions, type SynthSummary } from "./data/synth.js";
 export { prepare, type PrepareOptions } from "./data/prepare.js";
 export { readManifest, type Manifest } from "./data/manifest.js";
-export {
-  scanLayout,
-  listImageInputs,
-  type LayoutOptions,
-  type LayoutKind,
-  type ScannedLayout,
-} from "./data/layout.js";
+export { listImageInputs } from "./data/inputs.js";
+export { scanLayout, type LayoutOptions, type LayoutKind, type ScannedLayout } from "./data/layout.js";
 export { evaluateLayout, type EvaluateLayoutOptions } from "./data/evaluate-layout.js";
 
 // Files and formats.

@@ -73,13 +73,15 @@ test("no cycle between folders", () => {
   assert.deepEqual(cycles, []);
 });
 
+const lineCount = (text: string): number => text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+
 test("no source file over 400 lines unless its header says why", () => {
   const long = sources()
     .map((f) => ({ f: path.relative(PROJECT_ROOT, f), text: fs.readFileSync(f, "utf8") }))
     .filter(
       ({ text }) =>
-        text.split("\n").length > 400 && !/^\/[*/][^]*?Over 400 lines:/m.test(text.slice(0, 2000)),
+        lineCount(text) > 400 && !/Over 400 lines:/.test(/^\s*\/\*[^]*?\*\//.exec(text)?.[0] ?? ""),
     )
-    .map(({ f, text }) => `${f} (${text.split("\n").length} lines)`);
+    .map(({ f, text }) => `${f} (${lineCount(text)} lines)`);
   assert.deepEqual(long, []);
 });

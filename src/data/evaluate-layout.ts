@@ -10,13 +10,8 @@ import { readCsv } from "../io/csv.js";
 import { maskFromDecoded, readImageFile } from "../io/image-read.js";
 import { decodeRle } from "../io/rle.js";
 import { SegScoreAccumulator, type SegScore } from "../metric/segmentation-score.js";
-import {
-  DEFAULT_MASK_SUFFIXES,
-  listImageInputs,
-  maskBase,
-  scanLayout,
-  type LayoutOptions,
-} from "./layout.js";
+import { listImageInputs } from "./inputs.js";
+import { DEFAULT_MASK_SUFFIXES, maskBase, scanLayout, type LayoutOptions } from "./layout.js";
 
 export interface EvaluateLayoutOptions {
   /** The labelled data set (any layout) or a CSV of image,mask[,group]. */

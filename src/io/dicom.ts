@@ -31,6 +31,9 @@
  * The raw labels of a grey frame are the stored values v (before rescale, window and inversion); signed and
  * colour frames have none. A file counts as lossy when its transfer syntax is JPEG Baseline or when Lossy Image
  * Compression (0028,2110) is "01" (the pixels went through a lossy codec before being stored).
+ *
+ * Over 400 lines: one format's whole reading rule (transfer syntaxes, photometric models, bit layouts, VOI
+ * window) kept together, so what a DICOM frame becomes can be read in one place.
  */
 import dicomParser from "dicom-parser";
 import { fileError } from "../core/errors.js";

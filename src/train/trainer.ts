@@ -28,8 +28,6 @@ import { writeCurvesPng } from "./curves.js";
 import { SummaryWriter } from "./tensorboard.js";
 import { loadTrainingData, type DedupeSummary } from "./training-data.js";
 import { lossOf, validate } from "./validate.js";
-
-export type { DedupeSummary };
 import { BatchSource, batchesOf, epochOrder, seedFor, type Batch, type BatchContext } from "./batches.js";
 import {
   checkpointPath,
@@ -356,8 +354,7 @@ function endOfEpoch(run: Run): boolean {
     state.best = { valLoss: monitored, epoch: epoch + 1 };
     writeModelWeights(opts.out, run.model, { epoch: epoch + 1, valLoss: monitored });
   }
-  // Cosine: the schedule is a function of the epoch alone (so a resumed run lands on the same lr); the
-  // plateau bookkeeping still runs for early stopping.
+  // Cosine is a function of the epoch alone (resume-safe); the plateau still counts for early stopping.
   run.opt.lr = t.schedule === "cosine" ? cosineLr(t.lr, t.plateau.minLr, epoch + 1, t.epochs) : step.lr;
   if (run.tb) {
     run.history.append(row);
