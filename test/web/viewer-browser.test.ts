@@ -83,7 +83,7 @@ before(async () => {
     viewport: { width: 1280, height: 900 },
   });
   page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(5000);
+  page.setDefaultTimeout(10_000);
   page.on("console", (m) => {
     if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`);
   });
