@@ -234,7 +234,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
         const ours = E.tidy(() =>
           E.noGrad(() => net.forward(E.fromArray([b, UNET_H, UNET_W, 1], img)).mask.toFloat32Array()),
         );
-        const theirs = out.mask.data as Float32Array;
+        const theirs = out.mask_probability.data as Float32Array;
         onnxMaxAbsDiff = 0;
         for (let i = 0; i < ours.length; i++)
           onnxMaxAbsDiff = Math.max(onnxMaxAbsDiff, Math.abs(ours[i] - theirs[i]));

@@ -32,7 +32,7 @@ export {
   type MaskSize,
 } from "./model/mask-rule.js";
 export { loadModel, readModelConfig, type LoadedModel, type ModelFolderConfig } from "./model/model-file.js";
-export { exportOnnx } from "./model/onnx-export.js";
+export { exportOnnx, readOnnxMetadata, ONNX_OUTPUTS } from "./model/onnx-export.js";
 
 // Training.
 export { train, type TrainOptions, type TrainResult } from "./train/trainer.js";

@@ -16,6 +16,7 @@ import { register as registerTrain } from "./commands/train.js";
 import { register as registerCv } from "./commands/cv.js";
 import { register as registerBench } from "./commands/bench.js";
 import { UserError } from "../core/errors.js";
+import { installSignalHandlers } from "./signals.js";
 
 const program = new Command();
 program
@@ -43,6 +44,7 @@ registerDedupe(program);
 registerBench(program);
 
 async function main(): Promise<void> {
+  installSignalHandlers();
   try {
     await program.parseAsync(process.argv);
   } catch (e) {

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileError, UserError } from "../core/errors.js";
-import { AtomicFileWriter, writeFileAtomic } from "../io/atomic.js";
+import { AtomicFileWriter, trackTemp, writeError, writeFileAtomic } from "../io/atomic.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { readImageFile } from "../io/image-read.js";
 import { encodeNpyHeader } from "../io/npy.js";
@@ -84,7 +84,14 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
   if (train.length === 0) throw fileError(scanned.root, "no training images found");
   const { width, height } = await workingSize(opts, kaggle, train);
 
-  fs.mkdirSync(opts.out, { recursive: true });
+  // A folder this run creates is removed again if it fails or is interrupted (nothing half-made stays).
+  const created = !fs.existsSync(opts.out);
+  try {
+    fs.mkdirSync(opts.out, { recursive: true });
+  } catch (e) {
+    throw writeError(opts.out, e);
+  }
+  const untrackOut = created ? trackTemp(opts.out) : () => {};
   const writers: FrameArrayWriter[] = [];
   const open = (name: string): FrameArrayWriter => {
     const w = new FrameArrayWriter(path.join(opts.out, name), height, width);
@@ -210,10 +217,15 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
       skipped,
     };
     for (const w of writers) w.commit();
+    // An earlier run's test array would outlive a manifest that says there is none.
+    if (!testPart) fs.rmSync(path.join(opts.out, "test_images.npy"), { force: true });
     writeFileAtomic(path.join(opts.out, MANIFEST_NAME), JSON.stringify(manifest, null, 1) + "\n");
+    untrackOut();
     return manifest;
   } catch (e) {
     for (const w of writers) w.abort();
+    untrackOut();
+    if (created) fs.rmSync(opts.out, { recursive: true, force: true });
     throw e;
   }
 }

@@ -1,5 +1,46 @@
 import fs from "node:fs";
 import path from "node:path";
+import { fileError, UserError } from "../core/errors.js";
+
+/*
+ * Every temp file or staging folder alive in this process is registered here, so an interrupted command
+ * (Ctrl-C, SIGTERM, a closed pipe; see src/cli/main.ts) can remove them all before it exits: nothing
+ * half-written and no hidden leftovers.
+ */
+const live = new Set<string>();
+
+/** Registers a temp path (file or folder) until the returned function is called. */
+export function trackTemp(p: string): () => void {
+  live.add(p);
+  return () => void live.delete(p);
+}
+
+/** Removes every registered temp path (on interruption). Returns how many there were. */
+export function removeLiveTemps(): number {
+  const n = live.size;
+  for (const p of live) fs.rmSync(p, { recursive: true, force: true });
+  live.clear();
+  return n;
+}
+
+/** A write error as one line naming the file: "out/x.npy: cannot write: no space left on device (ENOSPC)". */
+export function writeError(target: string, e: unknown): UserError {
+  if (e instanceof UserError) return e;
+  const err = e as NodeJS.ErrnoException;
+  const reason: Record<string, string> = {
+    ENOSPC: "no space left on device",
+    EDQUOT: "disk quota exceeded",
+    EACCES: "permission denied",
+    EROFS: "read-only file system",
+    EISDIR: "is a folder",
+    ENOTDIR: "a parent is not a folder",
+  };
+  const code = err.code ?? "";
+  return fileError(
+    target,
+    `cannot write: ${reason[code] ?? err.message ?? String(e)}${code ? ` (${code})` : ""}`,
+  );
+}
 
 /** A temp path beside `target`, so the final rename stays on one file system. */
 export function tempPathFor(target: string): string {
@@ -8,14 +49,17 @@ export function tempPathFor(target: string): string {
 
 /** Writes a whole file so readers see either the old content or the new, never half of it. */
 export function writeFileAtomic(target: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
+  const untrack = trackTemp(tmp);
   try {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, target);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw e;
+    throw writeError(target, e);
+  } finally {
+    untrack();
   }
 }
 
@@ -26,39 +70,65 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
 export class AtomicFileWriter {
   readonly tmp: string;
   private fd: number | null;
+  private readonly untrack: () => void;
 
   constructor(readonly target: string) {
-    fs.mkdirSync(path.dirname(target), { recursive: true });
     this.tmp = tempPathFor(target);
-    this.fd = fs.openSync(this.tmp, "w");
+    this.untrack = trackTemp(this.tmp);
+    try {
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      this.fd = fs.openSync(this.tmp, "w");
+    } catch (e) {
+      this.untrack();
+      throw writeError(target, e);
+    }
+  }
+
+  /** Runs a file operation; an error (disk full, ...) aborts the file and names the target. */
+  private io<T>(op: () => T): T {
+    try {
+      return op();
+    } catch (e) {
+      this.abort();
+      throw writeError(this.target, e);
+    }
   }
 
   write(chunk: string | Uint8Array): void {
-    if (this.fd === null) throw new Error(`${this.target}: write after close`);
-    if (typeof chunk === "string") fs.writeSync(this.fd, chunk);
-    else {
-      let off = 0;
-      while (off < chunk.length) off += fs.writeSync(this.fd, chunk, off, chunk.length - off);
-    }
+    const fd = this.fd;
+    if (fd === null) throw new Error(`${this.target}: write after close`);
+    this.io(() => {
+      if (typeof chunk === "string") fs.writeSync(fd, chunk);
+      else {
+        let off = 0;
+        while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+      }
+    });
   }
 
   /** Writes at an absolute position (e.g. to patch a header once the size is known). */
   writeAt(chunk: Uint8Array, position: number): void {
-    if (this.fd === null) throw new Error(`${this.target}: write after close`);
-    fs.writeSync(this.fd, chunk, 0, chunk.length, position);
+    const fd = this.fd;
+    if (fd === null) throw new Error(`${this.target}: write after close`);
+    this.io(() => fs.writeSync(fd, chunk, 0, chunk.length, position));
   }
 
   commit(): void {
-    if (this.fd === null) throw new Error(`${this.target}: already closed`);
-    fs.fsyncSync(this.fd);
-    fs.closeSync(this.fd);
-    this.fd = null;
-    fs.renameSync(this.tmp, this.target);
+    const fd = this.fd;
+    if (fd === null) throw new Error(`${this.target}: already closed`);
+    this.io(() => {
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      this.fd = null;
+      fs.renameSync(this.tmp, this.target);
+    });
+    this.untrack();
   }
 
   abort(): void {
     if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
     fs.rmSync(this.tmp, { force: true });
+    this.untrack();
   }
 }

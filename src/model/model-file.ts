@@ -186,7 +186,8 @@ export function modelFolders(paths: string | readonly string[]): string[] {
         .readdirSync(p)
         .filter((d) => /^fold-\d+$/.test(d) && fs.existsSync(path.join(p, d, WEIGHTS_FILE)))
         .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
-      if (folds.length === 0) throw fileError(p, "cross-validation folder without any trained fold model yet");
+      if (folds.length === 0)
+        throw fileError(p, "cross-validation folder without any trained fold model yet");
       out.push(...folds.map((d) => path.join(p, d)));
     } else out.push(p);
   }

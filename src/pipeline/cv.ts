@@ -76,6 +76,8 @@ export interface CvOptions {
   /** Flip TTA when scoring the held-out fold. */
   tta?: boolean;
   log?: (line: string) => void;
+  /** Polled after every training step: true saves the fold's resume state and stops. */
+  shouldStop?: () => boolean;
   trainProgress?: ProgressFactory;
   progress?: ProgressFactory;
 }
@@ -182,10 +184,11 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
       valRows,
       resume: fs.existsSync(checkpointPath(dir)),
       maxMinutes: left,
+      shouldStop: o.shouldStop,
       progress: o.trainProgress,
       log: (line) => log(`  ${line}`),
     });
-    if (t.stopped === "time" || t.stopped === "steps") {
+    if (t.stopped !== "done" && t.stopped !== "early-stop") {
       stopped = "time";
       log(`stopped in fold ${f + 1}; continue with --resume`);
       break;

@@ -10,10 +10,10 @@ import path from "node:path";
 import { fileError } from "../core/errors.js";
 import { noProgress } from "../core/progress.js";
 import { decodeInOrder, type DecodedFrameOut, type DecodeJob } from "../data/decode-pool.js";
-import { listImageInputs } from "../data/layout.js";
+import { listImageInputs } from "../data/inputs.js";
 import { fitRect, unfitMap } from "../data/resize.js";
 import * as E from "../engine/index.js";
-import { writeFileAtomic } from "../io/atomic.js";
+import { trackTemp, writeFileAtomic } from "../io/atomic.js";
 import { csvLine } from "../io/csv.js";
 import { encodeGreyPng, encodePng, overlayRgb } from "../io/png.js";
 import { encodeRle } from "../io/rle.js";
@@ -68,6 +68,7 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
   const stage = path.join(o.out, `.nerveseg-tmp-${process.pid}`);
   const bar = (o.progress ?? noProgress)("predict", files.length);
   const rows: FilePrediction[] = [];
+  const untrack = trackTemp(stage);
   try {
     fs.mkdirSync(stage, { recursive: true });
     const pending: { frame: Frame; file: string; own: DecodedFrameOut }[] = [];
@@ -127,6 +128,7 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
     return { rows, maskFilesLeftOut, csv: path.join(o.out, PREDICTIONS_CSV) };
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });
+    untrack();
     for (const m of model) m.dispose();
   }
 }

@@ -59,12 +59,14 @@ export interface TrainOptions {
   logs?: boolean;
   /** Save the state and stop right after this many optimizer steps of the run (simulates an interruption). */
   stopAfterSteps?: number;
+  /** Polled after every step: true saves the resume state and stops (Ctrl-C in the CLI). */
+  shouldStop?: () => boolean;
   /** Progress and summary lines (default: stderr). */
   log?: (line: string) => void;
 }
 
 export interface TrainResult {
-  stopped: "done" | "early-stop" | "time" | "steps";
+  stopped: "done" | "early-stop" | "time" | "steps" | "interrupted";
   epochsDone: number;
   globalStep: number;
   best: { valLoss: number; epoch: number } | null;
@@ -313,6 +315,10 @@ async function runEpoch(run: Run, source: BatchSource): Promise<Stop | null> {
       if (opts.stopAfterSteps !== undefined && state.globalStep >= opts.stopAfterSteps) {
         saveState(run);
         return "steps";
+      }
+      if (opts.shouldStop?.()) {
+        saveState(run);
+        return "interrupted";
       }
       if (opts.maxMinutes !== null && Date.now() - run.started > opts.maxMinutes * 60_000) {
         saveState(run);

@@ -14,7 +14,7 @@ import {
 } from "../../src/data/synth.js";
 import type { SynthScene } from "../../src/data/synth-scene.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../src/io/image.js";
-import { contourOf } from "../../src/io/png.js";
+import { contourBand, contourOf, PRED_COLOR, TRUTH_COLOR } from "../../src/io/png.js";
 import { decodeRle, encodeRle } from "../../src/io/rle.js";
 import { readTiff } from "../../src/io/tiff.js";
 import { PROJECT_ROOT, SAMPLE_DIR, needsSample, tempDir } from "../helpers/sample.js";
@@ -398,18 +398,19 @@ test("nerveseg synth and overlay run end to end", { timeout: 120_000 }, () => {
     );
     const pngs = fs.readdirSync(ov).sort();
     assert.equal(pngs.length, 10);
-    // a labelled frame's overlay has exactly its mask's contour in green
+    // a labelled frame's overlay has exactly its mask's 2-px outer contour in blue
     const name = m.trainWithNerve > 0 ? firstLabelled(out) : "1_1";
     const mask = readTiff(path.join(out, "train", `${name}_mask.tif`)).data;
     const png = PNG.sync.read(fs.readFileSync(path.join(ov, `${name}.png`)));
     const edge = contourOf(mask, W, H);
+    const band = contourBand(mask, W, H, 2, "outer");
     const img = readTiff(path.join(out, "train", `${name}.tif`)).data;
     for (let i = 0; i < W * H; i++) {
       const px = [png.data[4 * i], png.data[4 * i + 1], png.data[4 * i + 2]];
-      assert.deepEqual(px, edge[i] ? [0, 255, 0] : [img[i], img[i], img[i]]);
+      assert.deepEqual(px, band[i] ? [...TRUTH_COLOR] : [img[i], img[i], img[i]]);
     }
 
-    // single-image form with a prediction: red contour on top
+    // single-image form with a prediction: orange contour inside it
     const single = path.join(root, "one.png");
     execFileSync(
       process.execPath,
@@ -429,7 +430,7 @@ test("nerveseg synth and overlay run end to end", { timeout: 120_000 }, () => {
     if (firstEdge >= 0)
       assert.deepEqual(
         [p1.data[4 * firstEdge], p1.data[4 * firstEdge + 1], p1.data[4 * firstEdge + 2]],
-        [255, 0, 0],
+        [...PRED_COLOR],
       );
 
     // a bad input is one line naming the file, exit 1

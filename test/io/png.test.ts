@@ -4,6 +4,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { PNG } from "pngjs";
 import {
+  contourBand,
   contourOf,
   drawContour,
   encodePng,
@@ -11,7 +12,8 @@ import {
   overlayRgb,
   writePng,
   GREEN,
-  RED,
+  PRED_COLOR,
+  TRUTH_COLOR,
 } from "../../src/io/png.js";
 import { overlayFile } from "../../src/cli/commands/overlay.js";
 import { readTiff } from "../../src/io/tiff.js";
@@ -121,7 +123,7 @@ test("drawContour paints exactly the boundary pixels in the colour and leaves th
   assert.ok(n > 0 && n < mask.reduce((a, b) => a + b, 0), "a ring, not the whole disc");
 });
 
-test("overlayRgb draws the mask in green and the prediction in red (prediction on top)", () => {
+test("overlayRgb draws the mask in blue just outside it and the prediction in orange just inside, 2 px", () => {
   const w = 6;
   const h = 5;
   const mask = new Uint8Array(w * h);
@@ -130,11 +132,15 @@ test("overlayRgb draws the mask in green and the prediction in red (prediction o
   pred[2 * w + 2] = 255;
   pred[0] = 255;
   const rgb = overlayRgb({ width: w, height: h, data: new Uint8Array(w * h).fill(9) }, mask, pred);
-  assert.deepEqual([...rgb.subarray((2 * w + 2) * 3, (2 * w + 2) * 3 + 3)], [...RED]);
-  assert.deepEqual([...rgb.subarray(0, 3)], [...RED]);
-  assert.deepEqual([...rgb.subarray(3, 6)], [9, 9, 9]);
+  const at = (a: Uint8Array, x: number, y: number) => [...a.subarray((y * w + x) * 3, (y * w + x) * 3 + 3)];
+  assert.deepEqual(at(rgb, 2, 2), [...PRED_COLOR]);
+  assert.deepEqual(at(rgb, 0, 0), [...PRED_COLOR]);
+  assert.deepEqual(at(rgb, 2, 1), [...TRUTH_COLOR]); // 1 step outside the truth
+  assert.deepEqual(at(rgb, 3, 3), [...TRUTH_COLOR]); // 2 steps
+  assert.deepEqual(at(rgb, 5, 2), [9, 9, 9]); // 3 steps
   const onlyMask = overlayRgb({ width: w, height: h, data: new Uint8Array(w * h).fill(9) }, mask);
-  assert.deepEqual([...onlyMask.subarray((2 * w + 2) * 3, (2 * w + 2) * 3 + 3)], [...GREEN]);
+  assert.deepEqual(at(onlyMask, 2, 2), [9, 9, 9]);
+  assert.deepEqual(at(onlyMask, 2, 3), [...TRUTH_COLOR]);
 });
 
 test("writePng writes a decodable file and leaves no temp file", () => {
@@ -151,7 +157,7 @@ test("writePng writes a decodable file and leaves no temp file", () => {
 });
 
 test(
-  "overlayFile on a real frame (1_14) draws exactly its mask's contour in green",
+  "overlayFile on a real frame (1_14) draws exactly its mask's 2-px outer contour in blue",
   { skip: needsSample },
   () => {
     const dir = tempDir();
@@ -165,14 +171,16 @@ test(
         path.join(SAMPLE_DIR, "train", "1_14_mask.tif"),
       );
       const back = decodeToRgb(fs.readFileSync(out));
-      const edge = contourOf(mask, img.width, img.height);
-      let green = 0;
+      const edge = contourBand(mask, img.width, img.height, 2, "outer");
+      let blue = 0;
+      // The frame's rows (a legend strip follows them).
       for (let i = 0; i < img.width * img.height; i++) {
-        const want = edge[i] ? [0, 255, 0] : [img.data[i], img.data[i], img.data[i]];
+        const want = edge[i] ? [...TRUTH_COLOR] : [img.data[i], img.data[i], img.data[i]];
         assert.deepEqual([back.rgb[3 * i], back.rgb[3 * i + 1], back.rgb[3 * i + 2]], want);
-        if (edge[i]) green++;
+        if (edge[i]) blue++;
       }
-      assert.ok(green > 200 && green < 1000, `contour of a 7,194 px nerve: ${green} px`);
+      assert.ok(blue > 400 && blue < 2000, `contour of a 7,194 px nerve: ${blue} px`);
+      assert.ok(back.height > img.height, "a legend strip under the frame");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

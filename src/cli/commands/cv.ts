@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { crossValidate, cvTable } from "../../pipeline/cv.js";
 import { floatOption, intOption } from "../options.js";
 import { barsUnlessQuiet, progressFactory } from "../progress.js";
+import { onInterruptGracefully } from "../signals.js";
 import { addRecipeOptions, presetFromFlags, type TrainFlags } from "./train.js";
 
 export function register(program: Command): void {
@@ -56,7 +57,13 @@ export function register(program: Command): void {
           maxMinutes?: number;
         },
       ) => {
+        let interrupted = "";
+        onInterruptGracefully((signal) => {
+          interrupted = signal;
+          console.error(`\n${signal}: stopping after this step (again to stop at once)`);
+        });
         const r = await crossValidate({
+          shouldStop: () => interrupted !== "",
           data: f.data,
           out: f.out,
           preset: presetFromFlags(f),
@@ -71,7 +78,12 @@ export function register(program: Command): void {
           progress: progressFactory(f.quiet),
         });
         console.log(cvTable(r));
-        if (!r.complete)
+        if (interrupted) {
+          console.log(
+            `interrupted (${interrupted}): finished folds and the current fold's resume state are kept; continue with --resume`,
+          );
+          process.exitCode = 130;
+        } else if (!r.complete)
           console.log(
             r.stopped === "time"
               ? `stopped by --max-minutes with ${r.folds.length} fold(s) done; continue with --resume`

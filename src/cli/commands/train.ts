@@ -3,6 +3,8 @@ import { DEFAULT_ELASTIC, loadPreset, type Preset } from "../../model/config.js"
 import { train } from "../../train/trainer.js";
 import { choiceOption, floatOption, intOption } from "../options.js";
 import { barsUnlessQuiet } from "../progress.js";
+import { onInterruptGracefully } from "../signals.js";
+import { checkpointPath } from "../../train/checkpoint.js";
 import type { DedupePolicy } from "../../data/dedupe.js";
 
 export interface TrainFlags {
@@ -103,7 +105,15 @@ export function register(program: Command): void {
     )
     .action(async (f: TrainFlags) => {
       const preset = presetFromFlags(f);
+      let interrupted = "";
+      onInterruptGracefully((signal) => {
+        interrupted = signal;
+        console.error(
+          `\n${signal}: stopping after this step (again to stop at once, losing the current epoch)`,
+        );
+      });
       const r = await train({
+        shouldStop: () => interrupted !== "",
         data: f.data,
         out: f.out,
         preset,
@@ -117,6 +127,14 @@ export function register(program: Command): void {
       const best = r.best
         ? `best val_loss ${r.best.valLoss.toFixed(4)} at epoch ${r.best.epoch}`
         : "no epoch finished";
+      if (r.stopped === "interrupted") {
+        console.log(
+          `interrupted (${interrupted}) after ${r.globalStep} step(s): the resume state is saved in ${checkpointPath(f.out)}; ` +
+            `${r.best ? `the best model so far (epoch ${r.best.epoch}) is in ${f.out}` : "no model yet (no epoch finished)"}; continue with --resume`,
+        );
+        process.exitCode = 130;
+        return;
+      }
       console.log(
         `${r.stopped === "done" ? "done" : `stopped (${r.stopped})`}: ${r.epochsDone} epoch(s), ${best}; ` +
           `model in ${f.out} (peak RSS ${(r.peakRss / 2 ** 20).toFixed(0)} MiB)`,
