@@ -11,6 +11,7 @@
  * Both files are written atomically (temp + rename). config.json is identical for every save of one
  * run, so a kill between the two renames still leaves a matching pair.
  */
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
@@ -89,14 +90,37 @@ function writeConfigFile(file: string, config: ModelFolderConfig): void {
   writeFileAtomic(file, JSON.stringify(config, null, 2) + "\n");
 }
 
-/** Writes model.safetensors (atomically). */
+/**
+ * SHA-256 over the tensors (sorted names, shapes and float32 bytes), stored in the weights' metadata so a
+ * damaged file (a flipped bit) is refused on load rather than predicting nonsense.
+ */
+export function tensorsDigest(tensors: Record<string, StTensor>): string {
+  const h = crypto.createHash("sha256");
+  for (const name of Object.keys(tensors).sort()) {
+    const t = tensors[name];
+    h.update(`${name}:${t.shape.join("x")};`);
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  return h.digest("hex");
+}
+
+/** The first non-finite value of named tensors, as "name[index] = value"; null when all are finite. */
+export function firstNonFinite(tensors: Iterable<[string, Float32Array]>): string | null {
+  for (const [name, data] of tensors)
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return `${name}[${i}] = ${data[i]}`;
+  return null;
+}
+
+/** Writes model.safetensors (atomically), with its checksum. */
 export function writeModelWeights(dir: string, model: UNet, info: WeightsInfo): void {
-  writeSafetensors(path.join(dir, WEIGHTS_FILE), modelTensors(model), {
+  const tensors = modelTensors(model);
+  writeSafetensors(path.join(dir, WEIGHTS_FILE), tensors, {
     format: MODEL_FORMAT,
     preset: model.config.preset,
     epoch: String(info.epoch),
     val_loss: String(info.valLoss),
     saved: new Date().toISOString(),
+    sha256: tensorsDigest(tensors),
   });
 }
 
@@ -130,16 +154,30 @@ export interface LoadedModel {
 }
 
 /**
- * Loads a model folder, checking that the weights match the config (every tensor present, with the
+ * Loads a model folder, checking that the weights are intact (their checksum; folders written before
+ * checksums existed load with a note) and finite, and match the config (every tensor present, with the
  * shape the config's architecture wants). The model is returned in eval mode.
  */
-export function loadModel(dir: string): LoadedModel {
+export function loadModel(
+  dir: string,
+  note: (message: string) => void = (m) => console.error(`nerveseg: note: ${m}`),
+): LoadedModel {
   const config = readModelConfig(dir);
   const file = path.join(dir, WEIGHTS_FILE);
   if (!fs.existsSync(file)) throw fileError(file, "missing (the folder has a config but no weights)");
   const st = readSafetensors(file);
   if (st.metadata.format !== undefined && st.metadata.format !== MODEL_FORMAT)
     throw fileError(file, `metadata format is "${st.metadata.format}", expected "${MODEL_FORMAT}"`);
+  if (st.metadata.sha256 === undefined)
+    note(`${file}: no checksum (written by an older nerveseg); not verified`);
+  else if (tensorsDigest(st.tensors) !== st.metadata.sha256)
+    throw fileError(
+      file,
+      "checksum mismatch: the weights are damaged (the file changed after it was written)",
+    );
+  const bad = firstNonFinite(Object.entries(st.tensors).map(([n, t]) => [n, t.data]));
+  if (bad !== null)
+    throw fileError(file, `non-finite weight ${bad}: the training run diverged or the file is damaged`);
   const model = new UNet(config.model, config.normalization, new E.Rng(0));
   try {
     const want = new Map([...model.namedParameters(), ...model.namedBuffers()].map(([n, t]) => [n, t.shape]));

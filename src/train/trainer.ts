@@ -13,31 +13,18 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as E from "../engine/index.js";
-import { UserError } from "../core/errors.js";
-import { noProgress, type ProgressFactory } from "../core/progress.js";
-import { readManifest } from "../data/manifest.js";
+import type { ProgressFactory } from "../core/progress.js";
 import type { DedupePolicy } from "../data/dedupe.js";
 import type { Preset } from "../model/config.js";
-import { DEFAULT_POSTPROCESS } from "../model/mask-rule.js";
-import { UNet } from "../model/unet.js";
-import type { ModelConfig, TrainConfig } from "../model/config.js";
-import { writeModelConfig, writeModelWeights, type ModelFolderConfig } from "../model/model-file.js";
-import { cosineLr, plateauOptionsOf, ReduceLROnPlateau } from "./lr-schedule.js";
-import { TrainingHistory, type HistoryRow } from "./history.js";
+import { firstNonFinite, writeModelConfig, writeModelWeights } from "../model/model-file.js";
+import { BatchSource, batchesOf, epochOrder, seedFor, type Batch } from "./batches.js";
 import { writeCurvesPng } from "./curves.js";
+import { type HistoryRow } from "./history.js";
+import { cosineLr } from "./lr-schedule.js";
+import { diverged, resume, saveState, setUp, type Run } from "./run.js";
 import { SummaryWriter } from "./tensorboard.js";
-import { loadTrainingData, type DedupeSummary } from "./training-data.js";
+import type { DedupeSummary } from "./training-data.js";
 import { lossOf, validate } from "./validate.js";
-import { BatchSource, batchesOf, epochOrder, seedFor, type Batch, type BatchContext } from "./batches.js";
-import {
-  checkpointPath,
-  readCheckpoint,
-  restoreCheckpoint,
-  saveCheckpoint,
-  fingerprintOf,
-  type LoadedCheckpoint,
-  type TrainState,
-} from "./checkpoint.js";
 
 export interface TrainOptions {
   /** Prepared folder (manifest.json + arrays). */
@@ -80,31 +67,6 @@ export interface TrainResult {
   peakRss: number;
 }
 
-/** Everything one training run holds between its phases. */
-interface Run {
-  opts: TrainOptions;
-  log: (line: string) => void;
-  progress: ProgressFactory;
-  m: ModelConfig;
-  t: TrainConfig;
-  ctx: BatchContext;
-  trainIdx: number[];
-  valIdx: number[];
-  baseline: number;
-  dedupe: DedupeSummary;
-  folderConfig: ModelFolderConfig;
-  model: UNet;
-  params: E.Parameter[];
-  opt: E.Optimizer;
-  plateau: ReduceLROnPlateau;
-  state: TrainState;
-  history: TrainingHistory;
-  tb: SummaryWriter | null;
-  started: number;
-  lastCheckpoint: number;
-  peakRss: number;
-}
-
 type Stop = TrainResult["stopped"];
 
 /** Trains a model; see the file comment for what lands in opts.out. */
@@ -134,131 +96,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   return finish(run, stopped);
 }
 
-/** Set-up: the split, frames at model resolution, dedupe, the model, optimizer and schedule. */
-function setUp(opts: TrainOptions): Run {
-  const log = opts.log ?? ((line: string) => console.error(line));
-  const progress = opts.progress ?? noProgress;
-  const { model: m, train: t } = opts.preset;
-  if (t.threads !== null) E.setThreads(t.threads);
-  const manifest = readManifest(opts.data);
-  const ckFile = checkpointPath(opts.out);
-  if (!opts.resume && fs.existsSync(ckFile))
-    throw new UserError(
-      `${opts.out}: already holds a training run (${ckFile}); pass --resume to continue it or choose another --out`,
-    );
-
-  const data = loadTrainingData(opts, manifest, log, progress);
-  const { ctx, trainIdx, valIdx, dedupe } = data;
-  const normalization = ctx.normalization;
-
-  const model = new UNet(m, normalization, new E.Rng(t.seed));
-  const params = model.parameters();
-  const opt: E.Optimizer =
-    t.optimizer === "adam"
-      ? new E.Adam(params, { lr: t.lr, weightDecay: t.weightDecay })
-      : new E.SGD(params, {
-          lr: t.lr,
-          momentum: t.momentum,
-          nesterov: t.nesterov,
-          weightDecay: t.weightDecay,
-        });
-  const plateau = new ReduceLROnPlateau(t.lr, plateauOptionsOf(t));
-  const state: TrainState = {
-    version: 1,
-    fingerprint: fingerprintOf(opts.preset, opts.data, opts.dedupe, data.valRows),
-    epoch: 0,
-    batchInEpoch: 0,
-    globalStep: 0,
-    optimizer: { kind: t.optimizer, step: 0, lr: t.lr },
-    plateau: plateau.state(),
-    dropoutRng: model.dropoutRng?.getState() ?? null,
-    best: null,
-    history: [],
-    running: { loss: 0, dice: 0, images: 0, batches: 0, seconds: 0 },
-  };
-  const folderConfig: ModelFolderConfig = {
-    format: "nerveseg-model",
-    version: 1,
-    model: m,
-    train: t,
-    normalization,
-    resize: "area",
-    postprocess: DEFAULT_POSTPROCESS,
-    data: {
-      prepared: path.resolve(opts.data),
-      trainFrames: trainIdx.length,
-      valFrames: valIdx.length,
-      dedupe: opts.dedupe,
-    },
-  };
-  return {
-    opts,
-    log,
-    progress,
-    m,
-    t,
-    ctx,
-    trainIdx,
-    valIdx,
-    baseline: data.baseline,
-    dedupe,
-    folderConfig,
-    model,
-    params,
-    opt,
-    plateau,
-    state,
-    history: new TrainingHistory(path.join(opts.out, "history.csv"), []),
-    tb: null,
-    started: Date.now(),
-    lastCheckpoint: Date.now(),
-    peakRss: process.memoryUsage.rss(),
-  };
-}
-
-/** Resume: with --resume and a checkpoint of the same run, the model, optimizer, schedule and counters. */
-function resume(run: Run): void {
-  const { opts, log } = run;
-  if (!opts.resume) return;
-  const ck: LoadedCheckpoint | null = readCheckpoint(opts.out);
-  if (ck === null) {
-    log(`resume: no checkpoint in ${opts.out} yet, starting from scratch`);
-    return;
-  }
-  if (ck.state.fingerprint !== run.state.fingerprint)
-    throw new UserError(
-      `${checkpointPath(opts.out)}: was written by a different model, recipe, data set or dedupe policy; resume with the same options (only --epochs, --threads and --max-minutes may change)`,
-    );
-  restoreCheckpoint(opts.out, ck, run.model, run.opt);
-  run.state = ck.state;
-  run.plateau = new ReduceLROnPlateau(run.t.lr, plateauOptionsOf(run.t), run.state.plateau);
-  if (run.state.dropoutRng && run.model.dropoutRng) run.model.dropoutRng.setState(run.state.dropoutRng);
-  run.history = new TrainingHistory(path.join(opts.out, "history.csv"), run.state.history);
-  log(`resume: epoch ${run.state.epoch + 1}, batch ${run.state.batchInEpoch}, step ${run.state.globalStep}`);
-}
-
 /** The output folder's config.json, the logs, and the run's opening line. */
 function startLogs(run: Run): void {
   const { opts, m } = run;
   fs.mkdirSync(opts.out, { recursive: true });
-  writeModelConfig(opts.out, run.folderConfig);
   if (opts.logs ?? true) run.tb = new SummaryWriter(path.join(opts.out, "logs"));
   run.log(
     `train: ${run.trainIdx.length} frames, validation: ${run.valIdx.length} (all-empty baseline score ${run.baseline.toFixed(4)}), ` +
       `model ${m.preset} ${m.inputHeight}x${m.inputWidth} ${run.model.parameterCount()} parameters, ${E.getThreads()} thread(s)`,
   );
-}
-
-/** Saves the resume state (and hands pooled buffers back first, so the save's copies do not stack). */
-function saveState(run: Run): void {
-  const { state, opt, t } = run;
-  E.releaseMemoryPool();
-  state.optimizer = { kind: t.optimizer, step: opt.stepCount, lr: opt.lr };
-  state.plateau = run.plateau.state();
-  state.dropoutRng = run.model.dropoutRng?.getState() ?? null;
-  state.history = run.history.rows;
-  saveCheckpoint(run.opts.out, run.model, opt, state);
-  run.lastCheckpoint = Date.now();
 }
 
 /**
@@ -296,12 +142,20 @@ async function runEpoch(run: Run, source: BatchSource): Promise<Stop | null> {
         const l = lossOf(run.model.forward(x), y, has, opts.preset);
         run.opt.zeroGrad();
         l.total.backward();
-        if (t.clipNorm !== null) E.clipGradNorm(run.params, t.clipNorm);
+        const loss = l.total.item();
+        if (!Number.isFinite(loss)) diverged(run, `the loss is ${loss}`, bi);
+        // The gradient norm (native, cheap) every step: clipping with an infinite bound only measures it.
+        try {
+          E.clipGradNorm(run.params, t.clipNorm ?? Infinity);
+        } catch {
+          const grads = run.model
+            .namedParameters()
+            .map(([n, p]): [string, Float32Array] => [`${n} (gradient)`, p.grad!.data]);
+          diverged(run, `the gradient norm is not finite: ${firstNonFinite(grads)}`, bi);
+        }
         run.opt.step();
-        return [l.total.item(), l.dice.item()];
+        return [loss, l.dice.item()];
       });
-      if (!Number.isFinite(lossValue))
-        throw new Error(`training diverged: loss ${lossValue} at epoch ${epoch + 1}, batch ${bi + 1}`);
       state.running.seconds += (performance.now() - t0) / 1000;
       state.running.loss += lossValue * b.count;
       state.running.dice += (1 - diceLossValue) * b.count;
@@ -354,10 +208,22 @@ function endOfEpoch(run: Run): boolean {
     lr: run.opt.lr,
     img_per_s: r.images / Math.max(1e-9, r.seconds),
   };
+  const bad = firstNonFinite(
+    [...run.model.namedParameters(), ...run.model.namedBuffers()].map(([n, p]): [string, Float32Array] => [
+      n,
+      p.data,
+    ]),
+  );
+  if (bad !== null) diverged(run, `a weight or BatchNorm statistic is not finite: ${bad}`, null);
+  if (!Number.isFinite(row.loss) || (!Number.isFinite(val.loss) && !Number.isNaN(val.loss)))
+    diverged(run, `the epoch's loss is ${row.loss}, validation loss ${val.loss}`, null);
   const monitored = Number.isNaN(val.loss) ? row.loss : val.loss;
   const step = run.plateau.step(monitored);
   if (state.best === null || monitored < state.best.valLoss) {
     state.best = { valLoss: monitored, epoch: epoch + 1 };
+    // config.json goes with the weights (not at the start), so a folder holding an older model never
+    // pairs a new config with old weights.
+    writeModelConfig(opts.out, run.folderConfig);
     writeModelWeights(opts.out, run.model, { epoch: epoch + 1, valLoss: monitored });
   }
   // Cosine is a function of the epoch alone (resume-safe); the plateau still counts for early stopping.

@@ -1,0 +1,180 @@
+/*
+ * One training run's state between its phases (see trainer.ts): set-up (data, model, optimizer, schedule),
+ * resume from a checkpoint, saving the resume state, and stopping a diverged run.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import * as E from "../engine/index.js";
+import { UserError } from "../core/errors.js";
+import { noProgress, type ProgressFactory } from "../core/progress.js";
+import { readManifest } from "../data/manifest.js";
+import type { ModelConfig, TrainConfig } from "../model/config.js";
+import { DEFAULT_POSTPROCESS } from "../model/mask-rule.js";
+import type { ModelFolderConfig } from "../model/model-file.js";
+import { UNet } from "../model/unet.js";
+import type { BatchContext } from "./batches.js";
+import {
+  checkpointPath,
+  fingerprintOf,
+  readCheckpoint,
+  restoreCheckpoint,
+  saveCheckpoint,
+  type LoadedCheckpoint,
+  type TrainState,
+} from "./checkpoint.js";
+import { TrainingHistory } from "./history.js";
+import { plateauOptionsOf, ReduceLROnPlateau } from "./lr-schedule.js";
+import type { SummaryWriter } from "./tensorboard.js";
+import { loadTrainingData, type DedupeSummary } from "./training-data.js";
+import type { TrainOptions } from "./trainer.js";
+
+/** Everything one training run holds between its phases. */
+export interface Run {
+  opts: TrainOptions;
+  log: (line: string) => void;
+  progress: ProgressFactory;
+  m: ModelConfig;
+  t: TrainConfig;
+  ctx: BatchContext;
+  trainIdx: number[];
+  valIdx: number[];
+  baseline: number;
+  dedupe: DedupeSummary;
+  folderConfig: ModelFolderConfig;
+  model: UNet;
+  params: E.Parameter[];
+  opt: E.Optimizer;
+  plateau: ReduceLROnPlateau;
+  state: TrainState;
+  history: TrainingHistory;
+  tb: SummaryWriter | null;
+  started: number;
+  lastCheckpoint: number;
+  peakRss: number;
+}
+
+/** Set-up: the split, frames at model resolution, dedupe, the model, optimizer and schedule. */
+export function setUp(opts: TrainOptions): Run {
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const progress = opts.progress ?? noProgress;
+  const { model: m, train: t } = opts.preset;
+  if (t.threads !== null) E.setThreads(t.threads);
+  const manifest = readManifest(opts.data);
+  const ckFile = checkpointPath(opts.out);
+  if (!opts.resume && fs.existsSync(ckFile))
+    throw new UserError(
+      `${opts.out}: already holds a training run (${ckFile}); pass --resume to continue it or choose another --out`,
+    );
+
+  const data = loadTrainingData(opts, manifest, log, progress);
+  const { ctx, trainIdx, valIdx, dedupe } = data;
+  const normalization = ctx.normalization;
+
+  const model = new UNet(m, normalization, new E.Rng(t.seed));
+  const params = model.parameters();
+  const opt: E.Optimizer =
+    t.optimizer === "adam"
+      ? new E.Adam(params, { lr: t.lr, weightDecay: t.weightDecay })
+      : new E.SGD(params, {
+          lr: t.lr,
+          momentum: t.momentum,
+          nesterov: t.nesterov,
+          weightDecay: t.weightDecay,
+        });
+  const plateau = new ReduceLROnPlateau(t.lr, plateauOptionsOf(t));
+  const state: TrainState = {
+    version: 1,
+    fingerprint: fingerprintOf(opts.preset, opts.data, opts.dedupe, data.valRows),
+    epoch: 0,
+    batchInEpoch: 0,
+    globalStep: 0,
+    optimizer: { kind: t.optimizer, step: 0, lr: t.lr },
+    plateau: plateau.state(),
+    dropoutRng: model.dropoutRng?.getState() ?? null,
+    best: null,
+    history: [],
+    running: { loss: 0, dice: 0, images: 0, batches: 0, seconds: 0 },
+  };
+  const folderConfig: ModelFolderConfig = {
+    format: "nerveseg-model",
+    version: 1,
+    model: m,
+    train: t,
+    normalization,
+    resize: "area",
+    postprocess: DEFAULT_POSTPROCESS,
+    data: {
+      prepared: path.resolve(opts.data),
+      trainFrames: trainIdx.length,
+      valFrames: valIdx.length,
+      dedupe: opts.dedupe,
+    },
+  };
+  return {
+    opts,
+    log,
+    progress,
+    m,
+    t,
+    ctx,
+    trainIdx,
+    valIdx,
+    baseline: data.baseline,
+    dedupe,
+    folderConfig,
+    model,
+    params,
+    opt,
+    plateau,
+    state,
+    history: new TrainingHistory(path.join(opts.out, "history.csv"), []),
+    tb: null,
+    started: Date.now(),
+    lastCheckpoint: Date.now(),
+    peakRss: process.memoryUsage.rss(),
+  };
+}
+
+/** Resume: with --resume and a checkpoint of the same run, the model, optimizer, schedule and counters. */
+export function resume(run: Run): void {
+  const { opts, log } = run;
+  if (!opts.resume) return;
+  const ck: LoadedCheckpoint | null = readCheckpoint(opts.out);
+  if (ck === null) {
+    log(`resume: no checkpoint in ${opts.out} yet, starting from scratch`);
+    return;
+  }
+  if (ck.state.fingerprint !== run.state.fingerprint)
+    throw new UserError(
+      `${checkpointPath(opts.out)}: was written by a different model, recipe, data set or dedupe policy; resume with the same options (only --epochs, --threads and --max-minutes may change)`,
+    );
+  restoreCheckpoint(opts.out, ck, run.model, run.opt);
+  run.state = ck.state;
+  run.plateau = new ReduceLROnPlateau(run.t.lr, plateauOptionsOf(run.t), run.state.plateau);
+  if (run.state.dropoutRng && run.model.dropoutRng) run.model.dropoutRng.setState(run.state.dropoutRng);
+  run.history = new TrainingHistory(path.join(opts.out, "history.csv"), run.state.history);
+  log(`resume: epoch ${run.state.epoch + 1}, batch ${run.state.batchInEpoch}, step ${run.state.globalStep}`);
+}
+
+/** Saves the resume state (and hands pooled buffers back first, so the save's copies do not stack). */
+export function saveState(run: Run): void {
+  const { state, opt, t } = run;
+  E.releaseMemoryPool();
+  state.optimizer = { kind: t.optimizer, step: opt.stepCount, lr: opt.lr };
+  state.plateau = run.plateau.state();
+  state.dropoutRng = run.model.dropoutRng?.getState() ?? null;
+  state.history = run.history.rows;
+  saveCheckpoint(run.opts.out, run.model, opt, state);
+  run.lastCheckpoint = Date.now();
+}
+
+/**
+ * Stops a run whose numbers stopped being numbers: one line naming the epoch (and batch) and the first
+ * non-finite tensor. Nothing of the diverged state is saved: the last checkpoint and best model stay.
+ */
+export function diverged(run: Run, what: string, batch: number | null): never {
+  const where = `epoch ${run.state.epoch + 1}${batch === null ? "" : `, batch ${batch + 1}`}`;
+  throw new UserError(
+    `${run.opts.out}: training diverged at ${where}: ${what}; the last good checkpoint and best model are kept (lower the learning rate, or clip gradients with clipNorm)`,
+  );
+}
