@@ -17,3 +17,12 @@ fi
 # onnxruntime-node's install script would download GPU binaries; the CPU build ships in the package.
 export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund
+# The `nerveseg` command on PATH (what the demo's last lines and the README use): build, then link the
+# CLI into /usr/local/bin (a plain symlink; `npm link` would rebuild the native addon a second time).
+npm run build --silent
+chmod +x dist/src/cli/main.js
+if [ -w /usr/local/bin ]; then
+  ln -sf "$(pwd)/dist/src/cli/main.js" /usr/local/bin/nerveseg
+else
+  echo "note: /usr/local/bin is not writable; run the CLI as node dist/src/cli/main.js"
+fi

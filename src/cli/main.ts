@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { register as registerPredict } from "./commands/predict.js";
 import { register as registerTune } from "./commands/tune.js";
 import { register as registerSubmit } from "./commands/submit.js";
@@ -17,13 +17,19 @@ import { register as registerCv } from "./commands/cv.js";
 import { register as registerBench } from "./commands/bench.js";
 import { UserError } from "../core/errors.js";
 import { installSignalHandlers } from "./signals.js";
+import { VERSION } from "./version.js";
 
 const program = new Command();
 program
   .name("nerveseg")
-  .description("Brachial plexus nerve segmentation in ultrasound images (Kaggle 2016)")
+  .description(
+    "Segmentation of structures in ultrasound images (the Kaggle 2016 nerve task, and your own data)",
+  )
+  .version(VERSION, "-V, --version", "print the version")
   .option("--verbose", "print stack traces on errors")
-  .showHelpAfterError();
+  // A usage error is one line and a pointer to --help (not the whole help), and exits 2.
+  .showHelpAfterError("(add --help for usage)")
+  .exitOverride();
 
 // Each command lives in ./commands/<name>.ts and registers itself here.
 // (register lines below, one per command, in pipeline order for --help)
@@ -43,11 +49,57 @@ registerRle(program);
 registerDedupe(program);
 registerBench(program);
 
+/**
+ * An unknown flag is named before a missing required one (commander checks those first), so a typo like
+ * `--modle` reads "unknown option '--modle' (Did you mean --model?)", not "--model not specified".
+ */
+function checkUnknownFlags(argv: readonly string[]): void {
+  const cmd = program.commands.find((c) => c.name() === argv[2] || c.aliases().includes(argv[2]));
+  if (!cmd) return;
+  const known = new Set(["--help", "-h", "--verbose"]);
+  for (const o of [...cmd.options, ...program.options]) {
+    if (o.long) known.add(o.long);
+    if (o.short) known.add(o.short);
+    if (o.negate && o.long) known.add(o.long);
+  }
+  for (const arg of argv.slice(3)) {
+    if (arg === "--") break;
+    if (!arg.startsWith("-") || /^-\d/.test(arg)) continue;
+    const flag = arg.split("=")[0];
+    if (!known.has(flag)) {
+      const longs = [...known].filter((k) => k.startsWith("--"));
+      const near = longs.find((k) => editDistance(k, flag) <= 2);
+      cmd.error(
+        `error: unknown option '${flag}'${near ? ` (Did you mean ${near}?)` : ""}`,
+        {
+          exitCode: 2,
+          code: "commander.unknownOption",
+        },
+      );
+    }
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length][b.length];
+}
+
 async function main(): Promise<void> {
   installSignalHandlers();
   try {
+    checkUnknownFlags(process.argv);
     await program.parseAsync(process.argv);
   } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and --version exit 0; every usage error exits 2 (commander has printed it).
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
     const verbose = process.argv.includes("--verbose");
     if (e instanceof UserError && !verbose) {
       console.error(`nerveseg: ${e.message}`);

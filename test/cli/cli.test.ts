@@ -52,3 +52,21 @@ test("a bad flag value is a usage error", () => {
   assert.notEqual(r.code, 0);
   assert.match(r.err, /--val must be a number in \[0, 0\.9\]/);
 });
+
+test("usage errors: one line and a pointer to --help, exit 2; a typo is named before a missing option; --version", () => {
+  const typo = cli("predict", "--modle", "x");
+  assert.equal(typo.code, 2);
+  assert.match(
+    typo.err,
+    /^error: unknown option '--modle' \(Did you mean --model\?\)\n\(add --help for usage\)\n?$/,
+  );
+  const missing = cli("predict", "a.png");
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /required option '--model <dir>' not specified/);
+  assert.ok(missing.err.split("\n").filter(Boolean).length <= 2, "no full help");
+  const bad = cli("prepare", "--split", "foo");
+  assert.equal(bad.code, 2);
+  const version = cli("--version");
+  assert.equal(version.code, 0);
+  assert.match(version.out.trim(), /^\d+\.\d+\.\d+$/);
+});
