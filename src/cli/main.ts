@@ -54,7 +54,14 @@ registerBench(program);
  * `--modle` reads "unknown option '--modle' (Did you mean --model?)", not "--model not specified".
  */
 function checkUnknownFlags(argv: readonly string[]): void {
-  const cmd = program.commands.find((c) => c.name() === argv[2] || c.aliases().includes(argv[2]));
+  // The (sub)command the arguments name: `rle decode` is two levels down.
+  let cmd: Command | undefined = program;
+  let at = 2;
+  while (cmd && cmd.commands.length > 0) {
+    const name = argv[at];
+    cmd = cmd.commands.find((c) => c.name() === name || c.aliases().includes(name));
+    at++;
+  }
   if (!cmd) return;
   const known = new Set(["--help", "-h", "--verbose"]);
   for (const o of [...cmd.options, ...program.options]) {
@@ -62,20 +69,17 @@ function checkUnknownFlags(argv: readonly string[]): void {
     if (o.short) known.add(o.short);
     if (o.negate && o.long) known.add(o.long);
   }
-  for (const arg of argv.slice(3)) {
+  for (const arg of argv.slice(at)) {
     if (arg === "--") break;
     if (!arg.startsWith("-") || /^-\d/.test(arg)) continue;
     const flag = arg.split("=")[0];
     if (!known.has(flag)) {
       const longs = [...known].filter((k) => k.startsWith("--"));
       const near = longs.find((k) => editDistance(k, flag) <= 2);
-      cmd.error(
-        `error: unknown option '${flag}'${near ? ` (Did you mean ${near}?)` : ""}`,
-        {
-          exitCode: 2,
-          code: "commander.unknownOption",
-        },
-      );
+      cmd.error(`error: unknown option '${flag}'${near ? ` (Did you mean ${near}?)` : ""}`, {
+        exitCode: 2,
+        code: "commander.unknownOption",
+      });
     }
   }
 }

@@ -132,3 +132,55 @@ export class AtomicFileWriter {
     this.untrack();
   }
 }
+
+/**
+ * A folder output (many files) that appears all at once: files are written into a hidden staging folder
+ * inside `out`, and commit() moves them into place (each rename atomic; files of an earlier run with
+ * other names stay). abort(), an error or an interruption leaves `out` as it was.
+ */
+export class StagedFolder {
+  readonly stage: string;
+  private readonly untrack: () => void;
+
+  constructor(readonly out: string) {
+    this.stage = path.join(out, `.nerveseg-tmp-${process.pid}-${Date.now()}`);
+    this.untrack = trackTemp(this.stage);
+    try {
+      fs.mkdirSync(this.stage, { recursive: true });
+    } catch (e) {
+      this.untrack();
+      throw writeError(out, e);
+    }
+  }
+
+  /** Writes one file (path relative to the output folder) into the staging folder. */
+  write(rel: string, data: string | Uint8Array): void {
+    const file = path.join(this.stage, rel);
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, data);
+    } catch (e) {
+      throw writeError(path.join(this.out, rel), e);
+    }
+  }
+
+  commit(): void {
+    for (const rel of fs.readdirSync(this.stage, { recursive: true }) as string[]) {
+      const from = path.join(this.stage, rel);
+      if (!fs.statSync(from).isFile()) continue;
+      const to = path.join(this.out, rel);
+      try {
+        fs.mkdirSync(path.dirname(to), { recursive: true });
+        fs.renameSync(from, to);
+      } catch (e) {
+        throw writeError(to, e);
+      }
+    }
+    this.abort();
+  }
+
+  abort(): void {
+    fs.rmSync(this.stage, { recursive: true, force: true });
+    this.untrack();
+  }
+}

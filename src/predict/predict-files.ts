@@ -2,10 +2,9 @@
  * Predicting any image files (`nerveseg predict --model M a.png b.dcm scans/ --out out/`): for every image,
  * and every frame of a multi-frame file, a mask PNG at the image's own size, an overlay PNG, and one CSV
  * row (id, file, size, presence probability, area, Kaggle RLE at the image's own size). Everything is
- * written into a hidden staging folder inside `out` and moved into place at the end, so a failed or
- * interrupted run leaves the folder as it was (see moveStaged).
+ * written into a staging folder and moved into place at the end (io/atomic.ts StagedFolder), so a failed
+ * or interrupted run leaves the output folder as it was.
  */
-import fs from "node:fs";
 import path from "node:path";
 import { fileError } from "../core/errors.js";
 import { noProgress } from "../core/progress.js";
@@ -13,7 +12,7 @@ import { decodeInOrder, type DecodedFrameOut, type DecodeJob } from "../data/dec
 import { listImageInputs } from "../data/inputs.js";
 import { fitRect, unfitMap } from "../data/resize.js";
 import * as E from "../engine/index.js";
-import { trackTemp, writeFileAtomic } from "../io/atomic.js";
+import { StagedFolder } from "../io/atomic.js";
 import { csvLine } from "../io/csv.js";
 import { encodeGreyPng, encodePng, overlayRgb } from "../io/png.js";
 import { encodeRle } from "../io/rle.js";
@@ -65,12 +64,10 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
   const members = loadEnsemble(o.model);
   const model = members.map((m) => m.model);
   const { config } = members[0];
-  const stage = path.join(o.out, `.nerveseg-tmp-${process.pid}`);
+  const stage = new StagedFolder(o.out);
   const bar = (o.progress ?? noProgress)("predict", files.length);
   const rows: FilePrediction[] = [];
-  const untrack = trackTemp(stage);
   try {
-    fs.mkdirSync(stage, { recursive: true });
     const pending: { frame: Frame; file: string; own: DecodedFrameOut }[] = [];
     const flush = (): void => {
       if (pending.length === 0) return;
@@ -123,12 +120,11 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
     let csv = csvLine(CSV_HEADER);
     for (const r of rows)
       csv += csvLine([r.id, r.file, r.width, r.height, r.presence.toFixed(6), r.area, r.rle]);
-    writeFileAtomic(path.join(stage, PREDICTIONS_CSV), csv);
-    moveStaged(stage, o.out);
+    stage.write(PREDICTIONS_CSV, csv);
+    stage.commit();
     return { rows, maskFilesLeftOut, csv: path.join(o.out, PREDICTIONS_CSV) };
   } finally {
-    fs.rmSync(stage, { recursive: true, force: true });
-    untrack();
+    stage.abort();
     for (const m of model) m.dispose();
   }
 }
@@ -141,7 +137,7 @@ function writeFrame(
   prob: Float32Array,
   presence: number,
   params: Parameters<typeof postprocess>[2],
-  stage: string,
+  stage: StagedFolder,
   overlays: boolean,
 ): Omit<FilePrediction, "file"> {
   const { inputWidth: W, inputHeight: H, fit } = model.config;
@@ -152,14 +148,12 @@ function writeFrame(
   const id = frame.id;
   const grey = new Uint8Array(mask.length);
   for (let i = 0; i < mask.length; i++) grey[i] = mask[i] ? 255 : 0;
-  const maskFile = path.join(stage, "masks", `${id}.png`);
-  fs.mkdirSync(path.dirname(maskFile), { recursive: true });
-  fs.writeFileSync(maskFile, encodeGreyPng({ ...size, data: grey }));
-  if (overlays) {
-    const overlayFile = path.join(stage, "overlays", `${id}.png`);
-    fs.mkdirSync(path.dirname(overlayFile), { recursive: true });
-    fs.writeFileSync(overlayFile, encodePng(overlayRgb(frame.image, null, mask), own.width, own.height));
-  }
+  stage.write(path.join("masks", `${id}.png`), encodeGreyPng({ ...size, data: grey }));
+  if (overlays)
+    stage.write(
+      path.join("overlays", `${id}.png`),
+      encodePng(overlayRgb(frame.image, null, mask), own.width, own.height),
+    );
   return {
     id,
     width: own.width,
@@ -168,18 +162,4 @@ function writeFrame(
     area: maskArea(mask),
     rle: encodeRle(mask, own.width, own.height),
   };
-}
-
-/**
- * Moves a finished staging folder's files into `out`, replacing files of the same name (each rename is
- * atomic). Files of an earlier run with other names stay.
- */
-function moveStaged(stage: string, out: string): void {
-  for (const rel of fs.readdirSync(stage, { recursive: true }) as string[]) {
-    const from = path.join(stage, rel);
-    if (!fs.statSync(from).isFile()) continue;
-    const to = path.join(out, rel);
-    fs.mkdirSync(path.dirname(to), { recursive: true });
-    fs.renameSync(from, to);
-  }
 }

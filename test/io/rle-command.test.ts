@@ -120,3 +120,41 @@ test("rle decode: a bad row exits 1 with one line and writes nothing", () => {
   );
   assert.equal(fs.existsSync(path.join(dir, "out")), false);
 });
+
+test("rle encode: a mask of another size is refused by name; a name with a comma is quoted", async () => {
+  const { writeTiff } = await import("../../src/io/tiff.js");
+  const { readCsv } = await import("../../src/io/csv.js");
+  const dir = tempDir();
+  const small = path.join(dir, "7_mask.tif");
+  writeTiff(small, { width: 20, height: 10, data: new Uint8Array(200).fill(255) });
+  const r = cli("rle", "encode", small);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr.trim(), /7_mask\.tif: mask is 20x10, expected 580x420 \(give --width\/--height/);
+  assert.equal(r.stdout, "", "nothing printed before the error");
+  const ok = cli("rle", "encode", "--width", "20", "--height", "10", small);
+  assert.equal(ok.stdout, "7,1 200\n");
+  const comma = path.join(dir, "a,b_mask.tif");
+  writeTiff(comma, { width: 20, height: 10, data: new Uint8Array(200) });
+  const q = cli("rle", "encode", "--header", "--width", "20", "--height", "10", comma);
+  assert.equal(q.stdout, 'img,pixels\n"a,b",\n');
+  const csv = path.join(dir, "q.csv");
+  fs.writeFileSync(csv, q.stdout);
+  assert.deepEqual(readCsv(csv).rows[0].fields, ["a,b", ""]);
+});
+
+test("overlay folder form: a bad image half-way leaves the output folder as it was", async () => {
+  const { writeTiff } = await import("../../src/io/tiff.js");
+  const dir = tempDir();
+  const out = path.join(tempDir(), "overlays");
+  for (const id of ["1", "2", "3"])
+    writeTiff(path.join(dir, `${id}.tif`), { width: 8, height: 8, data: new Uint8Array(64).fill(90) });
+  assert.equal(cli("overlay", "--images", dir, "--out", out, "--quiet").code, 0);
+  const before = fs.readdirSync(out).sort();
+  assert.deepEqual(before, ["1.png", "2.png", "3.png"]);
+  fs.writeFileSync(path.join(dir, "2.tif"), "broken");
+  fs.writeFileSync(path.join(dir, "0.tif"), fs.readFileSync(path.join(dir, "1.tif")));
+  const r = cli("overlay", "--images", dir, "--out", out, "--quiet");
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /2\.tif/);
+  assert.deepEqual(fs.readdirSync(out).sort(), before, "no 0.png, no staging folder");
+});

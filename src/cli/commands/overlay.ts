@@ -2,11 +2,12 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import type { GreyImage } from "../../io/image.js";
-import { overlayRgb, writePng } from "../../io/png.js";
+import { encodePng, overlayRgb } from "../../io/png.js";
 import { compareIds } from "../../io/ids.js";
 import { readTiff } from "../../io/tiff.js";
 import { UserError, fileError } from "../../core/errors.js";
-import { createProgress } from "../progress.js";
+import { progressFactory } from "../progress.js";
+import { StagedFolder, writeFileAtomic } from "../../io/atomic.js";
 import { intOption } from "../options.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../io/image.js";
 import { checkIds, loadPredictionCsv, loadTruth, scoreMasks } from "../../metric/evaluate.js";
@@ -30,14 +31,16 @@ const area = (m: Uint8Array): number => m.reduce((a, v) => a + (v !== 0 ? 1 : 0)
  * areas and, with a prediction too, the Dice.
  */
 export function overlayFile(image: string, out: string, mask?: string, pred?: string): void {
+  writeFileAtomic(out, overlayPng(image, mask, pred));
+}
+
+/** The picture overlayFile writes, as PNG bytes. */
+export function overlayPng(image: string, mask?: string, pred?: string): Buffer {
   const img = readTiff(image);
   const t = mask ? readMask(mask, img) : null;
   const p = pred ? readMask(pred, img) : null;
   const rgb = overlayRgb(img, t, p);
-  if (!t) {
-    writePng(out, rgb, img.width, img.height);
-    return;
-  }
+  if (!t) return encodePng(rgb, img.width, img.height);
   const pic = withCaption(rgb, img.width, img.height, {
     id: path.basename(image).replace(/\.tiff?$/i, ""),
     truth: true,
@@ -46,7 +49,7 @@ export function overlayFile(image: string, out: string, mask?: string, pred?: st
     predArea: p ? area(p) : null,
     dice: p ? dice(t, p) : null,
   });
-  writePng(out, pic.rgb, pic.width, pic.height);
+  return encodePng(pic.rgb, pic.width, pic.height);
 }
 
 export function register(program: Command): void {
@@ -118,17 +121,23 @@ export function register(program: Command): void {
         }
         return undefined;
       };
-      fs.mkdirSync(o.out, { recursive: true });
-      const bar = createProgress("overlay", ids.length, o.quiet ? true : undefined);
+      // Staged: a bad file or an interruption half-way leaves the output folder as it was.
+      const stage = new StagedFolder(o.out);
+      const bar = progressFactory(o.quiet)("overlay", ids.length);
       let withMask = 0;
-      ids.forEach((id, k) => {
-        const mask = find(o.masks, [`${id}_mask.tif`]);
-        const pred = find(o.preds, [`${id}_mask.tif`, `${id}.tif`]);
-        if (mask) withMask++;
-        overlayFile(path.join(o.images, `${id}.tif`), path.join(o.out, `${id}.png`), mask, pred);
-        bar.update(k + 1);
-      });
-      bar.stop();
+      try {
+        ids.forEach((id, k) => {
+          const mask = find(o.masks, [`${id}_mask.tif`]);
+          const pred = find(o.preds, [`${id}_mask.tif`, `${id}.tif`]);
+          if (mask) withMask++;
+          stage.write(`${id}.png`, overlayPng(path.join(o.images, `${id}.tif`), mask, pred));
+          bar.update(k + 1);
+        });
+        stage.commit();
+      } finally {
+        stage.abort();
+        bar.stop();
+      }
       console.log(`wrote ${ids.length} overlays (${withMask} with a mask file) to ${o.out}`);
     });
 }

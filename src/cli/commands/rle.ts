@@ -1,28 +1,51 @@
-import path from "node:path";
 import type { Command } from "commander";
-import { UserError } from "../../core/errors.js";
+import { fileError, UserError } from "../../core/errors.js";
+import { StagedFolder } from "../../io/atomic.js";
+import { csvLine } from "../../io/csv.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../io/image.js";
 import { decodeRle, encodeRle } from "../../io/rle.js";
-import { readTiff, writeTiff } from "../../io/tiff.js";
+import { encodeTiff, readTiff } from "../../io/tiff.js";
 import { loadMaskCsv, maskIdFromFile } from "../../metric/evaluate.js";
 import { intOption } from "../options.js";
 
-/** Prints `name,pixels` for each mask TIFF (name without .tif and _mask). */
-export function rleEncodeFiles(files: string[], header: boolean, write: (line: string) => void): void {
-  if (header) write("img,pixels\n");
-  for (const f of files) {
+/**
+ * Prints `name,pixels` for each mask TIFF (name without .tif and _mask; quoted when it holds a comma).
+ * Every mask must have the given size: Kaggle RLE numbers pixels by it, so a mask of another size would
+ * print runs that no reader can place.
+ */
+export function rleEncodeFiles(
+  files: string[],
+  header: boolean,
+  write: (line: string) => void,
+  size: { width: number; height: number } = { width: KAGGLE_WIDTH, height: KAGGLE_HEIGHT },
+): void {
+  const lines = files.map((f) => {
     const img = readTiff(f);
-    write(`${maskIdFromFile(f)},${encodeRle(img.data, img.width, img.height)}\n`);
-  }
+    if (img.width !== size.width || img.height !== size.height)
+      throw fileError(
+        f,
+        `mask is ${img.width}x${img.height}, expected ${size.width}x${size.height} (give --width/--height for other sizes)`,
+      );
+    return csvLine([maskIdFromFile(f), encodeRle(img.data, img.width, img.height)]);
+  });
+  if (header) write("img,pixels\n");
+  for (const line of lines) write(line);
 }
 
 /** Writes one LZW `<id>_mask.tif` per CSV row; returns the number written. */
 export function rleDecodeCsv(csv: string, outDir: string, width: number, height: number): number {
-  // loadMaskCsv validates every row (ids, RLE) before anything is written.
+  // loadMaskCsv validates every row (ids, RLE) before anything is written; the files are staged, so an
+  // error or interruption half-way leaves the output folder as it was.
   const set = loadMaskCsv(csv, width, height);
-  for (const [id, rle] of set.masks) {
-    const data = decodeRle(rle, width, height, set.where.get(id));
-    writeTiff(path.join(outDir, `${id}_mask.tif`), { width, height, data });
+  const stage = new StagedFolder(outDir);
+  try {
+    for (const [id, rle] of set.masks) {
+      const data = decodeRle(rle, width, height, set.where.get(id));
+      stage.write(`${id}_mask.tif`, encodeTiff({ width, height, data }, { compression: "lzw" }));
+    }
+    stage.commit();
+  } finally {
+    stage.abort();
   }
   return set.masks.size;
 }
@@ -35,12 +58,14 @@ export function register(program: Command): void {
     .description("print `name,pixels` (Kaggle RLE) for each mask TIFF; name drops .tif and _mask")
     .argument("<mask.tif...>", "mask files (nonzero = nerve)")
     .option("--header", 'print an "img,pixels" header line first')
+    .option("--width <px>", "mask width", intOption("--width", 1, 100_000), KAGGLE_WIDTH)
+    .option("--height <px>", "mask height", intOption("--height", 1, 100_000), KAGGLE_HEIGHT)
     .addHelpText(
       "after",
       "\nExample:\n  nerveseg rle encode input/train/1_1_mask.tif input/train/1_2_mask.tif",
     )
-    .action((files: string[], o: { header?: boolean }) => {
-      rleEncodeFiles(files, Boolean(o.header), (line) => process.stdout.write(line));
+    .action((files: string[], o: { header?: boolean; width: number; height: number }) => {
+      rleEncodeFiles(files, Boolean(o.header), (line) => process.stdout.write(line), o);
     });
 
   rle
