@@ -172,10 +172,20 @@ export class BatchPredictor {
 /** The `<n>.tif` (or `<subject>_<n>.tif`) images of a folder, masks excluded, in natural id order. */
 export function listImages(dir: string): { id: string; file: string }[] {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw fileError(dir, "image folder not found");
-  const out = fs
-    .readdirSync(dir)
-    .filter((f) => /^\d+(_\d+)?\.tif$/.test(f))
-    .map((f) => ({ id: f.slice(0, -4), file: path.join(dir, f) }));
+  const out: { id: string; file: string }[] = [];
+  for (const f of fs.readdirSync(dir)) {
+    if (f.startsWith(".") || !/\.tiff?$/i.test(f) || /_mask\.tiff?$/i.test(f)) continue;
+    // Every TIFF of the folder is an image of the set: one that does not fit the Kaggle names is an
+    // error, never silently left out of a submission.
+    if (!/^[1-9]\d*(_[1-9]\d*)?\.tif$/.test(f))
+      throw fileError(
+        path.join(dir, f),
+        /^\d+(_\d+)?\.tif$/.test(f)
+          ? "a Kaggle id has no leading zero (want <n>.tif)"
+          : "not a Kaggle image name (want <n>.tif); predict other files with `nerveseg predict --model M <files>`",
+      );
+    out.push({ id: f.slice(0, -4), file: path.join(dir, f) });
+  }
   if (out.length === 0) throw fileError(dir, "no <n>.tif images in it");
   return out.sort((a, b) => compareIds(a.id, b.id));
 }

@@ -178,3 +178,23 @@ test("overlay --truth/--pred-csv draws the lowest-Dice frames, worst first", () 
   assert.deepEqual(fs.readdirSync(out).sort(), ["2-dice0.00.png", "3-dice0.00.png"]);
   assert.match(r.stdout, /of 3, mean 0\.3333/);
 });
+
+test("submit never leaves a test image out silently: odd names and leading zeros are named", async () => {
+  const modelDir = tempDir();
+  saveTinyModel(modelDir);
+  for (const [name, why] of [
+    ["6 copy.tif", /6 copy\.tif: not a Kaggle image name/],
+    ["é 6.tif", /é 6\.tif: not a Kaggle image name/],
+    ["07.tif", /07\.tif: a Kaggle id has no leading zero/],
+  ] as const) {
+    const data = tempDir();
+    writeDiscDataset(data, 0, 3);
+    fs.copyFileSync(path.join(data, "test", "1.tif"), path.join(data, "test", name));
+    const out = path.join(tempDir(), "submission.csv");
+    await assert.rejects(
+      runSubmit({ ...base, model: modelDir, input: path.join(data, "test"), out }),
+      (e: unknown) => e instanceof UserError && why.test(e.message),
+    );
+    assert.equal(fs.existsSync(out), false);
+  }
+});
