@@ -70,3 +70,29 @@ test("usage errors: one line and a pointer to --help, exit 2; a typo is named be
   assert.equal(version.code, 0);
   assert.match(version.out.trim(), /^\d+\.\d+\.\d+$/);
 });
+
+test("CSV errors never echo raw content: control bytes escaped, long lines cut, still one line", () => {
+  const dir = tempDir();
+  const truth = path.join(dir, "truth.csv");
+  fs.writeFileSync(truth, "img,pixels\n1,1 2\n");
+  for (const body of [
+    `img,pixels\n\u001b[31m1,1 2\n`,
+    `img,pixels\n1,${"9 ".repeat(500)}x\n`,
+    Buffer.concat([
+      Buffer.from("img,pixels\n"),
+      Buffer.from([0, 1, 2, 0xff, 0x1b, 0x5b, 0x32, 0x4a]),
+      Buffer.from(",1 2\n"),
+    ]),
+  ]) {
+    const pred = path.join(dir, "pred.csv");
+    fs.writeFileSync(pred, body);
+    const r = cli("evaluate", "--truth", truth, "--pred", pred);
+    assert.equal(r.code, 1, r.err);
+    const line = r.err.trimEnd();
+    assert.equal(line.split("\n").length, 1, line);
+    // eslint-disable-next-line no-control-regex
+    assert.ok(!/[\u0000-\u001f\u007f]/.test(line), JSON.stringify(line));
+    assert.ok(line.length < 500, `${line.length} characters`);
+    assert.match(line, /pred\.csv/);
+  }
+});
