@@ -19,8 +19,8 @@ export const MAX_MESSAGE = 400;
  * (a 1,000-character CSV line) is cut with a note.
  */
 export function printable(message: string): string {
-  // eslint-disable-next-line no-control-regex
   const clean = message.replace(
+    // eslint-disable-next-line no-control-regex
     /[\u0000-\u001f\u007f-\u009f]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
   );
