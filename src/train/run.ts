@@ -24,7 +24,7 @@ import {
 } from "./checkpoint.js";
 import { TrainingHistory } from "./history.js";
 import { plateauOptionsOf, ReduceLROnPlateau } from "./lr-schedule.js";
-import type { SummaryWriter } from "./tensorboard.js";
+import type { TrainingLogs } from "./logs.js";
 import { loadTrainingData, type DedupeSummary } from "./training-data.js";
 import type { TrainOptions } from "./trainer.js";
 
@@ -47,7 +47,7 @@ export interface Run {
   plateau: ReduceLROnPlateau;
   state: TrainState;
   history: TrainingHistory;
-  tb: SummaryWriter | null;
+  tb: TrainingLogs | null;
   started: number;
   lastCheckpoint: number;
   peakRss: number;

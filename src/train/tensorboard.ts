@@ -13,7 +13,12 @@ import { ProtoWriter } from "../io/protobuf.js";
  * the first record), summary = 5 (Summary). `Summary` (tensorflow/core/framework/summary.proto):
  * value = 1 (repeated Value); `Value`: tag = 1, simple_value = 2 (float), histo = 5 (HistogramProto);
  * `HistogramProto`: min = 1, max = 2, num = 3, sum = 4, sum_squares = 5 (doubles),
- * bucket_limit = 6, bucket = 7 (packed doubles).
+ * bucket_limit = 6, bucket = 7 (packed doubles); image = 4 (Image: height = 1, width = 2, colorspace = 3,
+ * encoded_image_string = 4, a PNG); metadata = 9 (SummaryMetadata: plugin_data = 1, PluginData:
+ * plugin_name = 1, content = 2). The HParams plugin's content is HParamsPluginData
+ * (tensorboard/plugins/hparams/plugin_data.proto): version = 1, session_start_info = 3
+ * (SessionStartInfo: hparams = 1, a map<string, google.protobuf.Value> whose entries are key = 1,
+ * value = 2; Value: number_value = 2, string_value = 3, bool_value = 4; start_time_secs = 5).
  */
 
 export const FILE_VERSION = "brain.Event:2";
@@ -177,6 +182,36 @@ export class SummaryWriter {
     const v = new ProtoWriter().string(1, tag).message(5, histo);
     const summary = new ProtoWriter().message(1, v);
     this.writeEvent(eventHeader(step, this.now()).message(5, summary));
+  }
+
+  /** A picture (PNG bytes), shown in TensorBoard's Images tab. */
+  image(tag: string, png: Uint8Array, width: number, height: number, step: number): void {
+    const img = new ProtoWriter().varint(1, height).varint(2, width).varint(3, 3).bytes(4, png);
+    const v = new ProtoWriter().string(1, tag).message(4, img);
+    this.writeEvent(eventHeader(step, this.now()).message(5, new ProtoWriter().message(1, v)));
+  }
+
+  /**
+   * The run's hyperparameters for the HParams plugin (its dashboard builds the experiment from these
+   * session records and lists the run's scalars as metrics).
+   */
+  hparams(values: Record<string, number | string | boolean>, startTime = this.now()): void {
+    const start = new ProtoWriter().double(5, startTime);
+    for (const [key, value] of Object.entries(values)) {
+      const val =
+        typeof value === "number"
+          ? new ProtoWriter().double(2, value)
+          : typeof value === "boolean"
+            ? new ProtoWriter().varint(4, value ? 1 : 0)
+            : new ProtoWriter().string(3, value);
+      start.message(1, new ProtoWriter().string(1, key).message(2, val));
+    }
+    const content = new ProtoWriter().varint(1, 0).message(3, start);
+    const plugin = new ProtoWriter().string(1, "hparams").bytes(2, content.finish());
+    const v = new ProtoWriter()
+      .string(1, "_hparams_/session_start_info")
+      .message(9, new ProtoWriter().message(1, plugin));
+    this.writeEvent(eventHeader(0, this.now()).message(5, new ProtoWriter().message(1, v)));
   }
 
   /** Forces what was written to disk (call once per epoch). */

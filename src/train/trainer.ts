@@ -22,7 +22,7 @@ import { writeCurvesPng } from "./curves.js";
 import { type HistoryRow } from "./history.js";
 import { cosineLr } from "./lr-schedule.js";
 import { diverged, resume, saveState, setUp, type Run } from "./run.js";
-import { SummaryWriter } from "./tensorboard.js";
+import { TrainingLogs } from "./logs.js";
 import type { DedupeSummary } from "./training-data.js";
 import { lossOf, validate } from "./validate.js";
 
@@ -100,10 +100,38 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 function startLogs(run: Run): void {
   const { opts, m } = run;
   fs.mkdirSync(opts.out, { recursive: true });
-  if (opts.logs ?? true) run.tb = new SummaryWriter(path.join(opts.out, "logs"));
+  if (opts.logs ?? true) {
+    run.tb = new TrainingLogs(path.join(opts.out, "logs"));
+    run.tb.hparams(opts.preset);
+  }
+  run.log(recipeLine(opts.preset));
   run.log(
     `train: ${run.trainIdx.length} frames, validation: ${run.valIdx.length} (all-empty baseline score ${run.baseline.toFixed(4)}), ` +
       `model ${m.preset} ${m.inputHeight}x${m.inputWidth} ${run.model.parameterCount()} parameters, ${E.getThreads()} thread(s)`,
+  );
+}
+
+/** The recipe in one line, printed as training starts (what the run's numbers are of). */
+export function recipeLine(p: Preset): string {
+  const { model: m, train: t } = p;
+  const a = t.augment;
+  const augment = [
+    a.flipX || a.flipY ? `flips ${a.flipX ? "x" : ""}${a.flipY ? "y" : ""}` : "",
+    a.rotate ? `±${a.rotate}°` : "",
+    a.translate ? `±${a.translate} px` : "",
+    a.elastic ? `elastic ${a.elastic.alpha}/${a.elastic.sigma}` : "",
+    a.intensity ? `intensity ${a.intensity.brightness}/${a.intensity.contrast}/${a.intensity.gamma}` : "",
+  ].filter(Boolean);
+  const loss = [
+    `Dice (${t.dice})`,
+    t.pixelBce > 0 ? `${t.pixelBce} pixel BCE` : "",
+    m.presenceHead && t.presenceWeight > 0 ? `${t.presenceWeight} presence BCE` : "",
+  ].filter(Boolean);
+  const schedule = t.schedule === "cosine" ? "cosine" : `plateau ${t.plateau.factor}/${t.plateau.patience}`;
+  return (
+    `recipe ${m.preset}: input ${m.inputHeight}x${m.inputWidth} (${m.fit}), filters ${m.filters.join("-")}, kernel ${m.kernel}; ` +
+    `${t.optimizer} lr ${t.lr}, batch ${t.batch}, ${t.epochs} epochs, ${schedule}; loss ${loss.join(" + ")}; ` +
+    `augment ${augment.join(", ") || "none"}; seed ${t.seed}`
   );
 }
 
@@ -231,10 +259,7 @@ function endOfEpoch(run: Run): boolean {
   if (run.tb) {
     run.history.append(row);
     writeCurvesPng(path.join(opts.out, "curves.png"), run.history.rows);
-    for (const [k, v] of Object.entries(row))
-      if (k !== "epoch" && !Number.isNaN(v)) run.tb.scalar(k, v, epoch + 1);
-    for (const [name, p] of run.model.namedParameters()) run.tb.histogram(name, p.data, epoch + 1);
-    run.tb.flush();
+    run.tb.epoch(row, run.model, run.ctx, run.valIdx);
   } else run.history.rows.push(row);
   run.log(
     `epoch ${epoch + 1}/${t.epochs}: loss ${row.loss.toFixed(4)} dice ${row.dice.toFixed(4)} | val_loss ${row.val_loss.toFixed(4)} ` +

@@ -42,6 +42,8 @@ test("the demo runs the whole pipeline on synthetic data and leaves every artefa
     assert.ok(fs.existsSync(path.join(out, f)), f);
   assert.equal(fs.readdirSync(path.join(out, "overlays")).filter((f) => f.endsWith(".png")).length, 6);
   assert.ok(
-    fs.readdirSync(path.join(out, "model", "logs")).some((f) => f.startsWith("events.out.tfevents.")),
+    fs
+      .readdirSync(path.join(out, "model", "logs", "train"))
+      .some((f) => f.startsWith("events.out.tfevents.")),
   );
 });

@@ -40,3 +40,15 @@ test("the loss adds pixelBce x pixel BCE to Dice (and the presence BCE as before
     assert.ok(Math.abs(withBce - plain - 0.7 * bce) < 1e-5, `${withBce} - ${plain} vs ${0.7 * bce}`);
   });
 });
+
+test("training prints its recipe first: input, net, optimizer, schedule, loss, augmentation, seed", async () => {
+  const { recipeLine } = await import("../../src/train/trainer.js");
+  const p = tinyPreset({ augment: true });
+  p.train.pixelBce = 1;
+  p.train.schedule = "cosine";
+  assert.equal(
+    recipeLine(p),
+    "recipe tiny: input 16x16 (stretch), filters 4-8, kernel 3; adam lr 0.01, batch 4, 3 epochs, cosine; " +
+      "loss Dice (batch) + 1 pixel BCE + 0.5 presence BCE; augment flips xy, ±10°, ±20 px; seed 1",
+  );
+});

@@ -244,3 +244,37 @@ test("two writers started in the same second get separate files", () => {
     .map((e) => e.step);
   assert.deepEqual(steps.sort(), [0, 1]);
 });
+
+test("images and hyperparameters are written as TensorBoard's Image and HParams records", () => {
+  const dir = tempDir();
+  const w = new SummaryWriter(dir, () => 1000);
+  const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+  w.image("sample_1", png, 30, 20, 4);
+  w.hparams({ lr: 0.001, optimizer: "adam", elastic: false });
+  w.close();
+  const [, imageEvent, hparamsEvent] = readRecords(path.join(dir, fs.readdirSync(dir)[0]));
+  const iv = walk(one(walk(one(walk(imageEvent), 5).bytes!), 1).bytes!);
+  assert.equal(new TextDecoder().decode(one(iv, 1).bytes), "sample_1");
+  const img = walk(one(iv, 4).bytes!);
+  assert.equal(one(img, 1).varint, 20n);
+  assert.equal(one(img, 2).varint, 30n);
+  assert.equal(one(img, 3).varint, 3n);
+  assert.deepEqual([...one(img, 4).bytes!], [...png]);
+  const hv = walk(one(walk(one(walk(hparamsEvent), 5).bytes!), 1).bytes!);
+  assert.equal(new TextDecoder().decode(one(hv, 1).bytes), "_hparams_/session_start_info");
+  const plugin = walk(one(walk(one(hv, 9).bytes!), 1).bytes!);
+  assert.equal(new TextDecoder().decode(one(plugin, 1).bytes), "hparams");
+  const data = walk(one(plugin, 2).bytes!);
+  const start = walk(one(data, 3).bytes!);
+  const entries = new Map(
+    start
+      .filter((f) => f.num === 1)
+      .map((e) => {
+        const kv = walk(e.bytes!);
+        return [new TextDecoder().decode(one(kv, 1).bytes), walk(one(kv, 2).bytes!)] as const;
+      }),
+  );
+  assert.equal(f64(one(entries.get("lr")!, 2).fixed!), 0.001);
+  assert.equal(new TextDecoder().decode(one(entries.get("optimizer")!, 3).bytes), "adam");
+  assert.equal(one(entries.get("elastic")!, 4).varint, 0n);
+});

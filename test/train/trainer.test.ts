@@ -49,20 +49,28 @@ test("a tiny model overfits a few frames: loss falls clearly, training Dice > 0.
     Array.from({ length: 40 }, (_, i) => i + 1),
   );
   assert.ok(fs.statSync(path.join(out, "curves.png")).size > 1000);
-  const events = fs.readdirSync(path.join(out, "logs")).filter((f) => f.startsWith("events.out.tfevents."));
-  assert.equal(events.length, 1);
-  const bytes = fs.readFileSync(path.join(out, "logs", events[0])).toString("latin1");
+  // Keras-style runs: the same tags in logs/train and logs/validation, so each chart overlays both.
+  const runText = (run: string): string => {
+    const files = fs
+      .readdirSync(path.join(out, "logs", run))
+      .filter((f) => f.startsWith("events.out.tfevents."));
+    assert.equal(files.length, 1, run);
+    return fs.readFileSync(path.join(out, "logs", run, files[0])).toString("latin1");
+  };
+  const trainRun = runText("train");
+  const validation = runText("validation");
   for (const tag of [
-    "loss",
-    "val_loss",
-    "dice",
-    "val_dice",
-    "val_score",
-    "lr",
-    "img_per_s",
+    "epoch_loss",
+    "epoch_dice",
+    "epoch_lr",
+    "epoch_img_per_s",
     "encoder.level0.a.conv.weight",
+    "_hparams_/session_start_info",
+    "optimizer",
   ])
-    assert.ok(bytes.includes(tag), `event file lacks ${tag}`);
+    assert.ok(trainRun.includes(tag), `train run lacks ${tag}`);
+  for (const tag of ["epoch_loss", "epoch_dice", "epoch_score", "sample_1", "\x89PNG".slice(1)])
+    assert.ok(validation.includes(tag), `validation run lacks ${tag}`);
   // The best model is the lowest val_loss epoch and loads and predicts.
   const bestRow = rows.reduce((a, b) => (b.val_loss < a.val_loss ? b : a));
   assert.equal(r.best?.epoch, bestRow.epoch);
