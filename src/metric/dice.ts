@@ -1,21 +1,30 @@
 /** The Kaggle per-image score: Dice 2|A∩B| / (|A| + |B|), 1 when both masks are empty. */
 import { runsArea, runsIntersection } from "../io/rle.js";
 
-/** Dice of two masks of the same size (nonzero = on): 1 when both are empty, 0 when exactly one is. */
-export function dice(a: Uint8Array, b: Uint8Array): number {
+/** Pixels on in a, in b, and in both (nonzero = on), for two masks of the same size. */
+export function maskCounts(
+  a: Uint8Array,
+  b: Uint8Array,
+): { areaA: number; areaB: number; intersection: number } {
   if (a.length !== b.length)
     throw new Error(`dice: masks differ in size (${a.length} vs ${b.length} pixels)`);
-  let na = 0;
-  let nb = 0;
-  let both = 0;
+  let areaA = 0;
+  let areaB = 0;
+  let intersection = 0;
   for (let i = 0; i < a.length; i++) {
     const x = a[i] !== 0;
     const y = b[i] !== 0;
-    if (x) na++;
-    if (y) nb++;
-    if (x && y) both++;
+    if (x) areaA++;
+    if (y) areaB++;
+    if (x && y) intersection++;
   }
-  return diceFromCounts(both, na, nb);
+  return { areaA, areaB, intersection };
+}
+
+/** Dice of two masks of the same size (nonzero = on): 1 when both are empty, 0 when exactly one is. */
+export function dice(a: Uint8Array, b: Uint8Array): number {
+  const c = maskCounts(a, b);
+  return diceFromCounts(c.intersection, c.areaA, c.areaB);
 }
 
 /** Dice from pixel counts: intersection, |A| and |B|. */

@@ -5,7 +5,7 @@
  * - presence of a target (TP/FP/FN/TN);
  * - the same per group (subject, patient, case), so a bad subject shows.
  */
-import { diceFromCounts } from "./dice.js";
+import { diceFromCounts, maskCounts } from "./dice.js";
 import type { Confusion } from "./evaluate.js";
 
 export interface SegImageScore {
@@ -76,16 +76,7 @@ export class SegScoreAccumulator {
   add(id: string, group: string, truth: Uint8Array, pred: Uint8Array): SegImageScore {
     if (truth.length !== pred.length)
       throw new Error(`${id}: truth has ${truth.length} pixels, prediction ${pred.length}`);
-    let truthArea = 0;
-    let predArea = 0;
-    let intersection = 0;
-    for (let i = 0; i < truth.length; i++) {
-      const t = truth[i] !== 0;
-      const p = pred[i] !== 0;
-      if (t) truthArea++;
-      if (p) predArea++;
-      if (t && p) intersection++;
-    }
+    const { areaA: truthArea, areaB: predArea, intersection } = maskCounts(truth, pred);
     const row: SegImageScore = {
       id,
       group,
