@@ -4,6 +4,7 @@
 import * as E from "../src/engine/index.js";
 import { native, ActCode } from "../src/engine/native.js";
 import { PRESETS } from "../src/model/config.js";
+import { formatPytorch, runPytorch, type PytorchResult } from "./pytorch.js";
 import { exportOnnx } from "../src/model/onnx-export.js";
 import { UNet } from "../src/model/unet.js";
 import { unetFlopsPerImage } from "./flops.js";
@@ -36,6 +37,8 @@ export interface BenchResult {
   rows: BenchRow[];
   onnxMaxAbsDiff: number | null;
   onnxruntimeError: string | null;
+  /** The same net and step in PyTorch, in the same run (where python3-torch is installed). */
+  pytorch: PytorchResult;
 }
 
 export interface BenchOptions {
@@ -254,8 +257,11 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     rows,
     onnxMaxAbsDiff,
     onnxruntimeError,
+    pytorch: { skipped: "not run" },
   };
   net.dispose();
+  log("PyTorch on the same net (where python3-torch is installed)...");
+  result.pytorch = runPytorch(threads, repeats);
   return result;
 }
 
@@ -278,5 +284,15 @@ export function formatBench(r: BenchResult): string {
   if (r.onnxMaxAbsDiff !== null)
     lines.push("", `onnxruntime vs ours, batch 32 mask: max abs diff ${r.onnxMaxAbsDiff.toExponential(2)}`);
   if (r.onnxruntimeError) lines.push("", `onnxruntime-node unavailable: ${r.onnxruntimeError}`);
+  const ms = (name: string, batch: number) =>
+    r.rows.find((x) => x.name.startsWith(name) && x.batch === batch)?.msPerImage;
+  lines.push(
+    "",
+    ...formatPytorch(r.pytorch, {
+      train32: ms("train", 32),
+      infer1: ms("infer", 1),
+      infer32: ms("infer", 32),
+    }),
+  );
   return lines.join("\n");
 }
