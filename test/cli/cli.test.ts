@@ -96,3 +96,24 @@ test("CSV errors never echo raw content: control bytes escaped, long lines cut, 
     assert.match(line, /pred\.csv/);
   }
 });
+
+test("--quiet means no progress output at all", () => {
+  const dir = tempDir();
+  const r = cli(
+    "synth",
+    "--out",
+    path.join(dir, "s"),
+    "--subjects",
+    "1",
+    "--frames",
+    "4",
+    "--test",
+    "2",
+    "--quiet",
+  );
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.err, "");
+  const p = cli("prepare", "--input", path.join(dir, "s"), "--out", path.join(dir, "p"), "--quiet");
+  assert.equal(p.code, 0, p.err);
+  assert.equal(p.err, "");
+});

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { SYNTH_DEFAULTS, synthesize } from "../../data/synth.js";
 import { floatOption, intOption } from "../options.js";
-import { createProgress, type Progress } from "../progress.js";
+import { progressFactory, type Progress } from "../progress.js";
 
 export function register(program: Command): void {
   program
@@ -57,7 +57,7 @@ export function register(program: Command): void {
           workers: o.workers,
         },
         (p) => {
-          bar ??= createProgress("synth", p.total, o.quiet ? true : undefined);
+          bar ??= progressFactory(o.quiet)("synth", p.total);
           bar.update(p.done);
         },
       );

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { DEFAULT_POSTPROCESS, readPostprocessFile } from "../../model/mask-rule.js";
 import { startViewer } from "../../web/server.js";
 import { intOption } from "../options.js";
-import { createProgress, type Progress } from "../progress.js";
+import { progressFactory, type Progress } from "../progress.js";
 
 interface ViewOptions {
   images: string;
@@ -52,7 +52,7 @@ export function register(program: Command): void {
         host: o.host,
         port: o.port,
         onProgress: (done, total) => {
-          bar ??= createProgress("scoring", total, o.quiet ? true : undefined);
+          bar ??= progressFactory(o.quiet)("scoring", total);
           bar.update(done);
         },
       });
