@@ -1,7 +1,8 @@
 // The addon's entry: the oneDNN engine and stream every family shares, the thread count, and the
 // registration of each op family (one source file each, forward and backward side by side):
 //   memory.cc       alloc / free of tensor buffers (the buffer pool itself is in TypeScript)
-//   conv.cc         convolution (training and prepared-weight inference) and the dense layer
+//   conv.cc         convolution (training and prepared-weight inference)
+//   dense.cc        the dense (fully connected) layer
 //   batchnorm.cc    batch norm fused with its activation
 //   pool_resize.cc  2x2 max-pool, 2x upsample fused with the skip concatenation
 //   elementwise.cc  activations, add/mul, axpby, fill, sum of squares
@@ -55,6 +56,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   NS_EXPORT("getThreads", GetThreads);
   RegisterMemory(env, exports);
   RegisterConv(env, exports);
+  RegisterDense(env, exports);
   RegisterBatchNorm(env, exports);
   RegisterPoolResize(env, exports);
   RegisterElementwise(env, exports);

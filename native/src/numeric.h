@@ -1,4 +1,4 @@
-// Numeric helpers shared by the hand-written kernels (batchnorm.cc, elementwise.cc, conv.cc's dense):
+// Numeric helpers shared by the hand-written kernels (batchnorm.cc, elementwise.cc, dense.cc):
 // a vectorisable exp, the activations and their gradients, and deterministic per-channel sums.
 #pragma once
 #include <omp.h>

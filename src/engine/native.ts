@@ -50,7 +50,7 @@ export interface NativeAddon {
   /** Bytes allocated by alloc and not yet freed. */
   liveBytes(): number;
 
-  // conv.cc: convolution and dense layers
+  // conv.cc: convolution
   convForward(
     x: F,
     w: F,
@@ -69,6 +69,8 @@ export interface NativeAddon {
   ): void;
   convBackwardData(dy: F, w: F, dx: F, ...geom: ConvGeomArgs): void;
   convBackwardWeights(x: F, dy: F, dw: F, db: Fopt, ...geom: ConvGeomArgs): void;
+
+  // dense.cc: the dense layer
   /** y [n,m] = x [n,k] w [k,m] + b */
   denseForward(x: F, w: F, b: Fopt, y: F, n: number, k: number, m: number): void;
   /** Each gradient only where its buffer is given. */
