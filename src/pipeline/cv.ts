@@ -25,7 +25,7 @@ import { readJsonFile } from "../io/json.js";
 import { NpyRowReader } from "../io/npy.js";
 import { SegScoreAccumulator } from "../metric/segmentation-score.js";
 import { PresetSchema, type Preset } from "../model/config.js";
-import { postprocess } from "../model/mask-rule.js";
+import { postprocess, type PostprocessParams } from "../model/mask-rule.js";
 import { CV_FILE, loadModel } from "../model/model-file.js";
 import { predictNpyRows } from "../predict/predictor.js";
 import { checkpointPath } from "../train/checkpoint.js";
@@ -75,6 +75,8 @@ export interface CvOptions {
   fold?: number;
   /** Flip TTA when scoring the held-out fold. */
   tta?: boolean;
+  /** Score with these post-processing settings instead of each fold model's own. */
+  postprocess?: PostprocessParams;
   log?: (line: string) => void;
   /** Polled after every training step: true saves the fold's resume state and stops. */
   shouldStop?: () => boolean;
@@ -216,6 +218,50 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
   return { folds, complete, stopped, summary };
 }
 
+/**
+ * Scores the trained fold models again with other post-processing (no training): each fold's model on its
+ * own held-out frames, so a post-processing choice is judged on groups the model never saw. Results go to
+ * fold-<k>/result-<tag>.json beside the original result.json.
+ */
+export function rescoreCv(
+  o: Pick<CvOptions, "data" | "out" | "tta" | "progress"> & { postprocess: PostprocessParams; tag: string },
+): CvResult {
+  if (!/^[\w-]+$/.test(o.tag)) throw new UserError(`--tag must be letters, digits, - or _; got "${o.tag}"`);
+  const m = readManifest(o.data);
+  const cv = readJsonFile(path.join(o.out, CV_FILE), CvFileSchema, "not a nerveseg cross-validation file: ");
+  const folds: FoldResult[] = [];
+  for (let f = 0; f < cv.folds.k; f++) {
+    const done = resultFile(o.out, f);
+    if (!fs.existsSync(done)) continue;
+    const trained = readJsonFile(done, FoldResultSchema, "not a fold result: ");
+    const rows = cv.folds.of.flatMap((x, i) => (x === f ? [i] : []));
+    const r = scoreFold(
+      { ...o, preset: cv.preset, dedupe: "off", resume: false, maxMinutes: null },
+      m,
+      f,
+      rows,
+      trained.epochs,
+      trained.minutes,
+    );
+    writeFileAtomic(path.join(o.out, `fold-${f}`, `result-${o.tag}.json`), JSON.stringify(r, null, 1) + "\n");
+    folds.push(r);
+  }
+  const complete = folds.length === cv.folds.k;
+  return {
+    folds,
+    complete,
+    stopped: "done",
+    summary: complete
+      ? {
+          dice: meanSd(folds.map((r) => r.dice)),
+          kaggle: meanSd(folds.map((r) => r.kaggle)),
+          presenceAccuracy: meanSd(folds.map((r) => r.presenceAccuracy)),
+          minutes: meanSd(folds.map((r) => r.minutes)),
+        }
+      : null,
+  };
+}
+
 const fmt = (x: number | null): string => (x === null || Number.isNaN(x) ? "-" : x.toFixed(4));
 
 /**
@@ -253,7 +299,7 @@ function scoreFold(
       const [ow, oh] = m.train.sizes[r];
       const rect = fitRect(ow, oh, W, H, fit);
       const map = { data: unfitMap(set.probs[i], W, H, rect), width: rect.width, height: rect.height };
-      const pred = postprocess(map, set.presence[i], config.postprocess, {
+      const pred = postprocess(map, set.presence[i], o.postprocess ?? config.postprocess, {
         width: m.width,
         height: m.height,
       });

@@ -4,7 +4,8 @@ import path from "node:path";
 import { test } from "node:test";
 import { readManifest } from "../../src/data/manifest.js";
 import { loadEnsemble, loadModel, modelFolders } from "../../src/model/model-file.js";
-import { crossValidate, meanSd } from "../../src/pipeline/cv.js";
+import { DEFAULT_POSTPROCESS } from "../../src/model/mask-rule.js";
+import { crossValidate, meanSd, rescoreCv } from "../../src/pipeline/cv.js";
 import { predictFrames } from "../../src/predict/predictor.js";
 import { saveTinyModel, discFrame } from "../helpers/tiny-model.js";
 import { tempDir } from "../helpers/sample.js";
@@ -58,6 +59,18 @@ test("cv: K models, each scored on whole groups it never saw; the table has mean
     modelFolders(out).map((d) => path.basename(d)),
     ["fold-0", "fold-1", "fold-2"],
   );
+  // Rescoring with the models' own post-processing reproduces the table; other settings land beside it.
+  const same = rescoreCv({ data, out, postprocess: DEFAULT_POSTPROCESS, tag: "same" });
+  assert.deepEqual(same.folds, r.folds);
+  const lc = rescoreCv({
+    data,
+    out,
+    postprocess: { ...DEFAULT_POSTPROCESS, largestComponent: true },
+    tag: "lc",
+  });
+  assert.equal(lc.folds.length, 3);
+  assert.ok(fs.existsSync(path.join(out, "fold-2", "result-lc.json")));
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, "fold-2", "result.json"), "utf8")), r.folds[2]);
 });
 
 test("cv resumes: a run cut short by --fold or time continues where it stopped, finished folds kept", async () => {

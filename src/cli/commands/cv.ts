@@ -1,5 +1,7 @@
 import type { Command } from "commander";
-import { crossValidate, cvTable } from "../../pipeline/cv.js";
+import { UserError } from "../../core/errors.js";
+import { readPostprocessFile } from "../../model/mask-rule.js";
+import { crossValidate, cvTable, rescoreCv } from "../../pipeline/cv.js";
 import { floatOption, intOption } from "../options.js";
 import { barsUnlessQuiet, progressFactory } from "../progress.js";
 import { onInterruptGracefully } from "../signals.js";
@@ -38,6 +40,14 @@ export function register(program: Command): void {
       floatOption("--max-minutes", 0, 1e6),
     )
     .option("--tta", "flip TTA when scoring the held-out folds")
+    .option(
+      "--rescore <tag>",
+      "train nothing: score the trained folds again with --postprocess, into fold-<k>/result-<tag>.json",
+    )
+    .option(
+      "--postprocess <file.json>",
+      "post-processing settings to score with (a config.json or the params alone)",
+    )
     .option("--quiet", "no progress bars (a line per epoch)")
     .addHelpText(
       "after",
@@ -55,8 +65,24 @@ export function register(program: Command): void {
           fold?: number;
           tta?: boolean;
           maxMinutes?: number;
+          rescore?: string;
+          postprocess?: string;
         },
       ) => {
+        const params = f.postprocess ? readPostprocessFile(f.postprocess) : undefined;
+        if (f.rescore) {
+          if (!params) throw new UserError("--rescore needs --postprocess <file.json>");
+          const r = rescoreCv({
+            data: f.data,
+            out: f.out,
+            tta: Boolean(f.tta),
+            postprocess: params,
+            tag: f.rescore,
+            progress: progressFactory(f.quiet),
+          });
+          console.log(cvTable(r));
+          return;
+        }
         let interrupted = "";
         onInterruptGracefully((signal) => {
           interrupted = signal;
@@ -74,6 +100,7 @@ export function register(program: Command): void {
           maxMinutes: f.maxMinutes ?? null,
           fold: f.fold,
           tta: Boolean(f.tta),
+          postprocess: params,
           trainProgress: barsUnlessQuiet(f.quiet),
           progress: progressFactory(f.quiet),
         });
