@@ -102,7 +102,7 @@ export class Decoder extends E.Module {
     let h = feats[feats.length - 1];
     this.levels.forEach((level, j) => {
       const skip = feats[feats.length - 2 - j];
-      // One fused pass (no separate upsampled copy): same values as concat([upsample2x(h), skip]).
+      // One fused pass: the nearest 2x upsample of h and the skip, concatenated on channels, with no upsampled copy.
       h = level.forward(E.upsampleConcat(h, skip));
     });
     return h;
