@@ -10,13 +10,16 @@ import { FoldResultSchema, meanSd, type FoldResult } from "../src/pipeline/cv.js
 const [out, ...variants] = process.argv.slice(2);
 if (!out || variants.length === 0) throw new Error("usage: study-table <study folder> <variant> ...");
 
+/** A variant's fold results; `name:tag` reads the folds rescored with `cv --rescore tag`. */
 function folds(v: string): FoldResult[] {
-  const dir = path.join(out, v);
+  const [name, tag] = v.split(":");
+  const file = tag ? `result-${tag}.json` : "result.json";
+  const dir = path.join(out, name);
   if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir)
-    .filter((d) => /^fold-\d+$/.test(d) && fs.existsSync(path.join(dir, d, "result.json")))
-    .map((d) => FoldResultSchema.parse(JSON.parse(fs.readFileSync(path.join(dir, d, "result.json"), "utf8"))))
+    .filter((d) => /^fold-\d+$/.test(d) && fs.existsSync(path.join(dir, d, file)))
+    .map((d) => FoldResultSchema.parse(JSON.parse(fs.readFileSync(path.join(dir, d, file), "utf8"))))
     .sort((a, b) => a.fold - b.fold);
 }
 
