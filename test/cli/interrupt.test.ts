@@ -69,6 +69,41 @@ test("Ctrl-C during prepare: no temp files, no half folder, one line; SIGTERM al
   }
 });
 
+test("a closed stderr pipe during prepare stops it like a signal: nothing half-made is left", async () => {
+  const input = tempDir();
+  fs.mkdirSync(path.join(input, "train"));
+  const data = new Uint8Array(580 * 420).map((_, i) => (i * 7) & 255);
+  for (let i = 1; i <= 120; i++) {
+    writeTiff(path.join(input, "train", `1_${i}.tif`), { width: 580, height: 420, data });
+    writeTiff(path.join(input, "train", `1_${i}_mask.tif`), {
+      width: 580,
+      height: 420,
+      data: new Uint8Array(580 * 420),
+    });
+  }
+  const out = path.join(tempDir(), "prepared");
+  // Not --quiet, and not a terminal: progress lines go to stderr, which the reader closes after the first.
+  const child = spawn(process.execPath, [CLI, "prepare", "--input", input, "--out", out, "--workers", "1"], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, CI: "1" },
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  child.stderr.once("data", () => child.stderr.destroy());
+  const code = await exited;
+  assert.ok(code === 141 || code === 0, `exit ${code}`);
+  if (code === 141) assert.equal(fs.existsSync(out), false, "the folder the run created is gone");
+  else
+    assert.ok(
+      fs.existsSync(path.join(out, "manifest.json")),
+      "finished before the pipe broke: complete output",
+    );
+  if (fs.existsSync(out))
+    assert.deepEqual(
+      fs.readdirSync(out).filter((f) => f.includes(".tmp-")),
+      [],
+    );
+});
+
 test("Ctrl-C during train: stops after the step, saves the resume state, says what it kept; --resume finishes", async () => {
   const data = tempDir();
   writePreparedFixture(data, { frames: 16, width: 32, height: 32, val: [1, 6], seed: 3 });
