@@ -6,6 +6,7 @@
         "src/addon.cc",
         "src/memory.cc",
         "src/conv.cc",
+        "src/conv_primitives.cc",
         "src/dense.cc",
         "src/batchnorm.cc",
         "src/pool_resize.cc",

@@ -111,6 +111,13 @@ class ArgReader {
 dnnl::engine& cpuEngine();
 dnnl::stream& cpuStream();
 
+// Compute precision of the convolutions, process-wide (setPrecision in addon.cc; PrecisionCode in
+// src/engine/native.ts). Everything but the convolutions is always fp32.
+enum Precision { PREC_FP32 = 0, PREC_BF16 = 1 };
+int ComputePrecision();
+// Whether this CPU runs oneDNN's bf16 kernels (AVX512-BF16 or newer).
+bool Bf16Supported();
+
 // Activation codes shared with TypeScript (ActCode in src/engine/native.ts).
 enum Act { ACT_NONE = 0, ACT_ELU = 1, ACT_RELU = 2, ACT_SIGMOID = 3 };
 

@@ -2,216 +2,26 @@
 //
 // 2-D convolution runs on oneDNN. Activations stay NHWC (the engine's single layout, so no reorders
 // between layers); weights arrive as HWIO and are reordered into whatever blocked layout the chosen
-// kernel wants (one shared scratch buffer). Primitives and their memory objects are cached by shape
-// and thread count; inference can pass weights already in the kernel layout (prepared), with the
-// activation fused as a post-op. (The dense layer is dense.cc.)
-#include <omp.h>
-
-#include <cstdlib>
-#include <memory>
+// kernel wants (shared scratch buffers). Primitives and their memory objects are cached by shape,
+// thread count and precision (conv_primitives.cc); inference can pass weights already in the kernel
+// layout (prepared), with the activation fused as a post-op. In bf16 (setPrecision) the kernels read
+// bf16 copies of their inputs and write fp32 (conv.h). (The dense layer is dense.cc.)
 #include <unordered_map>
 
-#include "common.h"
+#include "conv.h"
 
 namespace ns {
 namespace {
 
-using namespace dnnl;
-using tag = memory::format_tag;
-using dt = memory::data_type;
-
-// ---------------------------------------------------------------------------------------------
-// Convolution geometry and the oneDNN primitive caches
-
-// A convolution's geometry, in the order TypeScript passes it (ConvGeomArgs in native.ts): batch,
-// input HxW, channels in/out, kernel, stride, pad, output HxW.
-struct ConvGeom {
-  int64_t n, h, w, c, oc, kh, kw, s, p, oh, ow;
-
-  static ConvGeom Read(ArgReader& r) {
-    ConvGeom g;
-    int64_t* f[] = {&g.n, &g.h, &g.w, &g.c, &g.oc, &g.kh, &g.kw, &g.s, &g.p, &g.oh, &g.ow};
-    const char* names[] = {"n", "h", "w", "c", "oc", "kh", "kw", "stride", "pad", "oh", "ow"};
-    for (size_t i = 0; i < 11; i++) *f[i] = r.Int(names[i]);
-    if (g.s < 1 || g.kh < 1 || g.kw < 1) throw ArgError(r.Where("geometry") + ": bad kernel/stride");
-    return g;
-  }
-  int64_t xSize() const { return n * h * w * c; }
-  int64_t ySize() const { return n * oh * ow * oc; }
-  int64_t wSize() const { return kh * kw * c * oc; }
-
-  std::string key(const char* kind, int extra1 = 0, float extra2 = 0) const {
-    // The thread count is part of the key: oneDNN fixes a kernel's thread split when it is created.
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s:%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld|%d|%g|t%d", kind, n, h, w, c, oc, kh, kw,
-             s, p, oh, ow, extra1, extra2, omp_get_max_threads());
-    return buf;
-  }
-  memory::desc src() const { return {{n, c, h, w}, dt::f32, tag::nhwc}; }
-  memory::desc dst() const { return {{n, oc, oh, ow}, dt::f32, tag::nhwc}; }
-  memory::desc wUser() const { return {{oc, c, kh, kw}, dt::f32, tag::hwio}; }
-  memory::desc wAny() const { return {{oc, c, kh, kw}, dt::f32, tag::any}; }
-  memory::desc bias() const { return {{oc}, dt::f32, tag::x}; }
-  memory::dims strides() const { return {s, s}; }
-  memory::dims padL() const { return {p, p}; }
-  memory::dims padR() const {
-    // oneDNN wants explicit right padding so that (h + pl + pr - kh) / s + 1 == oh.
-    return {(oh - 1) * s + kh - h - p, (ow - 1) * s + kw - w - p};
-  }
-};
-
-convolution_forward::desc FwdDesc(const ConvGeom& g, bool bias) {
-  if (bias)
-    return convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, g.src(), g.wAny(),
-                                     g.bias(), g.dst(), g.strides(), g.padL(), g.padR());
-  return convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, g.src(), g.wAny(),
-                                   g.dst(), g.strides(), g.padL(), g.padR());
-}
-
-struct FwdEntry {
-  convolution_forward::primitive_desc pd;
-  convolution_forward prim;
-  memory src, wUser, wPrim, wPrepared, bias, dst;
-  bool reorderW = false;
-  reorder wReorder;
-};
-
-struct BwdDataEntry {
-  convolution_backward_data::primitive_desc pd;
-  convolution_backward_data prim;
-  memory diffDst, wUser, wPrim, diffSrc;
-  bool reorderW = false;
-  reorder wReorder;
-};
-
-struct BwdWEntry {
-  convolution_backward_weights::primitive_desc pd;
-  convolution_backward_weights prim;
-  memory src, diffDst, dwPrim, dwUser, diffBias;
-  bool reorderW = false;
-  reorder wReorder;
-};
-
-// One scratch buffer for reordered weights, shared by all cached primitives (calls never
-// overlap: the addon is driven by one JS thread), so the caches stay small however many
-// shapes are seen.
-float* WeightScratch(size_t bytes) {
-  static float* buf = nullptr;
-  static size_t cap = 0;
-  if (bytes > cap) {
-    std::free(buf);
-    cap = ((bytes + 4095) / 4096) * 4096;
-    buf = static_cast<float*>(std::aligned_alloc(64, cap));
-    if (!buf) throw std::runtime_error("out of memory for weight scratch");
-  }
-  return buf;
-}
-
-std::unordered_map<std::string, std::unique_ptr<FwdEntry>> fwdCache;
-std::unordered_map<std::string, std::unique_ptr<BwdDataEntry>> bwdDataCache;
-std::unordered_map<std::string, std::unique_ptr<BwdWEntry>> bwdWCache;
-
-algorithm ActAlg(int act) {
-  switch (act) {
-    case ACT_ELU: return algorithm::eltwise_elu;
-    case ACT_RELU: return algorithm::eltwise_relu;
-    case ACT_SIGMOID: return algorithm::eltwise_logistic;
-    default: throw ArgError("conv: unknown activation");
-  }
-}
-
-FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha) {
-  std::string k = g.key("fwd", act * 2 + (bias ? 1 : 0), alpha);
-  auto it = fwdCache.find(k);
-  if (it != fwdCache.end()) return *it->second;
-  auto& eng = cpuEngine();
-  primitive_attr attr;
-  if (act != ACT_NONE) {
-    post_ops po;
-    po.append_eltwise(1.f, ActAlg(act), act == ACT_ELU ? alpha : 0.f, 0.f);
-    attr.set_post_ops(po);
-  }
-  auto e = std::make_unique<FwdEntry>();
-  e->pd = convolution_forward::primitive_desc(FwdDesc(g, bias), attr, eng);
-  e->prim = convolution_forward(e->pd);
-  e->src = memory(g.src(), eng, nullptr);
-  e->dst = memory(g.dst(), eng, nullptr);
-  e->wUser = memory(g.wUser(), eng, nullptr);
-  if (bias) e->bias = memory(g.bias(), eng, nullptr);
-  e->reorderW = e->pd.weights_desc() != g.wUser();
-  if (e->reorderW) {
-    e->wPrim = memory(e->pd.weights_desc(), eng, nullptr);
-    e->wReorder = reorder(e->wUser, e->wPrim);
-  } else {
-    e->wPrim = e->wUser;
-  }
-  e->wPrepared = memory(e->pd.weights_desc(), eng, nullptr);
-  return *(fwdCache[k] = std::move(e));
-}
-
-BwdDataEntry& GetBwdData(const ConvGeom& g) {
-  std::string k = g.key("bwdd");
-  auto it = bwdDataCache.find(k);
-  if (it != bwdDataCache.end()) return *it->second;
-  auto& eng = cpuEngine();
-  auto hint = convolution_forward::primitive_desc(FwdDesc(g, false), eng);
-  auto e = std::make_unique<BwdDataEntry>();
-  convolution_backward_data::desc d(algorithm::convolution_direct, g.src(), g.wAny(), g.dst(), g.strides(), g.padL(),
-                                    g.padR());
-  e->pd = convolution_backward_data::primitive_desc(d, eng, hint);
-  e->prim = convolution_backward_data(e->pd);
-  e->diffDst = memory(g.dst(), eng, nullptr);
-  e->diffSrc = memory(g.src(), eng, nullptr);
-  e->wUser = memory(g.wUser(), eng, nullptr);
-  e->reorderW = e->pd.weights_desc() != g.wUser();
-  if (e->reorderW) {
-    e->wPrim = memory(e->pd.weights_desc(), eng, nullptr);
-    e->wReorder = reorder(e->wUser, e->wPrim);
-  } else {
-    e->wPrim = e->wUser;
-  }
-  return *(bwdDataCache[k] = std::move(e));
-}
-
-BwdWEntry& GetBwdW(const ConvGeom& g, bool bias) {
-  std::string k = g.key("bwdw", bias ? 1 : 0);
-  auto it = bwdWCache.find(k);
-  if (it != bwdWCache.end()) return *it->second;
-  auto& eng = cpuEngine();
-  auto hint = convolution_forward::primitive_desc(FwdDesc(g, bias), eng);
-  auto e = std::make_unique<BwdWEntry>();
-  if (bias) {
-    convolution_backward_weights::desc d(algorithm::convolution_direct, g.src(), g.wAny(), g.bias(), g.dst(),
-                                         g.strides(), g.padL(), g.padR());
-    e->pd = convolution_backward_weights::primitive_desc(d, eng, hint);
-  } else {
-    convolution_backward_weights::desc d(algorithm::convolution_direct, g.src(), g.wAny(), g.dst(), g.strides(),
-                                         g.padL(), g.padR());
-    e->pd = convolution_backward_weights::primitive_desc(d, eng, hint);
-  }
-  e->prim = convolution_backward_weights(e->pd);
-  e->src = memory(g.src(), eng, nullptr);
-  e->diffDst = memory(g.dst(), eng, nullptr);
-  e->dwUser = memory(g.wUser(), eng, nullptr);
-  if (bias) e->diffBias = memory(g.bias(), eng, nullptr);
-  e->reorderW = e->pd.diff_weights_desc() != g.wUser();
-  if (e->reorderW) {
-    e->dwPrim = memory(e->pd.diff_weights_desc(), eng, nullptr);
-    e->wReorder = reorder(e->dwPrim, e->dwUser);
-  } else {
-    e->dwPrim = e->dwUser;
-  }
-  return *(bwdWCache[k] = std::move(e));
-}
-
-void* Handle(const float* p) { return const_cast<float*>(p); }
+using namespace conv;
 
 // ---------------------------------------------------------------------------------------------
 // Convolution kernels
 
-// Floats of this forward kernel's weights in its own (blocked) layout.
+// Floats of this forward kernel's weights in its own (blocked, maybe bf16) layout, rounded up.
 int64_t ConvPreparedFloats(const ConvGeom& g, bool bias, int act, float alpha) {
-  return static_cast<int64_t>(GetFwd(g, bias, act, alpha).pd.weights_desc().get_size() / sizeof(float));
+  size_t bytes = GetFwd(g, bias, act, alpha).pd.weights_desc().get_size();
+  return static_cast<int64_t>((bytes + sizeof(float) - 1) / sizeof(float));
 }
 
 // HWIO weights -> the forward kernel's layout (what inference caches).
@@ -229,25 +39,19 @@ void ConvForward(const float* x, const float* w, const float* b, float* y, const
                  bool prepared) {
   FwdEntry& e = GetFwd(g, b != nullptr, act, alpha);
   auto& st = cpuStream();
-  e.src.set_data_handle(Handle(x));
-  e.dst.set_data_handle(y);
-  memory wArg = e.wPrim;
-  if (prepared) {
+  memory wArg = e.wPrepared;
+  if (prepared)
     e.wPrepared.set_data_handle(Handle(w));
-    wArg = e.wPrepared;
-  } else {
-    e.wUser.set_data_handle(Handle(w));
-    if (e.reorderW) {
-      e.wPrim.set_data_handle(WeightScratch(e.pd.weights_desc().get_size()));
-      e.wReorder.execute(st, e.wUser, e.wPrim);
-    }
-  }
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, wArg}, {DNNL_ARG_DST, e.dst}};
+  else
+    wArg = e.w.In(w, SLOT_W);
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, e.src.In(x, SLOT_A)}, {DNNL_ARG_WEIGHTS, wArg}, {DNNL_ARG_DST, e.dst.Out(y, SLOT_B)}};
   if (b) {
     e.bias.set_data_handle(Handle(b));
     args[DNNL_ARG_BIAS] = e.bias;
   }
   e.prim.execute(st, args);
+  e.dst.Finish();
   st.wait();
 }
 
@@ -255,14 +59,10 @@ void ConvForward(const float* x, const float* w, const float* b, float* y, const
 void ConvBackwardData(const float* dy, const float* w, float* dx, const ConvGeom& g) {
   BwdDataEntry& e = GetBwdData(g);
   auto& st = cpuStream();
-  e.diffDst.set_data_handle(Handle(dy));
-  e.diffSrc.set_data_handle(dx);
-  e.wUser.set_data_handle(Handle(w));
-  if (e.reorderW) {
-    e.wPrim.set_data_handle(WeightScratch(e.pd.weights_desc().get_size()));
-    e.wReorder.execute(st, e.wUser, e.wPrim);
-  }
-  e.prim.execute(st, {{DNNL_ARG_DIFF_DST, e.diffDst}, {DNNL_ARG_WEIGHTS, e.wPrim}, {DNNL_ARG_DIFF_SRC, e.diffSrc}});
+  e.prim.execute(st, {{DNNL_ARG_DIFF_DST, e.diffDst.In(dy, SLOT_A)},
+                      {DNNL_ARG_WEIGHTS, e.w.In(w, SLOT_W)},
+                      {DNNL_ARG_DIFF_SRC, e.diffSrc.Out(dx, SLOT_B)}});
+  e.diffSrc.Finish();
   st.wait();
 }
 
@@ -270,18 +70,15 @@ void ConvBackwardData(const float* dy, const float* w, float* dx, const ConvGeom
 void ConvBackwardWeights(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g) {
   BwdWEntry& e = GetBwdW(g, db != nullptr);
   auto& st = cpuStream();
-  e.src.set_data_handle(Handle(x));
-  e.diffDst.set_data_handle(Handle(dy));
-  e.dwUser.set_data_handle(dw);
-  if (e.reorderW) e.dwPrim.set_data_handle(WeightScratch(e.pd.diff_weights_desc().get_size()));
-  std::unordered_map<int, memory> args{
-      {DNNL_ARG_SRC, e.src}, {DNNL_ARG_DIFF_DST, e.diffDst}, {DNNL_ARG_DIFF_WEIGHTS, e.dwPrim}};
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src.In(x, SLOT_A)},
+                                       {DNNL_ARG_DIFF_DST, e.diffDst.In(dy, SLOT_B)},
+                                       {DNNL_ARG_DIFF_WEIGHTS, e.dw.Out(dw, SLOT_W)}};
   if (db) {
     e.diffBias.set_data_handle(db);
     args[DNNL_ARG_DIFF_BIAS] = e.diffBias;
   }
   e.prim.execute(st, args);
-  if (e.reorderW) e.wReorder.execute(st, e.dwPrim, e.dwUser);
+  e.dw.Finish();
   st.wait();
 }
 

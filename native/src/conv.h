@@ -1,0 +1,117 @@
+// Convolution internals shared by conv.cc (kernels and entry points) and conv_primitives.cc (the
+// oneDNN primitives, their memory objects and the caches).
+//
+// Precision: each primitive is built for the process-wide compute precision (ComputePrecision(),
+// common.h) at the time it is first needed; the precision is part of every cache key. In bf16 the
+// convolution reads bf16 source, weights and output gradient (reordered from the engine's fp32 on
+// the way in) and writes fp32 (oneDNN accumulates in fp32), so
+// everything outside the convolution stays fp32. A shape that has no bf16 kernel (only oneDNN's
+// reference one) keeps its fp32 primitive.
+#pragma once
+#include <omp.h>
+
+#include <cstdio>
+#include <string>
+
+#include "common.h"
+
+namespace ns {
+namespace conv {
+
+using namespace dnnl;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+// A convolution's geometry, in the order TypeScript passes it (ConvGeomArgs in native.ts): batch,
+// input HxW, channels in/out, kernel, stride, pad, output HxW.
+struct ConvGeom {
+  int64_t n, h, w, c, oc, kh, kw, s, p, oh, ow;
+
+  static ConvGeom Read(ArgReader& r) {
+    ConvGeom g;
+    int64_t* f[] = {&g.n, &g.h, &g.w, &g.c, &g.oc, &g.kh, &g.kw, &g.s, &g.p, &g.oh, &g.ow};
+    const char* names[] = {"n", "h", "w", "c", "oc", "kh", "kw", "stride", "pad", "oh", "ow"};
+    for (size_t i = 0; i < 11; i++) *f[i] = r.Int(names[i]);
+    if (g.s < 1 || g.kh < 1 || g.kw < 1) throw ArgError(r.Where("geometry") + ": bad kernel/stride");
+    return g;
+  }
+  int64_t xSize() const { return n * h * w * c; }
+  int64_t ySize() const { return n * oh * ow * oc; }
+  int64_t wSize() const { return kh * kw * c * oc; }
+
+  std::string key(const char* kind, int extra1 = 0, float extra2 = 0) const {
+    // The thread count is part of the key: oneDNN fixes a kernel's thread split when it is created.
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s:%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld|%d|%g|t%d|p%d", kind, n, h, w, c, oc, kh,
+             kw, s, p, oh, ow, extra1, extra2, omp_get_max_threads(), ComputePrecision());
+    return buf;
+  }
+  // The engine's fp32 layouts (NHWC activations, HWIO weights).
+  memory::desc src() const { return {{n, c, h, w}, dt::f32, tag::nhwc}; }
+  memory::desc dst() const { return {{n, oc, oh, ow}, dt::f32, tag::nhwc}; }
+  memory::desc wUser() const { return {{oc, c, kh, kw}, dt::f32, tag::hwio}; }
+  memory::desc bias() const { return {{oc}, dt::f32, tag::x}; }
+  // What the kernel reads: fp32, or its bf16 copy, in the engine's layout (NHWC; measured as fast as
+  // the blocked layouts oneDNN picks for format_tag::any, and the copy is a plain conversion).
+  memory::desc srcIn(bool bf16) const { return {{n, c, h, w}, bf16 ? dt::bf16 : dt::f32, tag::nhwc}; }
+  memory::desc dstIn(bool bf16) const { return {{n, oc, oh, ow}, bf16 ? dt::bf16 : dt::f32, tag::nhwc}; }
+  memory::desc wAny(dt t = dt::f32) const { return {{oc, c, kh, kw}, t, tag::any}; }
+  memory::dims strides() const { return {s, s}; }
+  memory::dims padL() const { return {p, p}; }
+  memory::dims padR() const {
+    // oneDNN wants explicit right padding so that (h + pl + pr - kh) / s + 1 == oh.
+    return {(oh - 1) * s + kh - h - p, (ow - 1) * s + kw - w - p};
+  }
+};
+
+// An fp32 buffer in the engine's layout (`user`) and what the primitive reads (`prim`): the same
+// memory, or a scratch copy (bf16 and/or blocked) filled by `toPrim` / emptied by `fromPrim`.
+struct Operand {
+  memory user, prim;
+  bool reorderIt = false;
+  reorder conv;  // user -> prim for inputs, prim -> user for outputs
+
+  void Init(const memory::desc& userDesc, const memory::desc& primDesc, bool output);
+  // Points user at p and, when a copy is needed, fills prim (from scratch slot `slot`).
+  memory In(const float* p, int slot);
+  // Points user at p; the primitive writes prim (a scratch slot when a copy is needed).
+  memory Out(float* p, int slot);
+  // After the primitive ran: prim -> user when they differ.
+  void Finish();
+};
+
+// Scratch slots: one buffer each, grown on demand and shared by every cached primitive (calls never
+// overlap: the addon is driven by one JS thread).
+enum Slot { SLOT_W = 0, SLOT_A = 1, SLOT_B = 2 };
+
+struct FwdEntry {
+  convolution_forward::primitive_desc pd;
+  convolution_forward prim;
+  bool bf16 = false;
+  Operand src, w, dst;
+  memory wPrepared, bias;
+};
+
+struct BwdDataEntry {
+  convolution_backward_data::primitive_desc pd;
+  convolution_backward_data prim;
+  bool bf16 = false;
+  Operand diffDst, w, diffSrc;
+};
+
+struct BwdWEntry {
+  convolution_backward_weights::primitive_desc pd;
+  convolution_backward_weights prim;
+  bool bf16 = false;
+  Operand src, diffDst, dw;
+  memory diffBias;
+};
+
+FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha);
+BwdDataEntry& GetBwdData(const ConvGeom& g);
+BwdWEntry& GetBwdW(const ConvGeom& g, bool bias);
+
+inline void* Handle(const float* p) { return const_cast<float*>(p); }
+
+}  // namespace conv
+}  // namespace ns
