@@ -26,5 +26,13 @@ export { Rng } from "./random.js";
 export type { RngState } from "./random.js";
 export { heNormal, glorotUniform, fans } from "./init.js";
 export { setThreads, getThreads } from "./native.js";
+export {
+  setPrecision,
+  getPrecision,
+  bf16Supported,
+  resolvePrecision,
+  PRECISION_CHOICES,
+} from "./precision.js";
+export type { Precision, PrecisionChoice } from "./precision.js";
 /** Bytes held by live tensors (for leak checks). */
 export { tensorBytes as nativeBytes } from "./memory.js";

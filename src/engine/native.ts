@@ -17,6 +17,12 @@ export const enum ActCode {
   Sigmoid = 3,
 }
 
+/** Compute precision codes understood by the addon (setPrecision). */
+export const enum PrecisionCode {
+  Fp32 = 0,
+  Bf16 = 1,
+}
+
 /** A convolution's geometry as the addon takes it: batch, input HxW, channels in/out, kernel, stride, pad, output HxW. */
 export type ConvGeomArgs = [
   n: number,
@@ -42,6 +48,11 @@ export interface NativeAddon {
   version(): string;
   setThreads(n: number): void;
   getThreads(): number;
+  /** Compute precision of the convolutions from now on (throws where the CPU lacks bf16). */
+  setPrecision(p: PrecisionCode): void;
+  getPrecision(): PrecisionCode;
+  /** Whether oneDNN's effective ISA has the AVX512-BF16 kernels. */
+  bf16Supported(): boolean;
 
   // memory.cc: tensor buffers (the pool that reuses them is memory.ts)
   alloc(n: number, zero: boolean): F;

@@ -102,8 +102,8 @@ function preparedWeights(w: Tensor, hasBias: boolean, g: ConvGeom, act: ActCode,
     e = { version: w.version, byGeom: new Map() };
     prepCache.set(w, e);
   }
-  // The kernel (and so its weight layout) depends on the thread count too.
-  const key = `${hasBias}|${geomArgs(g).join(",")}|${act}|${alpha}|${native.getThreads()}`;
+  // The kernel (and so its weight layout and type) depends on the thread count and precision too.
+  const key = `${hasBias}|${geomArgs(g).join(",")}|${act}|${alpha}|${native.getThreads()}|${native.getPrecision()}`;
   let t = e.byGeom.get(key);
   if (!t || t.disposed) {
     const n = native.convPreparedSize(hasBias, ...geomArgs(g), act, alpha);

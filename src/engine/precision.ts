@@ -1,0 +1,49 @@
+// The convolutions' compute precision, process-wide: fp32 (the default) or bf16 where the CPU has
+// AVX512-BF16. In bf16 the convolutions (forward, both gradients, and inference on prepared
+// weights) read bf16 copies of their inputs and write fp32, with fp32 accumulation inside oneDNN;
+// everything else — master weights, optimizer state, BatchNorm statistics, the dense layer, losses
+// and metrics — stays fp32 (mixed precision as in AMP). A convolution shape oneDNN has no fast bf16
+// kernel for stays fp32.
+import { native, PrecisionCode } from "./native.js";
+
+export type Precision = "fp32" | "bf16";
+/** What a user asks for: `auto` is bf16 where supported, else fp32. */
+export type PrecisionChoice = Precision | "auto";
+export const PRECISION_CHOICES: readonly PrecisionChoice[] = ["auto", "fp32", "bf16"];
+
+/**
+ * Whether bf16 compute is available: the CPU has AVX512-BF16 (oneDNN's effective ISA) and the
+ * environment does not switch it off with NERVESEG_NO_BF16=1.
+ */
+export function bf16Supported(): boolean {
+  if (process.env.NERVESEG_NO_BF16 === "1") return false;
+  return native.bf16Supported();
+}
+
+/** Sets the convolutions' precision for this process (default "fp32"). */
+export function setPrecision(p: Precision): void {
+  if (p !== "fp32" && p !== "bf16")
+    throw new Error(`setPrecision: expected "fp32" or "bf16", got ${String(p)}`);
+  if (p === "bf16" && !bf16Supported()) throw new Error(bf16Unsupported());
+  native.setPrecision(p === "bf16" ? PrecisionCode.Bf16 : PrecisionCode.Fp32);
+}
+
+/** The convolutions' current precision. */
+export function getPrecision(): Precision {
+  return native.getPrecision() === PrecisionCode.Bf16 ? "bf16" : "fp32";
+}
+
+/** "auto" -> bf16 where supported, else fp32; "bf16" where unsupported is an error that says why. */
+export function resolvePrecision(choice: PrecisionChoice): Precision {
+  if (choice === "auto") return bf16Supported() ? "bf16" : "fp32";
+  if (choice === "bf16" && !bf16Supported()) throw new Error(bf16Unsupported());
+  if (choice !== "fp32" && choice !== "bf16")
+    throw new Error(`precision: expected auto, fp32 or bf16, got ${String(choice)}`);
+  return choice;
+}
+
+function bf16Unsupported(): string {
+  return process.env.NERVESEG_NO_BF16 === "1"
+    ? "bf16 precision is switched off by NERVESEG_NO_BF16=1; use --precision fp32 or auto"
+    : "bf16 precision is not supported on this CPU (needs AVX512-BF16); use --precision fp32 or auto";
+}
