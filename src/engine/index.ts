@@ -31,6 +31,7 @@ export {
   getPrecision,
   bf16Supported,
   resolvePrecision,
+  applyPrecision,
   PRECISION_CHOICES,
 } from "./precision.js";
 export type { Precision, PrecisionChoice } from "./precision.js";

@@ -47,3 +47,24 @@ function bf16Unsupported(): string {
     ? "bf16 precision is switched off by NERVESEG_NO_BF16=1; use --precision fp32 or auto"
     : "bf16 precision is not supported on this CPU (needs AVX512-BF16); use --precision fp32 or auto";
 }
+
+/**
+ * Resolves and sets a user's choice; returns what was chosen and the one line to tell the user
+ * (null for an explicit fp32, the default, which changes nothing).
+ */
+export function applyPrecision(choice: PrecisionChoice): { precision: Precision; line: string | null } {
+  const precision = resolvePrecision(choice);
+  setPrecision(precision);
+  let line: string | null = null;
+  if (choice === "auto")
+    line =
+      precision === "bf16"
+        ? "precision: bf16 (auto: the CPU has AVX512-BF16; convolutions in bf16, the rest fp32)"
+        : `precision: fp32 (auto: ${
+            process.env.NERVESEG_NO_BF16 === "1"
+              ? "bf16 switched off by NERVESEG_NO_BF16=1"
+              : "no AVX512-BF16 on this CPU"
+          })`;
+  else if (precision === "bf16") line = "precision: bf16 (convolutions in bf16, the rest fp32)";
+  return { precision, line };
+}

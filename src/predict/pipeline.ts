@@ -28,7 +28,23 @@ export interface ModelRunOptions {
   tta?: boolean;
   /** Compute threads (default: all cores). */
   threads?: number;
+  /** Convolution precision for inference (default: as the process is, fp32); independent of training's. */
+  precision?: E.PrecisionChoice;
+  /** No precision line on stderr. */
+  quiet?: boolean;
   progress?: ProgressFactory;
+}
+
+/** Sets the inference precision when one is asked for (`auto` says on stderr which it chose). */
+export function applyInferencePrecision(o: Pick<ModelRunOptions, "precision" | "quiet">): void {
+  if (o.precision === undefined) return;
+  let line: string | null;
+  try {
+    line = E.applyPrecision(o.precision).line;
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  if (line && !o.quiet) console.error(line);
 }
 
 export interface PredictRunOptions extends ModelRunOptions {
@@ -45,6 +61,7 @@ export interface PredictRunOptions extends ModelRunOptions {
  */
 export async function predict(o: PredictRunOptions): Promise<PredictionSet> {
   if (o.threads) E.setThreads(o.threads);
+  applyInferencePrecision(o);
   const members = loadEnsemble(o.model);
   const model = members.map((m) => m.model);
   const progress = o.progress ?? noProgress;

@@ -59,6 +59,7 @@ export function setUp(opts: TrainOptions): Run {
   const progress = opts.progress ?? noProgress;
   const { model: m, train: t } = opts.preset;
   if (t.threads !== null) E.setThreads(t.threads);
+  applyTrainPrecision(t, log);
   const manifest = readManifest(opts.data);
   const ckFile = checkpointPath(opts.out);
   if (!opts.resume && fs.existsSync(ckFile))
@@ -177,4 +178,21 @@ export function diverged(run: Run, what: string, batch: number | null): never {
   throw new UserError(
     `${run.opts.out}: training diverged at ${where}: ${what}; the last good checkpoint and best model are kept (lower the learning rate, or clip gradients with clipNorm)`,
   );
+}
+
+/**
+ * Sets the convolutions' precision from the recipe (absent: fp32) and stores what it resolved to —
+ * "bf16", or no field for fp32, so fp32 recipes (and their resume fingerprints) are as before.
+ */
+export function applyTrainPrecision(t: TrainConfig, log: (line: string) => void): void {
+  let chosen: ReturnType<typeof E.applyPrecision>;
+  try {
+    chosen = E.applyPrecision(t.precision ?? "fp32");
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  const { precision, line } = chosen;
+  if (line) log(line);
+  if (precision === "bf16") t.precision = "bf16";
+  else delete t.precision;
 }

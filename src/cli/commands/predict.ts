@@ -3,9 +3,10 @@ import { DEFAULT_POSTPROCESS } from "../../model/mask-rule.js";
 import { writePredictions } from "../../predict/prediction-store.js";
 import path from "node:path";
 import { UserError } from "../../core/errors.js";
-import { predict } from "../../predict/pipeline.js";
+import { applyInferencePrecision, predict } from "../../predict/pipeline.js";
+import { PRECISION_CHOICES } from "../../engine/precision.js";
 import { predictFiles } from "../../predict/predict-files.js";
-import { intOption, repeatable } from "../options.js";
+import { choiceOption, intOption, repeatable } from "../options.js";
 import { progressFactory } from "../progress.js";
 
 export function addPredictOptions(cmd: Command): Command {
@@ -18,6 +19,11 @@ export function addPredictOptions(cmd: Command): Command {
     .option("--batch <n>", "images per forward pass", intOption("--batch", 1, 1024), 32)
     .option("--tta", "test-time augmentation: average the four flips")
     .option("--threads <n>", "compute threads (default: all cores)", intOption("--threads", 1, 256))
+    .option(
+      "--precision <p>",
+      "convolution precision: fp32 (default), bf16 (needs AVX512-BF16) or auto (bf16 where supported)",
+      choiceOption("--precision", PRECISION_CHOICES),
+    )
     .option("--quiet", "no progress bar");
 }
 
@@ -48,6 +54,7 @@ export function register(program: Command): void {
       const start = Date.now();
       if (images.length > 0) {
         if (o.input || o.data) throw new UserError("give image files, or --input/--data, not both");
+        applyInferencePrecision(o);
         const r = await predictFiles({ ...o, inputs: images, progress: progressFactory(o.quiet) });
         const secs = (Date.now() - start) / 1000;
         const withTarget = r.rows.filter((row) => row.area > 0).length;

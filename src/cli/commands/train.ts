@@ -6,6 +6,7 @@ import { barsUnlessQuiet } from "../progress.js";
 import { onInterruptGracefully } from "../signals.js";
 import { checkpointPath } from "../../train/checkpoint.js";
 import type { DedupePolicy } from "../../data/dedupe.js";
+import { PRECISION_CHOICES, type PrecisionChoice } from "../../engine/precision.js";
 
 export interface TrainFlags {
   data: string;
@@ -18,6 +19,7 @@ export interface TrainFlags {
   dedupe: DedupePolicy | "off";
   elastic?: boolean;
   threads?: number;
+  precision?: PrecisionChoice;
   seed?: number;
   quiet?: boolean;
   resume?: boolean;
@@ -35,11 +37,12 @@ export function presetFromFlags(f: TrainFlags): Preset {
   if (f.dice !== undefined) p.train.dice = f.dice;
   if (f.elastic && p.train.augment.elastic === null) p.train.augment.elastic = { ...DEFAULT_ELASTIC };
   if (f.threads !== undefined) p.train.threads = f.threads;
+  if (f.precision !== undefined) p.train.precision = f.precision;
   if (f.seed !== undefined) p.train.seed = f.seed;
   return p;
 }
 
-/** The recipe flags shared by `train` and `cv`: a preset and its overrides, dedupe, threads, seed. */
+/** The recipe flags shared by `train` and `cv`: a preset and its overrides, dedupe, threads, precision, seed. */
 export function addRecipeOptions(cmd: Command): Command {
   return cmd
     .option(
@@ -69,6 +72,11 @@ export function addRecipeOptions(cmd: Command): Command {
       "--threads <n>",
       "compute threads (results are reproducible per thread count)",
       intOption("--threads", 1, 256),
+    )
+    .option(
+      "--precision <p>",
+      "convolution precision: fp32 (default), bf16 (mixed precision, needs AVX512-BF16) or auto (bf16 where supported)",
+      choiceOption("--precision", PRECISION_CHOICES),
     )
     .option("--seed <n>", "seed for init, order and augmentation", intOption("--seed", 0, 0xffffffff));
 }

@@ -1,0 +1,81 @@
+// --precision auto|fp32|bf16 for training: the recipe stores what it resolved to (bf16, or no field
+// for fp32, so fp32 runs keep their resume fingerprints), `auto` says which it chose in one line,
+// and bf16 where it is switched off (NERVESEG_NO_BF16=1) is refused with a one-line error.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { PROJECT_ROOT, tempDir } from "../helpers/sample.js";
+import * as E from "../../src/engine/index.js";
+import { loadPreset, PRESETS } from "../../src/model/config.js";
+import { fingerprintOf } from "../../src/train/checkpoint.js";
+import { applyTrainPrecision } from "../../src/train/run.js";
+
+const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
+
+test("fp32 (explicit or absent) leaves the recipe and its fingerprint as before; bf16 is stored", () => {
+  const lines: string[] = [];
+  const base = fingerprintOf(PRESETS.fast, "d", "off", [1]);
+  for (const choice of [undefined, "fp32"] as const) {
+    const p = structuredClone(PRESETS.fast);
+    if (choice) p.train.precision = choice;
+    applyTrainPrecision(p.train, (l) => lines.push(l));
+    assert.equal(p.train.precision, undefined);
+    assert.equal(fingerprintOf(p, "d", "off", [1]), base);
+    assert.equal(E.getPrecision(), "fp32");
+  }
+  assert.equal(lines.length, 0, "an explicit or default fp32 prints nothing");
+  if (E.bf16Supported()) {
+    const p = structuredClone(PRESETS.fast);
+    p.train.precision = "auto";
+    applyTrainPrecision(p.train, (l) => lines.push(l));
+    assert.equal(p.train.precision as string, "bf16");
+    assert.equal(E.getPrecision(), "bf16");
+    assert.notEqual(fingerprintOf(p, "d", "off", [1]), base, "a bf16 run is another recipe");
+    assert.match(lines[0], /^precision: bf16 \(auto:/);
+    E.setPrecision("fp32");
+  }
+});
+
+test("a preset file may ask for a precision; anything else is refused", () => {
+  const dir = tempDir("precision-preset");
+  const good = path.join(dir, "good.json");
+  fs.writeFileSync(good, JSON.stringify({ train: { precision: "auto" } }));
+  assert.equal(loadPreset(good).train.precision, "auto");
+  const bad = path.join(dir, "bad.json");
+  fs.writeFileSync(bad, JSON.stringify({ train: { precision: "fp16" } }));
+  assert.throws(() => loadPreset(bad), /precision/);
+});
+
+function train(precision: string): { status: number | null; stderr: string } {
+  const out = tempDir("precision-train");
+  const r = spawnSync(
+    process.execPath,
+    [
+      CLI,
+      "train",
+      "--data",
+      path.join(out, "missing"),
+      "--out",
+      path.join(out, "m"),
+      "--precision",
+      precision,
+    ],
+    { env: { ...process.env, NERVESEG_NO_BF16: "1" }, encoding: "utf8" },
+  );
+  return { status: r.status, stderr: r.stderr };
+}
+
+test("NERVESEG_NO_BF16=1: train --precision auto says it chose fp32; --precision bf16 is refused in one line", () => {
+  const auto = train("auto");
+  assert.match(auto.stderr, /precision: fp32 \(auto: bf16 switched off by NERVESEG_NO_BF16=1\)/);
+  assert.notEqual(auto.status, 0, "(the data folder is missing)");
+  const bf16 = train("bf16");
+  assert.notEqual(bf16.status, 0);
+  assert.match(
+    bf16.stderr,
+    /bf16 precision is switched off by NERVESEG_NO_BF16=1; use --precision fp32 or auto/,
+  );
+  assert.equal(bf16.stderr.trim().split("\n").length, 1, bf16.stderr);
+});
