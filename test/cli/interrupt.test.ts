@@ -12,6 +12,19 @@ import { writePreparedFixture } from "../train/trainer-fixture.js";
 
 const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
 
+/** A Kaggle-layout folder of n 580x420 training frames (big enough that prepare takes a while). */
+function kaggleTrain(n: number, seed: number): string {
+  const input = tempDir();
+  fs.mkdirSync(path.join(input, "train"));
+  const data = new Uint8Array(580 * 420).map((_, i) => (i * seed) & 255);
+  const empty = new Uint8Array(580 * 420);
+  for (let i = 1; i <= n; i++) {
+    writeTiff(path.join(input, "train", `1_${i}.tif`), { width: 580, height: 420, data });
+    writeTiff(path.join(input, "train", `1_${i}_mask.tif`), { width: 580, height: 420, data: empty });
+  }
+  return input;
+}
+
 /** Starts the CLI, sends `signal` once `ready()` holds, and returns its exit code and output. */
 async function interrupt(
   args: string[],
@@ -37,17 +50,7 @@ async function interrupt(
 }
 
 test("Ctrl-C during prepare: no temp files, no half folder, one line; SIGTERM alike", async () => {
-  const input = tempDir();
-  fs.mkdirSync(path.join(input, "train"));
-  const data = new Uint8Array(580 * 420).map((_, i) => (i * 13) & 255);
-  for (let i = 1; i <= 150; i++) {
-    writeTiff(path.join(input, "train", `1_${i}.tif`), { width: 580, height: 420, data });
-    writeTiff(path.join(input, "train", `1_${i}_mask.tif`), {
-      width: 580,
-      height: 420,
-      data: new Uint8Array(580 * 420),
-    });
-  }
+  const input = kaggleTrain(150, 13);
   for (const [signal, exit] of [
     ["SIGINT", 130],
     ["SIGTERM", 143],
@@ -70,17 +73,7 @@ test("Ctrl-C during prepare: no temp files, no half folder, one line; SIGTERM al
 });
 
 test("a closed stderr pipe during prepare stops it like a signal: nothing half-made is left", async () => {
-  const input = tempDir();
-  fs.mkdirSync(path.join(input, "train"));
-  const data = new Uint8Array(580 * 420).map((_, i) => (i * 7) & 255);
-  for (let i = 1; i <= 120; i++) {
-    writeTiff(path.join(input, "train", `1_${i}.tif`), { width: 580, height: 420, data });
-    writeTiff(path.join(input, "train", `1_${i}_mask.tif`), {
-      width: 580,
-      height: 420,
-      data: new Uint8Array(580 * 420),
-    });
-  }
+  const input = kaggleTrain(120, 7);
   const out = path.join(tempDir(), "prepared");
   // Not --quiet, and not a terminal: progress lines go to stderr, which the reader closes after the first.
   const child = spawn(process.execPath, [CLI, "prepare", "--input", input, "--out", out, "--workers", "1"], {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { UserError } from "../../src/core/errors.js";
 import { decodeImage, maskFromDecoded } from "../../src/io/image-read.js";
 import { encodeBmp, type BmpSpec } from "../helpers/bmp-writer.js";
+import { rejectsNaming } from "../helpers/errors.js";
 
 /** BT.601 luma, rounded, written out independently of the code under test. */
 const luma = (r: number, g: number, b: number): number => Math.round(0.299 * r + 0.587 * g + 0.114 * b);
@@ -13,16 +13,6 @@ async function decode(spec: BmpSpec, name = "scan.bmp") {
   assert.equal(d.lossy, false);
   assert.equal(d.frames.length, 1);
   return { d, f: d.frames[0]! };
-}
-
-async function rejects(p: Promise<unknown>, file: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof UserError, `a UserError, got ${String(e)}`);
-    assert.ok(e.message.startsWith(`${file}: `), `names the file first: ${e.message}`);
-    assert.ok(!e.message.includes("\n"), `one line: ${e.message}`);
-    assert.match(e.message, pattern);
-    return true;
-  });
 }
 
 const palette: [number, number, number][] = [
@@ -176,29 +166,33 @@ test("RLE8: runs and literal runs", async () => {
 
 test("refused and broken BMPs: one clear line naming the file", async () => {
   const ok = encodeBmp({ width: W, height: H, bpp: 24, pixels: new Array(W * H).fill(0x102030) });
-  await rejects(
+  await rejectsNaming(
     decodeImage(ok.subarray(0, ok.length - 30), "cut.bmp"),
     "cut.bmp",
     /truncated BMP \(pixel data runs past the end\)/,
   );
-  await rejects(decodeImage(ok.subarray(0, 30), "head.bmp"), "head.bmp", /truncated BMP \(header/);
+  await rejectsNaming(decodeImage(ok.subarray(0, 30), "head.bmp"), "head.bmp", /truncated BMP \(header/);
   const rle4 = encodeBmp({ width: 2, height: 2, bpp: 4, palette, pixels: [0, 1, 2, 3] });
   new DataView(rle4.buffer).setUint32(30, 2, true);
-  await rejects(decodeImage(rle4, "rle4.bmp"), "rle4.bmp", /RLE4-compressed BMP is not supported/);
+  await rejectsNaming(decodeImage(rle4, "rle4.bmp"), "rle4.bmp", /RLE4-compressed BMP is not supported/);
   const png = encodeBmp({ width: 2, height: 2, bpp: 24, pixels: [0, 0, 0, 0] });
   new DataView(png.buffer).setUint32(30, 5, true);
-  await rejects(decodeImage(png, "png.bmp"), "png.bmp", /embedded PNG/);
+  await rejectsNaming(decodeImage(png, "png.bmp"), "png.bmp", /embedded PNG/);
   const zero = encodeBmp({ width: 1, height: 1, bpp: 24, pixels: [0] });
   new DataView(zero.buffer).setInt32(18, 0, true);
-  await rejects(decodeImage(zero, "zero.bmp"), "zero.bmp", /empty or invalid size \(0x1\)/);
+  await rejectsNaming(decodeImage(zero, "zero.bmp"), "zero.bmp", /empty or invalid size \(0x1\)/);
   const huge = encodeBmp({ width: 1, height: 1, bpp: 24, pixels: [0] });
   new DataView(huge.buffer).setInt32(18, 100_000, true);
   new DataView(huge.buffer).setInt32(22, 100_000, true);
-  await rejects(decodeImage(huge, "huge.bmp"), "huge.bmp", /image too large/);
+  await rejectsNaming(decodeImage(huge, "huge.bmp"), "huge.bmp", /image too large/);
   const badIndex = encodeBmp({ width: 2, height: 1, bpp: 8, palette: palette.slice(0, 2), pixels: [0, 4] });
-  await rejects(decodeImage(badIndex, "idx.bmp"), "idx.bmp", /palette index 4 beyond the 2-colour palette/);
+  await rejectsNaming(
+    decodeImage(badIndex, "idx.bmp"),
+    "idx.bmp",
+    /palette index 4 beyond the 2-colour palette/,
+  );
   const rle = encodeBmp({ width: W, height: H, bpp: 8, compression: "rle8", palette, pixels: indices });
-  await rejects(
+  await rejectsNaming(
     decodeImage(rle.subarray(0, rle.length - 2), "rle.bmp"),
     "rle.bmp",
     /RLE8 data ends without an end-of-bitmap mark/,

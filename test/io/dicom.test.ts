@@ -3,10 +3,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import sharp from "sharp";
-import { UserError } from "../../src/core/errors.js";
 import { decodeImage, isImageFile, maskFromDecoded, readImageFile } from "../../src/io/image-read.js";
 import { TS, encodeDicom, type DicomSpec } from "../helpers/dicom-writer.js";
 import { tempDir } from "../helpers/sample.js";
+import { rejectsNaming } from "../helpers/errors.js";
 
 const tmp = tempDir("nerveseg-dicom-");
 
@@ -15,16 +15,6 @@ const luma = (r: number, g: number, b: number): number => Math.round(0.299 * r +
 
 async function decode(spec: DicomSpec, name = "scan.dcm", opts = {}) {
   return decodeImage(encodeDicom(spec), name, opts);
-}
-
-async function rejects(p: Promise<unknown>, file: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof UserError, `a UserError, got ${String(e)}`);
-    assert.ok(e.message.startsWith(`${file}: `), `names the file first: ${e.message}`);
-    assert.ok(!e.message.includes("\n"), `one line: ${e.message}`);
-    assert.match(e.message, pattern);
-    return true;
-  });
 }
 
 const ramp8 = Uint8Array.from({ length: 12 }, (_, i) => i * 23);
@@ -216,7 +206,7 @@ test("multi-frame: one frame each, named file#k; 'first' and 'refuse-multi'", as
     first.frames.map((f) => f.name),
     ["cine.dcm#1"],
   );
-  await rejects(decode(spec, "cine.dcm", { frames: "refuse-multi" }), "cine.dcm", /has 3 frames/);
+  await rejectsNaming(decode(spec, "cine.dcm", { frames: "refuse-multi" }), "cine.dcm", /has 3 frames/);
 });
 
 test("1-bit (Bits Allocated 1) frames, bits packed across frames", async () => {
@@ -313,7 +303,7 @@ test("a JPEG Baseline mask is luma > 127", async () => {
     [...maskFromDecoded(d, d.frames[0]!)],
     [...binary].map((v) => (v > 127 ? 1 : 0)),
   );
-  await rejects(
+  await rejectsNaming(
     Promise.resolve().then(() => maskFromDecoded(d, d.frames[0]!, { label: 255 })),
     "mask.dcm",
     /lossy/,
@@ -338,7 +328,7 @@ test("unsupported transfer syntaxes are refused by name", async () => {
     [TS.rle, /RLE Lossless/],
     ["1.2.3.4.5", /transfer syntax 1\.2\.3\.4\.5 is not supported/],
   ] as const) {
-    await rejects(
+    await rejectsNaming(
       decode(
         { transferSyntax: uid, rows: 2, cols: 2, fragments: [Uint8Array.from([1, 2, 3, 4])] },
         "j2k.dcm",
@@ -351,14 +341,22 @@ test("unsupported transfer syntaxes are refused by name", async () => {
 
 test("broken DICOM files: one clear line naming the file", async () => {
   const good = encodeDicom({ transferSyntax: TS.explicitLE, rows: 8, cols: 8, pixels: new Uint8Array(64) });
-  await rejects(decodeImage(good.subarray(0, good.length - 10), "cut.dcm"), "cut.dcm", /truncated DICOM/);
-  await rejects(decodeImage(good.subarray(0, 200), "head.dcm"), "head.dcm", /corrupt or truncated DICOM/);
-  await rejects(
+  await rejectsNaming(
+    decodeImage(good.subarray(0, good.length - 10), "cut.dcm"),
+    "cut.dcm",
+    /truncated DICOM/,
+  );
+  await rejectsNaming(
+    decodeImage(good.subarray(0, 200), "head.dcm"),
+    "head.dcm",
+    /corrupt or truncated DICOM/,
+  );
+  await rejectsNaming(
     decode({ transferSyntax: TS.explicitLE, rows: 2, cols: 2, noPixelData: true }, "sr.dcm"),
     "sr.dcm",
     /without Pixel Data/,
   );
-  await rejects(
+  await rejectsNaming(
     decode(
       {
         transferSyntax: TS.explicitLE,
@@ -372,12 +370,12 @@ test("broken DICOM files: one clear line naming the file", async () => {
     "pal.dcm",
     /"PALETTE COLOR" with 1 sample\(s\) per pixel is not supported/,
   );
-  await rejects(
+  await rejectsNaming(
     decode({ transferSyntax: TS.explicitLE, rows: 0, cols: 2, pixels: new Uint8Array(4) }, "zero.dcm"),
     "zero.dcm",
     /0x0|2x0/,
   );
-  await rejects(
+  await rejectsNaming(
     decode(
       {
         transferSyntax: TS.jpegBaseline,
