@@ -1,6 +1,9 @@
 // `nerveseg bench`: the reference net UNet-64x80 trained and run by the engine, the machine's
 // peak measured with one large oneDNN convolution, and onnxruntime-node on the same exported net.
 // Times are the best of several repeats (the least disturbed by other processes).
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import * as E from "../src/engine/index.js";
 import { native, ActCode } from "../src/engine/native.js";
 import { PRESETS } from "../src/model/config.js";
@@ -15,12 +18,16 @@ export const UNET_W = 80;
 
 export interface BenchRow {
   name: string;
+  /** The convolutions' precision of this row (everything else is fp32). */
+  precision: E.Precision;
   batch: number;
   msPerImage: number;
   /** Of msPerImage: time inside oneDNN convolutions (the conv-only bound), in the same (best) run. */
   convMsPerImage: number;
   gflops: number;
+  /** Of the measured peak of this row's precision. */
   pctPeak: number;
+  /** Peak RSS of a fresh process running only this row's work (training, or inference at this batch). */
   peakRssMiB: number;
   onnxruntimeMsPerImage: number | null;
   /** onnxruntime time / ours (> 1: we are faster). */
@@ -32,7 +39,12 @@ export interface BenchResult {
   parameters: number;
   threads: number;
   onednn: string;
+  /** The fp32 peak (one large oneDNN conv). */
   peakGflops: number;
+  /** The same conv measured in each precision benchmarked. */
+  peakGflopsByPrecision: Partial<Record<E.Precision, number>>;
+  /** Why bf16 was not benchmarked, when it was not. */
+  bf16Skipped: string | null;
   forwardGflopPerImage: number;
   rows: BenchRow[];
   onnxMaxAbsDiff: number | null;
@@ -43,6 +55,8 @@ export interface BenchResult {
 
 export interface BenchOptions {
   threads?: number;
+  /** auto (default): fp32 and, where the CPU has it, bf16 side by side; or only one of them. */
+  precision?: E.PrecisionChoice;
   trainSteps?: number;
   repeats?: number;
   log?: (line: string) => void;
@@ -96,11 +110,7 @@ function timeWithConvs(reps: number, fn: () => void): { ms: number; convMs: numb
   return best;
 }
 
-function maxRssMiB(): number {
-  return process.resourceUsage().maxRSS / 1024;
-}
-
-/** Best-case GFLOP/s of one large 3x3 convolution (the practical peak of this machine). */
+/** Best-case GFLOP/s of one large 3x3 convolution (the practical peak of this machine), in the current precision. */
 export function measurePeakGflops(): number {
   const [n, h, w, c, oc] = [32, 16, 20, 256, 256];
   const x = E.full([n, h, w, c], 0.01);
@@ -133,43 +143,128 @@ export function measurePeakGflops(): number {
   return (2 * n * h * w * c * oc * 9) / (ms * 1e6);
 }
 
-export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
-  const log = opts.log ?? (() => {});
-  if (opts.threads) E.setThreads(opts.threads);
-  const threads = E.getThreads();
-  const repeats = opts.repeats ?? 5;
-  log(`measuring peak (one large oneDNN conv, ${threads} threads)...`);
-  const peak = measurePeakGflops();
-  const rng = new E.Rng(1);
-  // The product's model at the fast preset's shape: UNet-64x80, filters 32..512, both heads.
-  const net = new UNet(
+/**
+ * Peak RSS of a fresh process that only builds the net and runs `kind` (two training steps at batch 32,
+ * or inference at `batch`) in `precision`: the RSS column, free of what the other passes left behind.
+ */
+export function peakRssRun(
+  kind: "train" | "infer",
+  precision: E.Precision,
+  batch: number,
+  threads: number,
+): void {
+  E.setThreads(threads);
+  E.setPrecision(precision);
+  const net = benchNet(new E.Rng(1));
+  const img = new Float32Array(batch * UNET_H * UNET_W).fill(0.5);
+  if (kind === "train") {
+    const opt = new E.Adam(net.parameters(), { lr: 1e-4 });
+    for (let i = 0; i < 2; i++)
+      E.tidy(() => {
+        const out = net.forward(E.fromArray([batch, UNET_H, UNET_W, 1], img));
+        const loss = E.add(
+          E.diceLoss(out.mask, E.fromArray(out.mask.shape, img)),
+          E.bceLoss(out.presence!, E.full([batch, 1], 1)),
+        );
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+      });
+  } else {
+    net.eval();
+    for (let i = 0; i < 2; i++)
+      E.tidy(() => E.noGrad(() => void net.forward(E.fromArray([batch, UNET_H, UNET_W, 1], img))));
+  }
+  // VmHWM, not getrusage's maxRSS: Linux carries the parent's peak into a child's maxRSS across fork + exec.
+  const hwm = /VmHWM:\s*(\d+) kB/.exec(fs.readFileSync("/proc/self/status", "utf8"));
+  const kib = hwm ? Number(hwm[1]) : process.resourceUsage().maxRSS;
+  console.log(JSON.stringify({ maxRssMiB: kib / 1024 }));
+}
+
+function childPeakRssMiB(
+  kind: "train" | "infer",
+  precision: E.Precision,
+  batch: number,
+  threads: number,
+): number {
+  const self = pathToFileURL(fileURLToPath(import.meta.url)).href;
+  const args = [kind, precision, batch, threads].map((a) => JSON.stringify(a)).join(", ");
+  const script = `const b = await import(${JSON.stringify(self)}); b.peakRssRun(${args});`;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+  const last = (r.stdout ?? "").trim().split("\n").pop() ?? "";
+  try {
+    return (JSON.parse(last) as { maxRssMiB: number }).maxRssMiB;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Which precisions to run: auto = fp32 and, where supported, bf16. */
+function precisionsOf(choice: E.PrecisionChoice): { list: E.Precision[]; bf16Skipped: string | null } {
+  if (choice === "auto") {
+    if (E.bf16Supported()) return { list: ["fp32", "bf16"], bf16Skipped: null };
+    const why =
+      process.env.NERVESEG_NO_BF16 === "1"
+        ? "switched off by NERVESEG_NO_BF16=1"
+        : "no AVX512-BF16 on this CPU";
+    return { list: ["fp32"], bf16Skipped: why };
+  }
+  return { list: [E.resolvePrecision(choice)], bf16Skipped: choice === "fp32" ? "--precision fp32" : null };
+}
+
+/** The product's model at the fast preset's shape: UNet-64x80, filters 32..512, both heads. */
+function benchNet(rng: E.Rng): UNet {
+  return new UNet(
     { ...PRESETS.fast.model, inputHeight: UNET_H, inputWidth: UNET_W, filters: [...UNET_FILTERS] },
     { mean: 0, std: 1 },
     rng,
   );
+}
+
+interface Pass {
+  precision: E.Precision;
+  peak: number;
+  repeats: number;
+  trainSteps: number;
+  img: Float32Array;
+  log: (line: string) => void;
+  rows: BenchRow[];
+}
+
+/**
+ * One precision: its peak, batch-32 training and batch-1/32 inference on a fresh net with the same
+ * weights (seed 1); returns the net in eval mode with its inference rows.
+ */
+function runPass(p: Pass): { net: UNet; inferRows: [number, BenchRow][] } {
+  E.setPrecision(p.precision);
+  const net = benchNet(new E.Rng(1));
   const fwdFlops = unetFlopsPerImage(UNET_FILTERS, UNET_H, UNET_W);
-  const rows: BenchRow[] = [];
-  const row = (name: string, batch: number, t: { ms: number; convMs: number }, flops: number): BenchRow => {
-    const ms = t.ms;
-    const gflops = (flops * batch) / (ms * 1e6);
+  const row = (name: string, batch: number, t: ReturnType<typeof timeWithConvs>, flops: number): BenchRow => {
+    const gflops = (flops * batch) / (t.ms * 1e6);
     const r: BenchRow = {
       name,
+      precision: p.precision,
       batch,
-      msPerImage: ms / batch,
+      msPerImage: t.ms / batch,
       convMsPerImage: t.convMs / batch,
       gflops,
-      pctPeak: (100 * gflops) / peak,
-      peakRssMiB: maxRssMiB(),
+      pctPeak: (100 * gflops) / p.peak,
+      peakRssMiB: childPeakRssMiB(
+        name.startsWith("train") ? "train" : "infer",
+        p.precision,
+        batch,
+        E.getThreads(),
+      ),
       onnxruntimeMsPerImage: null,
       speedupVsOnnxruntime: null,
     };
-    rows.push(r);
+    p.rows.push(r);
     return r;
   };
 
   // Training: forward + backward + Adam at batch 32.
   const B = 32;
-  const img = Float32Array.from({ length: B * UNET_H * UNET_W }, () => rng.uniform());
+  const img = p.img;
   const mask = Float32Array.from(img, (v) => (v > 0.7 ? 1 : 0));
   const has = Float32Array.from({ length: B }, (_, i) => (i % 3 === 0 ? 0 : 1));
   const opt = new E.Adam(net.parameters(), { lr: 1e-4 });
@@ -185,84 +280,158 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       loss.backward();
       opt.step();
     });
-  log("training batch 32...");
+  p.log(`${p.precision}: training batch 32...`);
   step();
   step();
   // Backward convs (data + weights) cost about twice the forward; the first layer has no data gradient.
   const trainFlops = 3 * fwdFlops - 2 * UNET_H * UNET_W * 1 * UNET_FILTERS[0] * 9;
-  row("train (fwd+bwd+Adam)", B, timeWithConvs(opts.trainSteps ?? repeats, step), trainFlops);
+  row("train (fwd+bwd+Adam)", B, timeWithConvs(p.trainSteps, step), trainFlops);
   opt.dispose();
 
   // Inference: eval mode (BN folded, ELU as a post-op), batch 1 and 32.
   net.eval();
   const inferRows: [number, BenchRow][] = [];
   for (const b of [1, 32]) {
-    log(`inference batch ${b}...`);
+    p.log(`${p.precision}: inference batch ${b}...`);
     const x = E.fromArray([b, UNET_H, UNET_W, 1], img.subarray(0, b * UNET_H * UNET_W));
     const run = () => E.tidy(() => E.noGrad(() => void net.forward(x)));
     run();
     run();
-    inferRows.push([b, row(`inference`, b, timeWithConvs(b === 1 ? repeats * 4 : repeats, run), fwdFlops)]);
+    inferRows.push([
+      b,
+      row(`inference`, b, timeWithConvs(b === 1 ? p.repeats * 4 : p.repeats, run), fwdFlops),
+    ]);
     x.dispose();
   }
+  return { net, inferRows };
+}
 
-  // onnxruntime-node on the same weights.
-  let onnxMaxAbsDiff: number | null = null;
-  let onnxruntimeError: string | null = null;
-  try {
-    log("onnxruntime-node...");
-    const ort = await import("onnxruntime-node");
-    const session = await ort.InferenceSession.create(exportOnnx(net), {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: "all",
-      executionMode: "sequential",
+export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
+  const log = opts.log ?? (() => {});
+  if (opts.threads) E.setThreads(opts.threads);
+  const threads = E.getThreads();
+  const repeats = opts.repeats ?? 5;
+  const { list, bf16Skipped } = precisionsOf(opts.precision ?? "auto");
+  const peaks: Partial<Record<E.Precision, number>> = {};
+  for (const pr of list) {
+    log(`measuring the ${pr} peak (one large oneDNN conv, ${threads} threads)...`);
+    E.setPrecision(pr);
+    peaks[pr] = measurePeakGflops();
+  }
+  const inputRng = new E.Rng(2);
+  const img = Float32Array.from({ length: 32 * UNET_H * UNET_W }, () => inputRng.uniform());
+  const rows: BenchRow[] = [];
+  let fp32: { net: UNet; inferRows: [number, BenchRow][] } | null = null;
+  let parameters = 0;
+  for (const pr of list) {
+    const pass = runPass({
+      precision: pr,
+      peak: peaks[pr]!,
+      repeats,
+      trainSteps: opts.trainSteps ?? repeats,
+      img,
+      log,
+      rows,
     });
-    for (const [b, r] of inferRows) {
-      const feed = {
-        image: new ort.Tensor("float32", img.slice(0, b * UNET_H * UNET_W), [b, UNET_H, UNET_W, 1]),
-      };
-      await session.run(feed);
-      await session.run(feed);
-      const times: number[] = [];
-      let out: Record<string, { data: unknown }> = {};
-      for (let i = 0; i < (b === 1 ? repeats * 4 : repeats); i++) {
-        const t = performance.now();
-        out = await session.run(feed);
-        times.push(performance.now() - t);
+    parameters = pass.net.parameterCount();
+    if (pr === "fp32") fp32 = pass;
+    else pass.net.dispose();
+    E.releaseMemoryPool();
+  }
+  E.setPrecision("fp32");
+
+  // onnxruntime-node on the same weights (the export is fp32), against the fp32 rows.
+  let onnxMaxAbsDiff: number | null = null;
+  let onnxruntimeError: string | null = fp32 ? null : "not run (fp32 not benchmarked)";
+  if (fp32) {
+    const { net, inferRows } = fp32;
+    try {
+      log("onnxruntime-node...");
+      const ort = await import("onnxruntime-node");
+      const session = await ort.InferenceSession.create(exportOnnx(net), {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: "all",
+        executionMode: "sequential",
+      });
+      for (const [b, r] of inferRows) {
+        const feed = {
+          image: new ort.Tensor("float32", img.slice(0, b * UNET_H * UNET_W), [b, UNET_H, UNET_W, 1]),
+        };
+        await session.run(feed);
+        await session.run(feed);
+        const times: number[] = [];
+        let out: Record<string, { data: unknown }> = {};
+        for (let i = 0; i < (b === 1 ? repeats * 4 : repeats); i++) {
+          const t = performance.now();
+          out = await session.run(feed);
+          times.push(performance.now() - t);
+        }
+        r.onnxruntimeMsPerImage = best(times) / b;
+        r.speedupVsOnnxruntime = r.onnxruntimeMsPerImage / r.msPerImage;
+        if (b === 32) {
+          const ours = E.tidy(() =>
+            E.noGrad(() => net.forward(E.fromArray([b, UNET_H, UNET_W, 1], img)).mask.toFloat32Array()),
+          );
+          const theirs = out.mask_probability.data as Float32Array;
+          onnxMaxAbsDiff = 0;
+          for (let i = 0; i < ours.length; i++)
+            onnxMaxAbsDiff = Math.max(onnxMaxAbsDiff, Math.abs(ours[i] - theirs[i]));
+        }
       }
-      r.onnxruntimeMsPerImage = best(times) / b;
-      r.speedupVsOnnxruntime = r.onnxruntimeMsPerImage / r.msPerImage;
-      if (b === 32) {
-        const ours = E.tidy(() =>
-          E.noGrad(() => net.forward(E.fromArray([b, UNET_H, UNET_W, 1], img)).mask.toFloat32Array()),
-        );
-        const theirs = out.mask_probability.data as Float32Array;
-        onnxMaxAbsDiff = 0;
-        for (let i = 0; i < ours.length; i++)
-          onnxMaxAbsDiff = Math.max(onnxMaxAbsDiff, Math.abs(ours[i] - theirs[i]));
-      }
+      await session.release();
+    } catch (e) {
+      onnxruntimeError = e instanceof Error ? e.message : String(e);
     }
-    await session.release();
-  } catch (e) {
-    onnxruntimeError = e instanceof Error ? e.message : String(e);
+    net.dispose();
   }
   const result: BenchResult = {
     net: "UNet-64x80",
-    parameters: net.parameterCount(),
+    parameters,
     threads,
     onednn: native.version(),
-    peakGflops: peak,
-    forwardGflopPerImage: fwdFlops / 1e9,
+    peakGflops: peaks.fp32 ?? peaks.bf16!,
+    peakGflopsByPrecision: peaks,
+    bf16Skipped,
+    forwardGflopPerImage: unetFlopsPerImage(UNET_FILTERS, UNET_H, UNET_W) / 1e9,
     rows,
     onnxMaxAbsDiff,
     onnxruntimeError,
     pytorch: { skipped: "not run" },
   };
-  net.dispose();
   log("PyTorch on the same net (where python3-torch is installed)...");
   result.pytorch = runPytorch(threads, repeats);
   return result;
+}
+
+/** bf16 against fp32 from the same run: ms/img ratios and training peak RSS. */
+function bf16Summary(r: BenchResult): string[] {
+  const find = (pr: E.Precision, name: string, batch: number) =>
+    r.rows.find((x) => x.precision === pr && x.name.startsWith(name) && x.batch === batch);
+  if (r.bf16Skipped) return ["", `bf16 not benchmarked: ${r.bf16Skipped}`];
+  const pairs: [string, string, number][] = [
+    ["train batch 32", "train", 32],
+    ["inference batch 1", "infer", 1],
+    ["inference batch 32", "infer", 32],
+  ];
+  const parts: string[] = [];
+  for (const [label, name, batch] of pairs) {
+    const a = find("fp32", name, batch);
+    const b = find("bf16", name, batch);
+    if (a && b) parts.push(`${label} ${(b.msPerImage / a.msPerImage).toFixed(2)}x`);
+  }
+  const ta = find("fp32", "train", 32);
+  const tb = find("bf16", "train", 32);
+  const peaks = Object.entries(r.peakGflopsByPrecision)
+    .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+    .join(", ");
+  const lines = ["", `measured peaks (GFLOP/s): ${peaks}`];
+  if (parts.length) lines.push(`bf16 / fp32 ms per image (same run): ${parts.join(", ")}`);
+  if (ta && tb)
+    lines.push(
+      `training peak RSS: fp32 ${ta.peakRssMiB.toFixed(0)} MiB, bf16 ${tb.peakRssMiB.toFixed(0)} MiB`,
+    );
+  return lines;
 }
 
 /** The result as an aligned text table. */
@@ -271,21 +440,25 @@ export function formatBench(r: BenchResult): string {
     `${r.net}: ${(r.parameters / 1e6).toFixed(2)}M parameters, ${r.forwardGflopPerImage.toFixed(2)} GFLOP/image forward, ` +
       `${r.threads} threads, oneDNN ${r.onednn}, measured peak ${r.peakGflops.toFixed(0)} GFLOP/s`,
     "",
-    "| run | batch | ms/img | of which convs | GFLOP/s | % peak | peak RSS MiB | onnxruntime ms/img | ORT / ours |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| run | precision | batch | ms/img | of which convs | GFLOP/s | % peak of its precision | peak RSS MiB | onnxruntime ms/img | ORT / ours |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const x of r.rows)
     lines.push(
-      `| ${x.name} | ${x.batch} | ${x.msPerImage.toFixed(2)} | ${x.convMsPerImage.toFixed(2)} | ` +
+      `| ${x.name} | ${x.precision} | ${x.batch} | ${x.msPerImage.toFixed(2)} | ${x.convMsPerImage.toFixed(2)} | ` +
         `${x.gflops.toFixed(1)} | ${x.pctPeak.toFixed(0)}% | ` +
         `${x.peakRssMiB.toFixed(0)} | ${x.onnxruntimeMsPerImage?.toFixed(2) ?? "-"} | ` +
         `${x.speedupVsOnnxruntime ? `${x.speedupVsOnnxruntime.toFixed(2)}x` : "-"} |`,
     );
+  lines.push(...bf16Summary(r));
   if (r.onnxMaxAbsDiff !== null)
-    lines.push("", `onnxruntime vs ours, batch 32 mask: max abs diff ${r.onnxMaxAbsDiff.toExponential(2)}`);
+    lines.push(
+      "",
+      `onnxruntime vs ours (fp32), batch 32 mask: max abs diff ${r.onnxMaxAbsDiff.toExponential(2)}`,
+    );
   if (r.onnxruntimeError) lines.push("", `onnxruntime-node unavailable: ${r.onnxruntimeError}`);
   const ms = (name: string, batch: number) =>
-    r.rows.find((x) => x.name.startsWith(name) && x.batch === batch)?.msPerImage;
+    r.rows.find((x) => x.precision === "fp32" && x.name.startsWith(name) && x.batch === batch)?.msPerImage;
   lines.push(
     "",
     ...formatPytorch(r.pytorch, {
