@@ -76,7 +76,7 @@ function timeIt(reps: number, fn: () => void): number {
   return best(out);
 }
 
-const CONV_FNS = ["convForward", "convBackwardData", "convBackwardWeights"] as const;
+const CONV_FNS = ["convForward", "convBackwardData", "convBackwardWeights", "convBackward"] as const;
 
 /** Runs fn once with the native conv calls timed; returns their total ms. */
 /**

@@ -55,23 +55,26 @@ void ConvForward(const float* x, const float* w, const float* b, float* y, const
   st.wait();
 }
 
-// dx = dL/dx from dy = dL/dy.
+// dx = dL/dx from dy = dL/dy. Converts dy into slot B (ConvBackward reuses it for the weights).
 void ConvBackwardData(const float* dy, const float* w, float* dx, const ConvGeom& g) {
   BwdDataEntry& e = GetBwdData(g);
   auto& st = cpuStream();
-  e.prim.execute(st, {{DNNL_ARG_DIFF_DST, e.diffDst.In(dy, SLOT_A)},
+  e.prim.execute(st, {{DNNL_ARG_DIFF_DST, e.diffDst.In(dy, SLOT_B)},
                       {DNNL_ARG_WEIGHTS, e.w.In(w, SLOT_W)},
-                      {DNNL_ARG_DIFF_SRC, e.diffSrc.Out(dx, SLOT_B)}});
+                      {DNNL_ARG_DIFF_SRC, e.diffSrc.Out(dx, SLOT_A)}});
   e.diffSrc.Finish();
   st.wait();
 }
 
-// dw (HWIO) and, when db is given, the bias gradient.
-void ConvBackwardWeights(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g) {
+// dw (HWIO) and, when db is given, the bias gradient. `dyConverted`: slot B already holds dy's
+// copy in this primitive's layout (the data gradient just made it).
+void ConvBackwardWeights(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g,
+                         bool dyConverted = false) {
   BwdWEntry& e = GetBwdW(g, db != nullptr);
   auto& st = cpuStream();
+  memory dyArg = dyConverted ? e.diffDst.Reuse(dy, SLOT_B) : e.diffDst.In(dy, SLOT_B);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src.In(x, SLOT_A)},
-                                       {DNNL_ARG_DIFF_DST, e.diffDst.In(dy, SLOT_B)},
+                                       {DNNL_ARG_DIFF_DST, dyArg},
                                        {DNNL_ARG_DIFF_WEIGHTS, e.dw.Out(dw, SLOT_W)}};
   if (db) {
     e.diffBias.set_data_handle(db);
@@ -80,6 +83,20 @@ void ConvBackwardWeights(const float* x, const float* dy, float* dw, float* db, 
   e.prim.execute(st, args);
   e.dw.Finish();
   st.wait();
+}
+
+// Both gradients (each only where its buffer is given), converting dy once when both read the same
+// copy of it: the data gradient and then the weight gradient, as the two calls above.
+void ConvBackward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
+                  const ConvGeom& g) {
+  bool shared = false;
+  if (dx) {
+    ConvBackwardData(dy, w, dx, g);
+    const Operand& a = GetBwdData(g).diffDst;
+    const Operand& b = GetBwdW(g, db != nullptr).diffDst;
+    shared = a.reorderIt && b.reorderIt && a.prim.get_desc() == b.prim.get_desc();
+  }
+  if (dw) ConvBackwardWeights(x, dy, dw, db, g, shared);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -213,12 +230,42 @@ Napi::Value ConvBackwardWeightsEntry(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// convBackward(x, w, dy, dx|null, dw|null, db|null, ...geom); db only with dw
+struct ConvBackwardArgs {
+  const float *x, *w, *dy;
+  float *dx, *dw, *db;
+  ConvGeom g;
+  static ConvBackwardArgs From(const Napi::CallbackInfo& info) {
+    ArgReader r(info, "convBackward");
+    F32Arg x = r.F32("x"), w = r.F32("w"), dy = r.F32("dy");
+    F32Arg dx = r.F32Opt("dx"), dw = r.F32Opt("dw"), db = r.F32Opt("db");
+    ConvBackwardArgs a;
+    a.g = ConvGeom::Read(r);
+    r.End();
+    a.x = x.Need(a.g.xSize());
+    a.w = w.Need(a.g.wSize());
+    a.dy = dy.Need(a.g.ySize());
+    a.dx = dx.NeedIfPresent(a.g.xSize());
+    a.dw = dw.NeedIfPresent(a.g.wSize());
+    a.db = db.NeedIfPresent(a.g.oc);
+    if (a.db && !a.dw) throw ArgError("convBackward: db needs dw");
+    return a;
+  }
+};
+
+Napi::Value ConvBackwardEntry(const Napi::CallbackInfo& info) {
+  ConvBackwardArgs a = ConvBackwardArgs::From(info);
+  ConvBackward(a.x, a.w, a.dy, a.dx, a.dw, a.db, a.g);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void RegisterConv(Napi::Env env, Napi::Object exports) {
   NS_EXPORT("convForward", ConvForwardEntry);
   NS_EXPORT("convBackwardData", ConvBackwardDataEntry);
   NS_EXPORT("convBackwardWeights", ConvBackwardWeightsEntry);
+  NS_EXPORT("convBackward", ConvBackwardEntry);
   NS_EXPORT("convPreparedSize", ConvPreparedSizeEntry);
   NS_EXPORT("convPrepareWeights", ConvPrepareWeightsEntry);
 }

@@ -74,6 +74,8 @@ struct Operand {
   void Init(const memory::desc& userDesc, const memory::desc& primDesc, bool output);
   // Points user at p and, when a copy is needed, fills prim (from scratch slot `slot`).
   memory In(const float* p, int slot);
+  // Points user at p and prim at scratch slot `slot`, which already holds p's copy (no conversion).
+  memory Reuse(const float* p, int slot);
   // Points user at p; the primitive writes prim (a scratch slot when a copy is needed).
   memory Out(float* p, int slot);
   // After the primitive ran: prim -> user when they differ.

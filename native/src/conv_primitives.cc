@@ -91,6 +91,12 @@ memory Operand::In(const float* p, int slot) {
   return prim;
 }
 
+memory Operand::Reuse(const float* p, int slot) {
+  user.set_data_handle(Handle(p));
+  if (reorderIt) prim.set_data_handle(Scratch(slot, prim.get_desc().get_size()));
+  return prim;
+}
+
 memory Operand::Out(float* p, int slot) {
   user.set_data_handle(p);
   if (reorderIt) prim.set_data_handle(Scratch(slot, prim.get_desc().get_size()));

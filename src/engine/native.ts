@@ -80,6 +80,8 @@ export interface NativeAddon {
   ): void;
   convBackwardData(dy: F, w: F, dx: F, ...geom: ConvGeomArgs): void;
   convBackwardWeights(x: F, dy: F, dw: F, db: Fopt, ...geom: ConvGeomArgs): void;
+  /** Both gradients in one call (each only where its buffer is given; db only with dw): dy converted once in bf16. */
+  convBackward(x: F, w: F, dy: F, dx: Fopt, dw: Fopt, db: Fopt, ...geom: ConvGeomArgs): void;
 
   // dense.cc: the dense layer
   /** y [n,m] = x [n,k] w [k,m] + b */

@@ -57,18 +57,19 @@ export function convBackward(
   needW: boolean,
   needB: boolean,
 ): [Tensor | null, Tensor | null, Tensor | null] {
-  let dx: Tensor | null = null;
-  let dw: Tensor | null = null;
-  let db: Tensor | null = null;
-  if (needX) {
-    dx = new Tensor(x.shape);
-    native.convBackwardData(dy.data, w.data, dx.data, ...geomArgs(g));
-  }
-  if (needW || needB) {
-    dw = new Tensor(w.shape);
-    db = b ? new Tensor(b.shape) : null;
-    native.convBackwardWeights(x.data, dy.data, dw.data, db ? db.data : null, ...geomArgs(g));
-  }
+  const dx = needX ? new Tensor(x.shape) : null;
+  const dw = needW || needB ? new Tensor(w.shape) : null;
+  const db = dw && b ? new Tensor(b.shape) : null;
+  if (dx || dw)
+    native.convBackward(
+      x.data,
+      w.data,
+      dy.data,
+      dx?.data ?? null,
+      dw?.data ?? null,
+      db?.data ?? null,
+      ...geomArgs(g),
+    );
   return [dx, dw, db];
 }
 
