@@ -131,7 +131,8 @@ export function recipeLine(p: Preset): string {
   return (
     `recipe ${m.preset}: input ${m.inputHeight}x${m.inputWidth} (${m.fit}), filters ${m.filters.join("-")}, kernel ${m.kernel}; ` +
     `${t.optimizer} lr ${t.lr}, batch ${t.batch}, ${t.epochs} epochs, ${schedule}; loss ${loss.join(" + ")}; ` +
-    `augment ${augment.join(", ") || "none"}; seed ${t.seed}`
+    `augment ${augment.join(", ") || "none"}; seed ${t.seed}` +
+    (t.precision === "bf16" ? "; bf16 convolutions" : "")
   );
 }
 
