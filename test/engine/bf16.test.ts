@@ -88,6 +88,7 @@ test(
       const ref = convAndGrads(x, w, b, r, pad);
       E.setPrecision("bf16");
       const got = convAndGrads(x, w, b, r, pad);
+      assert.deepEqual(convAndGrads(x, w, b, r, pad), got, "bf16 is deterministic");
       E.setPrecision("fp32");
       const again = convAndGrads(x, w, b, r, pad);
       const names = ["y", "dx", "dw", "db"];
