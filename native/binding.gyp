@@ -7,6 +7,7 @@
         "src/memory.cc",
         "src/conv.cc",
         "src/conv_primitives.cc",
+        "src/conv_bwdw_split.cc",
         "src/dense.cc",
         "src/batchnorm.cc",
         "src/pool_resize.cc",

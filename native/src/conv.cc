@@ -70,6 +70,7 @@ void ConvBackwardData(const float* dy, const float* w, float* dx, const ConvGeom
 // copy in this primitive's layout (the data gradient just made it).
 void ConvBackwardWeights(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g,
                          bool dyConverted = false) {
+  if (ConvBackwardWeightsSplit(x, dy, dw, db, g)) return;
   BwdWEntry& e = GetBwdW(g, db != nullptr);
   auto& st = cpuStream();
   memory dyArg = dyConverted ? e.diffDst.Reuse(dy, SLOT_B) : e.diffDst.In(dy, SLOT_B);

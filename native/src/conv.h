@@ -83,8 +83,14 @@ struct Operand {
 };
 
 // Scratch slots: one buffer each, grown on demand and shared by every cached primitive (calls never
-// overlap: the addon is driven by one JS thread).
-enum Slot { SLOT_W = 0, SLOT_A = 1, SLOT_B = 2 };
+// overlap: the addon is driven by one JS thread). The batch-split bf16 weight gradient
+// (conv_bwdw_split.cc) has SLOTS_PER_THREAD of its own per thread, from SLOT_THREAD0.
+enum Slot { SLOT_W = 0, SLOT_A = 1, SLOT_B = 2, SLOT_THREAD0 = 3 };
+constexpr int SLOTS_PER_THREAD = 4;
+constexpr int MAX_SPLIT = 16;
+constexpr int SLOT_COUNT = SLOT_THREAD0 + SLOTS_PER_THREAD * MAX_SPLIT;
+// The buffer of `slot`, at least `bytes` long (only one thread touches a given slot at a time).
+void* Scratch(int slot, size_t bytes);
 
 struct FwdEntry {
   convolution_forward::primitive_desc pd;
@@ -108,6 +114,11 @@ struct BwdWEntry {
   Operand src, diffDst, dw;
   memory diffBias;
 };
+
+// The bf16 weight gradient with the batch split into one chunk per thread, each chunk a
+// single-threaded primitive (conv_bwdw_split.cc); false when not used (fp32, one thread, a small
+// batch, or no bf16 kernel), and the caller runs the ordinary primitive.
+bool ConvBackwardWeightsSplit(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g);
 
 FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha);
 BwdDataEntry& GetBwdData(const ConvGeom& g);

@@ -13,22 +13,6 @@ namespace conv {
 
 namespace {
 
-// One growing buffer per slot (weights, first and second activation operand).
-void* Scratch(int slot, size_t bytes) {
-  static void* buf[3] = {nullptr, nullptr, nullptr};
-  static size_t cap[3] = {0, 0, 0};
-  if (bytes > cap[slot]) {
-    std::free(buf[slot]);
-    buf[slot] = nullptr;
-    cap[slot] = 0;
-    size_t c = ((bytes + 4095) / 4096) * 4096;
-    buf[slot] = std::aligned_alloc(64, c);
-    if (!buf[slot]) throw std::runtime_error("out of memory for convolution scratch");
-    cap[slot] = c;
-  }
-  return buf[slot];
-}
-
 std::unordered_map<std::string, std::unique_ptr<FwdEntry>> fwdCache;
 std::unordered_map<std::string, std::unique_ptr<BwdDataEntry>> bwdDataCache;
 std::unordered_map<std::string, std::unique_ptr<BwdWEntry>> bwdWCache;
@@ -69,6 +53,22 @@ bool Choose(PD& pd, Make make, bool allowBf16 = true) {
 }
 
 }  // namespace
+
+void* Scratch(int slot, size_t bytes) {
+  static void* buf[SLOT_COUNT] = {};
+  static size_t cap[SLOT_COUNT] = {};
+  if (slot < 0 || slot >= SLOT_COUNT) throw std::runtime_error("convolution scratch: bad slot");
+  if (bytes > cap[slot]) {
+    std::free(buf[slot]);
+    buf[slot] = nullptr;
+    cap[slot] = 0;
+    size_t c = ((bytes + 4095) / 4096) * 4096;
+    buf[slot] = std::aligned_alloc(64, c);
+    if (!buf[slot]) throw std::runtime_error("out of memory for convolution scratch");
+    cap[slot] = c;
+  }
+  return buf[slot];
+}
 
 void Operand::Init(const memory::desc& userDesc, const memory::desc& primDesc, bool output) {
   auto& eng = cpuEngine();
