@@ -114,6 +114,36 @@ test(
   },
 );
 
+test(
+  "bf16 weight gradient split over the batch (2 threads) matches one thread and fp32",
+  { skip: SKIP },
+  () => {
+    const rng = new E.Rng(13);
+    const threads = E.getThreads();
+    const x = randomTensor([6, 10, 8, 24], rng, true);
+    const w = randomTensor([3, 3, 24, 40], rng, true);
+    const b = randomTensor([40], rng, true);
+    const r = randomTensor([6, 10, 8, 40], rng);
+    try {
+      E.setPrecision("fp32");
+      const ref = convAndGrads(x, w, b, r, 1);
+      E.setPrecision("bf16");
+      E.setThreads(1);
+      const one = convAndGrads(x, w, b, r, 1);
+      E.setThreads(2);
+      const two = convAndGrads(x, w, b, r, 1);
+      assert.deepEqual(convAndGrads(x, w, b, r, 1), two, "deterministic at 2 threads");
+      close("dw, 2 threads vs fp32", two[2], ref[2]);
+      close("dw, 1 thread vs fp32", one[2], ref[2]);
+      close("dx, 2 threads vs fp32", two[1], ref[1]);
+    } finally {
+      E.setPrecision("fp32");
+      E.setThreads(threads);
+      for (const t of [x, w, b, r]) t.dispose();
+    }
+  },
+);
+
 test("bf16 inference on prepared weights (BN folded, ELU post-op) matches fp32", { skip: SKIP }, () => {
   const rng = new E.Rng(5);
   const block = new E.ConvBnAct(16, 32, 3, { pad: 1, rng });
