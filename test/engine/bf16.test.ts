@@ -74,9 +74,11 @@ test(
   { skip: SKIP },
   () => {
     const rng = new E.Rng(11);
-    // 3x3 with padding (the U-Net's convs), a 1x1 head, and a 1-channel first layer.
+    // 3x3 with padding (the U-Net's convs), 5x5 (the reference preset), a 1x1 head, and a
+    // 1-channel first layer.
     for (const [c, oc, k, pad] of [
       [32, 48, 3, 1],
+      [16, 24, 5, 2],
       [32, 1, 1, 0],
       [1, 32, 3, 1],
     ]) {
