@@ -211,7 +211,10 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
         valFraction: opts.split.valFraction,
         val: chooseValidation(hasMask, kept.groups, opts.split),
         folds: opts.split.folds
-          ? foldsOf(kept.groups, opts.split.folds, opts.split.seed, scanned.root)
+          ? {
+              k: opts.split.folds,
+              of: assignFolds(kept.groups, opts.split.folds, opts.split.seed, scanned.root),
+            }
           : null,
       },
       skipped,
@@ -227,14 +230,6 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
     untrackOut();
     if (created) fs.rmSync(opts.out, { recursive: true, force: true });
     throw e;
-  }
-}
-
-function foldsOf(groups: string[], k: number, seed: number, root: string): { k: number; of: number[] } {
-  try {
-    return { k, of: assignFolds(groups, k, seed) };
-  } catch (e) {
-    throw fileError(root, (e as Error).message);
   }
 }
 

@@ -1,5 +1,6 @@
 import { Rng } from "../engine/random.js";
 import { compareIds } from "../io/ids.js";
+import { fileError, UserError } from "../core/errors.js";
 
 export type SplitKind = "stratified" | "group";
 
@@ -58,9 +59,12 @@ function framesByGroup(groups: readonly string[]): Map<string, number[]> {
  * largest first, each to the fold with the fewest frames so far (ties: the lowest fold). Returns each
  * frame's fold. Needs at least K groups.
  */
-export function assignFolds(groups: readonly string[], k: number, seed: number): number[] {
+export function assignFolds(groups: readonly string[], k: number, seed: number, where?: string): number[] {
   const byGroup = framesByGroup(groups);
-  if (byGroup.size < k) throw new Error(`${k} folds need at least ${k} groups; the data has ${byGroup.size}`);
+  if (byGroup.size < k) {
+    const problem = `${k} folds need at least ${k} groups; the data has ${byGroup.size}`;
+    throw where ? fileError(where, problem) : new UserError(problem);
+  }
   const order = new Rng(seed).shuffle([...byGroup.keys()].sort(compareIds));
   // A stable sort keeps the seeded order among groups of equal size.
   order.sort((a, b) => byGroup.get(b)!.length - byGroup.get(a)!.length);

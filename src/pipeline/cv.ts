@@ -106,6 +106,16 @@ export function meanSd(xs: readonly (number | null)[]): Stat {
   return { mean, sd };
 }
 
+/** Mean ± sd of the per-fold figures. */
+function summarize(folds: readonly FoldResult[]): NonNullable<CvResult["summary"]> {
+  return {
+    dice: meanSd(folds.map((r) => r.dice)),
+    kaggle: meanSd(folds.map((r) => r.kaggle)),
+    presenceAccuracy: meanSd(folds.map((r) => r.presenceAccuracy)),
+    minutes: meanSd(folds.map((r) => r.minutes)),
+  };
+}
+
 /** Reads or creates cv.json; a resumed or per-fold run must match the recorded data, recipe and folds. */
 function openCv(o: CvOptions, m: Manifest): CvFile {
   const file = path.join(o.out, CV_FILE);
@@ -136,18 +146,13 @@ function openCv(o: CvOptions, m: Manifest): CvFile {
   // The prepared data's folds, unless another K is asked for.
   const own = m.split.folds && (o.folds === undefined || o.folds === m.split.folds.k) ? m.split.folds : null;
   const k = own?.k ?? o.folds ?? 5;
-  const cv: CvFile = { ...wanted, folds: { k, of: own?.of ?? assignFoldsOrFail(m, k, o.seed ?? 1, o.data) } };
+  const cv: CvFile = {
+    ...wanted,
+    folds: { k, of: own?.of ?? assignFolds(m.train.groups, k, o.seed ?? 1, o.data) },
+  };
   fs.mkdirSync(o.out, { recursive: true });
   writeFileAtomic(file, JSON.stringify(cv, null, 1) + "\n");
   return cv;
-}
-
-function assignFoldsOrFail(m: Manifest, k: number, seed: number, data: string): number[] {
-  try {
-    return assignFolds(m.train.groups, k, seed);
-  } catch (e) {
-    throw fileError(data, (e as Error).message);
-  }
 }
 
 const resultFile = (out: string, k: number): string => path.join(out, `fold-${k}`, "result.json");
@@ -206,14 +211,7 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
     if (fs.existsSync(resultFile(o.out, f)))
       folds.push(readJsonFile(resultFile(o.out, f), FoldResultSchema, "not a fold result: "));
   const complete = folds.length === k;
-  const summary = complete
-    ? {
-        dice: meanSd(folds.map((r) => r.dice)),
-        kaggle: meanSd(folds.map((r) => r.kaggle)),
-        presenceAccuracy: meanSd(folds.map((r) => r.presenceAccuracy)),
-        minutes: meanSd(folds.map((r) => r.minutes)),
-      }
-    : null;
+  const summary = complete ? summarize(folds) : null;
   if (complete) writeFileAtomic(path.join(o.out, "folds.csv"), foldsCsv(folds));
   return { folds, complete, stopped, summary };
 }
@@ -251,14 +249,7 @@ export function rescoreCv(
     folds,
     complete,
     stopped: "done",
-    summary: complete
-      ? {
-          dice: meanSd(folds.map((r) => r.dice)),
-          kaggle: meanSd(folds.map((r) => r.kaggle)),
-          presenceAccuracy: meanSd(folds.map((r) => r.presenceAccuracy)),
-          minutes: meanSd(folds.map((r) => r.minutes)),
-        }
-      : null,
+    summary: complete ? summarize(folds) : null,
   };
 }
 
