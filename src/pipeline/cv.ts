@@ -38,6 +38,8 @@ const CvFileSchema = z.object({
   preset: PresetSchema,
   dedupe: z.string(),
   folds: z.object({ k: z.number().int().min(2), of: z.array(z.number().int().nonnegative()) }),
+  /** Absent in runs made before inner validation existed: they validated on the held-out fold. */
+  validation: z.enum(["inner", "held-out"]).optional(),
 });
 type CvFile = z.infer<typeof CvFileSchema>;
 
@@ -71,6 +73,12 @@ export interface CvOptions {
   resume: boolean;
   /** Stop (resumably) after this many minutes in all. */
   maxMinutes: number | null;
+  /**
+   * What picks the best epoch and drives ReduceLROnPlateau. inner (default): whole groups of the training
+   * folds (about 1/8 of their frames), so the held-out fold is only ever scored. held-out: the held-out
+   * fold itself, as runs before inner validation did (its score is then slightly optimistic).
+   */
+  validation?: "inner" | "held-out";
   /** Run only this fold (0-based). */
   fold?: number;
   /** Flip TTA when scoring the held-out fold. */
@@ -126,14 +134,17 @@ function openCv(o: CvOptions, m: Manifest): CvFile {
     // Through the schema, so it compares key for key with what is read back.
     preset: PresetSchema.parse(o.preset),
     dedupe: o.dedupe,
+    validation: o.validation ?? "inner",
   };
   // What a resumed or per-fold run must agree on (epochs, threads and checkpoint timing may change).
   const identity = (c: Omit<CvFile, "folds">): string => {
     const { epochs: _e, threads: _t, checkpointMinutes: _c, ...t } = c.preset.train;
-    return JSON.stringify([c.data, c.dedupe, c.preset.model, t]);
+    return JSON.stringify([c.data, c.dedupe, c.preset.model, t, c.validation ?? "held-out"]);
   };
   if (fs.existsSync(file)) {
     const cv = readJsonFile(file, CvFileSchema, "not a nerveseg cross-validation file: ");
+    // A resumed run keeps the recorded validation unless another one is asked for explicitly.
+    if (o.validation === undefined) wanted.validation = cv.validation ?? "held-out";
     if (identity(cv) !== identity(wanted))
       throw fileError(
         file,
@@ -153,6 +164,31 @@ function openCv(o: CvOptions, m: Manifest): CvFile {
   fs.mkdirSync(o.out, { recursive: true });
   writeFileAtomic(file, JSON.stringify(cv, null, 1) + "\n");
   return cv;
+}
+
+/**
+ * Fold f's inner validation rows: whole groups of the other folds (about 1/8 of their frames, at least one
+ * group), fixed by the fold index, so that a resumed or per-fold run picks the same ones.
+ */
+export function innerValidation(
+  groups: readonly string[],
+  of: readonly number[],
+  f: number,
+  where: string,
+): number[] {
+  const pool = of.flatMap((x, i) => (x === f ? [] : [i]));
+  const poolGroups = new Set(pool.map((i) => groups[i])).size;
+  if (poolGroups < 2)
+    throw fileError(
+      where,
+      "inner validation needs at least 2 groups outside each fold; use --validation held-out",
+    );
+  const inner = assignFolds(
+    pool.map((i) => groups[i]),
+    Math.min(8, poolGroups),
+    1000 + f,
+  );
+  return pool.filter((_, j) => inner[j] === 0);
 }
 
 const resultFile = (out: string, k: number): string => path.join(out, `fold-${k}`, "result.json");
@@ -178,9 +214,14 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
       break;
     }
     const dir = path.join(o.out, `fold-${f}`);
-    const valRows = of.flatMap((x, i) => (x === f ? [i] : []));
+    const heldOut = of.flatMap((x, i) => (x === f ? [i] : []));
+    const valRows = cv.validation === "inner" ? innerValidation(m.train.groups, of, f, o.data) : heldOut;
+    const groupsOf = (rows: number[]): number => new Set(rows.map((i) => m.train.groups[i])).size;
     log(
-      `fold ${f + 1}/${k}: ${valRows.length} held-out frames of ${new Set(valRows.map((i) => m.train.groups[i])).size} group(s)`,
+      `fold ${f + 1}/${k}: ${heldOut.length} held-out frames of ${groupsOf(heldOut)} group(s)` +
+        (cv.validation === "inner"
+          ? `; validation on ${valRows.length} frames of ${groupsOf(valRows)} training group(s)`
+          : "; validation on the held-out fold"),
     );
     const t0 = Date.now();
     const t = await train({
@@ -189,6 +230,7 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
       preset: o.preset,
       dedupe: o.dedupe,
       valRows,
+      excludeRows: cv.validation === "inner" ? heldOut : [],
       resume: fs.existsSync(checkpointPath(dir)),
       maxMinutes: left,
       shouldStop: o.shouldStop,
@@ -200,7 +242,7 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
       log(`stopped in fold ${f + 1}; continue with --resume`);
       break;
     }
-    const result = scoreFold(o, m, f, valRows, t.epochsDone, (Date.now() - t0) / 60000);
+    const result = scoreFold(o, m, f, heldOut, t.epochsDone, (Date.now() - t0) / 60000);
     writeFileAtomic(resultFile(o.out, f), JSON.stringify(result, null, 1) + "\n");
     log(
       `fold ${f + 1}/${k}: Dice ${fmt(result.dice)} (frames with a target), Kaggle ${fmt(result.kaggle)}, ${result.minutes.toFixed(1)} min`,

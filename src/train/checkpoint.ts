@@ -135,7 +135,15 @@ export function fingerprintOf(
   data: string,
   dedupe: string,
   valRows: readonly number[],
+  excludeRows: readonly number[] = [],
 ): string {
   const { epochs: _e, threads: _t, checkpointMinutes: _c, ...train } = preset.train;
-  return JSON.stringify({ model: preset.model, train, data: path.resolve(data), dedupe, val: valRows });
+  return JSON.stringify({
+    model: preset.model,
+    train,
+    data: path.resolve(data),
+    dedupe,
+    val: valRows,
+    ...(excludeRows.length > 0 ? { excluded: excludeRows } : {}),
+  });
 }

@@ -85,7 +85,7 @@ export function setUp(opts: TrainOptions): Run {
   const plateau = new ReduceLROnPlateau(t.lr, plateauOptionsOf(t));
   const state: TrainState = {
     version: 1,
-    fingerprint: fingerprintOf(opts.preset, opts.data, opts.dedupe, data.valRows),
+    fingerprint: fingerprintOf(opts.preset, opts.data, opts.dedupe, data.valRows, data.excludeRows),
     epoch: 0,
     batchInEpoch: 0,
     globalStep: 0,

@@ -35,6 +35,8 @@ export interface TrainOptions {
   dedupe: DedupePolicy | "off";
   /** Validation rows of the prepared arrays (default: the manifest's split; cross-validation passes a fold). */
   valRows?: readonly number[];
+  /** Rows neither trained nor validated on (cross-validation's held-out fold, scored afterwards). */
+  excludeRows?: readonly number[];
   resume: boolean;
   /** Stop (resumably) after this many minutes of training; null = no limit. */
   maxMinutes: number | null;

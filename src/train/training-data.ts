@@ -56,6 +56,8 @@ export interface TrainingData {
   valIdx: number[];
   /** The validation split's rows of the prepared arrays, sorted. */
   valRows: number[];
+  /** Rows held out of both (a cross-validation fold's test frames), sorted. */
+  excludeRows: number[];
   /** Validation Kaggle score of predicting every mask empty. */
   baseline: number;
   dedupe: DedupeSummary;
@@ -63,7 +65,13 @@ export interface TrainingData {
 
 /** Loads the split at the preset's input size and applies the dedupe policy. */
 export function loadTrainingData(
-  opts: { data: string; preset: Preset; dedupe: DedupePolicy | "off"; valRows?: readonly number[] },
+  opts: {
+    data: string;
+    preset: Preset;
+    dedupe: DedupePolicy | "off";
+    valRows?: readonly number[];
+    excludeRows?: readonly number[];
+  },
   manifest: Manifest,
   log: (line: string) => void,
   progress: ProgressFactory,
@@ -71,12 +79,15 @@ export function loadTrainingData(
   const { model: m, train: t } = opts.preset;
   const n = manifest.train.ids.length;
   const valRows = [...(opts.valRows ?? manifest.split.val)].sort((a, b) => a - b);
-  if (valRows.some((r) => !Number.isInteger(r) || r < 0 || r >= n))
-    throw new UserError(`${opts.data}: a validation row is outside the ${n} prepared frames`);
-  const valSet = new Set(valRows);
-  const trainRows = Array.from({ length: n }, (_, i) => i).filter((i) => !valSet.has(i));
+  const excluded = opts.excludeRows ?? [];
+  if ([...valRows, ...excluded].some((r) => !Number.isInteger(r) || r < 0 || r >= n))
+    throw new UserError(`${opts.data}: a validation or held-out row is outside the ${n} prepared frames`);
+  if (excluded.some((r) => valRows.includes(r)))
+    throw new UserError(`${opts.data}: a row is both validation and held out`);
+  const unused = new Set([...valRows, ...excluded]);
+  const trainRows = Array.from({ length: n }, (_, i) => i).filter((i) => !unused.has(i));
   if (trainRows.length === 0)
-    throw new UserError(`${opts.data}: no training frames outside the validation split`);
+    throw new UserError(`${opts.data}: no training frames outside the validation split and held-out rows`);
   const rows = [...trainRows, ...valRows];
   const loadBar = progress("resize", rows.length);
   const { set, signatures } = loadFrames(opts.data, manifest, rows, m.inputWidth, m.inputHeight, {
@@ -109,5 +120,13 @@ export function loadTrainingData(
     augment: augmentOptions(t),
   };
 
-  return { ctx, trainIdx, valIdx, valRows, baseline: emptyBaseline(valHas), dedupe };
+  return {
+    ctx,
+    trainIdx,
+    valIdx,
+    valRows,
+    excludeRows: [...excluded].sort((a, b) => a - b),
+    baseline: emptyBaseline(valHas),
+    dedupe,
+  };
 }

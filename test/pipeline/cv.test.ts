@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { readManifest } from "../../src/data/manifest.js";
 import { loadEnsemble, loadModel, modelFolders } from "../../src/model/model-file.js";
 import { DEFAULT_POSTPROCESS } from "../../src/model/mask-rule.js";
-import { crossValidate, meanSd, rescoreCv } from "../../src/pipeline/cv.js";
+import { crossValidate, innerValidation, meanSd, rescoreCv } from "../../src/pipeline/cv.js";
 import { predictFrames } from "../../src/predict/predictor.js";
 import { saveTinyModel, discFrame } from "../helpers/tiny-model.js";
 import { tempDir } from "../helpers/sample.js";
@@ -47,9 +47,19 @@ test("cv: K models, each scored on whole groups it never saw; the table has mean
     const held = new Set(m.train.groups.filter((_, i) => cv.folds.of[i] === f));
     const seen = new Set(m.train.groups.filter((_, i) => cv.folds.of[i] !== f));
     for (const g of held) assert.ok(!seen.has(g), `fold ${f}: group ${g} on both sides`);
-    // The fold model was validated on exactly its held-out frames.
+    // Validated on whole groups of the training folds (the held-out fold is only scored), trained on the rest.
+    const inner = innerValidation(m.train.groups, cv.folds.of, f, data);
+    assert.ok(inner.length > 0 && inner.every((i) => cv.folds.of[i] !== f));
+    const innerGroups = new Set(inner.map((i) => m.train.groups[i]));
+    assert.equal(
+      inner.length,
+      m.train.groups.filter((g, i) => innerGroups.has(g) && cv.folds.of[i] !== f).length,
+      "whole groups",
+    );
+    assert.deepEqual(innerValidation(m.train.groups, cv.folds.of, f, data), inner, "fixed by the fold");
     const config = loadModel(path.join(out, `fold-${f}`));
-    assert.equal(config.config.data?.valFrames, r.folds[f].frames);
+    assert.equal(config.config.data?.valFrames, inner.length);
+    assert.equal(config.config.data?.trainFrames, 24 - r.folds[f].frames - inner.length);
     config.model.dispose();
   }
   const dice = meanSd(r.folds.map((f) => f.dice));
@@ -107,6 +117,16 @@ test("cv resumes: a run cut short by --fold or time continues where it stopped, 
     }),
     /other data, recipe or dedupe/,
   );
+  // The old protocol (validate on the held-out fold) is still there on request; it is another run.
+  await assert.rejects(
+    crossValidate({ ...base, resume: true, validation: "held-out" }),
+    /other data, recipe or dedupe/,
+  );
+  const oldOut = tempDir();
+  const old = await crossValidate({ ...base, out: oldOut, resume: false, validation: "held-out", fold: 0 });
+  const config = loadModel(path.join(oldOut, "fold-0"));
+  assert.equal(config.config.data?.valFrames, old.folds[0].frames);
+  config.model.dispose();
 });
 
 test("an ensemble's maps are the mean of its members' maps (with TTA on top)", () => {

@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { UserError } from "../../core/errors.js";
 import { readPostprocessFile } from "../../model/mask-rule.js";
 import { crossValidate, cvTable, rescoreCv } from "../../pipeline/cv.js";
@@ -33,6 +33,12 @@ export function register(program: Command): void {
       "run only fold k (0-based) into --out; folds can run in parallel processes",
       intOption("--fold", 0, 99),
     )
+    .addOption(
+      new Option(
+        "--validation <which>",
+        "what picks the best epoch and drives the LR schedule: inner (groups of the training folds; default) or held-out (the scored fold itself, optimistic)",
+      ).choices(["inner", "held-out"]),
+    )
     .option("--resume", "continue an interrupted cross-validation")
     .option(
       "--max-minutes <m>",
@@ -63,6 +69,7 @@ export function register(program: Command): void {
           folds?: number;
           foldSeed: number;
           fold?: number;
+          validation?: "inner" | "held-out";
           tta?: boolean;
           maxMinutes?: number;
           rescore?: string;
@@ -99,6 +106,7 @@ export function register(program: Command): void {
           resume: Boolean(f.resume),
           maxMinutes: f.maxMinutes ?? null,
           fold: f.fold,
+          validation: f.validation,
           tta: Boolean(f.tta),
           postprocess: params,
           trainProgress: barsUnlessQuiet(f.quiet),
