@@ -156,6 +156,12 @@ export const PRESETS: Record<string, Preset> = {
     train: { ...REFERENCE.train, optimizer: "adam", lr: 1e-3, nesterov: false, epochs: 30 },
   },
 };
+// What the real-data study (docs/real-data.md) measured on real ultrasound: fast plus a pixel BCE term
+// beside Dice and a cosine schedule, in bf16 where the CPU has it.
+PRESETS.real = {
+  model: { ...PRESETS.fast.model, preset: "real" },
+  train: { ...PRESETS.fast.train, pixelBce: 1, schedule: "cosine", precision: "auto" },
+};
 
 /** Loads a preset by name, or a JSON file holding a (partial) preset on top of `fast`. */
 export function loadPreset(nameOrFile: string): Preset {

@@ -9,7 +9,7 @@ import * as E from "../../src/engine/index.js";
 import { UNet } from "../../src/model/unet.js";
 import { bottleneckSize, PRESETS, loadPreset, type ModelConfig } from "../../src/model/config.js";
 import { UserError } from "../../src/core/errors.js";
-import { tempDir } from "../helpers/sample.js";
+import { PROJECT_ROOT, tempDir } from "../helpers/sample.js";
 import { smallUNet } from "../helpers/unet.js";
 
 const tiny = (over: Partial<ModelConfig> = {}): ModelConfig => ({
@@ -78,6 +78,18 @@ test("same seed gives the same initial weights, eval output is deterministic", (
 test("loadPreset: names, partial JSON files over fast, and errors that name the file", () => {
   assert.equal(loadPreset("reference").model.kernel, 5);
   assert.equal(loadPreset("fast").train.optimizer, "adam");
+  // real is fast plus what the real-data study measured, and nothing else.
+  const real = loadPreset("real");
+  assert.deepEqual({ ...real.model, preset: "fast" }, PRESETS.fast.model);
+  assert.deepEqual(
+    { ...real.train, pixelBce: 0, schedule: "plateau", precision: undefined },
+    { ...PRESETS.fast.train, precision: undefined },
+  );
+  assert.deepEqual([real.train.pixelBce, real.train.schedule, real.train.precision], [1, "cosine", "auto"]);
+  // The study's variant file is the same recipe.
+  const study = loadPreset(path.join(PROJECT_ROOT, "bench/study/real.json"));
+  assert.deepEqual({ ...study.model, preset: "real" }, real.model);
+  assert.deepEqual(study.train, real.train);
   const dir = tempDir();
   const ok = path.join(dir, "mine.json");
   fs.writeFileSync(ok, JSON.stringify({ model: { filters: [8, 16, 32] }, train: { epochs: 2 } }));

@@ -47,7 +47,7 @@ export function addRecipeOptions(cmd: Command): Command {
   return cmd
     .option(
       "--preset <name|file.json>",
-      "fast, reference, or a JSON file with model/train overrides of fast",
+      "fast, real, reference, or a JSON file with model/train overrides of fast",
       "fast",
     )
     .option("--epochs <n>", "epochs (overrides the preset)", intOption("--epochs", 1, 100_000))
