@@ -4,7 +4,8 @@
  *   1. the map is bilinearly upsampled to the output size (580x420 for Kaggle) and smoothed (`blur`);
  *   2. a pixel is on when its probability is strictly above pixelThreshold (`pixelOn`: `p > t`, so
  *      p = 0.5 at the default threshold is off, and threshold 1 means nothing is on);
- *   3. morphology, then the largest component;
+ *   3. morphology, then the largest component, then the shape priors (hole filling; convex hull or moment
+ *      ellipse);
  *   4. the whole mask is emptied when the presence probability is below presenceThreshold, or when fewer
  *      than minArea pixels are on (`gatedEmpty`).
  */
@@ -14,6 +15,7 @@ import { resizeBilinear } from "../data/resize.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { diceFromCounts } from "../metric/dice.js";
 import { boxBlur, close, gaussianBlur, keepLargestComponent, open } from "../data/filters.js";
+import { convexHullFill, fillHoles, momentEllipse } from "../data/shape.js";
 
 const oddSize = z
   .number()
@@ -44,6 +46,10 @@ export const PostprocessSchema = z
     morphologySize: oddSize.default(5),
     /** Keep only the largest 8-connected component (one nerve per frame). */
     largestComponent: z.boolean().default(false),
+    /** Fill the holes of the mask (background not connected to the frame's border). */
+    fillHoles: z.boolean().default(false),
+    /** Replace the mask by its convex hull, or by an ellipse of its area, centre and second moments. */
+    shape: z.enum(["none", "convex-hull", "ellipse"]).default("none"),
   })
   .strict();
 
@@ -123,7 +129,7 @@ export function fullResProbability(
 }
 
 /**
- * Pixel threshold, morphology and the largest-component rule on a full-resolution probability map; the
+ * Pixel threshold, morphology, the largest-component rule and the shape priors on a full-resolution probability map; the
  * presence and minimum-area rules are left to the caller (see postprocess). Returns a 0/1 mask.
  */
 export function thresholdMask(
@@ -139,6 +145,9 @@ export function thresholdMask(
   if (params.morphology === "open") mask = open(mask, W, H, params.morphologySize);
   else if (params.morphology === "close") mask = close(mask, W, H, params.morphologySize);
   if (params.largestComponent) keepLargestComponent(mask, W, H);
+  if (params.fillHoles) mask = fillHoles(mask, W, H);
+  if (params.shape === "convex-hull") mask = convexHullFill(mask, W, H);
+  else if (params.shape === "ellipse") mask = momentEllipse(mask, W, H);
   return mask;
 }
 

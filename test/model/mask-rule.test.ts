@@ -118,6 +118,22 @@ test("largestComponent keeps one blob; opening removes specks; closing fills hol
     params({ morphology: "close", morphologySize: 3 }),
   );
   assert.equal(maskArea(closed), 900);
+  const filled = postprocess({ data: holed, width: W, height: H }, 1, params({ fillHoles: true }));
+  assert.equal(maskArea(filled), 900, "fillHoles fills the hole exactly");
+});
+
+test("shape priors run after the largest component: the hull of the kept blob, or its moment ellipse", () => {
+  // An L of two bars plus a far speck; the speck goes first, then the L becomes its triangle.
+  const l = rects(0.9, [10, 10, 20, 110], [10, 100, 110, 110], [300, 300, 302, 302]);
+  const map = { data: l, width: W, height: H };
+  const lArea = 10 * 100 + 100 * 10 - 100;
+  const hull = postprocess(map, 1, params({ largestComponent: true, shape: "convex-hull" }));
+  assert.equal(hull[300 * W + 300], 0, "the speck was dropped before the hull");
+  assert.ok(maskArea(hull) > 5000 && maskArea(hull) < 6200, `hull area ${maskArea(hull)}`);
+  assert.equal(hull[80 * W + 40], 1, "inside the triangle, outside the L");
+  const ell = postprocess(map, 1, params({ largestComponent: true, shape: "ellipse" }));
+  assert.ok(Math.abs(maskArea(ell) - lArea) < 0.1 * lArea, `ellipse area ${maskArea(ell)} vs ${lArea}`);
+  assert.equal(maskArea(postprocess(map, 0.1, params({ shape: "ellipse" }))), 0, "gates still apply");
 });
 
 test("parsePostprocess fills defaults and rejects bad settings with the file named", () => {
@@ -130,6 +146,8 @@ test("parsePostprocess fills defaults and rejects bad settings with the file nam
     morphology: "none",
     morphologySize: 5,
     largestComponent: false,
+    fillHoles: false,
+    shape: "none",
   });
   assert.equal(parsePostprocess({ blur: { kind: "gaussian", size: 51 } }, "m.json").blur.size, 51);
   const bad: [unknown, RegExp][] = [
@@ -138,6 +156,7 @@ test("parsePostprocess fills defaults and rejects bad settings with the file nam
     [{ minArea: -1 }, /minArea/],
     [{ minarea: 100 }, /minarea|Unrecognized/i],
     [{ morphology: "erode" }, /morphology/],
+    [{ shape: "circle" }, /shape/],
   ];
   for (const [raw, re] of bad) {
     assert.throws(
