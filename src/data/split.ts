@@ -77,3 +77,28 @@ export function assignFolds(groups: readonly string[], k: number, seed: number, 
   }
   return fold;
 }
+
+/**
+ * Fold f's inner validation rows: whole groups of the other folds (about 1/8 of their frames, at least one
+ * group), fixed by the fold index, so that a resumed or per-fold run picks the same ones.
+ */
+export function innerValidation(
+  groups: readonly string[],
+  of: readonly number[],
+  f: number,
+  where: string,
+): number[] {
+  const pool = of.flatMap((x, i) => (x === f ? [] : [i]));
+  const poolGroups = new Set(pool.map((i) => groups[i])).size;
+  if (poolGroups < 2)
+    throw fileError(
+      where,
+      "inner validation needs at least 2 groups outside each fold; use --validation held-out",
+    );
+  const inner = assignFolds(
+    pool.map((i) => groups[i]),
+    Math.min(8, poolGroups),
+    1000 + f,
+  );
+  return pool.filter((_, j) => inner[j] === 0);
+}

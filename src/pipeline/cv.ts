@@ -18,7 +18,7 @@ import { noProgress, type ProgressFactory } from "../core/progress.js";
 import type { DedupePolicy } from "../data/dedupe.js";
 import { readManifest, type Manifest } from "../data/manifest.js";
 import { fitRect, unfitMap } from "../data/resize.js";
-import { assignFolds } from "../data/split.js";
+import { assignFolds, innerValidation } from "../data/split.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { csvLine } from "../io/csv.js";
 import { readJsonFile } from "../io/json.js";
@@ -164,31 +164,6 @@ function openCv(o: CvOptions, m: Manifest): CvFile {
   fs.mkdirSync(o.out, { recursive: true });
   writeFileAtomic(file, JSON.stringify(cv, null, 1) + "\n");
   return cv;
-}
-
-/**
- * Fold f's inner validation rows: whole groups of the other folds (about 1/8 of their frames, at least one
- * group), fixed by the fold index, so that a resumed or per-fold run picks the same ones.
- */
-export function innerValidation(
-  groups: readonly string[],
-  of: readonly number[],
-  f: number,
-  where: string,
-): number[] {
-  const pool = of.flatMap((x, i) => (x === f ? [] : [i]));
-  const poolGroups = new Set(pool.map((i) => groups[i])).size;
-  if (poolGroups < 2)
-    throw fileError(
-      where,
-      "inner validation needs at least 2 groups outside each fold; use --validation held-out",
-    );
-  const inner = assignFolds(
-    pool.map((i) => groups[i]),
-    Math.min(8, poolGroups),
-    1000 + f,
-  );
-  return pool.filter((_, j) => inner[j] === 0);
 }
 
 const resultFile = (out: string, k: number): string => path.join(out, `fold-${k}`, "result.json");

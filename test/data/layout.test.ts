@@ -8,7 +8,7 @@ import { detectLayout, maskBase, scanLayout } from "../../src/data/layout.js";
 import { prepare } from "../../src/data/prepare.js";
 import { readManifest } from "../../src/data/manifest.js";
 import { fitFrame, fitRect, unfitMap } from "../../src/data/resize.js";
-import { assignFolds, chooseValidation } from "../../src/data/split.js";
+import { assignFolds, chooseValidation, innerValidation } from "../../src/data/split.js";
 import { NpyRowReader } from "../../src/io/npy.js";
 import { frame, rectMask, writeGrey } from "../helpers/images.js";
 import { tempDir } from "../helpers/sample.js";
@@ -256,6 +256,17 @@ test("group split and folds: no group on both sides, folds balanced and determin
   const sizes = [0, 1, 2, 3, 4].map((f) => folds.filter((x) => x === f).length);
   assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 13, `fold sizes ${sizes}`);
   assert.throws(() => assignFolds(["a", "a", "b"], 3, 1), /3 folds need at least 3 groups/);
+  // Inner validation: whole groups of the other folds, never of the held-out one; and it needs two groups.
+  for (let f = 0; f < 5; f++) {
+    const inner = innerValidation(groups, folds, f, "d");
+    const innerGroups = new Set(inner.map((i) => groups[i]));
+    assert.ok(inner.length > 0 && inner.every((i) => folds[i] !== f));
+    groups.forEach((g, i) => assert.equal(inner.includes(i), innerGroups.has(g) && folds[i] !== f));
+  }
+  assert.throws(
+    () => innerValidation(["a", "b"], [0, 1], 0, "d"),
+    /d: inner validation needs at least 2 groups/,
+  );
 });
 
 test("predict inputs: files, folders (mask files left out), globs; clashing ids are refused", async () => {
