@@ -58,10 +58,11 @@ export function register(program: Command): void {
     .addHelpText(
       "after",
       "\nExamples:\n  nerveseg prepare --input ../shared/data/nerve-real --out work/nerve --split group --folds 5" +
+        "\n  nerveseg cv --data work/nerve --out results/cv                                     # the real preset" +
         "\n  nerveseg cv --data work/nerve --preset fast --epochs 15 --out results/cv-fast" +
-        "\n  parallel nerveseg cv --data work/nerve --out results/cv-fast --fold {} ::: 0 1 2 3 4   # then:" +
-        "\n  nerveseg cv --data work/nerve --out results/cv-fast --resume                          # merges the table" +
-        "\n  nerveseg predict --model results/cv-fast scans/ --out out                             # the 5 models as an ensemble",
+        "\n  parallel nerveseg cv --data work/nerve --out results/cv --fold {} ::: 0 1 2 3 4   # then:" +
+        "\n  nerveseg cv --data work/nerve --out results/cv --resume                          # merges the table" +
+        "\n  nerveseg predict --model results/cv scans/ --out out --tta                       # the 5 models as an ensemble",
     )
     .action(
       async (

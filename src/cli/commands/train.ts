@@ -47,8 +47,8 @@ export function addRecipeOptions(cmd: Command): Command {
   return cmd
     .option(
       "--preset <name|file.json>",
-      "fast, real, reference, or a JSON file with model/train overrides of fast",
-      "fast",
+      "real (the default: measured best on real ultrasound), fast, reference, or a JSON file with model/train overrides of fast",
+      "real",
     )
     .option("--epochs <n>", "epochs (overrides the preset)", intOption("--epochs", 1, 100_000))
     .option("--batch <n>", "batch size", intOption("--batch", 1, 4096))
@@ -108,7 +108,7 @@ export function register(program: Command): void {
     .addHelpText(
       "after",
       "\nExamples:\n  nerveseg train --data work/prepared --preset fast --out results/run1 --epochs 30" +
-        "\n  nerveseg train --data work/prepared --out results/run1 --resume" +
+        "\n  nerveseg train --data work/prepared --preset fast --out results/run1 --resume" +
         "\n  nerveseg train --data work/prepared --preset reference --dedupe drop --elastic --out results/ref",
     )
     .action(async (f: TrainFlags) => {
