@@ -178,6 +178,8 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
     throw fileError(path.join(o.out, CV_FILE), "its folds do not fit the prepared data");
   if (o.fold !== undefined && (o.fold < 0 || o.fold >= k))
     throw new UserError(`--fold must be in 0..${k - 1}`);
+  // Runs written before inner validation existed have no field: they validated on the held-out fold.
+  const inner = cv.validation === "inner";
   const started = Date.now();
   let stopped: CvResult["stopped"] = "done";
   for (let f = 0; f < k; f++) {
@@ -190,11 +192,11 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
     }
     const dir = path.join(o.out, `fold-${f}`);
     const heldOut = of.flatMap((x, i) => (x === f ? [i] : []));
-    const valRows = cv.validation === "inner" ? innerValidation(m.train.groups, of, f, o.data) : heldOut;
+    const valRows = inner ? innerValidation(m.train.groups, of, f, o.data) : heldOut;
     const groupsOf = (rows: number[]): number => new Set(rows.map((i) => m.train.groups[i])).size;
     log(
       `fold ${f + 1}/${k}: ${heldOut.length} held-out frames of ${groupsOf(heldOut)} group(s)` +
-        (cv.validation === "inner"
+        (inner
           ? `; validation on ${valRows.length} frames of ${groupsOf(valRows)} training group(s)`
           : "; validation on the held-out fold"),
     );
@@ -205,7 +207,7 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
       preset: o.preset,
       dedupe: o.dedupe,
       valRows,
-      excludeRows: cv.validation === "inner" ? heldOut : [],
+      excludeRows: inner ? heldOut : [],
       resume: fs.existsSync(checkpointPath(dir)),
       maxMinutes: left,
       shouldStop: o.shouldStop,

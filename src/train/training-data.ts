@@ -82,9 +82,9 @@ export function loadTrainingData(
   const excluded = opts.excludeRows ?? [];
   if ([...valRows, ...excluded].some((r) => !Number.isInteger(r) || r < 0 || r >= n))
     throw new UserError(`${opts.data}: a validation or held-out row is outside the ${n} prepared frames`);
-  if (excluded.some((r) => valRows.includes(r)))
-    throw new UserError(`${opts.data}: a row is both validation and held out`);
   const unused = new Set([...valRows, ...excluded]);
+  if (unused.size < new Set(valRows).size + new Set(excluded).size)
+    throw new UserError(`${opts.data}: a row is both validation and held out`);
   const trainRows = Array.from({ length: n }, (_, i) => i).filter((i) => !unused.has(i));
   if (trainRows.length === 0)
     throw new UserError(`${opts.data}: no training frames outside the validation split and held-out rows`);
