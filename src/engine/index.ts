@@ -20,7 +20,7 @@ export { diceLoss, bceLoss } from "./losses.js";
 export type { DiceOptions, BceOptions } from "./losses.js";
 export { Parameter, Module, Conv2d, BatchNorm2d, ConvBnAct, Dense } from "./nn.js";
 export type { LayerInit, Init } from "./nn.js";
-export { Adam, SGD, Optimizer, clipGradNorm } from "./optim.js";
+export { Adam, SGD, Optimizer, WeightAverage, clipGradNorm } from "./optim.js";
 export type { AdamOptions, SgdOptions, OptimizerState } from "./optim.js";
 export { Rng } from "./random.js";
 export type { RngState } from "./random.js";

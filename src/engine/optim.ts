@@ -2,7 +2,7 @@
 // can be exported/imported for resuming a run.
 import { native } from "./native.js";
 import { untracked, type Tensor } from "./tensor.js";
-import type { Parameter } from "./nn.js";
+import type { Module, Parameter } from "./nn.js";
 
 export interface OptimizerState {
   kind: "adam" | "sgd";
@@ -209,4 +209,65 @@ export function clipGradNorm(params: readonly Parameter[], maxNorm: number): num
   const k = maxNorm / (norm + 1e-6);
   if (k < 1) for (const p of params) native.axpby(gradOf(p).data, gradOf(p).data, 0, k, p.size);
   return norm;
+}
+
+/**
+ * An exponential moving average of a module's parameters and BatchNorm statistics (Polyak averaging,
+ * as timm's ModelEmaV2): after each optimizer step avg = d·avg + (1 − d)·w, with d warmed up as
+ * min(decay, (1 + t) / (10 + t)) so that the early steps do not drag in the random init. `swap`
+ * exchanges the module's values and the average, so the average is validated and saved by the same code
+ * as the weights; swap again to go on training.
+ */
+export class WeightAverage {
+  readonly names: string[];
+  private readonly live: Tensor[];
+  /** The averages, in `names` order (module parameters, then buffers). */
+  readonly avg: Float32Array[];
+  private readonly tmp: Float32Array;
+  constructor(
+    module: Module,
+    readonly decay: number,
+    /** Updates done so far (the warm-up's t; a resumed run passes its step count). */
+    public updates = 0,
+  ) {
+    if (!(decay > 0 && decay < 1)) throw new Error(`WeightAverage: decay must be in (0, 1), got ${decay}`);
+    const all = [...module.namedParameters(), ...module.namedBuffers()];
+    this.names = all.map(([n]) => n);
+    this.live = all.map(([, t]) => t);
+    this.avg = this.live.map((t) => t.toFloat32Array());
+    this.tmp = new Float32Array(Math.max(1, ...this.live.map((t) => t.size)));
+  }
+
+  /** The decay the next update uses. */
+  currentDecay(): number {
+    return Math.min(this.decay, (1 + this.updates) / (10 + this.updates));
+  }
+
+  update(): void {
+    const d = this.currentDecay();
+    this.live.forEach((t, i) => native.axpby(this.avg[i], t.data, 1 - d, d, t.size));
+    this.updates++;
+  }
+
+  /** Exchanges the module's values with the average (bumps their versions: cached copies go stale). */
+  swap(): void {
+    this.live.forEach((t, i) => {
+      const tmp = this.tmp.subarray(0, t.size);
+      tmp.set(t.data);
+      t.data.set(this.avg[i]);
+      this.avg[i].set(tmp);
+      t.version++;
+    });
+  }
+
+  /** Replaces the averages (a resumed run); names and sizes must match. */
+  load(values: ReadonlyMap<string, ArrayLike<number>>): void {
+    this.names.forEach((n, i) => {
+      const v = values.get(n);
+      if (!v) throw new Error(`WeightAverage: missing ${n}`);
+      if (v.length !== this.avg[i].length)
+        throw new Error(`WeightAverage: ${n} has ${v.length} values, the model ${this.avg[i].length}`);
+      this.avg[i].set(v);
+    });
+  }
 }

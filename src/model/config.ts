@@ -45,6 +45,11 @@ export const TrainConfigSchema = z.object({
   /** plateau: ReduceLROnPlateau (the reference); cosine: lr falls from lr to plateau.minLr over the epochs. */
   schedule: z.enum(["plateau", "cosine"]).default("plateau"),
   clipNorm: z.number().positive().nullable(),
+  /**
+   * Decay of an exponential moving average of the weights (and BN statistics), updated every step; when
+   * set, the average is what is validated, kept as the best model and exported. Absent: off.
+   */
+  ema: z.number().gt(0).lt(1).optional(),
   augment: z.object({
     flipX: z.boolean(),
     flipY: z.boolean(),

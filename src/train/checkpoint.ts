@@ -3,6 +3,8 @@
  * written atomically, so a kill at any moment leaves the previous state or the new one, never a mix:
  *   tensors   model.<name>          every parameter and BN buffer of the UNet
  *             optim.<slot>.<i>      optimizer slots (Adam m/v, SGD momentum) in parameter order
+ *             ema.<name>            the weights' moving average, when the recipe has one (its update
+ *                                   count is the state's globalStep)
  *   metadata  format "nerveseg-checkpoint", state: JSON of TrainState (below).
  * Everything random in training is derived from (seed, epoch, batch) (see batches.ts), so the position
  * plus the dropout generator's state is all the RNG state there is.
@@ -61,9 +63,17 @@ function rowsFromJson(rows: unknown[]): HistoryRow[] {
 }
 
 /** Writes the whole resume state atomically. */
-export function saveCheckpoint(out: string, model: E.Module, opt: E.Optimizer, state: TrainState): void {
+export function saveCheckpoint(
+  out: string,
+  model: E.Module,
+  opt: E.Optimizer,
+  state: TrainState,
+  ema: E.WeightAverage | null = null,
+): void {
   const tensors: Record<string, StTensor> = {};
-  for (const [name, t] of Object.entries(modelTensors(model))) tensors[`model.${name}`] = t;
+  const model_ = modelTensors(model);
+  for (const [name, t] of Object.entries(model_)) tensors[`model.${name}`] = t;
+  ema?.names.forEach((n, i) => (tensors[`ema.${n}`] = { shape: model_[n].shape, data: ema.avg[i] }));
   const os = opt.exportState();
   const shapes = opt.params.map((p) => [...p.shape]);
   for (const [slot, arrays] of Object.entries(os.slots))
@@ -76,6 +86,7 @@ export interface LoadedCheckpoint {
   state: TrainState;
   model: Map<string, { shape: number[]; data: Float32Array }>;
   optimizerSlots: Record<string, Float32Array[]>;
+  ema: Map<string, Float32Array>;
 }
 
 /** Reads a checkpoint (null when there is none). */
@@ -95,8 +106,10 @@ export function readCheckpoint(out: string): LoadedCheckpoint | null {
   const state: TrainState = { ...raw, history: rowsFromJson(raw.history as unknown[]) };
   const model = new Map<string, { shape: number[]; data: Float32Array }>();
   const slots: Record<string, Float32Array[]> = {};
+  const ema = new Map<string, Float32Array>();
   for (const [key, t] of Object.entries(st.tensors)) {
     if (key.startsWith("model.")) model.set(key.slice(6), t);
+    else if (key.startsWith("ema.")) ema.set(key.slice(4), t.data);
     else {
       const m = /^optim\.([^.]+)\.(\d+)$/.exec(key);
       if (!m) throw fileError(file, `unexpected tensor ${key}`);
@@ -106,18 +119,23 @@ export function readCheckpoint(out: string): LoadedCheckpoint | null {
   for (const [slot, arrays] of Object.entries(slots))
     for (let i = 0; i < arrays.length; i++)
       if (!arrays[i]) throw fileError(file, `optimizer slot ${slot} lacks entry ${i}`);
-  return { state, model, optimizerSlots: slots };
+  return { state, model, optimizerSlots: slots, ema };
 }
 
-/** Restores weights and optimizer from a checkpoint (errors name the file). */
+/** Restores weights, optimizer and the weights' average from a checkpoint (errors name the file). */
 export function restoreCheckpoint(
   out: string,
   ck: LoadedCheckpoint,
   model: E.Module,
   opt: E.Optimizer,
+  ema: E.WeightAverage | null = null,
 ): void {
   try {
     model.loadStateDict(ck.model);
+    if (ema) {
+      ema.load(ck.ema);
+      ema.updates = ck.state.globalStep;
+    }
     opt.importState({
       kind: ck.state.optimizer.kind,
       step: ck.state.optimizer.step,

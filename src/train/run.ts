@@ -44,6 +44,8 @@ export interface Run {
   model: UNet;
   params: E.Parameter[];
   opt: E.Optimizer;
+  /** The weights' moving average (recipe `ema`), or null. */
+  ema: E.WeightAverage | null;
   plateau: ReduceLROnPlateau;
   state: TrainState;
   history: TrainingHistory;
@@ -126,6 +128,7 @@ export function setUp(opts: TrainOptions): Run {
     model,
     params,
     opt,
+    ema: t.ema === undefined ? null : new E.WeightAverage(model, t.ema),
     plateau,
     state,
     history: new TrainingHistory(path.join(opts.out, "history.csv"), []),
@@ -149,7 +152,7 @@ export function resume(run: Run): void {
     throw new UserError(
       `${checkpointPath(opts.out)}: was written by a different model, recipe, data set or dedupe policy; resume with the same options (only --epochs, --threads and --max-minutes may change)`,
     );
-  restoreCheckpoint(opts.out, ck, run.model, run.opt);
+  restoreCheckpoint(opts.out, ck, run.model, run.opt, run.ema);
   run.state = ck.state;
   run.plateau = new ReduceLROnPlateau(run.t.lr, plateauOptionsOf(run.t), run.state.plateau);
   if (run.state.dropoutRng && run.model.dropoutRng) run.model.dropoutRng.setState(run.state.dropoutRng);
@@ -165,7 +168,7 @@ export function saveState(run: Run): void {
   state.plateau = run.plateau.state();
   state.dropoutRng = run.model.dropoutRng?.getState() ?? null;
   state.history = run.history.rows;
-  saveCheckpoint(run.opts.out, run.model, opt, state);
+  saveCheckpoint(run.opts.out, run.model, opt, state, run.ema);
   run.lastCheckpoint = Date.now();
 }
 

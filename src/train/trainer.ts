@@ -134,6 +134,7 @@ export function recipeLine(p: Preset): string {
     `recipe ${m.preset}: input ${m.inputHeight}x${m.inputWidth} (${m.fit}), filters ${m.filters.join("-")}, kernel ${m.kernel}; ` +
     `${t.optimizer} lr ${t.lr}, batch ${t.batch}, ${t.epochs} epochs, ${schedule}; loss ${loss.join(" + ")}; ` +
     `augment ${augment.join(", ") || "none"}; seed ${t.seed}` +
+    (t.ema === undefined ? "" : `; weight EMA ${t.ema}`) +
     (t.precision === "bf16" ? "; bf16 convolutions" : "")
   );
 }
@@ -185,6 +186,7 @@ async function runEpoch(run: Run, source: BatchSource): Promise<Stop | null> {
           diverged(run, `the gradient norm is not finite: ${firstNonFinite(grads)}`, bi);
         }
         run.opt.step();
+        run.ema?.update();
         return [loss, l.dice.item()];
       });
       state.running.seconds += (performance.now() - t0) / 1000;
@@ -227,6 +229,9 @@ function endOfEpoch(run: Run): boolean {
   const { state, opts, t } = run;
   const epoch = state.epoch;
   E.releaseMemoryPool();
+  // With a moving average, the average is what is validated, saved and drawn; training goes on with the
+  // raw weights (swapped back below).
+  run.ema?.swap();
   const val = validate(run.model, run.ctx, run.valIdx, opts.preset);
   const r = state.running;
   const row: HistoryRow = {
@@ -264,6 +269,7 @@ function endOfEpoch(run: Run): boolean {
     writeCurvesPng(path.join(opts.out, "curves.png"), run.history.rows);
     run.tb.epoch(row, run.model, run.ctx, run.valIdx);
   } else run.history.rows.push(row);
+  run.ema?.swap();
   run.log(
     `epoch ${epoch + 1}/${t.epochs}: loss ${row.loss.toFixed(4)} dice ${row.dice.toFixed(4)} | val_loss ${row.val_loss.toFixed(4)} ` +
       `val_dice ${row.val_dice.toFixed(4)} val_score ${row.val_score.toFixed(4)} (empty ${run.baseline.toFixed(4)}) | ` +

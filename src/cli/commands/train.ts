@@ -18,6 +18,7 @@ export interface TrainFlags {
   dice?: "batch" | "strict";
   dedupe: DedupePolicy | "off";
   elastic?: boolean;
+  ema?: number;
   threads?: number;
   precision?: PrecisionChoice;
   seed?: number;
@@ -36,6 +37,7 @@ export function presetFromFlags(f: TrainFlags): Preset {
   if (f.lr !== undefined) p.train.lr = f.lr;
   if (f.dice !== undefined) p.train.dice = f.dice;
   if (f.elastic && p.train.augment.elastic === null) p.train.augment.elastic = { ...DEFAULT_ELASTIC };
+  if (f.ema !== undefined) p.train.ema = f.ema;
   if (f.threads !== undefined) p.train.threads = f.threads;
   if (f.precision !== undefined) p.train.precision = f.precision;
   if (f.seed !== undefined) p.train.seed = f.seed;
@@ -67,6 +69,11 @@ export function addRecipeOptions(cmd: Command): Command {
     .option(
       "--elastic",
       `add elastic deformation (alpha ${DEFAULT_ELASTIC.alpha}, sigma ${DEFAULT_ELASTIC.sigma} full-res px)`,
+    )
+    .option(
+      "--ema <decay>",
+      "validate, keep and export an exponential moving average of the weights with this decay (e.g. 0.99)",
+      floatOption("--ema", 0.5, 0.99999),
     )
     .option(
       "--threads <n>",
