@@ -34,9 +34,29 @@ void ConvPrepareWeights(const float* w, float* out, const ConvGeom& g, bool bias
   st.wait();
 }
 
+// Runs f(first image, chunk geometry) over the chunks of g's batch (conv.h); false, running nothing,
+// when the batch is one chunk.
+template <class F>
+bool ForChunks(const ConvGeom& g, F f) {
+  if (!Chunked(g)) return false;
+  const int64_t k = ChunkCount(g, g.n);
+  for (int64_t i = 0; i < k; i++) {
+    ConvGeom cg = g;
+    const int64_t start = ChunkStart(g.n, k, i);
+    cg.n = ChunkStart(g.n, k, i + 1) - start;
+    f(start, cg);
+  }
+  return true;
+}
+
 // y = act(conv(x, w) + b). w is HWIO, or already in the kernel's layout when `prepared`.
 void ConvForward(const float* x, const float* w, const float* b, float* y, const ConvGeom& g, int act, float alpha,
                  bool prepared) {
+  const int64_t xImg = g.h * g.w * g.c, yImg = g.oh * g.ow * g.oc;
+  if (!prepared && ForChunks(g, [&](int64_t s, const ConvGeom& cg) {
+        ConvForward(x + s * xImg, w, b, y + s * yImg, cg, act, alpha, false);
+      }))
+    return;
   FwdEntry& e = GetFwd(g, b != nullptr, act, alpha);
   auto& st = cpuStream();
   memory wArg = e.wPrepared;
@@ -57,6 +77,9 @@ void ConvForward(const float* x, const float* w, const float* b, float* y, const
 
 // dx = dL/dx from dy = dL/dy. Converts dy into slot B (ConvBackward reuses it for the weights).
 void ConvBackwardData(const float* dy, const float* w, float* dx, const ConvGeom& g) {
+  const int64_t xImg = g.h * g.w * g.c, yImg = g.oh * g.ow * g.oc;
+  if (ForChunks(g, [&](int64_t s, const ConvGeom& cg) { ConvBackwardData(dy + s * yImg, w, dx + s * xImg, cg); }))
+    return;
   BwdDataEntry& e = GetBwdData(g);
   auto& st = cpuStream();
   e.prim.execute(st, {{DNNL_ARG_DIFF_DST, e.diffDst.In(dy, SLOT_B)},
@@ -93,9 +116,12 @@ void ConvBackward(const float* x, const float* w, const float* dy, float* dx, fl
   bool shared = false;
   if (dx) {
     ConvBackwardData(dy, w, dx, g);
-    const Operand& a = GetBwdData(g).diffDst;
-    const Operand& b = GetBwdW(g, db != nullptr).diffDst;
-    shared = a.reorderIt && b.reorderIt && a.prim.get_desc() == b.prim.get_desc();
+    // A chunked data gradient leaves only its last chunk's copy of dy in slot B: nothing to share.
+    if (dw && !Chunked(g)) {
+      const Operand& a = GetBwdData(g).diffDst;
+      const Operand& b = GetBwdW(g, db != nullptr).diffDst;
+      shared = a.reorderIt && b.reorderIt && a.prim.get_desc() == b.prim.get_desc();
+    }
   }
   if (dw) ConvBackwardWeights(x, dy, dw, db, g, shared);
 }
@@ -260,6 +286,18 @@ Napi::Value ConvBackwardEntry(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setConvChunkBytes(bytes) -> the previous value: conv.h's chunk size for bf16 training (0 = whole
+// batch), for tests and benchmarks that compare the two.
+Napi::Value SetConvChunkBytesEntry(const Napi::CallbackInfo& info) {
+  ArgReader r(info, "setConvChunkBytes");
+  int64_t bytes = r.Int("bytes");
+  r.End();
+  if (bytes < 0) throw ArgError("setConvChunkBytes: bytes must be >= 0");
+  const int64_t old = ChunkBytes();
+  ChunkBytes() = bytes;
+  return Napi::Number::New(info.Env(), static_cast<double>(old));
+}
+
 }  // namespace
 
 void RegisterConv(Napi::Env env, Napi::Object exports) {
@@ -269,6 +307,7 @@ void RegisterConv(Napi::Env env, Napi::Object exports) {
   NS_EXPORT("convBackward", ConvBackwardEntry);
   NS_EXPORT("convPreparedSize", ConvPreparedSizeEntry);
   NS_EXPORT("convPrepareWeights", ConvPrepareWeightsEntry);
+  NS_EXPORT("setConvChunkBytes", SetConvChunkBytesEntry);
 }
 
 }  // namespace ns

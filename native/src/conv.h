@@ -86,11 +86,24 @@ struct Operand {
 // overlap: the addon is driven by one JS thread). The batch-split bf16 weight gradient
 // (conv_bwdw_split.cc) has SLOTS_PER_THREAD of its own per thread, from SLOT_THREAD0.
 enum Slot { SLOT_W = 0, SLOT_A = 1, SLOT_B = 2, SLOT_THREAD0 = 3 };
-constexpr int SLOTS_PER_THREAD = 4;
+constexpr int SLOTS_PER_THREAD = 5;
 constexpr int MAX_SPLIT = 16;
 constexpr int SLOT_COUNT = SLOT_THREAD0 + SLOTS_PER_THREAD * MAX_SPLIT;
 // The buffer of `slot`, at least `bytes` long (only one thread touches a given slot at a time).
 void* Scratch(int slot, size_t bytes);
+
+// bf16 training convolutions run over the batch in near-equal chunks of images whose bf16 copies of
+// input and output gradient fit in ChunkBytes() (default 4 MiB; 0 = the whole batch at once). The
+// scratch copies and oneDNN's scratchpads then grow with a chunk, not the batch (the memory bf16 would
+// otherwise add over fp32), and a chunk's fresh bf16 copy is still in cache when the kernel reads it.
+// fp32 reads the engine's tensors in place and is never chunked; nor is inference (prepared weights).
+int64_t& ChunkBytes();
+// Chunks `images` images of geometry g are run in (1: all at once).
+int64_t ChunkCount(const ConvGeom& g, int64_t images);
+// Start of chunk i of k over n images (chunk i is [ChunkStart(n, k, i), ChunkStart(n, k, i + 1))).
+inline int64_t ChunkStart(int64_t n, int64_t k, int64_t i) { return n * i / k; }
+// In bf16, whether g's batch is chunked.
+inline bool Chunked(const ConvGeom& g) { return ComputePrecision() == PREC_BF16 && ChunkCount(g, g.n) > 1; }
 
 struct FwdEntry {
   convolution_forward::primitive_desc pd;

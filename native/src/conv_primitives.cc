@@ -1,6 +1,7 @@
 // The oneDNN convolution primitives (forward, backward data, backward weights), built once per
 // geometry, thread count and precision and cached with their memory objects; and the scratch
 // buffers for the operands a primitive reads in another layout or precision (conv.h).
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -53,6 +54,18 @@ bool Choose(PD& pd, Make make, bool allowBf16 = true) {
 }
 
 }  // namespace
+
+int64_t& ChunkBytes() {
+  static int64_t bytes = int64_t{4} << 20;
+  return bytes;
+}
+
+int64_t ChunkCount(const ConvGeom& g, int64_t images) {
+  if (ChunkBytes() <= 0 || images <= 1) return 1;
+  const int64_t perImage = (g.h * g.w * g.c + g.oh * g.ow * g.oc) * 2;  // bf16 x and dy
+  const int64_t fit = std::max<int64_t>(1, ChunkBytes() / perImage);
+  return (images + fit - 1) / fit;
+}
 
 void* Scratch(int slot, size_t bytes) {
   static void* buf[SLOT_COUNT] = {};

@@ -25,7 +25,7 @@ export type { AdamOptions, SgdOptions, OptimizerState } from "./optim.js";
 export { Rng } from "./random.js";
 export type { RngState } from "./random.js";
 export { heNormal, glorotUniform, fans } from "./init.js";
-export { setThreads, getThreads } from "./native.js";
+export { setThreads, getThreads, setConvChunkBytes } from "./native.js";
 export {
   setPrecision,
   getPrecision,

@@ -82,6 +82,11 @@ export interface NativeAddon {
   convBackwardWeights(x: F, dy: F, dw: F, db: Fopt, ...geom: ConvGeomArgs): void;
   /** Both gradients in one call (each only where its buffer is given; db only with dw): dy converted once in bf16. */
   convBackward(x: F, w: F, dy: F, dx: Fopt, dw: Fopt, db: Fopt, ...geom: ConvGeomArgs): void;
+  /**
+   * bf16 training convolutions run over the batch in chunks whose bf16 copies fit in this many bytes
+   * (default 4 MiB; 0 = the whole batch). Returns the previous value. For tests and benchmarks.
+   */
+  setConvChunkBytes(bytes: number): number;
 
   // dense.cc: the dense layer
   /** y [n,m] = x [n,k] w [k,m] + b */
@@ -208,6 +213,9 @@ function addon(): NativeAddon {
     loaded = require(findAddon()) as NativeAddon;
     const envThreads = Number(process.env.NERVESEG_THREADS);
     if (Number.isInteger(envThreads) && envThreads > 0) loaded.setThreads(envThreads);
+    // The bf16 chunk size (setConvChunkBytes), for benchmarks that compare it: 0 = whole batch.
+    const envChunk = Number(process.env.NERVESEG_CONV_CHUNK_BYTES ?? NaN);
+    if (Number.isInteger(envChunk) && envChunk >= 0) loaded.setConvChunkBytes(envChunk);
   }
   return loaded;
 }
@@ -223,6 +231,11 @@ export const native: NativeAddon = new Proxy({} as NativeAddon, {
 export function setThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`setThreads: expected a positive integer, got ${n}`);
   native.setThreads(n);
+}
+
+/** See NativeAddon.setConvChunkBytes: the chunk size of bf16 training convolutions; returns the previous one. */
+export function setConvChunkBytes(bytes: number): number {
+  return native.setConvChunkBytes(bytes);
 }
 
 /** Threads currently used by the native core. */

@@ -146,6 +146,52 @@ test(
   },
 );
 
+test(
+  "bf16 training convolutions in chunks of images match the whole batch at once, at 1 and 2 threads",
+  { skip: SKIP },
+  () => {
+    const rng = new E.Rng(17);
+    const threads = E.getThreads();
+    const x = randomTensor([7, 10, 8, 24], rng, true);
+    const w = randomTensor([3, 3, 24, 40], rng, true);
+    const b = randomTensor([40], rng, true);
+    const r = randomTensor([7, 10, 8, 40], rng);
+    // bf16 x and dy take (10*8*24 + 10*8*40) * 2 = 10,240 bytes per image: 2 images per chunk, so the
+    // batch of 7 runs as 4 chunks (2,2,1,2 images) and each thread's share (3 or 4) as 2.
+    const perImage = (10 * 8 * 24 + 10 * 8 * 40) * 2;
+    const saved = E.setConvChunkBytes(0);
+    try {
+      E.setPrecision("fp32");
+      const ref = convAndGrads(x, w, b, r, 1);
+      E.setPrecision("bf16");
+      for (const n of [1, 2]) {
+        E.setThreads(n);
+        E.setConvChunkBytes(0);
+        const whole = convAndGrads(x, w, b, r, 1);
+        E.setConvChunkBytes(2 * perImage);
+        const chunked = convAndGrads(x, w, b, r, 1);
+        // Each output pixel and input gradient is computed alone: the same bits; the weight
+        // gradient sums the chunks in another order.
+        assert.deepEqual(chunked[0], whole[0], `y, ${n} thread(s)`);
+        assert.deepEqual(chunked[1], whole[1], `dx, ${n} thread(s)`);
+        close(`dw chunked, ${n} thread(s), vs fp32`, chunked[2], ref[2]);
+        assert.ok(
+          chunked[2].some((v, i) => v !== whole[2][i]),
+          "the weight gradient was summed chunk by chunk (else nothing was chunked)",
+        );
+        assert.deepEqual(convAndGrads(x, w, b, r, 1), chunked, `chunked is deterministic, ${n} thread(s)`);
+        for (let o = 0; o < 40; o++)
+          assert.ok(Math.abs(chunked[3][o] - whole[3][o]) <= 1e-3 * (1 + Math.abs(whole[3][o])));
+      }
+    } finally {
+      E.setConvChunkBytes(saved);
+      E.setPrecision("fp32");
+      E.setThreads(threads);
+      for (const t of [x, w, b, r]) t.dispose();
+    }
+  },
+);
+
 test("bf16 inference on prepared weights (BN folded, ELU post-op) matches fp32", { skip: SKIP }, () => {
   const rng = new E.Rng(5);
   const block = new E.ConvBnAct(16, 32, 3, { pad: 1, rng });
