@@ -237,6 +237,17 @@ export function modelFolders(paths: string | readonly string[]): string[] {
  * must share the input size and fit, so their probability maps can be averaged pixel by pixel; the
  * first member's post-processing is the ensemble's.
  */
+/**
+ * Whether inference averages the four flips: as asked (`--tta` / `--no-tta`), else as every member's
+ * recipe says (ModelConfig.tta).
+ */
+export function ttaOf(
+  asked: boolean | undefined,
+  members: readonly { config: ModelFolderConfig }[],
+): boolean {
+  return asked ?? (members.length > 0 && members.every((m) => m.config.model.tta === true));
+}
+
 export function loadEnsemble(paths: string | readonly string[]): LoadedModel[] {
   const members: LoadedModel[] = [];
   try {

@@ -26,7 +26,7 @@ import { NpyRowReader } from "../io/npy.js";
 import { SegScoreAccumulator } from "../metric/segmentation-score.js";
 import { PresetSchema, type Preset } from "../model/config.js";
 import { postprocess, type PostprocessParams } from "../model/mask-rule.js";
-import { CV_FILE, loadModel } from "../model/model-file.js";
+import { CV_FILE, loadModel, ttaOf } from "../model/model-file.js";
 import { predictNpyRows } from "../predict/predictor.js";
 import { checkpointPath } from "../train/checkpoint.js";
 import { train } from "../train/trainer.js";
@@ -57,6 +57,8 @@ export const FoldResultSchema = z.object({
   presenceAccuracy: z.number(),
   epochs: z.number().int(),
   minutes: z.number(),
+  /** Whether the held-out frames were scored with flip TTA (absent in results of older versions). */
+  tta: z.boolean().optional(),
 });
 export type FoldResult = z.infer<typeof FoldResultSchema>;
 
@@ -81,7 +83,7 @@ export interface CvOptions {
   validation?: "inner" | "held-out";
   /** Run only this fold (0-based). */
   fold?: number;
-  /** Flip TTA when scoring the held-out fold. */
+  /** Flip TTA when scoring the held-out fold (default: as the recipe says, ModelConfig.tta). */
   tta?: boolean;
   /** Score with these post-processing settings instead of each fold model's own. */
   postprocess?: PostprocessParams;
@@ -288,6 +290,7 @@ function scoreFold(
 ): FoldResult {
   const dir = path.join(o.out, `fold-${fold}`);
   const { model, config } = loadModel(dir);
+  const tta = ttaOf(o.tta, [{ config }]);
   const images = new NpyRowReader(path.join(o.data, m.train.images));
   const masks = new NpyRowReader(path.join(o.data, m.train.masks));
   try {
@@ -298,7 +301,7 @@ function scoreFold(
       images,
       rows,
       ids,
-      { batch: config.train.batch, tta: Boolean(o.tta), onProgress: (d) => bar.update(d) },
+      { batch: config.train.batch, tta, onProgress: (d) => bar.update(d) },
       dir,
     );
     bar.stop();
@@ -329,6 +332,7 @@ function scoreFold(
       presenceAccuracy: presenceRight / rows.length,
       epochs,
       minutes,
+      tta,
     };
   } finally {
     images.close();
@@ -377,7 +381,8 @@ export function cvTable(r: CvResult): string {
     const s = r.summary;
     const pm = (x: Stat, d = 4) => `${x.mean.toFixed(d)} ± ${x.sd.toFixed(d)}`;
     lines.push(
-      `mean ± sd over ${r.folds.length} folds: Dice ${pm(s.dice)}, Kaggle ${pm(s.kaggle)}, presence ${pm(s.presenceAccuracy, 3)}, ${pm(s.minutes, 1)} min per fold`,
+      `mean ± sd over ${r.folds.length} folds: Dice ${pm(s.dice)}, Kaggle ${pm(s.kaggle)}, presence ${pm(s.presenceAccuracy, 3)}, ${pm(s.minutes, 1)} min per fold` +
+        (r.folds.every((f) => f.tta) ? " (flip TTA)" : ""),
     );
   }
   return lines.join("\n");

@@ -13,7 +13,7 @@ import { NpyRowReader } from "../io/npy.js";
 import { encodeRle } from "../io/rle.js";
 import { emptyBaseline } from "../metric/dice.js";
 import { postprocess } from "../model/mask-rule.js";
-import { loadEnsemble, modelFolders, readModelConfig, writePostprocess } from "../model/model-file.js";
+import { loadEnsemble, modelFolders, readModelConfig, ttaOf, writePostprocess } from "../model/model-file.js";
 import { readPredictions, type PredictionSet } from "./prediction-store.js";
 import { listImages, predictFolder, predictNpyRows, type PredictOptions } from "./predictor.js";
 import { writeSubmission, type SubmissionSummary } from "./submission.js";
@@ -24,7 +24,7 @@ export interface ModelRunOptions {
   model: string | string[];
   /** Images per forward pass (default 32). */
   batch?: number;
-  /** Average the four flips. */
+  /** Average the four flips (default: as the models' recipe says, ModelConfig.tta). */
   tta?: boolean;
   /** Compute threads (default: all cores). */
   threads?: number;
@@ -71,7 +71,7 @@ export async function predict(o: PredictRunOptions): Promise<PredictionSet> {
       const bar = progress("predict", total);
       return {
         batch: o.batch ?? 32,
-        tta: Boolean(o.tta),
+        tta: ttaOf(o.tta, members),
         onProgress: (d) => {
           bar.update(d);
           if (d === total) bar.stop();

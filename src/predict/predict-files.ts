@@ -17,7 +17,7 @@ import { csvLine } from "../io/csv.js";
 import { encodeGreyPng, encodePng, overlayRgb } from "../io/png.js";
 import { encodeRle } from "../io/rle.js";
 import { maskArea, postprocess } from "../model/mask-rule.js";
-import { loadEnsemble } from "../model/model-file.js";
+import { loadEnsemble, ttaOf } from "../model/model-file.js";
 import type { UNet } from "../model/unet.js";
 import type { ModelRunOptions } from "./pipeline.js";
 import { predictFrames, type Frame } from "./predictor.js";
@@ -46,6 +46,8 @@ export interface PredictFilesResult {
   /** Mask-named files found in the folders given and not predicted. */
   maskFilesLeftOut: number;
   csv: string;
+  /** Whether the four flips were averaged. */
+  tta: boolean;
 }
 
 export const PREDICTIONS_CSV = "predictions.csv";
@@ -64,6 +66,7 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
   const members = loadEnsemble(o.model);
   const model = members.map((m) => m.model);
   const { config } = members[0];
+  const tta = ttaOf(o.tta, members);
   const stage = new StagedFolder(o.out);
   const bar = (o.progress ?? noProgress)("predict", files.length);
   const rows: FilePrediction[] = [];
@@ -74,7 +77,7 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
       const out = predictFrames(
         model,
         pending.map((p) => p.frame),
-        Boolean(o.tta),
+        tta,
       );
       pending.forEach((p, i) => {
         const row = writeFrame(
@@ -122,7 +125,7 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
       csv += csvLine([r.id, r.file, r.width, r.height, r.presence.toFixed(6), r.area, r.rle]);
     stage.write(PREDICTIONS_CSV, csv);
     stage.commit();
-    return { rows, maskFilesLeftOut, csv: path.join(o.out, PREDICTIONS_CSV) };
+    return { rows, maskFilesLeftOut, csv: path.join(o.out, PREDICTIONS_CSV), tta };
   } finally {
     stage.abort();
     for (const m of model) m.dispose();

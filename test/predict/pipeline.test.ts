@@ -69,6 +69,34 @@ test("predict → submit writes a valid submission for every test id, in numeric
   assert.deepEqual(readPredictions(preds).ids, set.ids);
 });
 
+test("flip TTA follows the model's recipe (ModelConfig.tta) unless --tta / --no-tta says otherwise", async () => {
+  const data = tempDir();
+  writeDiscDataset(data, 0, 3);
+  const plain = tempDir();
+  saveTinyModel(plain);
+  const withTta = tempDir();
+  saveTinyModel(withTta);
+  const file = path.join(withTta, "config.json");
+  const config = JSON.parse(fs.readFileSync(file, "utf8")) as { model: { tta?: boolean } };
+  config.model.tta = true;
+  fs.writeFileSync(file, JSON.stringify(config));
+  assert.equal(readModelConfig(withTta).model.tta, true);
+  const input = path.join(data, "test");
+  const run = async (model: string | string[], tta?: boolean) =>
+    (await runPrediction({ ...base, model, input, tta })).tta;
+  assert.equal(await run(plain), false);
+  assert.equal(await run(withTta), true);
+  assert.equal(await run(withTta, false), false);
+  assert.equal(await run(plain, true), true);
+  // An ensemble averages flips by default only when every member's recipe does.
+  assert.equal(await run([withTta, plain]), false);
+  assert.equal(await run([withTta, withTta]), true);
+  // And the maps are the flip average: the same as asking for it explicitly.
+  const a = await runPrediction({ ...base, model: withTta, input });
+  const b = await runPrediction({ ...base, model: plain, input, tta: true });
+  assert.deepEqual(a.probs, b.probs);
+});
+
 test("a corrupt test image: clear error naming it, and no partial or replaced submission", async () => {
   const data = tempDir();
   writeDiscDataset(data, 0, 5);

@@ -45,7 +45,8 @@ export function register(program: Command): void {
       "stop (resumably) after this many minutes in all",
       floatOption("--max-minutes", 0, 1e6),
     )
-    .option("--tta", "flip TTA when scoring the held-out folds")
+    .option("--tta", "flip TTA when scoring the held-out folds (default: as the recipe says; real does)")
+    .option("--no-tta", "score without flip TTA, whatever the recipe says")
     .option(
       "--rescore <tag>",
       "train nothing: score the trained folds again with --postprocess, into fold-<k>/result-<tag>.json",
@@ -83,7 +84,7 @@ export function register(program: Command): void {
           const r = rescoreCv({
             data: f.data,
             out: f.out,
-            tta: Boolean(f.tta),
+            tta: f.tta,
             postprocess: params,
             tag: f.rescore,
             progress: progressFactory(f.quiet),
@@ -108,7 +109,7 @@ export function register(program: Command): void {
           maxMinutes: f.maxMinutes ?? null,
           fold: f.fold,
           validation: f.validation,
-          tta: Boolean(f.tta),
+          tta: f.tta,
           postprocess: params,
           trainProgress: barsUnlessQuiet(f.quiet),
           progress: progressFactory(f.quiet),

@@ -17,7 +17,11 @@ export function addPredictOptions(cmd: Command): Command {
       repeatable,
     )
     .option("--batch <n>", "images per forward pass", intOption("--batch", 1, 1024), 32)
-    .option("--tta", "test-time augmentation: average the four flips")
+    .option(
+      "--tta",
+      "test-time augmentation: average the four flips (default: as the model's recipe says; real does)",
+    )
+    .option("--no-tta", "no test-time augmentation, whatever the model's recipe says")
     .option("--threads <n>", "compute threads (default: all cores)", intOption("--threads", 1, 256))
     .option(
       "--precision <p>",
@@ -59,7 +63,7 @@ export function register(program: Command): void {
         const secs = (Date.now() - start) / 1000;
         const withTarget = r.rows.filter((row) => row.area > 0).length;
         console.log(
-          `predicted ${r.rows.length} image(s) in ${secs.toFixed(1)} s (${(r.rows.length / secs).toFixed(1)} images/s${o.tta ? ", flip TTA" : ""}): ${withTarget} with a mask`,
+          `predicted ${r.rows.length} image(s) in ${secs.toFixed(1)} s (${(r.rows.length / secs).toFixed(1)} images/s${r.tta ? ", flip TTA" : ""}): ${withTarget} with a mask`,
         );
         console.log(
           `  masks: ${path.join(o.out, "masks")}/  ${o.overlays ? `overlays: ${path.join(o.out, "overlays")}/  ` : ""}table: ${r.csv}`,
