@@ -64,7 +64,12 @@ int64_t ChunkCount(const ConvGeom& g, int64_t images) {
   if (ChunkBytes() <= 0 || images <= 1) return 1;
   const int64_t perImage = (g.h * g.w * g.c + g.oh * g.ow * g.oc) * 2;  // bf16 x and dy
   const int64_t fit = std::max<int64_t>(1, ChunkBytes() / perImage);
-  return (images + fit - 1) / fit;
+  const int64_t need = (images + fit - 1) / fit;
+  // Equal chunks where a divisor of the count is near (a batch of 32 in 2, 4 or 8), so that every
+  // chunk has one geometry and splits evenly over the threads; else near-equal ones.
+  for (int64_t k = need; k <= 2 * need && k <= images; k++)
+    if (images % k == 0) return k;
+  return need;
 }
 
 void* Scratch(int slot, size_t bytes) {
