@@ -42,7 +42,8 @@ export interface OnnxExportOptions {
  *   preset, input_height, input_width, input_layout ("NHWC"), input_range ("0..255"),
  *   fit ("stretch" | "letterbox"), resize ("area"), normalization_mean, normalization_std,
  *   normalization_in_graph ("true"), postprocess (JSON, mask-rule.ts's PostprocessParams),
- *   outputs (JSON: name → meaning).
+ *   tta ("true": the recipe averages the maps of the four flips before post-processing, as nerveseg
+ *   predicts; the graph holds one pass), outputs (JSON: name → meaning).
  */
 export function onnxMetadata(model: UNet, opts: OnnxExportOptions = {}): Record<string, string> {
   const { inputHeight: h, inputWidth: w, preset, fit } = model.config;
@@ -59,6 +60,7 @@ export function onnxMetadata(model: UNet, opts: OnnxExportOptions = {}): Record<
     normalization_std: String(std),
     normalization_in_graph: "true",
     postprocess: JSON.stringify(opts.postprocess ?? DEFAULT_POSTPROCESS),
+    tta: String(model.config.tta === true),
     outputs: JSON.stringify({
       [ONNX_OUTPUTS.mask]: `[N,${h},${w},1] pixel probability at the input size, before post-processing`,
       ...(model.presenceHead

@@ -66,8 +66,10 @@ test("the exported ONNX model matches our engine within 1e-4 on both outputs (on
     "postprocess",
     "preset",
     "resize",
+    "tta",
   ]);
   assert.equal(meta.preset, "tiny");
+  assert.equal(meta.tta, "false");
   assert.deepEqual([meta.input_height, meta.input_width, meta.input_layout], ["16", "16", "NHWC"]);
   assert.equal(meta.fit, "stretch");
   assert.equal(meta.resize, "area");
