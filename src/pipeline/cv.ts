@@ -26,12 +26,12 @@ import { NpyRowReader } from "../io/npy.js";
 import { SegScoreAccumulator } from "../metric/segmentation-score.js";
 import { PresetSchema, type Preset } from "../model/config.js";
 import { postprocess, type PostprocessParams } from "../model/mask-rule.js";
-import { CV_FILE, loadModel, ttaOf } from "../model/model-file.js";
+import { CV_FILE, loadEnsemble, ttaOf } from "../model/model-file.js";
 import { predictNpyRows } from "../predict/predictor.js";
 import { checkpointPath } from "../train/checkpoint.js";
 import { train } from "../train/trainer.js";
 
-const CvFileSchema = z.object({
+export const CvFileSchema = z.object({
   format: z.literal("nerveseg-cv"),
   version: z.literal(1),
   data: z.string(),
@@ -117,7 +117,7 @@ export function meanSd(xs: readonly (number | null)[]): Stat {
 }
 
 /** Mean ± sd of the per-fold figures. */
-function summarize(folds: readonly FoldResult[]): NonNullable<CvResult["summary"]> {
+export function summarize(folds: readonly FoldResult[]): NonNullable<CvResult["summary"]> {
   return {
     dice: meanSd(folds.map((r) => r.dice)),
     kaggle: meanSd(folds.map((r) => r.kaggle)),
@@ -168,7 +168,7 @@ function openCv(o: CvOptions, m: Manifest): CvFile {
   return cv;
 }
 
-const resultFile = (out: string, k: number): string => path.join(out, `fold-${k}`, "result.json");
+export const resultFile = (out: string, k: number): string => path.join(out, `fold-${k}`, "result.json");
 
 /** Runs the folds that are not done yet (or only `fold`), then the table when all are done. */
 export async function crossValidate(o: CvOptions): Promise<CvResult> {
@@ -237,60 +237,27 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
   return { folds, complete, stopped, summary };
 }
 
-/**
- * Scores the trained fold models again with other post-processing (no training): each fold's model on its
- * own held-out frames, so a post-processing choice is judged on groups the model never saw. Results go to
- * fold-<k>/result-<tag>.json beside the original result.json.
- */
-export function rescoreCv(
-  o: Pick<CvOptions, "data" | "out" | "tta" | "progress"> & { postprocess: PostprocessParams; tag: string },
-): CvResult {
-  if (!/^[\w-]+$/.test(o.tag)) throw new UserError(`--tag must be letters, digits, - or _; got "${o.tag}"`);
-  const m = readManifest(o.data);
-  const cv = readJsonFile(path.join(o.out, CV_FILE), CvFileSchema, "not a nerveseg cross-validation file: ");
-  const folds: FoldResult[] = [];
-  for (let f = 0; f < cv.folds.k; f++) {
-    const done = resultFile(o.out, f);
-    if (!fs.existsSync(done)) continue;
-    const trained = readJsonFile(done, FoldResultSchema, "not a fold result: ");
-    const rows = cv.folds.of.flatMap((x, i) => (x === f ? [i] : []));
-    const r = scoreFold(
-      { ...o, preset: cv.preset, dedupe: "off", resume: false, maxMinutes: null },
-      m,
-      f,
-      rows,
-      trained.epochs,
-      trained.minutes,
-    );
-    writeFileAtomic(path.join(o.out, `fold-${f}`, `result-${o.tag}.json`), JSON.stringify(r, null, 1) + "\n");
-    folds.push(r);
-  }
-  const complete = folds.length === cv.folds.k;
-  return {
-    folds,
-    complete,
-    stopped: "done",
-    summary: complete ? summarize(folds) : null,
-  };
-}
-
 const fmt = (x: number | null): string => (x === null || Number.isNaN(x) ? "-" : x.toFixed(4));
 
 /**
  * Scores fold k's best model on its held-out frames at the prepared working size, with the model's own
  * (untuned) mask rule: the honest figure for groups it never saw.
  */
-function scoreFold(
+export function scoreFold(
   o: CvOptions,
   m: Manifest,
   fold: number,
   rows: number[],
   epochs: number,
   minutes: number,
+  /** More model folders averaged with fold k's (cv-rescore.ts's fold-by-fold ensembles). */
+  more: readonly string[] = [],
 ): FoldResult {
   const dir = path.join(o.out, `fold-${fold}`);
-  const { model, config } = loadModel(dir);
-  const tta = ttaOf(o.tta, [{ config }]);
+  const members = loadEnsemble([dir, ...more]);
+  const model = members.map((x) => x.model);
+  const { config } = members[0];
+  const tta = ttaOf(o.tta, members);
   const images = new NpyRowReader(path.join(o.data, m.train.images));
   const masks = new NpyRowReader(path.join(o.data, m.train.masks));
   try {
@@ -337,7 +304,7 @@ function scoreFold(
   } finally {
     images.close();
     masks.close();
-    model.dispose();
+    for (const x of model) x.dispose();
   }
 }
 

@@ -6,7 +6,8 @@ import { readManifest } from "../../src/data/manifest.js";
 import { loadEnsemble, loadModel, modelFolders } from "../../src/model/model-file.js";
 import { DEFAULT_POSTPROCESS } from "../../src/model/mask-rule.js";
 import { innerValidation } from "../../src/data/split.js";
-import { crossValidate, meanSd, rescoreCv } from "../../src/pipeline/cv.js";
+import { crossValidate, meanSd } from "../../src/pipeline/cv.js";
+import { rescoreCv } from "../../src/pipeline/cv-rescore.js";
 import { predictFrames } from "../../src/predict/predictor.js";
 import { saveTinyModel, discFrame } from "../helpers/tiny-model.js";
 import { tempDir } from "../helpers/sample.js";
@@ -82,7 +83,41 @@ test("cv: K models, each scored on whole groups it never saw; the table has mean
   assert.equal(lc.folds.length, 3);
   assert.ok(fs.existsSync(path.join(out, "fold-2", "result-lc.json")));
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, "fold-2", "result.json"), "utf8")), r.folds[2]);
+  // A fold-by-fold ensemble with itself averages two equal maps: the same scores, twice the minutes.
+  const self = rescoreCv({ data, out, postprocess: DEFAULT_POSTPROCESS, tag: "self", with: [out] });
+  assert.deepEqual(
+    self.folds.map((f) => ({ ...f, minutes: f.minutes / 2 })),
+    r.folds,
+  );
+  // With another training seed on the same folds: a real ensemble; other folds are refused by name.
+  const seed2 = tempDir();
+  const preset2 = tinyPreset({ epochs: 1 });
+  preset2.train.seed = 7;
+  const r2 = await crossValidate({ ...runOpts(data, seed2), preset: preset2 });
+  const ens = rescoreCv({ data, out, postprocess: DEFAULT_POSTPROCESS, tag: "ens", with: [seed2] });
+  ens.folds.forEach((f, k) => assert.equal(f.minutes, r.folds[k].minutes + r2.folds[k].minutes));
+  assert.ok(ens.folds.some((f, k) => f.dice !== r.folds[k].dice && f.dice !== r2.folds[k].dice));
+  const otherFolds = tempDir();
+  await crossValidate({ ...runOpts(data, otherFolds), seed: 3 });
+  assert.throws(
+    () => rescoreCv({ data, out, postprocess: DEFAULT_POSTPROCESS, tag: "x", with: [otherFolds] }),
+    /cv\.json: its folds differ/,
+  );
 });
+
+function runOpts(data: string, out: string) {
+  return {
+    data,
+    out,
+    preset: tinyPreset({ epochs: 1 }),
+    folds: 3,
+    seed: 2,
+    dedupe: "off" as const,
+    resume: false,
+    maxMinutes: null,
+    ...quiet,
+  };
+}
 
 test("cv resumes: a run cut short by --fold or time continues where it stopped, finished folds kept", async () => {
   const data = fixture();

@@ -1,8 +1,9 @@
 import { Option, type Command } from "commander";
 import { UserError } from "../../core/errors.js";
 import { readPostprocessFile } from "../../model/mask-rule.js";
-import { crossValidate, cvTable, rescoreCv } from "../../pipeline/cv.js";
-import { floatOption, intOption } from "../options.js";
+import { crossValidate, cvTable } from "../../pipeline/cv.js";
+import { rescoreCv } from "../../pipeline/cv-rescore.js";
+import { floatOption, intOption, repeatable } from "../options.js";
 import { barsUnlessQuiet, progressFactory } from "../progress.js";
 import { onInterruptGracefully } from "../signals.js";
 import { addRecipeOptions, presetFromFlags, type TrainFlags } from "./train.js";
@@ -55,6 +56,11 @@ export function register(program: Command): void {
       "--postprocess <file.json>",
       "post-processing settings to score with (a config.json or the params alone)",
     )
+    .option(
+      "--with <cv-dir>",
+      "with --rescore: average each fold model with the same fold of this cross-validation (same folds; repeatable)",
+      repeatable,
+    )
     .option("--quiet", "no progress bars (a line per epoch)")
     .addHelpText(
       "after",
@@ -63,6 +69,7 @@ export function register(program: Command): void {
         "\n  nerveseg cv --data work/nerve --preset fast --epochs 15 --out results/cv-fast" +
         "\n  parallel nerveseg cv --data work/nerve --out results/cv --fold {} ::: 0 1 2 3 4   # then:" +
         "\n  nerveseg cv --data work/nerve --out results/cv --resume                          # merges the table" +
+        "\n  nerveseg cv --data work/nerve --out results/cv --rescore ens --postprocess pp.json --with results/cv-seed2" +
         "\n  nerveseg predict --model results/cv scans/ --out out --tta                       # the 5 models as an ensemble",
     )
     .action(
@@ -76,6 +83,7 @@ export function register(program: Command): void {
           maxMinutes?: number;
           rescore?: string;
           postprocess?: string;
+          with?: string[];
         },
       ) => {
         const params = f.postprocess ? readPostprocessFile(f.postprocess) : undefined;
@@ -87,6 +95,7 @@ export function register(program: Command): void {
             tta: f.tta,
             postprocess: params,
             tag: f.rescore,
+            with: f.with,
             progress: progressFactory(f.quiet),
           });
           console.log(cvTable(r));
