@@ -93,7 +93,7 @@ void ConvBackwardData(const float* dy, const float* w, float* dx, const ConvGeom
 // copy in this primitive's layout (the data gradient just made it).
 void ConvBackwardWeights(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g,
                          bool dyConverted = false) {
-  if (ConvBackwardWeightsSplit(x, dy, dw, db, g)) return;
+  if (ConvBackwardSplit(x, nullptr, dy, nullptr, dw, db, g)) return;
   BwdWEntry& e = GetBwdW(g, db != nullptr);
   auto& st = cpuStream();
   memory dyArg = dyConverted ? e.diffDst.Reuse(dy, SLOT_B) : e.diffDst.In(dy, SLOT_B);
@@ -113,6 +113,7 @@ void ConvBackwardWeights(const float* x, const float* dy, float* dw, float* db, 
 // copy of it: the data gradient and then the weight gradient, as the two calls above.
 void ConvBackward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
                   const ConvGeom& g) {
+  if (dx && dw && ConvBackwardSplit(x, w, dy, dx, dw, db, g)) return;
   bool shared = false;
   if (dx) {
     ConvBackwardData(dy, w, dx, g);

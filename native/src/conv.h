@@ -128,10 +128,12 @@ struct BwdWEntry {
   memory diffBias;
 };
 
-// The bf16 weight gradient with the batch split into one chunk per thread, each chunk a
-// single-threaded primitive (conv_bwdw_split.cc); false when not used (fp32, one thread, a small
-// batch, or no bf16 kernel), and the caller runs the ordinary primitive.
-bool ConvBackwardWeightsSplit(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g);
+// The bf16 weight gradient — and, when dx is given, the data gradient from the same bf16 copy of dy —
+// with the batch split into one share per thread, each chunk of a share a single-threaded primitive
+// (conv_bwdw_split.cc); false when not used (fp32, one thread and one chunk, a small batch, no bf16
+// kernel, or dx asked where the chunks cannot make it), and the caller runs the ordinary primitives.
+bool ConvBackwardSplit(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
+                       const ConvGeom& g);
 
 FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha);
 BwdDataEntry& GetBwdData(const ConvGeom& g);

@@ -1,6 +1,8 @@
-// The bf16 weight gradient split over the batch: one share of images per thread, each share run as
+// The bf16 backward pass split over the batch: one share of images per thread, each share run as
 // one or more chunks (conv.h's ChunkBytes) by single-threaded oneDNN primitives with their own
-// scratchpads, the chunks' gradients summed in a fixed order (deterministic for a given thread count).
+// scratchpads, the chunks' weight gradients summed in a fixed order (deterministic for a given thread
+// count). When the data gradient is asked for too, each chunk's bf16 copy of dy feeds both kernels: dy
+// is converted once instead of twice, and each chunk's dx is its own (no sum).
 //
 // Why: oneDNN 2.6's jit_bf16 weight-gradient kernel synchronises its threads many times per call
 // (spin barriers around its transposed copies of src and diff_dst). On a machine where another
@@ -30,11 +32,44 @@ struct Chunk {
   memory xUser, xBf, dyUser, dyBf, dwPrim, dwUser, diffBias, pad;
   reorder xConv, dyConv, dwConv;
   bool dwReorder = false;
+  // The data gradient of the chunk (when Split::data): reads dyBf and the shared bf16 weights.
+  convolution_backward_data::primitive_desc dpd;
+  convolution_backward_data dprim;
+  memory dxUser;
 };
 
 struct Split {
   std::vector<std::vector<Chunk>> perThread;  // thread t's chunks, in order
+  // Whether the chunks also run the data gradient: each has a bf16 kernel (not oneDNN's reference one),
+  // writes fp32 NHWC dx in place and reads dy's NHWC bf16 copy and weights in one layout (`wDesc`,
+  // converted once per call). Not for one output channel (the bf16 1x1 kernel's bug, conv_primitives.cc).
+  bool data = false;
+  memory::desc wDesc;
+  memory wUser, wBf;
+  reorder wConv;
 };
+
+// The chunk's data-gradient primitive; false when it does not meet Split::data's conditions.
+bool BuildData(Chunk& c, const ConvGeom& cg, const primitive_attr& attr,
+               const convolution_forward::primitive_desc& hint, Split& s) {
+  auto& eng = cpuEngine();
+  if (cg.oc <= 1) return false;
+  try {
+    c.dpd = convolution_backward_data::primitive_desc(
+        {algorithm::convolution_direct, cg.src(), cg.wAny(dt::bf16), cg.dstIn(true), cg.strides(), cg.padL(),
+         cg.padR()},
+        attr, eng, hint);
+  } catch (const dnnl::error&) {
+    return false;
+  }
+  if (std::strncmp(c.dpd.impl_info_str(), "ref", 3) == 0) return false;
+  if (c.dpd.diff_src_desc() != cg.src() || c.dpd.diff_dst_desc() != cg.dstIn(true)) return false;
+  if (s.wDesc.is_zero()) s.wDesc = c.dpd.weights_desc();
+  if (c.dpd.weights_desc() != s.wDesc) return false;
+  c.dprim = convolution_backward_data(c.dpd);
+  c.dxUser = memory(cg.src(), eng, nullptr);
+  return true;
+}
 
 std::unordered_map<std::string, std::unique_ptr<Split>> cache;  // null: not splittable
 
@@ -50,6 +85,7 @@ struct ThreadsGuard {
 std::unique_ptr<Split> Build(const ConvGeom& g, bool bias, int nthr) {
   auto& eng = cpuEngine();
   auto s = std::make_unique<Split>();
+  s->data = true;
   ThreadsGuard one(1);
   for (int t = 0; t < nthr; t++) {
     const int64_t first = ChunkStart(g.n, nthr, t), share = ChunkStart(g.n, nthr, t + 1) - first;
@@ -88,10 +124,16 @@ std::unique_ptr<Split> Build(const ConvGeom& g, bool bias, int nthr) {
       c.dwPrim = c.dwReorder ? memory(c.pd.diff_weights_desc(), eng, nullptr) : c.dwUser;
       if (c.dwReorder) c.dwConv = reorder(c.dwPrim, c.dwUser);
       if (bias) c.diffBias = memory(cg.bias(), eng, nullptr);
+      if (s->data) s->data = BuildData(c, cg, attr, hint, *s);
       c.pad = memory(c.pd.scratchpad_desc(), eng, nullptr);
       chunks.push_back(std::move(c));
     }
     s->perThread.push_back(std::move(chunks));
+  }
+  if (s->data) {
+    s->wUser = memory(g.wUser(), eng, nullptr);
+    s->wBf = memory(s->wDesc, eng, nullptr);
+    s->wConv = reorder(s->wUser, s->wBf);
   }
   return s;
 }
@@ -118,13 +160,20 @@ std::vector<stream>& ThreadStreams(int n) {
 
 }  // namespace
 
-bool ConvBackwardWeightsSplit(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g) {
+bool ConvBackwardSplit(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
+                       const ConvGeom& g) {
   if (ComputePrecision() != PREC_BF16) return false;
   int nthr = std::min(omp_get_max_threads(), MAX_SPLIT);
   if (g.n < nthr) return false;
   if (nthr < 2 && ChunkCount(g, g.n) < 2) return false;  // one thread, one chunk: the ordinary primitive
   Split* s = GetSplit(g, db != nullptr, nthr);
-  if (!s) return false;
+  if (!s || (dx && !s->data)) return false;
+  if (dx) {
+    s->wUser.set_data_handle(const_cast<float*>(w));
+    s->wBf.set_data_handle(Scratch(SLOT_W, s->wDesc.get_size()));
+    s->wConv.execute(cpuStream(), s->wUser, s->wBf);
+    cpuStream().wait();
+  }
   const int64_t xImg = g.h * g.w * g.c, yImg = g.oh * g.ow * g.oc, bf = 2;
   const int64_t sums = g.wSize() + (db ? g.oc : 0);
   // Per thread (its slots from SLOT_THREAD0): the kernel-layout gradient, the scratchpad, its share's
@@ -141,6 +190,7 @@ bool ConvBackwardWeightsSplit(const float* x, const float* dy, float* dw, float*
     for (const Chunk& c : s->perThread[t]) {
       dwBytes = std::max(dwBytes, c.pd.diff_weights_desc().get_size());
       padBytes = std::max(padBytes, c.pd.scratchpad_desc().get_size());
+      if (dx) padBytes = std::max(padBytes, c.dpd.scratchpad_desc().get_size());
       xyBytes = std::max<size_t>(xyBytes, c.rows * (xImg + yImg) * bf + 64);
     }
     Buffers& b = buf[t];
@@ -170,9 +220,16 @@ bool ConvBackwardWeightsSplit(const float* x, const float* dy, float* dw, float*
         c.dyBf.set_data_handle(b.xy + (c.rows * xImg * bf + 63) / 64 * 64);
         c.xConv.execute(st, c.xUser, c.xBf);
         c.dyConv.execute(st, c.dyUser, c.dyBf);
+        c.pad.set_data_handle(b.pad);
+        if (dx) {
+          c.dxUser.set_data_handle(dx + c.start * xImg);
+          c.dprim.execute(st, {{DNNL_ARG_DIFF_DST, c.dyBf},
+                               {DNNL_ARG_WEIGHTS, s->wBf},
+                               {DNNL_ARG_DIFF_SRC, c.dxUser},
+                               {DNNL_ARG_SCRATCHPAD, c.pad}});
+        }
         c.dwUser.set_data_handle(dwTo);
         if (c.dwReorder) c.dwPrim.set_data_handle(b.dwPrim);
-        c.pad.set_data_handle(b.pad);
         std::unordered_map<int, memory> args{{DNNL_ARG_SRC, c.xBf},
                                              {DNNL_ARG_DIFF_DST, c.dyBf},
                                              {DNNL_ARG_DIFF_WEIGHTS, c.dwPrim},
