@@ -92,8 +92,9 @@ constexpr int SLOT_COUNT = SLOT_THREAD0 + SLOTS_PER_THREAD * MAX_SPLIT;
 // The buffer of `slot`, at least `bytes` long (only one thread touches a given slot at a time).
 void* Scratch(int slot, size_t bytes);
 
-// bf16 training convolutions run over the batch in near-equal chunks of images whose bf16 copies of
-// input and output gradient fit in ChunkBytes() (default 4 MiB; 0 = the whole batch at once). The
+// bf16 training convolutions run over the batch in chunks of images (equal where ChunkCount finds a
+// near divisor of the batch, else near-equal) whose bf16 copies of input and output gradient fit in
+// ChunkBytes() (default 4 MiB; 0 = the whole batch at once). The
 // scratch copies and oneDNN's scratchpads then grow with a chunk, not the batch (the memory bf16 would
 // otherwise add over fp32), and a chunk's fresh bf16 copy is still in cache when the kernel reads it.
 // fp32 reads the engine's tensors in place and is never chunked; nor is inference (prepared weights).

@@ -253,7 +253,7 @@ bool ConvBackwardSplit(const float* x, const float* w, const float* dy, float* d
     }
   }
   for (auto& e : errors)
-    if (!e.empty()) throw std::runtime_error("convolution weight gradient: " + e);
+    if (!e.empty()) throw std::runtime_error("convolution backward (bf16, split by images): " + e);
   if (nthr == 1) return true;
   // dw (+ db) = share 0 + share 1 + ..., in that order.
 #pragma omp parallel for schedule(static) num_threads(nthr)

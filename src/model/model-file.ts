@@ -233,11 +233,6 @@ export function modelFolders(paths: string | readonly string[]): string[] {
 }
 
 /**
- * Loads the members of an ensemble (one or more model folders, or CV folders; see modelFolders). They
- * must share the input size and fit, so their probability maps can be averaged pixel by pixel; the
- * first member's post-processing is the ensemble's.
- */
-/**
  * Whether inference averages the four flips: as asked (`--tta` / `--no-tta`), else as every member's
  * recipe says (ModelConfig.tta).
  */
@@ -248,6 +243,11 @@ export function ttaOf(
   return asked ?? (members.length > 0 && members.every((m) => m.config.model.tta === true));
 }
 
+/**
+ * Loads the members of an ensemble (one or more model folders, or CV folders; see modelFolders). They
+ * must share the input size and fit, so their probability maps can be averaged pixel by pixel; the
+ * first member's post-processing is the ensemble's.
+ */
 export function loadEnsemble(paths: string | readonly string[]): LoadedModel[] {
   const members: LoadedModel[] = [];
   try {

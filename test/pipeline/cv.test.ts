@@ -22,20 +22,25 @@ function fixture(): string {
   return dir;
 }
 
-test("cv: K models, each scored on whole groups it never saw; the table has mean ± sd", async () => {
-  const data = fixture();
-  const out = tempDir();
-  const r = await crossValidate({
+/** A quiet cross-validation of the tiny recipe: 3 folds, fold seed 2, one epoch. */
+function runOpts(data: string, out: string) {
+  return {
     data,
     out,
     preset: tinyPreset({ epochs: 1 }),
     folds: 3,
     seed: 2,
-    dedupe: "off",
+    dedupe: "off" as const,
     resume: false,
     maxMinutes: null,
     ...quiet,
-  });
+  };
+}
+
+test("cv: K models, each scored on whole groups it never saw; the table has mean ± sd", async () => {
+  const data = fixture();
+  const out = tempDir();
+  const r = await crossValidate(runOpts(data, out));
   assert.equal(r.complete, true);
   assert.equal(r.folds.length, 3);
   assert.equal(
@@ -105,33 +110,10 @@ test("cv: K models, each scored on whole groups it never saw; the table has mean
   );
 });
 
-function runOpts(data: string, out: string) {
-  return {
-    data,
-    out,
-    preset: tinyPreset({ epochs: 1 }),
-    folds: 3,
-    seed: 2,
-    dedupe: "off" as const,
-    resume: false,
-    maxMinutes: null,
-    ...quiet,
-  };
-}
-
 test("cv resumes: a run cut short by --fold or time continues where it stopped, finished folds kept", async () => {
   const data = fixture();
   const out = tempDir();
-  const base = {
-    data,
-    out,
-    preset: tinyPreset({ epochs: 1 }),
-    folds: 3,
-    seed: 2,
-    dedupe: "off" as const,
-    maxMinutes: null,
-    ...quiet,
-  };
+  const base = runOpts(data, out);
   const one = await crossValidate({ ...base, resume: false, fold: 1 });
   assert.equal(one.complete, false);
   assert.deepEqual(

@@ -7,7 +7,7 @@ import { train, type TrainOptions } from "../../src/train/trainer.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { checkpointPath } from "../../src/train/checkpoint.js";
 import { tempDir } from "../helpers/sample.js";
-import { tinyPreset, writePreparedFixture } from "./trainer-fixture.js";
+import { quietTrainOptions, tinyPreset, writePreparedFixture } from "./trainer-fixture.js";
 import path from "node:path";
 
 test("WeightAverage: avg = d·avg + (1-d)·w with the warm-up decay, over parameters and BN buffers; swap exchanges", () => {
@@ -54,17 +54,7 @@ test("training with a weight EMA saves the average as the model and resumes it b
   writePreparedFixture(data, { frames: 16, width: 32, height: 32, val: [1, 6, 11], seed: 4 });
   const preset = tinyPreset({ epochs: 1, batch: 4, lr: 0.01 });
   preset.train.ema = 0.8;
-  const base: TrainOptions = {
-    data,
-    out: "",
-    preset,
-    dedupe: "off",
-    resume: false,
-    maxMinutes: null,
-    logs: false,
-    prefetchWorker: false,
-    log: () => {},
-  };
+  const base: TrainOptions = { ...quietTrainOptions(data, preset), prefetchWorker: false };
   const a = tempDir();
   const one = await train({ ...base, out: a });
   assert.equal(one.best?.epoch, 1);

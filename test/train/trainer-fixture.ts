@@ -6,6 +6,7 @@ import * as E from "../../src/engine/index.js";
 import { encodeNpyHeader } from "../../src/io/npy.js";
 import type { Manifest } from "../../src/data/manifest.js";
 import type { Preset } from "../../src/model/config.js";
+import type { TrainOptions } from "../../src/train/trainer.js";
 import { PRESETS } from "../../src/model/config.js";
 
 export interface FixtureOptions {
@@ -126,4 +127,18 @@ export function tinyPreset(
   if (!over.augment)
     p.train.augment = { flipX: false, flipY: false, rotate: 0, translate: 0, elastic: null, intensity: null };
   return p;
+}
+
+/** A quiet training run of `preset` on `data`: no logs, no lines; `out` and the rest set per call. */
+export function quietTrainOptions(data: string, preset: Preset): TrainOptions {
+  return {
+    data,
+    out: "",
+    preset,
+    dedupe: "off",
+    resume: false,
+    maxMinutes: null,
+    logs: false,
+    log: () => {},
+  };
 }

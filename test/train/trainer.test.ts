@@ -11,7 +11,7 @@ import { checkpointPath } from "../../src/train/checkpoint.js";
 import { buildBatch, BatchSource, augmentOptions, type BatchContext } from "../../src/train/batches.js";
 import { UserError } from "../../src/core/errors.js";
 import { tempDir } from "../helpers/sample.js";
-import { tinyPreset, writePreparedFixture } from "./trainer-fixture.js";
+import { quietTrainOptions, tinyPreset, writePreparedFixture } from "./trainer-fixture.js";
 
 const quiet = { log: () => {} };
 
@@ -91,16 +91,7 @@ test("an interrupted run resumed mid-epoch ends with bit-identical weights, opti
   const data = fixture(16, [2, 5, 8]);
   const preset = tinyPreset({ epochs: 3, batch: 4, augment: true, patience: 0, lr: 0.01 });
   preset.model.dropout = 0.2; // dropout draws from a generator whose state must survive the interruption
-  const base: TrainOptions = {
-    data,
-    out: "",
-    preset,
-    dedupe: "off",
-    resume: false,
-    maxMinutes: null,
-    logs: false,
-    ...quiet,
-  };
+  const base = quietTrainOptions(data, preset);
   const a = tempDir();
   const full = await train({ ...base, out: a, prefetchWorker: true });
   assert.equal(full.globalStep, 12); // 13 training frames in batches of 4: 4 steps per epoch (the last one topped up)
@@ -169,17 +160,7 @@ test("--dedupe finds a contradicting near-duplicate and drops or relabels it", a
   const dir = tempDir();
   writePreparedFixture(dir, { frames: 12, width: 40, height: 40, val: [1], seed: 5, duplicates: [[3, 7]] });
   const preset = tinyPreset({ epochs: 1, batch: 4 });
-  const base: TrainOptions = {
-    data: dir,
-    out: "",
-    preset,
-    dedupe: "drop",
-    resume: false,
-    maxMinutes: null,
-    logs: false,
-    prefetchWorker: false,
-    ...quiet,
-  };
+  const base: TrainOptions = { ...quietTrainOptions(dir, preset), dedupe: "drop", prefetchWorker: false };
   const dropped = await train({ ...base, out: tempDir() });
   assert.equal(dropped.dedupe.pairs, 1);
   assert.deepEqual(dropped.dedupe.dropped, ["1_8"]);
