@@ -1,10 +1,10 @@
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 
 /*
- * Training augmentation, identical for an image and its mask: flips, a rotation about the image centre,
- * a translation and an optional elastic deformation (Simard et al. 2003), all folded into ONE
+ * Training augmentation, identical for an image and its mask: flips, a rotation and a zoom about the image
+ * centre, a translation and an optional elastic deformation (Simard et al. 2003), all folded into ONE
  * inverse-mapped warp: every output pixel p is read from the source at
- *     src(p) = Flip( R(-angle) * (p + d(p) - t - c) + c ),   c = the image centre, d = elastic field,
+ *     src(p) = Flip( R(-angle) * (p + d(p) - t - c) / zoom + c ),   c = the image centre, d = elastic field,
  * bilinearly (image) or bilinearly then thresholded at 0.5 (mask, so it stays exactly aligned with the
  * image and stays binary). Pixel centres sit at integer coordinates, so flips and whole-pixel translations
  * move pixels exactly.
@@ -32,6 +32,11 @@ export interface AugmentOptions {
   rotateDeg: number;
   /** Translation drawn uniformly in [-translatePx, translatePx] full-resolution pixels, per axis. */
   translatePx: number;
+  /**
+   * Zoom drawn log-uniformly in [1 / (1 + scale), 1 + scale] (0 or absent: none). Nerves and nodules
+   * differ in size between subjects and probe depths; nnU-Net draws 0.7..1.4.
+   */
+  scale?: number;
   elastic: ElasticOptions | null;
   border: "reflect" | "constant";
   /** Grey-level jitter after the warp (see TrainConfig.augment.intensity); null = none. */
@@ -79,6 +84,8 @@ export interface AugmentParams {
   /** Working-resolution pixels. */
   tx: number;
   ty: number;
+  /** Magnification about the centre (1 = none; 2 shows the middle half at twice the size). */
+  zoom?: number;
   /** Elastic displacement per output pixel (working pixels, row-major HxW), or null. */
   dx: Float32Array | null;
   dy: Float32Array | null;
@@ -98,7 +105,8 @@ export const IDENTITY: AugmentParams = {
 export const MASK_THRESHOLD = 0.5;
 
 /**
- * Draws one sample's parameters. Always consumes exactly 5 random numbers, plus 2*width*height for the
+ * Draws one sample's parameters. Always consumes exactly 5 random numbers, one more for the zoom when
+ * `scale` is on (after them, so the streams of runs without it are unchanged) and 2*width*height for the
  * elastic fields when enabled, so a resumed run replays the same stream.
  */
 export function sampleAugment(
@@ -115,6 +123,8 @@ export function sampleAugment(
   // Multiply before dividing so whole working pixels stay exact (20 * 58 / 580 = 2).
   const tx = ((2 * rng() - 1) * opts.translatePx * width) / KAGGLE_WIDTH;
   const ty = ((2 * rng() - 1) * opts.translatePx * height) / KAGGLE_HEIGHT;
+  const scale = opts.scale ?? 0;
+  const zoom = scale > 0 ? Math.exp((2 * rng() - 1) * Math.log1p(scale)) : 1;
   let dx: Float32Array | null = null;
   let dy: Float32Array | null = null;
   if (opts.elastic && opts.elastic.alpha > 0) {
@@ -122,7 +132,7 @@ export function sampleAugment(
     dx = elasticField(rng, width, height, sigma, opts.elastic.alpha * sx);
     dy = elasticField(rng, width, height, sigma, opts.elastic.alpha * sy);
   }
-  return { flipH, flipV, angle, tx, ty, dx, dy };
+  return { flipH, flipV, angle, tx, ty, zoom, dx, dy };
 }
 
 /** Reflect-101 index into [0, n). */
@@ -236,12 +246,13 @@ export function warpPair(
   ) {
     throw new Error(`warpPair: arrays smaller than ${width}x${height}`);
   }
-  // src = M * [x + dx, y + dy, 1]: rotation by -angle about the centre after removing the translation,
-  // then the flips, all in one 2x3 matrix.
+  // src = M * [x + dx, y + dy, 1]: rotation by -angle and the zoom about the centre after removing the
+  // translation, then the flips, all in one 2x3 matrix.
   const cx = (width - 1) / 2;
   const cy = (height - 1) / 2;
-  const cos = Math.cos(p.angle);
-  const sin = Math.sin(p.angle);
+  const zoom = p.zoom ?? 1;
+  const cos = Math.cos(p.angle) / zoom;
+  const sin = Math.sin(p.angle) / zoom;
   let m00 = cos;
   let m01 = sin;
   let m02 = -cos * (p.tx + cx) - sin * (p.ty + cy) + cx;

@@ -62,6 +62,8 @@ export const TrainConfigSchema = z.object({
     rotate: z.number().min(0),
     /** Full-resolution pixels, uniform in ±translate. */
     translate: z.number().min(0),
+    /** Zoom about the centre, log-uniform in [1 / (1 + scale), 1 + scale]. Absent: none. */
+    scale: z.number().gt(0).max(1).optional(),
     elastic: z.object({ alpha: z.number().positive(), sigma: z.number().positive() }).nullable(),
     /**
      * Grey-level changes after the warp, per frame: brightness ± a fraction of 255, contrast × (1 ± c)

@@ -31,6 +31,10 @@ import { predictNpyRows } from "../predict/predictor.js";
 import { checkpointPath } from "../train/checkpoint.js";
 import { train } from "../train/trainer.js";
 
+/** What picks a fold model's best epoch (CvOptions.validation). */
+export const VALIDATIONS = ["inner", "held-out", "none"] as const;
+export type Validation = (typeof VALIDATIONS)[number];
+
 export const CvFileSchema = z.object({
   format: z.literal("nerveseg-cv"),
   version: z.literal(1),
@@ -39,7 +43,7 @@ export const CvFileSchema = z.object({
   dedupe: z.string(),
   folds: z.object({ k: z.number().int().min(2), of: z.array(z.number().int().nonnegative()) }),
   /** Absent in runs made before inner validation existed: they validated on the held-out fold. */
-  validation: z.enum(["inner", "held-out"]).optional(),
+  validation: z.enum(VALIDATIONS).optional(),
 });
 type CvFile = z.infer<typeof CvFileSchema>;
 
@@ -78,9 +82,11 @@ export interface CvOptions {
   /**
    * What picks the best epoch and drives ReduceLROnPlateau. inner (default): whole groups of the training
    * folds (about 1/8 of their frames), so the held-out fold is only ever scored. held-out: the held-out
-   * fold itself, as runs before inner validation did (its score is then slightly optimistic).
+   * fold itself, as runs before inner validation did (its score is then slightly optimistic). none: every
+   * training group is trained on and the epoch with the lowest training loss is kept (the last epochs
+   * under cosine), for recipes whose schedule needs no validation; 1/8 more subjects to learn from.
    */
-  validation?: "inner" | "held-out";
+  validation?: Validation;
   /** Run only this fold (0-based). */
   fold?: number;
   /** Flip TTA when scoring the held-out fold (default: as the recipe says, ModelConfig.tta). */
@@ -182,6 +188,7 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
     throw new UserError(`--fold must be in 0..${k - 1}`);
   // Runs written before inner validation existed have no field: they validated on the held-out fold.
   const inner = cv.validation === "inner";
+  const held = cv.validation === undefined || cv.validation === "held-out";
   const started = Date.now();
   let stopped: CvResult["stopped"] = "done";
   for (let f = 0; f < k; f++) {
@@ -194,13 +201,15 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
     }
     const dir = path.join(o.out, `fold-${f}`);
     const heldOut = of.flatMap((x, i) => (x === f ? [i] : []));
-    const valRows = inner ? innerValidation(m.train.groups, of, f, o.data) : heldOut;
+    const valRows = inner ? innerValidation(m.train.groups, of, f, o.data) : held ? heldOut : [];
     const groupsOf = (rows: number[]): number => new Set(rows.map((i) => m.train.groups[i])).size;
     log(
       `fold ${f + 1}/${k}: ${heldOut.length} held-out frames of ${groupsOf(heldOut)} group(s)` +
         (inner
           ? `; validation on ${valRows.length} frames of ${groupsOf(valRows)} training group(s)`
-          : "; validation on the held-out fold"),
+          : held
+            ? "; validation on the held-out fold"
+            : "; no validation (every training group trained on; lowest training loss kept)"),
     );
     const t0 = Date.now();
     const t = await train({
@@ -209,7 +218,7 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
       preset: o.preset,
       dedupe: o.dedupe,
       valRows,
-      excludeRows: inner ? heldOut : [],
+      excludeRows: held ? [] : heldOut,
       resume: fs.existsSync(checkpointPath(dir)),
       maxMinutes: left,
       shouldStop: o.shouldStop,

@@ -132,6 +132,7 @@ export function augmentOptions(t: TrainConfig): AugmentOptions {
     flipV: t.augment.flipY ? 0.5 : 0,
     rotateDeg: t.augment.rotate,
     translatePx: t.augment.translate,
+    scale: t.augment.scale,
     elastic: t.augment.elastic,
     border: "reflect",
     intensity: t.augment.intensity,

@@ -45,6 +45,7 @@ export class TrainingLogs {
       presence_weight: t.presenceWeight,
       schedule: t.schedule,
       elastic: t.augment.elastic !== null,
+      scale: t.augment.scale ?? 0,
       intensity: t.augment.intensity !== null,
       seed: t.seed,
     };

@@ -121,6 +121,7 @@ export function recipeLine(p: Preset): string {
     a.flipX || a.flipY ? `flips ${a.flipX ? "x" : ""}${a.flipY ? "y" : ""}` : "",
     a.rotate ? `±${a.rotate}°` : "",
     a.translate ? `±${a.translate} px` : "",
+    a.scale ? `zoom ×/÷${1 + a.scale}` : "",
     a.elastic ? `elastic ${a.elastic.alpha}/${a.elastic.sigma}` : "",
     a.intensity ? `intensity ${a.intensity.brightness}/${a.intensity.contrast}/${a.intensity.gamma}` : "",
   ].filter(Boolean);

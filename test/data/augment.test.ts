@@ -112,6 +112,40 @@ test("rotation turns about the image centre by the drawn angle", () => {
   assert.ok(Math.abs(turned[40 * n + 20] - 1) < 1e-9);
 });
 
+test("zoom magnifies about the image centre; its draw comes last and is log-symmetric", () => {
+  // On the ramp I(x, y) = x + 1000 y the output at p is the source point (p - c) / zoom + c.
+  const ramp = Float32Array.from({ length: W * H }, (_, i) => (i % W) + 1000 * Math.floor(i / W));
+  const opts: AugmentOptions = { ...DEFAULT_AUGMENT, scale: 0.25 };
+  // The five draws of a run without zoom (no flips, no turn, no shift), then u = 1: zoom = 1.25.
+  const p = sampleAugment(scripted([0.9, 0.9, 0.5, 0.5, 0.5, 1]), opts, W, H);
+  assert.ok(Math.abs(p.zoom! - 1.25) < 1e-12);
+  const out = warp(p, ramp);
+  const cx = (W - 1) / 2;
+  const cy = (H - 1) / 2;
+  for (const [x, y] of [
+    [10, 5],
+    [100, 70],
+    [55, 40],
+  ]) {
+    const want = (x - cx) / 1.25 + cx + 1000 * ((y - cy) / 1.25 + cy);
+    assert.ok(Math.abs(out[y * W + x] - want) < 1e-2, `(${x}, ${y}): ${out[y * W + x]} vs ${want}`);
+  }
+  assert.ok(Math.abs(sampleAugment(scripted([0.9, 0.9, 0.5, 0.5, 0.5, 0]), opts, W, H).zoom! - 1 / 1.25) < 1e-12);
+  // 6 draws per sample with zoom on; log(zoom) is symmetric about 0 and bounded.
+  let draws = 0;
+  let sumLog = 0;
+  const rng = new Rng(3);
+  const counted = () => (draws++, rng.uniform());
+  const N = 4000;
+  for (let k = 0; k < N; k++) {
+    const z = sampleAugment(counted, opts, W, H).zoom!;
+    assert.ok(z >= 1 / 1.25 - 1e-12 && z <= 1.25 + 1e-12);
+    sumLog += Math.log(z);
+  }
+  assert.equal(draws, 6 * N);
+  assert.ok(Math.abs(sumLog / N) < 0.01, `mean log zoom ${sumLog / N}`);
+});
+
 test("image and mask stay aligned: an image equal to the mask thresholds to the warped mask", () => {
   const mask = blobMask();
   const opts: AugmentOptions = { ...DEFAULT_AUGMENT, elastic: { alpha: 60, sigma: 12 } };

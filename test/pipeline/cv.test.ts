@@ -145,6 +145,14 @@ test("cv resumes: a run cut short by --fold or time continues where it stopped, 
   const config = loadModel(path.join(oldOut, "fold-0"));
   assert.equal(config.config.data?.valFrames, old.folds[0].frames);
   config.model.dispose();
+  // none: every frame outside the held-out fold is trained on, nothing validated.
+  const allOut = tempDir();
+  const none = await crossValidate({ ...base, out: allOut, resume: false, validation: "none", fold: 0 });
+  const trained = loadModel(path.join(allOut, "fold-0"));
+  assert.equal(trained.config.data?.valFrames, 0);
+  assert.equal(trained.config.data?.trainFrames, 24 - none.folds[0].frames);
+  assert.ok(Number.isFinite(none.folds[0].kaggle), JSON.stringify(none.folds[0]));
+  trained.model.dispose();
 });
 
 test("an ensemble's maps are the mean of its members' maps (with TTA on top)", () => {

@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { UserError } from "../../core/errors.js";
 import { readPostprocessFile } from "../../model/mask-rule.js";
-import { crossValidate, cvTable } from "../../pipeline/cv.js";
+import { crossValidate, cvTable, VALIDATIONS, type Validation } from "../../pipeline/cv.js";
 import { rescoreCv } from "../../pipeline/cv-rescore.js";
 import { floatOption, intOption, repeatable } from "../options.js";
 import { barsUnlessQuiet, progressFactory } from "../progress.js";
@@ -37,8 +37,8 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         "--validation <which>",
-        "what picks the best epoch and drives the LR schedule: inner (groups of the training folds; default) or held-out (the scored fold itself, optimistic)",
-      ).choices(["inner", "held-out"]),
+        "what picks the best epoch and drives the LR schedule: inner (groups of the training folds; default), held-out (the scored fold itself, optimistic) or none (train on every training group, keep the lowest training loss: for cosine)",
+      ).choices(VALIDATIONS),
     )
     .option("--resume", "continue an interrupted cross-validation")
     .option(
@@ -78,7 +78,7 @@ export function register(program: Command): void {
           folds?: number;
           foldSeed: number;
           fold?: number;
-          validation?: "inner" | "held-out";
+          validation?: Validation;
           tta?: boolean;
           maxMinutes?: number;
           rescore?: string;

@@ -18,6 +18,7 @@ export interface TrainFlags {
   dice?: "batch" | "strict";
   dedupe: DedupePolicy | "off";
   elastic?: boolean;
+  scale?: number;
   ema?: number;
   threads?: number;
   precision?: PrecisionChoice;
@@ -37,6 +38,7 @@ export function presetFromFlags(f: TrainFlags): Preset {
   if (f.lr !== undefined) p.train.lr = f.lr;
   if (f.dice !== undefined) p.train.dice = f.dice;
   if (f.elastic && p.train.augment.elastic === null) p.train.augment.elastic = { ...DEFAULT_ELASTIC };
+  if (f.scale !== undefined) p.train.augment.scale = f.scale > 0 ? f.scale : undefined;
   if (f.ema !== undefined) p.train.ema = f.ema;
   if (f.threads !== undefined) p.train.threads = f.threads;
   if (f.precision !== undefined) p.train.precision = f.precision;
@@ -69,6 +71,11 @@ export function addRecipeOptions(cmd: Command): Command {
     .option(
       "--elastic",
       `add elastic deformation (alpha ${DEFAULT_ELASTIC.alpha}, sigma ${DEFAULT_ELASTIC.sigma} full-res px)`,
+    )
+    .option(
+      "--scale <s>",
+      "zoom augmentation, log-uniform in [1/(1+s), 1+s] (0: none)",
+      floatOption("--scale", 0, 1),
     )
     .option(
       "--ema <decay>",
