@@ -84,9 +84,17 @@ test("loadPreset: names, partial JSON files over fast, and errors that name the 
   assert.deepEqual({ ...realModel, preset: "fast" }, PRESETS.fast.model);
   assert.equal(tta, true);
   assert.deepEqual(
-    { ...real.train, pixelBce: 0, schedule: "plateau", precision: undefined },
+    {
+      ...real.train,
+      pixelBce: 0,
+      schedule: "plateau",
+      precision: undefined,
+      augment: PRESETS.fast.train.augment,
+    },
     { ...PRESETS.fast.train, precision: undefined },
   );
+  assert.deepEqual({ ...real.train.augment, intensity: null }, PRESETS.fast.train.augment);
+  assert.deepEqual(real.train.augment.intensity, { brightness: 0.1, contrast: 0.2, gamma: 0.3 });
   assert.deepEqual([real.train.pixelBce, real.train.schedule, real.train.precision], [1, "cosine", "auto"]);
   // The study's variant file is the same recipe.
   const study = loadPreset(path.join(PROJECT_ROOT, "bench/study/real.json"));

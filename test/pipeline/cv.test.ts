@@ -6,7 +6,8 @@ import { readManifest } from "../../src/data/manifest.js";
 import { loadEnsemble, loadModel, modelFolders } from "../../src/model/model-file.js";
 import { DEFAULT_POSTPROCESS } from "../../src/model/mask-rule.js";
 import { innerValidation } from "../../src/data/split.js";
-import { crossValidate, meanSd } from "../../src/pipeline/cv.js";
+import { crossValidate, defaultValidation, meanSd } from "../../src/pipeline/cv.js";
+import { PRESETS } from "../../src/model/config.js";
 import { rescoreCv } from "../../src/pipeline/cv-rescore.js";
 import { predictFrames } from "../../src/predict/predictor.js";
 import { saveTinyModel, discFrame } from "../helpers/tiny-model.js";
@@ -145,6 +146,13 @@ test("cv resumes: a run cut short by --fold or time continues where it stopped, 
   const config = loadModel(path.join(oldOut, "fold-0"));
   assert.equal(config.config.data?.valFrames, old.folds[0].frames);
   config.model.dispose();
+  // Without --validation, a cosine recipe trains on every training group; a plateau recipe validates.
+  assert.equal(defaultValidation(base.preset), "inner");
+  assert.equal(
+    defaultValidation({ ...base.preset, train: { ...base.preset.train, schedule: "cosine" } }),
+    "none",
+  );
+  assert.equal(defaultValidation(PRESETS.real), "none");
   // none: every frame outside the held-out fold is trained on, nothing validated.
   const allOut = tempDir();
   const none = await crossValidate({ ...base, out: allOut, resume: false, validation: "none", fold: 0 });

@@ -37,7 +37,7 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         "--validation <which>",
-        "what picks the best epoch and drives the LR schedule: inner (groups of the training folds; default), held-out (the scored fold itself, optimistic) or none (train on every training group, keep the lowest training loss: for cosine)",
+        "what picks the best epoch and drives the LR schedule: inner (groups of the training folds; default for plateau recipes), held-out (the scored fold itself, optimistic) or none (train on every training group, keep the lowest training loss; default for cosine recipes such as real)",
       ).choices(VALIDATIONS),
     )
     .option("--resume", "continue an interrupted cross-validation")
