@@ -130,7 +130,9 @@ test("zoom magnifies about the image centre; its draw comes last and is log-symm
     const want = (x - cx) / 1.25 + cx + 1000 * ((y - cy) / 1.25 + cy);
     assert.ok(Math.abs(out[y * W + x] - want) < 1e-2, `(${x}, ${y}): ${out[y * W + x]} vs ${want}`);
   }
-  assert.ok(Math.abs(sampleAugment(scripted([0.9, 0.9, 0.5, 0.5, 0.5, 0]), opts, W, H).zoom! - 1 / 1.25) < 1e-12);
+  assert.ok(
+    Math.abs(sampleAugment(scripted([0.9, 0.9, 0.5, 0.5, 0.5, 0]), opts, W, H).zoom! - 1 / 1.25) < 1e-12,
+  );
   // 6 draws per sample with zoom on; log(zoom) is symmetric about 0 and bounded.
   let draws = 0;
   let sumLog = 0;
