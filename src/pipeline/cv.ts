@@ -47,6 +47,9 @@ export const CvFileSchema = z.object({
 });
 type CvFile = z.infer<typeof CvFileSchema>;
 
+/** A run's validation (runs written before inner validation existed have none: they used the held-out fold). */
+const recordedValidation = (c: Pick<CvFile, "validation">): Validation => c.validation ?? "held-out";
+
 export const FoldResultSchema = z.object({
   fold: z.number().int(),
   groups: z.number().int(),
@@ -80,11 +83,12 @@ export interface CvOptions {
   /** Stop (resumably) after this many minutes in all. */
   maxMinutes: number | null;
   /**
-   * What picks the best epoch and drives ReduceLROnPlateau (default: defaultValidation). inner: whole groups of the training
-   * folds (about 1/8 of their frames), so the held-out fold is only ever scored. held-out: the held-out
-   * fold itself, as runs before inner validation did (its score is then slightly optimistic). none: every
-   * training group is trained on and the epoch with the lowest training loss is kept (the last epochs
-   * under cosine), for recipes whose schedule needs no validation; 1/8 more subjects to learn from.
+   * What picks the best epoch and drives ReduceLROnPlateau (default: defaultValidation). inner: whole
+   * groups of the training folds (about 1/8 of their frames), so the held-out fold is only ever scored.
+   * held-out: the held-out fold itself, as runs before inner validation did (its score is then slightly
+   * optimistic). none: every training group is trained on and the epoch with the lowest training loss is
+   * kept (the last epochs under cosine), for recipes whose schedule needs no validation; 1/8 more
+   * subjects to learn from.
    */
   validation?: Validation;
   /** Run only this fold (0-based). */
@@ -156,12 +160,12 @@ function openCv(o: CvOptions, m: Manifest): CvFile {
   // What a resumed or per-fold run must agree on (epochs, threads and checkpoint timing may change).
   const identity = (c: Omit<CvFile, "folds">): string => {
     const { epochs: _e, threads: _t, checkpointMinutes: _c, ...t } = c.preset.train;
-    return JSON.stringify([c.data, c.dedupe, c.preset.model, t, c.validation ?? "held-out"]);
+    return JSON.stringify([c.data, c.dedupe, c.preset.model, t, recordedValidation(c)]);
   };
   if (fs.existsSync(file)) {
     const cv = readJsonFile(file, CvFileSchema, "not a nerveseg cross-validation file: ");
     // A resumed run keeps the recorded validation unless another one is asked for explicitly.
-    if (o.validation === undefined) wanted.validation = cv.validation ?? "held-out";
+    if (o.validation === undefined) wanted.validation = recordedValidation(cv);
     if (identity(cv) !== identity(wanted))
       throw fileError(
         file,
@@ -195,9 +199,7 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
     throw fileError(path.join(o.out, CV_FILE), "its folds do not fit the prepared data");
   if (o.fold !== undefined && (o.fold < 0 || o.fold >= k))
     throw new UserError(`--fold must be in 0..${k - 1}`);
-  // Runs written before inner validation existed have no field: they validated on the held-out fold.
-  const inner = cv.validation === "inner";
-  const held = cv.validation === undefined || cv.validation === "held-out";
+  const validation = recordedValidation(cv);
   const started = Date.now();
   let stopped: CvResult["stopped"] = "done";
   for (let f = 0; f < k; f++) {
@@ -210,15 +212,20 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
     }
     const dir = path.join(o.out, `fold-${f}`);
     const heldOut = of.flatMap((x, i) => (x === f ? [i] : []));
-    const valRows = inner ? innerValidation(m.train.groups, of, f, o.data) : held ? heldOut : [];
+    const valRows =
+      validation === "inner"
+        ? innerValidation(m.train.groups, of, f, o.data)
+        : validation === "held-out"
+          ? heldOut
+          : [];
     const groupsOf = (rows: number[]): number => new Set(rows.map((i) => m.train.groups[i])).size;
     log(
       `fold ${f + 1}/${k}: ${heldOut.length} held-out frames of ${groupsOf(heldOut)} group(s)` +
-        (inner
-          ? `; validation on ${valRows.length} frames of ${groupsOf(valRows)} training group(s)`
-          : held
-            ? "; validation on the held-out fold"
-            : "; no validation (every training group trained on; lowest training loss kept)"),
+        {
+          inner: `; validation on ${valRows.length} frames of ${groupsOf(valRows)} training group(s)`,
+          "held-out": "; validation on the held-out fold",
+          none: "; no validation (every training group trained on; lowest training loss kept)",
+        }[validation],
     );
     const t0 = Date.now();
     const t = await train({
@@ -227,7 +234,7 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
       preset: o.preset,
       dedupe: o.dedupe,
       valRows,
-      excludeRows: held ? [] : heldOut,
+      excludeRows: validation === "held-out" ? [] : heldOut,
       resume: fs.existsSync(checkpointPath(dir)),
       maxMinutes: left,
       shouldStop: o.shouldStop,

@@ -34,6 +34,19 @@ function warp(p: AugmentParams, img: Float32Array, border: "reflect" | "constant
   return out;
 }
 
+/** out at each (x, y) is want(x, y) within tol (ramps are reproduced exactly by bilinear sampling). */
+function assertAt(
+  out: Float32Array,
+  points: number[][],
+  want: (x: number, y: number) => number,
+  tol: number,
+) {
+  for (const [x, y] of points) {
+    const w = want(x, y);
+    assert.ok(Math.abs(out[y * W + x] - w) < tol, `(${x}, ${y}): ${out[y * W + x]} vs ${w}`);
+  }
+}
+
 /** A scripted "random" stream. */
 const scripted = (values: number[]) => {
   let i = 0;
@@ -96,14 +109,17 @@ test("rotation turns about the image centre by the drawn angle", () => {
   const out = warp(p, ramp);
   const cx = (W - 1) / 2;
   const cy = (H - 1) / 2;
-  for (const [x, y] of [
-    [30, 20],
-    [80, 60],
-    [56, 40],
-  ]) {
-    const want = Math.cos(p.angle) * (x - cx) + Math.sin(p.angle) * (y - cy) + cx;
-    assert.ok(Math.abs(out[y * W + x] - want) < 1e-4, `(${x}, ${y}): ${out[y * W + x]} vs ${want}`);
-  }
+  const source = (x: number, y: number) => Math.cos(p.angle) * (x - cx) + Math.sin(p.angle) * (y - cy) + cx;
+  assertAt(
+    out,
+    [
+      [30, 20],
+      [80, 60],
+      [56, 40],
+    ],
+    source,
+    1e-4,
+  );
   // A bright pixel 20 px right of the centre of a 41x41 image turns 90 degrees down to 20 px below it.
   const n = 41;
   const dot = new Float32Array(n * n);
@@ -122,14 +138,17 @@ test("zoom magnifies about the image centre; its draw comes last and is log-symm
   const out = warp(p, ramp);
   const cx = (W - 1) / 2;
   const cy = (H - 1) / 2;
-  for (const [x, y] of [
-    [10, 5],
-    [100, 70],
-    [55, 40],
-  ]) {
-    const want = (x - cx) / 1.25 + cx + 1000 * ((y - cy) / 1.25 + cy);
-    assert.ok(Math.abs(out[y * W + x] - want) < 1e-2, `(${x}, ${y}): ${out[y * W + x]} vs ${want}`);
-  }
+  const source = (x: number, y: number) => (x - cx) / 1.25 + cx + 1000 * ((y - cy) / 1.25 + cy);
+  assertAt(
+    out,
+    [
+      [10, 5],
+      [100, 70],
+      [55, 40],
+    ],
+    source,
+    1e-2,
+  );
   assert.ok(
     Math.abs(sampleAugment(scripted([0.9, 0.9, 0.5, 0.5, 0.5, 0]), opts, W, H).zoom! - 1 / 1.25) < 1e-12,
   );
