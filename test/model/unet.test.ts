@@ -86,6 +86,7 @@ test("loadPreset: names, partial JSON files over fast, and errors that name the 
   assert.deepEqual(
     {
       ...real.train,
+      dice: "batch",
       pixelBce: 0,
       schedule: "plateau",
       precision: undefined,
@@ -95,7 +96,10 @@ test("loadPreset: names, partial JSON files over fast, and errors that name the 
   );
   assert.deepEqual({ ...real.train.augment, intensity: null }, PRESETS.fast.train.augment);
   assert.deepEqual(real.train.augment.intensity, { brightness: 0.1, contrast: 0.2, gamma: 0.3 });
-  assert.deepEqual([real.train.pixelBce, real.train.schedule, real.train.precision], [1, "cosine", "auto"]);
+  assert.deepEqual(
+    [real.train.dice, real.train.pixelBce, real.train.schedule, real.train.precision],
+    ["strict", 1, "cosine", "auto"],
+  );
   // The study's variant file is the same recipe.
   const study = loadPreset(path.join(PROJECT_ROOT, "bench/study/real.json"));
   assert.deepEqual({ ...study.model, preset: "real" }, real.model);
