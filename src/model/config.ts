@@ -22,6 +22,11 @@ export const ModelConfigSchema = z.object({
   filters: z.array(z.number().int().positive()).min(2),
   /** How frames of other sizes meet the input: stretch (the Kaggle recipe) or letterbox (keep the aspect). */
   fit: z.enum(FITS).default("stretch"),
+  /**
+   * Cut each frame's uniform border bars (letterbox padding, flat margins; src/data/trim.ts) before it
+   * meets the input, in training and at inference; the output is put back into the box. Absent: off.
+   */
+  trim: z.boolean().optional(),
   /** Auxiliary nerve-presence head on the bottleneck. */
   presenceHead: z.boolean(),
   dropout: z.number().min(0).max(0.9),

@@ -1,7 +1,8 @@
 /*
  * The mask rule: how a model's probability map and presence probability become a mask. Its one owner, used
  * alike by training's validation score, tuning, prediction, submissions and the viewer:
- *   1. the map is bilinearly upsampled to the output size (580x420 for Kaggle) and smoothed (`blur`);
+ *   1. the map is bilinearly upsampled to the output size (580x420 for Kaggle), or into its box of it when
+ *      the model saw a crop (trimmed bars; zero outside), and smoothed (`blur`);
  *   2. a pixel is on when its probability is strictly above pixelThreshold (`pixelOn`: `p > t`, so
  *      p = 0.5 at the default threshold is off, and threshold 1 means nothing is on);
  *   3. morphology, then the largest component, then the shape priors (hole filling; convex hull or moment
@@ -12,6 +13,7 @@
 import { z } from "zod";
 import { readJson, parseWith } from "../io/json.js";
 import { resizeBilinear } from "../data/resize.js";
+import { boxPixels, type FrameBox } from "../data/trim.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { diceFromCounts } from "../metric/dice.js";
 import { boxBlur, close, gaussianBlur, keepLargestComponent, open } from "../data/filters.js";
@@ -99,6 +101,8 @@ export interface ProbMap {
   data: Float32Array | Uint8Array;
   width: number;
   height: number;
+  /** The part of the frame the map covers (the model's input was cropped to it); absent: all of it. */
+  box?: FrameBox | null;
 }
 
 /**
@@ -122,7 +126,14 @@ export function fullResProbability(
   } else src = data;
   const W = size.width;
   const H = size.height;
-  const full = resizeBilinear(src, width, height, W, H);
+  let full: Float32Array;
+  if (prob.box) {
+    const b = boxPixels(prob.box, W, H);
+    const inner = resizeBilinear(src, width, height, b.width, b.height);
+    full = new Float32Array(W * H);
+    for (let y = 0; y < b.height; y++)
+      full.set(inner.subarray(y * b.width, (y + 1) * b.width), (b.y + y) * W + b.x);
+  } else full = resizeBilinear(src, width, height, W, H);
   if (params.blur.kind === "box") boxBlur(full, W, H, params.blur.size);
   else if (params.blur.kind === "gaussian") gaussianBlur(full, W, H, params.blur.size);
   return full;

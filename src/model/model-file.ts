@@ -243,9 +243,13 @@ export function ttaOf(
   return asked ?? (members.length > 0 && members.every((m) => m.config.model.tta === true));
 }
 
+function inputWords(m: { fit: string; trim?: boolean }): string {
+  return m.trim ? `${m.fit}, bars trimmed` : m.fit;
+}
+
 /**
  * Loads the members of an ensemble (one or more model folders, or CV folders; see modelFolders). They
- * must share the input size and fit, so their probability maps can be averaged pixel by pixel; the
+ * must share the input size, fit and trim, so their probability maps can be averaged pixel by pixel; the
  * first member's post-processing is the ensemble's.
  */
 export function loadEnsemble(paths: string | readonly string[]): LoadedModel[] {
@@ -256,10 +260,15 @@ export function loadEnsemble(paths: string | readonly string[]): LoadedModel[] {
       members.push(m);
       const a = members[0].config.model;
       const b = m.config.model;
-      if (a.inputHeight !== b.inputHeight || a.inputWidth !== b.inputWidth || a.fit !== b.fit)
+      if (
+        a.inputHeight !== b.inputHeight ||
+        a.inputWidth !== b.inputWidth ||
+        a.fit !== b.fit ||
+        (a.trim ?? false) !== (b.trim ?? false)
+      )
         throw fileError(
           dir,
-          `input ${b.inputHeight}x${b.inputWidth} (${b.fit}) differs from the first model's ${a.inputHeight}x${a.inputWidth} (${a.fit}): an ensemble averages maps of one size`,
+          `input ${b.inputHeight}x${b.inputWidth} (${inputWords(b)}) differs from the first model's ${a.inputHeight}x${a.inputWidth} (${inputWords(a)}): an ensemble averages maps of one size`,
         );
     }
   } catch (e) {

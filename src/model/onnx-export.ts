@@ -10,6 +10,7 @@
 import type * as E from "../engine/index.js";
 import { OnnxBuilder, type OnnxValue } from "../engine/onnx.js";
 import { ProtoWriter } from "../io/protobuf.js";
+import { BAR_TOLERANCE } from "../data/trim.js";
 import { DEFAULT_POSTPROCESS, type PostprocessParams } from "./mask-rule.js";
 import type { ConvPair, UNet } from "./unet.js";
 
@@ -40,7 +41,8 @@ export interface OnnxExportOptions {
 /**
  * The metadata_props the export writes (all values are strings, as ONNX wants):
  *   preset, input_height, input_width, input_layout ("NHWC"), input_range ("0..255"),
- *   fit ("stretch" | "letterbox"), resize ("area"), normalization_mean, normalization_std,
+ *   fit ("stretch" | "letterbox"), trim ("true": cut uniform border bars first, see docString),
+ *   resize ("area"), normalization_mean, normalization_std,
  *   normalization_in_graph ("true"), postprocess (JSON, mask-rule.ts's PostprocessParams),
  *   tta ("true": the recipe averages the maps of the four flips before post-processing, as nerveseg
  *   predicts; the graph holds one pass), outputs (JSON: name → meaning).
@@ -55,6 +57,7 @@ export function onnxMetadata(model: UNet, opts: OnnxExportOptions = {}): Record<
     input_layout: "NHWC",
     input_range: "0..255",
     fit,
+    trim: String(model.config.trim === true),
     resize: "area",
     normalization_mean: String(mean),
     normalization_std: String(std),
@@ -76,10 +79,14 @@ function docString(model: UNet): string {
     fit === "stretch"
       ? `area-resize each frame to ${w}x${h} (stretch)`
       : `area-resize each frame by min(${w}/width, ${h}/height), centre it in ${w}x${h}, zeros around (letterbox)`;
+  const trim = model.config.trim
+    ? `first cut the frame's uniform border bars (rows, then columns, spanning at most ${BAR_TOLERANCE} grey ` +
+      `levels, from each edge inward; kept whole if under a quarter would remain), then `
+    : "";
   return (
-    `nerveseg two-head U-Net. Input 'image' [N,${h},${w},1] float32 raw grey 0..255: ${bring}; ` +
+    `nerveseg two-head U-Net. Input 'image' [N,${h},${w},1] float32 raw grey 0..255: ${trim}${bring}; ` +
     `normalisation is in the graph. Output '${ONNX_OUTPUTS.mask}': pixel probabilities at the input size; ` +
-    `upsample them to the frame and apply metadata 'postprocess' (pixelThreshold, presenceThreshold on ` +
+    `upsample them to the frame${model.config.trim ? " (into the cut box; zero outside)" : ""} and apply metadata 'postprocess' (pixelThreshold, presenceThreshold on ` +
     `'${ONNX_OUTPUTS.presence}', minArea at the frame's size, blur, morphology).`
   );
 }

@@ -17,7 +17,6 @@ import { fileError, UserError } from "../core/errors.js";
 import { noProgress, type ProgressFactory } from "../core/progress.js";
 import type { DedupePolicy } from "../data/dedupe.js";
 import { readManifest, type Manifest } from "../data/manifest.js";
-import { fitRect, unfitMap } from "../data/resize.js";
 import { assignFolds, innerValidation } from "../data/split.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { csvLine } from "../io/csv.js";
@@ -28,6 +27,7 @@ import { PresetSchema, type Preset } from "../model/config.js";
 import { postprocess, type PostprocessParams } from "../model/mask-rule.js";
 import { CV_FILE, loadEnsemble, ttaOf } from "../model/model-file.js";
 import { predictNpyRows } from "../predict/predictor.js";
+import { frameProbMap } from "../predict/prediction-store.js";
 import { checkpointPath } from "../train/checkpoint.js";
 import { train } from "../train/trainer.js";
 
@@ -297,13 +297,11 @@ export function scoreFold(
       dir,
     );
     bar.stop();
-    const { inputWidth: W, inputHeight: H, fit } = config.model;
     const acc = new SegScoreAccumulator();
     let presenceRight = 0;
     rows.forEach((r, i) => {
       const [ow, oh] = m.train.sizes[r];
-      const rect = fitRect(ow, oh, W, H, fit);
-      const map = { data: unfitMap(set.probs[i], W, H, rect), width: rect.width, height: rect.height };
+      const map = frameProbMap(set, i, { width: ow, height: oh });
       const pred = postprocess(map, set.presence[i], o.postprocess ?? config.postprocess, {
         width: m.width,
         height: m.height,

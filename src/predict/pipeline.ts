@@ -12,9 +12,9 @@ import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { NpyRowReader } from "../io/npy.js";
 import { encodeRle } from "../io/rle.js";
 import { emptyBaseline } from "../metric/dice.js";
-import { postprocess } from "../model/mask-rule.js";
+import { KAGGLE_SIZE, postprocess } from "../model/mask-rule.js";
 import { loadEnsemble, modelFolders, readModelConfig, ttaOf, writePostprocess } from "../model/model-file.js";
-import { readPredictions, type PredictionSet } from "./prediction-store.js";
+import { frameProbMap, readPredictions, type PredictionSet } from "./prediction-store.js";
 import { listImages, predictFolder, predictNpyRows, type PredictOptions } from "./predictor.js";
 import { writeSubmission, type SubmissionSummary } from "./submission.js";
 import { tunePostprocess, type TuneResult } from "./tune.js";
@@ -140,6 +140,8 @@ export async function tuneModel(o: TuneRunOptions): Promise<TuneResult & { allEm
       presence: preds.presence,
       width: preds.width,
       height: preds.height,
+      fit: preds.fit,
+      boxes: preds.boxes,
       truth,
       ids: preds.ids,
     },
@@ -176,11 +178,7 @@ export async function submit(o: SubmitRunOptions): Promise<SubmissionSummary & {
     throw fileError(o.preds, `${set.ids.length} predictions for ${expected.length} images in ${o.input}`);
   const rows = function* () {
     for (let i = 0; i < set.ids.length; i++) {
-      const mask = postprocess(
-        { data: set.probs[i], width: set.width, height: set.height },
-        set.presence[i],
-        params,
-      );
+      const mask = postprocess(frameProbMap(set, i, KAGGLE_SIZE), set.presence[i], params);
       yield { img: set.ids[i], pixels: encodeRle(mask, KAGGLE_WIDTH, KAGGLE_HEIGHT) };
     }
   };

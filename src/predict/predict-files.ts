@@ -10,7 +10,6 @@ import { fileError } from "../core/errors.js";
 import { noProgress } from "../core/progress.js";
 import { decodeInOrder, type DecodedFrameOut, type DecodeJob } from "../data/decode-pool.js";
 import { listImageInputs } from "../data/inputs.js";
-import { fitRect, unfitMap } from "../data/resize.js";
 import * as E from "../engine/index.js";
 import { StagedFolder } from "../io/atomic.js";
 import { csvLine } from "../io/csv.js";
@@ -21,6 +20,8 @@ import { loadEnsemble, ttaOf } from "../model/model-file.js";
 import type { UNet } from "../model/unet.js";
 import type { ModelRunOptions } from "./pipeline.js";
 import { predictFrames, type Frame } from "./predictor.js";
+import { placeMap } from "./prediction-store.js";
+import type { FrameBox } from "../data/trim.js";
 
 export interface PredictFilesOptions extends ModelRunOptions {
   /** Files, folders (searched below; mask files left out) and glob patterns. */
@@ -85,6 +86,7 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
           p.frame,
           p.own,
           out.probs[i],
+          out.boxes[i],
           out.presence[i],
           config.postprocess,
           stage,
@@ -138,14 +140,14 @@ function writeFrame(
   frame: Frame,
   own: DecodedFrameOut,
   prob: Float32Array,
+  box: FrameBox | null,
   presence: number,
   params: Parameters<typeof postprocess>[2],
   stage: StagedFolder,
   overlays: boolean,
 ): Omit<FilePrediction, "file"> {
   const { inputWidth: W, inputHeight: H, fit } = model.config;
-  const rect = fitRect(own.width, own.height, W, H, fit);
-  const map = { data: unfitMap(prob, W, H, rect), width: rect.width, height: rect.height };
+  const map = placeMap(prob, W, H, fit, box, own);
   const size = { width: own.width, height: own.height };
   const mask = postprocess(map, presence, params, size);
   const id = frame.id;

@@ -5,6 +5,9 @@ import { fileError, UserError } from "../core/errors.js";
 import { AtomicFileWriter, writeFileAtomic } from "../io/atomic.js";
 import { readJsonFile } from "../io/json.js";
 import { encodeNpyHeader, readNpy } from "../io/npy.js";
+import { fitRect, FITS, unfitMap, type Fit } from "../data/resize.js";
+import { ownInBox, type FrameBox } from "../data/trim.js";
+import type { ProbMap } from "../model/mask-rule.js";
 
 /**
  * A prediction folder: `predictions.json` (ids, aux-head presence per image, model resolution) and
@@ -22,6 +25,10 @@ export interface PredictionSet {
   probs: Uint8Array[];
   height: number;
   width: number;
+  /** How the frames met the input (absent: stretch). */
+  fit?: Fit;
+  /** Per image, where the map lies in its frame when the model cut bars (null: the whole frame). */
+  boxes?: (FrameBox | null)[];
   /** Which model made them (free text, e.g. a preset or a results folder). */
   model: string;
   /** Whether flip test-time augmentation was averaged in. */
@@ -35,6 +42,20 @@ const metaSchema = z.object({
   width: z.number().int().positive(),
   model: z.string(),
   tta: z.boolean(),
+  fit: z.enum(FITS).optional(),
+  boxes: z
+    .array(
+      z
+        .object({
+          x0: z.number().min(0).max(1),
+          y0: z.number().min(0).max(1),
+          x1: z.number().min(0).max(1),
+          y1: z.number().min(0).max(1),
+        })
+        .refine((b) => b.x0 < b.x1 && b.y0 < b.y1, "an empty box")
+        .nullable(),
+    )
+    .optional(),
 });
 
 /** Probability in 0..1 to the stored byte (x255, rounded, clamped). */
@@ -51,7 +72,9 @@ export function probsToBytes(p: Float32Array | number[]): Uint8Array {
 }
 
 function checkSet(set: PredictionSet, where: string): void {
-  const { ids, presence, probs, height, width } = set;
+  const { ids, presence, probs, height, width, boxes } = set;
+  if (boxes && boxes.length !== ids.length)
+    throw new UserError(`${where}: ${ids.length} ids but ${boxes.length} boxes`);
   if (!Number.isInteger(height) || !Number.isInteger(width) || height <= 0 || width <= 0) {
     throw new UserError(`${where}: bad model resolution ${width}x${height}`);
   }
@@ -81,7 +104,7 @@ function checkSet(set: PredictionSet, where: string): void {
  */
 export function writePredictions(dir: string, set: PredictionSet): void {
   checkSet(set, dir);
-  const { ids, presence, probs, height, width, model, tta } = set;
+  const { ids, presence, probs, height, width, model, tta, fit, boxes } = set;
   fs.mkdirSync(dir, { recursive: true });
   const jsonFile = path.join(dir, PREDICTIONS_JSON);
   const npy = new AtomicFileWriter(path.join(dir, PROBS_NPY));
@@ -94,7 +117,9 @@ export function writePredictions(dir: string, set: PredictionSet): void {
     npy.abort();
     throw e;
   }
-  const meta = { ids, presence, height, width, model, tta };
+  // Boxes only when a bar was cut: older readers and plain models see the files they always did.
+  const cut = boxes?.some((b) => b !== null) ? boxes : undefined;
+  const meta = { ids, presence, height, width, model, tta, fit, boxes: cut };
   writeFileAtomic(jsonFile, JSON.stringify(meta) + "\n");
 }
 
@@ -110,6 +135,8 @@ export function readPredictions(dir: string): PredictionSet {
   if (meta.presence.length !== n)
     throw fileError(jsonFile, `${n} ids but ${meta.presence.length} presence values`);
   if (new Set(meta.ids).size !== n) throw fileError(jsonFile, "repeated image ids");
+  if (meta.boxes && meta.boxes.length !== n)
+    throw fileError(jsonFile, `${n} ids but ${meta.boxes.length} boxes`);
   const { header, data } = readNpy(npyFile);
   if (header.dtype !== "|u1") throw fileError(npyFile, `dtype ${header.dtype}, want |u1 (probability x 255)`);
   const want = [n, meta.height, meta.width];
@@ -124,4 +151,31 @@ export function readPredictions(dir: string): PredictionSet {
   const probs: Uint8Array[] = [];
   for (let i = 0; i < n; i++) probs.push(bytes.subarray(i * size, (i + 1) * size));
   return { ...meta, probs };
+}
+
+/**
+ * A model-resolution map as the mask rule takes it: the letterbox margin dropped (fit), placed into its box
+ * of the frame (trimmed bars; null: the whole frame). `own` is the frame's own size (letterbox keeps its
+ * aspect; stretch ignores it).
+ */
+export function placeMap<T extends Float32Array | Uint8Array>(
+  data: T,
+  W: number,
+  H: number,
+  fit: Fit,
+  box: FrameBox | null,
+  own: { width: number; height: number },
+): ProbMap {
+  const o = box ? ownInBox(own, box) : own;
+  const rect = fitRect(o.width, o.height, W, H, fit);
+  return { data: unfitMap(data, W, H, rect), width: rect.width, height: rect.height, box };
+}
+
+/** Image i of a prediction set as the mask rule takes it (see placeMap). */
+export function frameProbMap(
+  set: PredictionSet,
+  i: number,
+  own: { width: number; height: number } = { width: set.width, height: set.height },
+): ProbMap {
+  return placeMap(set.probs[i], set.width, set.height, set.fit ?? "stretch", set.boxes?.[i] ?? null, own);
 }

@@ -6,6 +6,7 @@ import type { GreyImage } from "../io/image.js";
 import { compareIds } from "../io/ids.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { fitFrame, type Fit } from "../data/resize.js";
+import { trimFrame, type FrameBox } from "../data/trim.js";
 import * as E from "../engine/index.js";
 import type { UNet } from "../model/unet.js";
 import type { NpyRowReader } from "../io/npy.js";
@@ -20,7 +21,7 @@ export interface BatchPrediction {
 
 /**
  * Brings a frame to the model's resolution as in training (area resize; stretched, or letterboxed to the
- * frame's own aspect); a frame already there is used as is.
+ * frame's own aspect); a frame already there is used as is. Bars are not cut here: see modelInput.
  */
 export function frameToModelRes(
   img: GreyImage,
@@ -32,6 +33,16 @@ export function frameToModelRes(
     throw new Error(`frame: ${img.data.length} pixels for ${img.width}x${img.height}`);
   if (img.width === width && img.height === height) return img.data;
   return fitFrame(img.data, img.width, img.height, img, width, height, fit, "image");
+}
+
+/**
+ * A frame as the model's input, as in training: its bars cut when the model was trained so (the box is
+ * where its output goes back; null: the whole frame), then frameToModelRes.
+ */
+export function modelInput(model: UNet, img: GreyImage): { data: Uint8Array; box: FrameBox | null } {
+  const { inputHeight: h, inputWidth: w, fit, trim } = model.config;
+  const t = trimFrame(img.data, img.width, img.height, img, trim ?? false);
+  return { data: frameToModelRes({ width: t.width, height: t.height, data: t.data }, h, w, fit), box: t.box };
 }
 
 /**
@@ -110,7 +121,8 @@ export function predictFrames(members: UNet | readonly UNet[], frames: readonly 
   const models = members instanceof Array ? members : [members as UNet];
   const model = models[0];
   const { inputHeight: h, inputWidth: w } = model.config;
-  const small = frames.map((f) => frameToModelRes(f.image, h, w, model.config.fit));
+  const inputs = frames.map((f) => modelInput(model, f.image));
+  const small = inputs.map((x) => x.data);
   const flips = tta ? TTA_FLIPS : TTA_FLIPS.slice(0, 1);
   const probs = frames.map(() => new Float32Array(h * w));
   const presence = new Array<number>(frames.length).fill(0);
@@ -128,7 +140,7 @@ export function predictFrames(members: UNet | readonly UNet[], frames: readonly 
         presence[i] += out.presence[i] * share;
       });
     }
-  return { probs, presence };
+  return { probs, presence, boxes: inputs.map((x) => x.box) };
 }
 
 /** Collects frames into batches, predicts them, and returns a prediction set (uint8 maps). */
@@ -141,9 +153,22 @@ export class BatchPredictor {
     private readonly opts: PredictOptions,
     modelName: string,
   ) {
-    const { inputHeight: height, inputWidth: width } = (model instanceof Array ? model[0] : (model as UNet))
-      .config;
-    this.set = { ids: [], presence: [], probs: [], height, width, model: modelName, tta: opts.tta };
+    const {
+      inputHeight: height,
+      inputWidth: width,
+      fit,
+    } = (model instanceof Array ? model[0] : (model as UNet)).config;
+    this.set = {
+      ids: [],
+      presence: [],
+      probs: [],
+      boxes: [],
+      height,
+      width,
+      fit,
+      model: modelName,
+      tta: opts.tta,
+    };
   }
 
   push(frame: Frame): void {
@@ -153,9 +178,10 @@ export class BatchPredictor {
 
   private flush(): void {
     if (this.pending.length === 0) return;
-    const { probs, presence } = predictFrames(this.model, this.pending, this.opts.tta);
+    const { probs, presence, boxes } = predictFrames(this.model, this.pending, this.opts.tta);
     this.pending.forEach((f, i) => {
       this.set.ids.push(f.id);
+      this.set.boxes!.push(boxes[i]);
       this.set.presence.push(Math.min(1, Math.max(0, presence[i])));
       this.set.probs.push(probsToBytes(probs[i]));
     });

@@ -7,9 +7,12 @@ import {
   gatedEmpty,
   pixelOn,
   thresholdMask,
+  KAGGLE_SIZE,
   type PostprocessParams,
-  type ProbMap,
 } from "../model/mask-rule.js";
+import type { Fit } from "../data/resize.js";
+import type { FrameBox } from "../data/trim.js";
+import { placeMap } from "./prediction-store.js";
 
 /** Validation data for tuning: model outputs at model resolution and the true 580x420 masks. */
 export interface TuneInput {
@@ -18,6 +21,9 @@ export interface TuneInput {
   presence: number[];
   width: number;
   height: number;
+  /** How the frames met the input, and per image the box the map covers (trimmed bars); see placeMap. */
+  fit?: Fit;
+  boxes?: (FrameBox | null)[];
   /** True masks: Kaggle RLE text, or a row-major 580x420 mask (nonzero = nerve). */
   truth: (string | Uint8Array)[];
   /** Names for error messages (e.g. image ids); defaults to indices. */
@@ -167,7 +173,14 @@ export function tunePostprocess(
     let ta = 0;
     for (let p = 0; p < fullSize; p++) if (truth[p] !== 0) ta++;
     truthArea[i] = ta;
-    const prob: ProbMap = { data: input.probs[i], width: input.width, height: input.height };
+    const prob = placeMap(
+      input.probs[i],
+      input.width,
+      input.height,
+      input.fit ?? "stretch",
+      input.boxes?.[i] ?? null,
+      KAGGLE_SIZE,
+    );
     countsPerThreshold(fullResProbability(prob, base), truth, pix, base, area, inter, i, n);
     onImage?.(i + 1, n);
   }

@@ -16,6 +16,7 @@ import { Worker } from "node:worker_threads";
 import { Rng } from "../engine/random.js";
 import { NpyRowReader } from "../io/npy.js";
 import { fitFrame, type Fit } from "../data/resize.js";
+import { cropPixels, trimFrame } from "../data/trim.js";
 import { augmentBatch, type AugmentOptions } from "../data/augment.js";
 import { frameSignature } from "../data/dedupe.js";
 import type { Manifest } from "../data/manifest.js";
@@ -46,8 +47,8 @@ export interface LoadedFrames {
 }
 
 /**
- * Reads the manifest rows `rows` of a prepared folder, brought to width x height as `fit` says (stretched,
- * or letterboxed to each frame's own aspect). With `signatures`,
+ * Reads the manifest rows `rows` of a prepared folder, their bars cut when `trim` says so, brought to
+ * width x height as `fit` says (stretched, or letterboxed to each frame's own aspect). With `signatures`,
  * also computes each frame's dedupe signature from the full-resolution image while it is at hand.
  */
 export function loadFrames(
@@ -56,7 +57,7 @@ export function loadFrames(
   rows: readonly number[],
   width: number,
   height: number,
-  opts: { signatures?: boolean; onProgress?: (done: number) => void; fit?: Fit } = {},
+  opts: { signatures?: boolean; onProgress?: (done: number) => void; fit?: Fit; trim?: boolean } = {},
 ): LoadedFrames {
   const images = new NpyRowReader(path.join(dir, manifest.train.images));
   const masks = new NpyRowReader(path.join(dir, manifest.train.masks));
@@ -81,9 +82,31 @@ export function loadFrames(
       masks.read(r, msk);
       const [ow, oh] = manifest.train.sizes[r];
       const fit = opts.fit ?? "stretch";
-      const own = { width: ow, height: oh };
-      fitFrame(img, W, H, own, width, height, fit, "image", set.images.subarray(i * px, (i + 1) * px));
-      fitFrame(msk, W, H, own, width, height, fit, "mask", set.masks.subarray(i * px, (i + 1) * px));
+      // The mask is cut to the image's box: the bars hold no anatomy.
+      const t = trimFrame(img, W, H, { width: ow, height: oh }, opts.trim ?? false);
+      const m = cropPixels(msk, W, H, t.pixels);
+      fitFrame(
+        t.data,
+        t.width,
+        t.height,
+        t.own,
+        width,
+        height,
+        fit,
+        "image",
+        set.images.subarray(i * px, (i + 1) * px),
+      );
+      fitFrame(
+        m,
+        t.width,
+        t.height,
+        t.own,
+        width,
+        height,
+        fit,
+        "mask",
+        set.masks.subarray(i * px, (i + 1) * px),
+      );
       signatures?.push(frameSignature(img, W, H));
       opts.onProgress?.(i + 1);
     });

@@ -132,7 +132,7 @@ export function recipeLine(p: Preset): string {
   ].filter(Boolean);
   const schedule = t.schedule === "cosine" ? "cosine" : `plateau ${t.plateau.factor}/${t.plateau.patience}`;
   return (
-    `recipe ${m.preset}: input ${m.inputHeight}x${m.inputWidth} (${m.fit}), filters ${m.filters.join("-")}, kernel ${m.kernel}; ` +
+    `recipe ${m.preset}: input ${m.inputHeight}x${m.inputWidth} (${m.fit}${m.trim ? ", bars trimmed" : ""}), filters ${m.filters.join("-")}, kernel ${m.kernel}; ` +
     `${t.optimizer} lr ${t.lr}, batch ${t.batch}, ${t.epochs} epochs, ${schedule}; loss ${loss.join(" + ")}; ` +
     `augment ${augment.join(", ") || "none"}; seed ${t.seed}` +
     (t.ema === undefined ? "" : `; weight EMA ${t.ema}`) +

@@ -93,6 +93,7 @@ export function loadTrainingData(
   const { set, signatures } = loadFrames(opts.data, manifest, rows, m.inputWidth, m.inputHeight, {
     signatures: opts.dedupe !== "off",
     fit: m.fit,
+    trim: m.trim ?? false,
     onProgress: (d) => loadBar.update(d),
   });
   loadBar.stop();

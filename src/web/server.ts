@@ -19,11 +19,12 @@ import { loadTruth, maskIdFromFile } from "../metric/evaluate.js";
 import {
   DEFAULT_POSTPROCESS,
   fullResProbability,
+  KAGGLE_SIZE,
   maskArea,
   postprocess,
   type PostprocessParams,
 } from "../model/mask-rule.js";
-import { readPredictions, type PredictionSet } from "../predict/prediction-store.js";
+import { frameProbMap, readPredictions, type PredictionSet } from "../predict/prediction-store.js";
 import { LAYERS, renderLayer, type Layer } from "./layers.js";
 import { viewerPage } from "./page.js";
 
@@ -131,11 +132,7 @@ export function buildIndex(opts: ViewerOptions): ViewerIndex {
     const i = predIndex.get(id);
     if (preds && i !== undefined) {
       entry.presence = preds.presence[i];
-      const mask = postprocess(
-        { data: preds.probs[i], width: preds.width, height: preds.height },
-        entry.presence,
-        params,
-      );
+      const mask = postprocess(frameProbMap(preds, i, KAGGLE_SIZE), entry.presence, params);
       entry.predArea = maskArea(mask);
       if (runs) {
         entry.dice = dice(mask, runsToMask(runs, KAGGLE_WIDTH, KAGGLE_HEIGHT));
@@ -297,7 +294,7 @@ function imagePng(index: ViewerIndex, id: string, q: URLSearchParams): Buffer {
   let pred: Uint8Array | null = null;
   let prob: Float32Array | null = null;
   if (layer !== "image" && index.preds && i !== undefined) {
-    const map = { data: index.preds.probs[i], width: index.preds.width, height: index.preds.height };
+    const map = frameProbMap(index.preds, i, KAGGLE_SIZE);
     pred = postprocess(map, index.preds.presence[i], index.params);
     if (layer === "heat") prob = fullResProbability(map, index.params);
   }

@@ -66,12 +66,14 @@ test("the exported ONNX model matches our engine within 1e-4 on both outputs (on
     "postprocess",
     "preset",
     "resize",
+    "trim",
     "tta",
   ]);
   assert.equal(meta.preset, "tiny");
   assert.equal(meta.tta, "false");
   assert.deepEqual([meta.input_height, meta.input_width, meta.input_layout], ["16", "16", "NHWC"]);
   assert.equal(meta.fit, "stretch");
+  assert.equal(meta.trim, "false");
   assert.equal(meta.resize, "area");
   assert.deepEqual([Number(meta.normalization_mean), Number(meta.normalization_std)], [100, 50]);
   assert.deepEqual(JSON.parse(meta.postprocess), tuned);
