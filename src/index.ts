@@ -13,6 +13,7 @@ export { readManifest, type Manifest } from "./data/manifest.js";
 export { listImageInputs } from "./data/inputs.js";
 export { scanLayout, type LayoutOptions, type LayoutKind, type ScannedLayout } from "./data/layout.js";
 export { evaluateLayout, type EvaluateLayoutOptions } from "./data/evaluate-layout.js";
+export { barBox, trimFrame, type FrameBox, type PixelBox, type TrimmedFrame } from "./data/trim.js";
 
 // Files and formats.
 export { readImageFile, maskFromDecoded, type DecodedFile, type DecodedFrame } from "./io/image-read.js";
@@ -46,9 +47,15 @@ export {
   type TuneRunOptions,
   type SubmitRunOptions,
 } from "./predict/pipeline.js";
-export { predictBatch, predictFrames, type BatchPrediction } from "./predict/predictor.js";
+export { modelInput, predictBatch, predictFrames, type BatchPrediction } from "./predict/predictor.js";
 export { predictFiles, type PredictFilesOptions, type PredictFilesResult } from "./predict/predict-files.js";
-export { readPredictions, writePredictions, type PredictionSet } from "./predict/prediction-store.js";
+export {
+  frameProbMap,
+  placeMap,
+  readPredictions,
+  writePredictions,
+  type PredictionSet,
+} from "./predict/prediction-store.js";
 export { tunePostprocess, type TuneResult } from "./predict/tune.js";
 
 // Scoring.

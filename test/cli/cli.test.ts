@@ -4,6 +4,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { PROJECT_ROOT, tempDir } from "../helpers/sample.js";
+import { presetFromFlags } from "../../src/cli/commands/train.js";
+import { PRESETS } from "../../src/model/config.js";
 
 const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
 
@@ -116,4 +118,19 @@ test("--quiet means no progress output at all", () => {
   const p = cli("prepare", "--input", path.join(dir, "s"), "--out", path.join(dir, "p"), "--quiet");
   assert.equal(p.code, 0, p.err);
   assert.equal(p.err, "");
+});
+
+test("--trim / --no-trim override the preset's model.trim; absent, the preset decides", () => {
+  const flags = { data: "d", preset: "fast", out: "o", dedupe: "off" as const, worker: true };
+  assert.equal(presetFromFlags(flags).model.trim, PRESETS.fast.model.trim);
+  assert.equal(presetFromFlags({ ...flags, trim: true }).model.trim, true);
+  assert.equal(presetFromFlags({ ...flags, preset: "real", trim: false }).model.trim, false);
+  const help = spawnSync(
+    process.execPath,
+    [path.join(PROJECT_ROOT, "dist/src/cli/main.js"), "cv", "--help"],
+    {
+      encoding: "utf8",
+    },
+  );
+  assert.match(help.stdout, /--no-trim/);
 });

@@ -16,6 +16,7 @@ export interface TrainFlags {
   batch?: number;
   lr?: number;
   dice?: "batch" | "strict";
+  trim?: boolean;
   dedupe: DedupePolicy | "off";
   elastic?: boolean;
   scale?: number;
@@ -37,6 +38,7 @@ export function presetFromFlags(f: TrainFlags): Preset {
   if (f.batch !== undefined) p.train.batch = f.batch;
   if (f.lr !== undefined) p.train.lr = f.lr;
   if (f.dice !== undefined) p.train.dice = f.dice;
+  if (f.trim !== undefined) p.model.trim = f.trim;
   if (f.elastic && p.train.augment.elastic === null) p.train.augment.elastic = { ...DEFAULT_ELASTIC };
   if (f.scale !== undefined) p.train.augment.scale = f.scale > 0 ? f.scale : undefined;
   if (f.ema !== undefined) p.train.ema = f.ema;
@@ -62,6 +64,11 @@ export function addRecipeOptions(cmd: Command): Command {
       "Dice loss over the whole batch or mean per image",
       choiceOption("--dice", ["batch", "strict"] as const),
     )
+    .option(
+      "--trim",
+      "cut each frame's uniform border bars (letterbox padding, flat margins) before the model input, in training and at inference (default: as the preset says)",
+    )
+    .option("--no-trim", "keep the whole frame, whatever the preset says")
     .option(
       "--dedupe <policy>",
       "contradicting near-duplicate training frames: drop the empty one, drop-both, relabel it, or off",
