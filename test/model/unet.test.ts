@@ -80,9 +80,9 @@ test("loadPreset: names, partial JSON files over fast, and errors that name the 
   assert.equal(loadPreset("fast").train.optimizer, "adam");
   // real is fast plus what the real-data study measured, and nothing else.
   const real = loadPreset("real");
-  const { tta, ...realModel } = real.model;
+  const { tta, trim, ...realModel } = real.model;
   assert.deepEqual({ ...realModel, preset: "fast" }, PRESETS.fast.model);
-  assert.equal(tta, true);
+  assert.deepEqual([tta, trim], [true, true]);
   assert.deepEqual(
     {
       ...real.train,
