@@ -144,3 +144,34 @@ test("the predict command: one image in, one mask out; a bad file names itself a
     [],
   );
 });
+
+test("predict with a model that trims bars: the mask lies in the box between the bars, at the image's own size", async () => {
+  const model = tempDir();
+  saveTinyModel(model);
+  // The same tiny model, trained (so to speak) with trim, and a mask rule that keeps every pixel above 0:
+  // the mask is then exactly where the map was put back.
+  const file = path.join(model, "config.json");
+  const config = JSON.parse(fs.readFileSync(file, "utf8")) as {
+    model: { trim?: boolean };
+    postprocess: { pixelThreshold: number; presenceThreshold: number };
+  };
+  config.model.trim = true;
+  config.postprocess.pixelThreshold = 0;
+  config.postprocess.presenceThreshold = 0;
+  fs.writeFileSync(file, JSON.stringify(config));
+  const dir = tempDir();
+  const data = new Uint8Array(24 * 40).fill(128);
+  data.set(frame(24, 24, 3), 8 * 24);
+  await writeGrey(path.join(dir, "barred.png"), 24, 40, data);
+  const out = path.join(tempDir(), "out");
+  const r = await predictFiles({ model, inputs: [dir], out, batch: 1 });
+  const png = await readImageFile(path.join(out, "masks", "barred.png"));
+  const mask = maskFromDecoded(png, png.frames[0]);
+  for (let y = 0; y < 40; y++)
+    assert.deepEqual(
+      [...mask.subarray(y * 24, (y + 1) * 24)],
+      new Array<number>(24).fill(y >= 8 && y < 32 ? 1 : 0),
+      `row ${y}`,
+    );
+  assert.equal(r.rows[0].area, 24 * 24);
+});
