@@ -225,16 +225,26 @@ export function fitFrame(
   }
   const inner = srcW === r.width && srcH === r.height ? src : resize();
   out.fill(0);
+  return pasteRect(inner, out, W, r);
+}
+
+/** Writes `inner` (r.width x r.height, row-major) into `dst` (row width W) at rect r; returns dst. */
+export function pasteRect<T extends Pixels>(inner: Pixels, dst: T, W: number, r: FitRect): T {
   for (let y = 0; y < r.height; y++)
-    out.set(inner.subarray(y * r.width, (y + 1) * r.width), (r.y + y) * W + r.x);
+    dst.set(inner.subarray(y * r.width, (y + 1) * r.width), (r.y + y) * W + r.x);
+  return dst;
+}
+
+/** Rect r of a row-major W x H array, as a new array (or `src` itself when r is all of it). */
+export function cropRect<T extends Pixels>(src: T, W: number, H: number, r: FitRect): T {
+  if (r.x === 0 && r.y === 0 && r.width === W && r.height === H) return src;
+  const out = new (src.constructor as new (n: number) => T)(r.width * r.height);
+  for (let y = 0; y < r.height; y++)
+    out.set(src.subarray((r.y + y) * W + r.x, (r.y + y) * W + r.x + r.width), y * r.width);
   return out;
 }
 
 /** The part of a W x H model output that shows the frame (the inverse of fitFrame's placement). */
-export function unfitMap<T extends Float32Array | Uint8Array>(map: T, W: number, H: number, r: FitRect): T {
-  if (r.x === 0 && r.y === 0 && r.width === W && r.height === H) return map;
-  const out = new (map.constructor as new (n: number) => T)(r.width * r.height);
-  for (let y = 0; y < r.height; y++)
-    out.set(map.subarray((r.y + y) * W + r.x, (r.y + y) * W + r.x + r.width), y * r.width);
-  return out;
+export function unfitMap<T extends Pixels>(map: T, W: number, H: number, r: FitRect): T {
+  return cropRect(map, W, H, r);
 }

@@ -8,13 +8,10 @@
  * prepared uint8 arrays inside the frame loaders, a few row scans per frame.
  */
 
-/** A rectangle in pixels of one frame. */
-export interface PixelBox {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
+import { cropRect, type FitRect } from "./resize.js";
+
+/** A rectangle in pixels of one frame (the shape resize.ts's rect helpers take). */
+export type PixelBox = FitRect;
 
 /** Where the model's input came from, as fractions (0..1) of the frame's width and height. */
 export interface FrameBox {
@@ -29,23 +26,12 @@ export const BAR_TOLERANCE = 12;
 /** A box below this fraction of the frame in either direction is not trusted (a blank frame, say). */
 const MIN_KEPT = 0.25;
 
-function flatRow(src: Uint8Array, w: number, y: number, x0: number, x1: number, tol: number): boolean {
+/** Whether `count` pixels from `start`, `stride` apart (a row: 1; a column: the width), span <= tol. */
+function flat(src: Uint8Array, start: number, stride: number, count: number, tol: number): boolean {
   let lo = 255;
   let hi = 0;
-  for (let i = y * w + x0, end = y * w + x1; i < end; i++) {
-    const v = src[i];
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-    if (hi - lo > tol) return false;
-  }
-  return true;
-}
-
-function flatColumn(src: Uint8Array, w: number, x: number, y0: number, y1: number, tol: number): boolean {
-  let lo = 255;
-  let hi = 0;
-  for (let y = y0; y < y1; y++) {
-    const v = src[y * w + x];
+  for (let i = 0, p = start; i < count; i++, p += stride) {
+    const v = src[p];
     if (v < lo) lo = v;
     if (v > hi) hi = v;
     if (hi - lo > tol) return false;
@@ -62,23 +48,14 @@ export function barBox(src: Uint8Array, w: number, h: number, tol = BAR_TOLERANC
   if (src.length !== w * h) throw new Error(`barBox: ${src.length} pixels for ${w}x${h}`);
   let y0 = 0;
   let y1 = h;
-  while (y0 < y1 && flatRow(src, w, y0, 0, w, tol)) y0++;
-  while (y1 > y0 && flatRow(src, w, y1 - 1, 0, w, tol)) y1--;
+  while (y0 < y1 && flat(src, y0 * w, 1, w, tol)) y0++;
+  while (y1 > y0 && flat(src, (y1 - 1) * w, 1, w, tol)) y1--;
   let x0 = 0;
   let x1 = w;
-  while (x0 < x1 && flatColumn(src, w, x0, y0, y1, tol)) x0++;
-  while (x1 > x0 && flatColumn(src, w, x1 - 1, y0, y1, tol)) x1--;
+  while (x0 < x1 && flat(src, y0 * w + x0, w, y1 - y0, tol)) x0++;
+  while (x1 > x0 && flat(src, y0 * w + x1 - 1, w, y1 - y0, tol)) x1--;
   if (y1 - y0 < MIN_KEPT * h || x1 - x0 < MIN_KEPT * w) return { x: 0, y: 0, width: w, height: h };
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
-}
-
-/** The box's pixels of a row-major frame of width w, as a new array (or `src` when it is the whole frame). */
-export function cropPixels(src: Uint8Array, w: number, h: number, b: PixelBox): Uint8Array {
-  if (b.x === 0 && b.y === 0 && b.width === w && b.height === h) return src;
-  const out = new Uint8Array(b.width * b.height);
-  for (let y = 0; y < b.height; y++)
-    out.set(src.subarray((b.y + y) * w + b.x, (b.y + y) * w + b.x + b.width), y * b.width);
-  return out;
 }
 
 export function frameBoxOf(b: PixelBox, w: number, h: number): FrameBox {
@@ -130,7 +107,7 @@ export function trimFrame(
     return { data: src, width: srcW, height: srcH, own, pixels: b, box: null };
   const box = frameBoxOf(b, srcW, srcH);
   return {
-    data: cropPixels(src, srcW, srcH, b),
+    data: cropRect(src, srcW, srcH, b),
     width: b.width,
     height: b.height,
     own: ownInBox(own, box),

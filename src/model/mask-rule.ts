@@ -12,7 +12,7 @@
  */
 import { z } from "zod";
 import { readJson, parseWith } from "../io/json.js";
-import { resizeBilinear } from "../data/resize.js";
+import { pasteRect, resizeBilinear } from "../data/resize.js";
 import { boxPixels, type FrameBox } from "../data/trim.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { diceFromCounts } from "../metric/dice.js";
@@ -129,10 +129,7 @@ export function fullResProbability(
   let full: Float32Array;
   if (prob.box) {
     const b = boxPixels(prob.box, W, H);
-    const inner = resizeBilinear(src, width, height, b.width, b.height);
-    full = new Float32Array(W * H);
-    for (let y = 0; y < b.height; y++)
-      full.set(inner.subarray(y * b.width, (y + 1) * b.width), (b.y + y) * W + b.x);
+    full = pasteRect(resizeBilinear(src, width, height, b.width, b.height), new Float32Array(W * H), W, b);
   } else full = resizeBilinear(src, width, height, W, H);
   if (params.blur.kind === "box") boxBlur(full, W, H, params.blur.size);
   else if (params.blur.kind === "gaussian") gaussianBlur(full, W, H, params.blur.size);

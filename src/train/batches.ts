@@ -15,8 +15,8 @@ import { Worker } from "node:worker_threads";
 // The pure-JS Rng only: this module also runs in the batch worker, which must not load the native addon.
 import { Rng } from "../engine/random.js";
 import { NpyRowReader } from "../io/npy.js";
-import { fitFrame, type Fit } from "../data/resize.js";
-import { cropPixels, trimFrame } from "../data/trim.js";
+import { cropRect, fitFrame, type Fit } from "../data/resize.js";
+import { trimFrame } from "../data/trim.js";
 import { augmentBatch, type AugmentOptions } from "../data/augment.js";
 import { frameSignature } from "../data/dedupe.js";
 import type { Manifest } from "../data/manifest.js";
@@ -77,36 +77,17 @@ export function loadFrames(
     const signatures: Float64Array[] | null = opts.signatures ? [] : null;
     const img = new Uint8Array(W * H);
     const msk = new Uint8Array(W * H);
+    const fit = opts.fit ?? "stretch";
     rows.forEach((r, i) => {
       images.read(r, img);
       masks.read(r, msk);
       const [ow, oh] = manifest.train.sizes[r];
-      const fit = opts.fit ?? "stretch";
       // The mask is cut to the image's box: the bars hold no anatomy.
       const t = trimFrame(img, W, H, { width: ow, height: oh }, opts.trim ?? false);
-      const m = cropPixels(msk, W, H, t.pixels);
-      fitFrame(
-        t.data,
-        t.width,
-        t.height,
-        t.own,
-        width,
-        height,
-        fit,
-        "image",
-        set.images.subarray(i * px, (i + 1) * px),
-      );
-      fitFrame(
-        m,
-        t.width,
-        t.height,
-        t.own,
-        width,
-        height,
-        fit,
-        "mask",
-        set.masks.subarray(i * px, (i + 1) * px),
-      );
+      const place = (src: Uint8Array, kind: "image" | "mask", dst: Uint8Array) =>
+        fitFrame(src, t.width, t.height, t.own, width, height, fit, kind, dst.subarray(i * px, (i + 1) * px));
+      place(t.data, "image", set.images);
+      place(cropRect(msk, W, H, t.pixels), "mask", set.masks);
       signatures?.push(frameSignature(img, W, H));
       opts.onProgress?.(i + 1);
     });

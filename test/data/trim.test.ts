@@ -2,15 +2,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import {
-  BAR_TOLERANCE,
-  barBox,
-  boxPixels,
-  cropPixels,
-  frameBoxOf,
-  ownInBox,
-  trimFrame,
-} from "../../src/data/trim.js";
+import { BAR_TOLERANCE, barBox, boxPixels, frameBoxOf, ownInBox, trimFrame } from "../../src/data/trim.js";
+import { cropRect } from "../../src/data/resize.js";
 import { readTiff } from "../../src/io/tiff.js";
 import { frame } from "../helpers/images.js";
 import { needsSample, SAMPLE_DIR } from "../helpers/sample.js";
@@ -33,11 +26,11 @@ test("barBox finds letterbox bars exactly: rows from top and bottom, then column
   const box = { x: 3, y: 10, width: 50, height: 30 };
   const { data, inner } = padded(60, 48, box);
   assert.deepEqual(barBox(data, 60, 48), box);
-  assert.deepEqual(cropPixels(data, 60, 48, box), inner);
-  // Nothing flat: the whole frame, and cropPixels hands the same array back.
+  assert.deepEqual(cropRect(data, 60, 48, box), inner);
+  // Nothing flat: the whole frame, and cropRect hands the same array back.
   const plain = frame(40, 30, 3);
   assert.deepEqual(barBox(plain, 40, 30), { x: 0, y: 0, width: 40, height: 30 });
-  assert.equal(cropPixels(plain, 40, 30, { x: 0, y: 0, width: 40, height: 30 }), plain);
+  assert.equal(cropRect(plain, 40, 30, { x: 0, y: 0, width: 40, height: 30 }), plain);
 });
 
 test("barBox: a row spanning BAR_TOLERANCE grey levels is a bar, one more level is anatomy", () => {
