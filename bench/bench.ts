@@ -136,6 +136,7 @@ export function measurePeakGflops(): number {
       ActCode.None,
       1,
       false,
+      false,
     );
   run();
   const ms = timeIt(8, run);

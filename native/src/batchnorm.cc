@@ -1,6 +1,10 @@
 // Batch normalization over the channel (last) axis of an NHWC tensor viewed as [rows, C], fused with
 // the activation that follows it: forward and backward side by side. OpenMP loops; the per-channel
 // sums are deterministic for a fixed thread count (ChannelSums).
+//
+// x (and dx) are fp32 or packed bf16 (the `bf16` flag of the entry points): in bf16 training the
+// convolution before BN writes its output in bf16 (conv.cc) and takes its gradient in bf16, so this
+// pass reads and writes half the bytes there. The statistics and all arithmetic stay fp32.
 #include <omp.h>
 
 #include <cmath>
@@ -14,17 +18,19 @@ namespace {
 // y = act(gamma * (x - mean) * invstd + beta). Training: batch statistics, saved for backward, and
 // the running averages updated (biased variance to normalise, unbiased into runVar); eval: the
 // running statistics, copied into saveMean/saveInvstd.
-void BatchNormForward(const float* x, const float* gamma, const float* beta, float* y, float* sMean, float* sInv,
+template <class XT>
+void BatchNormForward(const XT* x, const float* gamma, const float* beta, float* y, float* sMean, float* sInv,
                       float* rMean, float* rVar, int64_t rows, int64_t C, double eps, bool training, double momentum,
                       int act, float alpha) {
   if (training) {
     std::vector<double> s(C), ss(C);
     ChannelSums(rows, C, s.data(), ss.data(), [&](int64_t r, float* a0, float* a1) {
-      const float* xr = x + r * C;
+      const XT* xr = x + r * C;
 #pragma omp simd
       for (int64_t c = 0; c < C; c++) {
-        a0[c] += xr[c];
-        a1[c] += xr[c] * xr[c];
+        const float v = Load(xr, c);
+        a0[c] += v;
+        a1[c] += v * v;
       }
     });
     for (int64_t c = 0; c < C; c++) {
@@ -51,25 +57,25 @@ void BatchNormForward(const float* x, const float* gamma, const float* beta, flo
   const float* sh = shift.data();
 #pragma omp parallel for schedule(static) if (rows * C > 262144)
   for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + r * C;
+    const XT* xr = x + r * C;
     float* yr = y + r * C;
     switch (act) {
       case ACT_ELU:
 #pragma omp simd
         for (int64_t c = 0; c < C; c++) {
-          float z = xr[c] * sc[c] + sh[c];
+          float z = Load(xr, c) * sc[c] + sh[c];
           yr[c] = z > 0.f ? z : alpha * (FastExp(z) - 1.f);
         }
         break;
       case ACT_RELU:
 #pragma omp simd
         for (int64_t c = 0; c < C; c++) {
-          float z = xr[c] * sc[c] + sh[c];
+          float z = Load(xr, c) * sc[c] + sh[c];
           yr[c] = z > 0.f ? z : 0.f;
         }
         break;
       default:
-        for (int64_t c = 0; c < C; c++) yr[c] = ActApply(act, xr[c] * sc[c] + sh[c], alpha);
+        for (int64_t c = 0; c < C; c++) yr[c] = ActApply(act, Load(xr, c) * sc[c] + sh[c], alpha);
     }
   }
 }
@@ -77,12 +83,13 @@ void BatchNormForward(const float* x, const float* gamma, const float* beta, flo
 // From dy = dL/dy (through the activation, whose gradient comes from y; y may be null when act is
 // none): dgamma, dbeta and, when dx is given, dx. Training differentiates through the batch
 // statistics; eval through fixed running statistics.
-void BatchNormBackward(const float* x, const float* y, const float* dy, const float* gamma, const float* mean,
-                       const float* inv, float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t C, int act,
+template <class XT>
+void BatchNormBackward(const XT* x, const float* y, const float* dy, const float* gamma, const float* mean,
+                       const float* inv, XT* dx, float* dgamma, float* dbeta, int64_t rows, int64_t C, int act,
                        float alpha, bool training) {
   std::vector<double> sdz(C), sdzx(C);
   ChannelSums(rows, C, sdz.data(), sdzx.data(), [&](int64_t r, float* a0, float* a1) {
-    const float* xr = x + r * C;
+    const XT* xr = x + r * C;
     const float* dyr = dy + r * C;
     if (act == ACT_ELU) {
       // Locals, not lambda captures, so the compiler can vectorise.
@@ -93,13 +100,13 @@ void BatchNormBackward(const float* x, const float* y, const float* dy, const fl
       for (int64_t c = 0; c < C; c++) {
         float dz = dyr[c] * (yr[c] > 0.f ? 1.f : yr[c] + al);
         a0[c] += dz;
-        a1[c] += dz * (xr[c] - mn[c]);
+        a1[c] += dz * (Load(xr, c) - mn[c]);
       }
     } else {
       for (int64_t c = 0; c < C; c++) {
         float dz = dyr[c] * (y ? ActGradFromY(act, y[r * C + c], alpha) : 1.f);
         a0[c] += dz;
-        a1[c] += dz * (xr[c] - mean[c]);
+        a1[c] += dz * (Load(xr, c) - mean[c]);
       }
     }
   });
@@ -124,20 +131,20 @@ void BatchNormBackward(const float* x, const float* y, const float* dy, const fl
   const float *K1 = k1.data(), *K2 = k2.data(), *K3 = k3.data();
 #pragma omp parallel for schedule(static) if (rows * C > 262144)
   for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + r * C;
+    const XT* xr = x + r * C;
     const float* dyr = dy + r * C;
-    float* dxr = dx + r * C;
+    XT* dxr = dx + r * C;
     if (act == ACT_ELU) {
       const float* yr = y + r * C;
 #pragma omp simd
       for (int64_t c = 0; c < C; c++) {
         float dz = dyr[c] * (yr[c] > 0.f ? 1.f : yr[c] + alpha);
-        dxr[c] = K1[c] * dz - K2[c] - K3[c] * (xr[c] - mean[c]);
+        Store(dxr, c, K1[c] * dz - K2[c] - K3[c] * (Load(xr, c) - mean[c]));
       }
     } else {
       for (int64_t c = 0; c < C; c++) {
         float dz = dyr[c] * (y ? ActGradFromY(act, y[r * C + c], alpha) : 1.f);
-        dxr[c] = K1[c] * dz - K2[c] - K3[c] * (xr[c] - mean[c]);
+        Store(dxr, c, K1[c] * dz - K2[c] - K3[c] * (Load(xr, c) - mean[c]));
       }
     }
   }
@@ -146,9 +153,11 @@ void BatchNormBackward(const float* x, const float* y, const float* dy, const fl
 // ---------------------------------------------------------------------------------------------
 // Entry points: arguments in field order (see the signatures in src/engine/native.ts)
 
-// bnForward(x, gamma, beta, y, saveMean, saveInvstd, runMean, runVar, rows, C, eps, training, momentum, act, alpha)
+// bnForward(x, gamma, beta, y, saveMean, saveInvstd, runMean, runVar, rows, C, eps, training, momentum, act, alpha,
+//           xBf16)
 struct BnForwardArgs {
-  const float *x, *gamma, *beta;
+  const void* x;
+  const float *gamma, *beta;
   float *y, *saveMean, *saveInvstd, *runMean, *runVar;
   int64_t rows, C;
   double eps;
@@ -156,6 +165,7 @@ struct BnForwardArgs {
   double momentum;
   int act;
   float alpha;
+  bool xBf16;
   static BnForwardArgs From(const Napi::CallbackInfo& info) {
     ArgReader r(info, "bnForward");
     F32Arg x = r.F32("x"), gamma = r.F32("gamma"), beta = r.F32("beta"), y = r.F32("y");
@@ -169,8 +179,9 @@ struct BnForwardArgs {
     a.momentum = r.Number("momentum");
     a.act = static_cast<int>(r.Int("act"));
     a.alpha = static_cast<float>(r.Number("alpha"));
+    a.xBf16 = r.Flag("xBf16");
     r.End();
-    a.x = x.Need(a.rows * a.C);
+    a.x = x.NeedAs(a.xBf16, a.rows * a.C);
     a.gamma = gamma.Need(a.C);
     a.beta = beta.Need(a.C);
     a.y = y.Need(a.rows * a.C);
@@ -184,19 +195,26 @@ struct BnForwardArgs {
 
 Napi::Value BnForwardEntry(const Napi::CallbackInfo& info) {
   BnForwardArgs a = BnForwardArgs::From(info);
-  BatchNormForward(a.x, a.gamma, a.beta, a.y, a.saveMean, a.saveInvstd, a.runMean, a.runVar, a.rows, a.C, a.eps,
-                   a.training, a.momentum, a.act, a.alpha);
+  if (a.xBf16)
+    BatchNormForward(static_cast<const uint16_t*>(a.x), a.gamma, a.beta, a.y, a.saveMean, a.saveInvstd, a.runMean,
+                     a.runVar, a.rows, a.C, a.eps, a.training, a.momentum, a.act, a.alpha);
+  else
+    BatchNormForward(static_cast<const float*>(a.x), a.gamma, a.beta, a.y, a.saveMean, a.saveInvstd, a.runMean,
+                     a.runVar, a.rows, a.C, a.eps, a.training, a.momentum, a.act, a.alpha);
   return info.Env().Undefined();
 }
 
-// bnBackward(x, y|null, dy, gamma, mean, invstd, dx|null, dgamma, dbeta, rows, C, act, alpha, training)
+// bnBackward(x, y|null, dy, gamma, mean, invstd, dx|null, dgamma, dbeta, rows, C, act, alpha, training, xBf16);
+// x and dx are packed bf16 when xBf16
 struct BnBackwardArgs {
-  const float *x, *y, *dy, *gamma, *mean, *invstd;
-  float *dx, *dgamma, *dbeta;
+  const void* x;
+  const float *y, *dy, *gamma, *mean, *invstd;
+  void* dx;
+  float *dgamma, *dbeta;
   int64_t rows, C;
   int act;
   float alpha;
-  bool training;
+  bool training, xBf16;
   static BnBackwardArgs From(const Napi::CallbackInfo& info) {
     ArgReader r(info, "bnBackward");
     F32Arg x = r.F32("x"), y = r.F32Opt("y"), dy = r.F32("dy"), gamma = r.F32("gamma");
@@ -208,15 +226,16 @@ struct BnBackwardArgs {
     a.act = static_cast<int>(r.Int("act"));
     a.alpha = static_cast<float>(r.Number("alpha"));
     a.training = r.Flag("training");
+    a.xBf16 = r.Flag("xBf16");
     r.End();
-    a.x = x.Need(a.rows * a.C);
+    a.x = x.NeedAs(a.xBf16, a.rows * a.C);
     // The activation's gradient is computed from its output: y is needed unless act is none.
     a.y = a.act == ACT_NONE ? nullptr : y.Need(a.rows * a.C);
     a.dy = dy.Need(a.rows * a.C);
     a.gamma = gamma.Need(a.C);
     a.mean = mean.Need(a.C);
     a.invstd = invstd.Need(a.C);
-    a.dx = dx.NeedIfPresent(a.rows * a.C);
+    a.dx = dx.present ? dx.NeedAs(a.xBf16, a.rows * a.C) : nullptr;
     a.dgamma = dgamma.Need(a.C);
     a.dbeta = dbeta.Need(a.C);
     return a;
@@ -225,8 +244,12 @@ struct BnBackwardArgs {
 
 Napi::Value BnBackwardEntry(const Napi::CallbackInfo& info) {
   BnBackwardArgs a = BnBackwardArgs::From(info);
-  BatchNormBackward(a.x, a.y, a.dy, a.gamma, a.mean, a.invstd, a.dx, a.dgamma, a.dbeta, a.rows, a.C, a.act, a.alpha,
-                    a.training);
+  if (a.xBf16)
+    BatchNormBackward(static_cast<const uint16_t*>(a.x), a.y, a.dy, a.gamma, a.mean, a.invstd,
+                      static_cast<uint16_t*>(a.dx), a.dgamma, a.dbeta, a.rows, a.C, a.act, a.alpha, a.training);
+  else
+    BatchNormBackward(static_cast<const float*>(a.x), a.y, a.dy, a.gamma, a.mean, a.invstd, static_cast<float*>(a.dx),
+                      a.dgamma, a.dbeta, a.rows, a.C, a.act, a.alpha, a.training);
   return info.Env().Undefined();
 }
 

@@ -37,6 +37,13 @@ struct F32Arg {
   }
   // The buffer (at least n floats), or nullptr when null was passed.
   float* NeedIfPresent(int64_t n) const { return present ? Check(n) : nullptr; }
+  // The buffer as n packed bf16 values (two per float: TypeScript keeps bf16 storage in a
+  // Float32Array of ceil(n / 2) elements, so it shares the engine's one buffer pool).
+  uint16_t* NeedBf16(int64_t n) const { return reinterpret_cast<uint16_t*>(Need((n + 1) / 2)); }
+  // NeedBf16 when packed, else Need: a buffer whose format a flag of the call chooses.
+  void* NeedAs(bool bf16, int64_t n) const {
+    return bf16 ? static_cast<void*>(NeedBf16(n)) : static_cast<void*>(Need(n));
+  }
 
  private:
   float* Check(int64_t n) const {

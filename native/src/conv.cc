@@ -5,10 +5,13 @@
 // kernel wants (shared scratch buffers). Primitives and their memory objects are cached by shape,
 // thread count and precision (conv_primitives.cc); inference can pass weights already in the kernel
 // layout (prepared), with the activation fused as a post-op. In bf16 (setPrecision) the kernels read
-// bf16 copies of their inputs and write fp32 (conv.h). (The dense layer is dense.cc.)
+// bf16 copies of their inputs and write fp32, or packed bf16 where the call asks (conv.h). (The dense
+// layer is dense.cc.)
 #include <unordered_map>
+#include <vector>
 
 #include "conv.h"
+#include "numeric.h"
 
 namespace ns {
 namespace {
@@ -49,15 +52,16 @@ bool ForChunks(const ConvGeom& g, F f) {
   return true;
 }
 
-// y = act(conv(x, w) + b). w is HWIO, or already in the kernel's layout when `prepared`.
-void ConvForward(const float* x, const float* w, const float* b, float* y, const ConvGeom& g, int act, float alpha,
-                 bool prepared) {
-  const int64_t xImg = g.h * g.w * g.c, yImg = g.oh * g.ow * g.oc;
+// y = act(conv(x, w) + b). w is HWIO, or already in the kernel's layout when `prepared`; y is fp32,
+// or packed bf16 when `yBf16`.
+void ConvForward(const float* x, const float* w, const float* b, void* y, const ConvGeom& g, int act, float alpha,
+                 bool prepared, bool yBf16) {
+  const int64_t xImg = g.h * g.w * g.c, yImgBytes = g.oh * g.ow * g.oc * (yBf16 ? 2 : 4);
   if (!prepared && ForChunks(g, [&](int64_t s, const ConvGeom& cg) {
-        ConvForward(x + s * xImg, w, b, y + s * yImg, cg, act, alpha, false);
+        ConvForward(x + s * xImg, w, b, static_cast<char*>(y) + s * yImgBytes, cg, act, alpha, false, yBf16);
       }))
     return;
-  FwdEntry& e = GetFwd(g, b != nullptr, act, alpha);
+  FwdEntry& e = GetFwd(g, b != nullptr, act, alpha, yBf16);
   auto& st = cpuStream();
   memory wArg = e.wPrepared;
   if (prepared)
@@ -110,13 +114,24 @@ void ConvBackwardWeights(const float* x, const float* dy, float* dw, float* db, 
 }
 
 // Both gradients (each only where its buffer is given), converting dy once when both read the same
-// copy of it: the data gradient and then the weight gradient, as the two calls above.
-void ConvBackward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
-                  const ConvGeom& g) {
-  if (dx && dw && ConvBackwardSplit(x, w, dy, dx, dw, db, g)) return;
+// copy of it: the data gradient and then the weight gradient, as the two calls above. A packed bf16
+// dy (`dyBf16`) is read in place by the split backward; where that does not run (one thread and one
+// chunk, a small batch, no bf16 kernel, only dx asked) it is widened to fp32 first.
+void ConvBackward(const float* x, const float* w, const void* dy, float* dx, float* dw, float* db, const ConvGeom& g,
+                  bool dyBf16) {
+  if (dw && ConvBackwardSplit(x, dx ? w : nullptr, dy, dx, dw, db, g, dyBf16)) return;
+  if (dyBf16) {
+    std::vector<float> wide(static_cast<size_t>(g.ySize()));
+    const uint16_t* d16 = static_cast<const uint16_t*>(dy);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < g.ySize(); i++) wide[i] = FromBf16(d16[i]);
+    ConvBackward(x, w, wide.data(), dx, dw, db, g, false);
+    return;
+  }
+  const float* dy32 = static_cast<const float*>(dy);
   bool shared = false;
   if (dx) {
-    ConvBackwardData(dy, w, dx, g);
+    ConvBackwardData(dy32, w, dx, g);
     // A chunked data gradient leaves only its last chunk's copy of dy in slot B: nothing to share.
     if (dw && !Chunked(g)) {
       const Operand& a = GetBwdData(g).diffDst;
@@ -124,7 +139,7 @@ void ConvBackward(const float* x, const float* w, const float* dy, float* dx, fl
       shared = a.reorderIt && b.reorderIt && a.prim.get_desc() == b.prim.get_desc();
     }
   }
-  if (dw) ConvBackwardWeights(x, dy, dw, db, g, shared);
+  if (dw) ConvBackwardWeights(x, dy32, dw, db, g, shared);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,14 +161,14 @@ struct FwdKernelArgs {
   }
 };
 
-// convForward(x, w, b|null, y, ...geom, act, alpha, wPrepared)
+// convForward(x, w, b|null, y, ...geom, act, alpha, wPrepared, yBf16); y packed bf16 when yBf16
 struct ConvForwardArgs {
   const float *x, *w, *b;
-  float* y;
+  void* y;
   ConvGeom g;
   int act;
   float alpha;
-  bool prepared;
+  bool prepared, yBf16;
   static ConvForwardArgs From(const Napi::CallbackInfo& info) {
     ArgReader r(info, "convForward");
     F32Arg x = r.F32("x"), w = r.F32("w"), b = r.F32Opt("b"), y = r.F32("y");
@@ -162,19 +177,21 @@ struct ConvForwardArgs {
     a.act = static_cast<int>(r.Int("act"));
     a.alpha = static_cast<float>(r.Number("alpha"));
     a.prepared = r.Flag("wPrepared");
+    a.yBf16 = r.Flag("yBf16");
     r.End();
+    if (a.yBf16 && a.prepared) throw ArgError("convForward: a bf16 output is for training (not prepared weights)");
     a.x = x.Need(a.g.xSize());
     a.b = b.NeedIfPresent(a.g.oc);
     // Prepared weights are in the kernel's layout, whose size only the primitive knows.
     a.w = w.Need(a.prepared ? ConvPreparedFloats(a.g, b.present, a.act, a.alpha) : a.g.wSize());
-    a.y = y.Need(a.g.ySize());
+    a.y = y.NeedAs(a.yBf16, a.g.ySize());
     return a;
   }
 };
 
 Napi::Value ConvForwardEntry(const Napi::CallbackInfo& info) {
   ConvForwardArgs a = ConvForwardArgs::From(info);
-  ConvForward(a.x, a.w, a.b, a.y, a.g, a.act, a.alpha, a.prepared);
+  ConvForward(a.x, a.w, a.b, a.y, a.g, a.act, a.alpha, a.prepared, a.yBf16);
   return info.Env().Undefined();
 }
 
@@ -258,21 +275,25 @@ Napi::Value ConvBackwardWeightsEntry(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// convBackward(x, w, dy, dx|null, dw|null, db|null, ...geom); db only with dw
+// convBackward(x, w, dy, dx|null, dw|null, db|null, ...geom, dyBf16); db only with dw; dy packed bf16
+// when dyBf16
 struct ConvBackwardArgs {
-  const float *x, *w, *dy;
+  const float *x, *w;
+  const void* dy;
   float *dx, *dw, *db;
   ConvGeom g;
+  bool dyBf16;
   static ConvBackwardArgs From(const Napi::CallbackInfo& info) {
     ArgReader r(info, "convBackward");
     F32Arg x = r.F32("x"), w = r.F32("w"), dy = r.F32("dy");
     F32Arg dx = r.F32Opt("dx"), dw = r.F32Opt("dw"), db = r.F32Opt("db");
     ConvBackwardArgs a;
     a.g = ConvGeom::Read(r);
+    a.dyBf16 = r.Flag("dyBf16");
     r.End();
     a.x = x.Need(a.g.xSize());
     a.w = w.Need(a.g.wSize());
-    a.dy = dy.Need(a.g.ySize());
+    a.dy = dy.NeedAs(a.dyBf16, a.g.ySize());
     a.dx = dx.NeedIfPresent(a.g.xSize());
     a.dw = dw.NeedIfPresent(a.g.wSize());
     a.db = db.NeedIfPresent(a.g.oc);
@@ -283,7 +304,7 @@ struct ConvBackwardArgs {
 
 Napi::Value ConvBackwardEntry(const Napi::CallbackInfo& info) {
   ConvBackwardArgs a = ConvBackwardArgs::From(info);
-  ConvBackward(a.x, a.w, a.dy, a.dx, a.dw, a.db, a.g);
+  ConvBackward(a.x, a.w, a.dy, a.dx, a.dw, a.db, a.g, a.dyBf16);
   return info.Env().Undefined();
 }
 

@@ -5,7 +5,9 @@
 // common.h) at the time it is first needed; the precision is part of every cache key. In bf16 the
 // convolution reads bf16 source, weights and output gradient (reordered from the engine's fp32 on
 // the way in) and writes fp32 (oneDNN accumulates in fp32), so
-// everything outside the convolution stays fp32. A shape that has no bf16 kernel (only oneDNN's
+// everything outside the convolution stays fp32 — except where a call asks for packed bf16 (conv +
+// BN in training, ops/batchnorm.ts): the forward then writes its output in bf16 and the backward
+// reads its output gradient in bf16, skipping a conversion and half the bytes of that tensor. A shape that has no bf16 kernel (only oneDNN's
 // reference one) keeps its fp32 primitive.
 #pragma once
 #include <omp.h>
@@ -77,7 +79,7 @@ struct Operand {
   // Points user at p and prim at scratch slot `slot`, which already holds p's copy (no conversion).
   memory Reuse(const float* p, int slot);
   // Points user at p; the primitive writes prim (a scratch slot when a copy is needed).
-  memory Out(float* p, int slot);
+  memory Out(void* p, int slot);
   // After the primitive ran: prim -> user when they differ.
   void Finish();
 };
@@ -133,10 +135,12 @@ struct BwdWEntry {
 // with the batch split into one share per thread, each chunk of a share a single-threaded primitive
 // (conv_bwdw_split.cc); false when not used (fp32, one thread and one chunk, a small batch, no bf16
 // kernel, or dx asked where the chunks cannot make it), and the caller runs the ordinary primitives.
-bool ConvBackwardSplit(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
-                       const ConvGeom& g);
+// dyBf16: dy is packed bf16 (read in place, no conversion).
+bool ConvBackwardSplit(const float* x, const float* w, const void* dy, float* dx, float* dw, float* db,
+                       const ConvGeom& g, bool dyBf16 = false);
 
-FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha);
+// yBf16: the forward writes packed bf16 (the kernel's own output where it has a bf16 kernel).
+FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16 = false);
 BwdDataEntry& GetBwdData(const ConvGeom& g);
 BwdWEntry& GetBwdW(const ConvGeom& g, bool bias);
 

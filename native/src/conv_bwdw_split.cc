@@ -2,7 +2,8 @@
 // one or more chunks (conv.h's ChunkBytes) by single-threaded oneDNN primitives with their own
 // scratchpads, the chunks' weight gradients summed in a fixed order (deterministic for a given thread
 // count). When the data gradient is asked for too, each chunk's bf16 copy of dy feeds both kernels: dy
-// is converted once instead of twice, and each chunk's dx is its own (no sum).
+// is converted once instead of twice, and each chunk's dx is its own (no sum). A dy already in packed
+// bf16 (conv + BN in training) is read in place: no conversion at all.
 //
 // Why: oneDNN 2.6's jit_bf16 weight-gradient kernel synchronises its threads many times per call
 // (spin barriers around its transposed copies of src and diff_dst). On a machine where another
@@ -160,8 +161,8 @@ std::vector<stream>& ThreadStreams(int n) {
 
 }  // namespace
 
-bool ConvBackwardSplit(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
-                       const ConvGeom& g) {
+bool ConvBackwardSplit(const float* x, const float* w, const void* dy, float* dx, float* dw, float* db,
+                       const ConvGeom& g, bool dyBf16) {
   if (ComputePrecision() != PREC_BF16) return false;
   int nthr = std::min(omp_get_max_threads(), MAX_SPLIT);
   if (g.n < nthr) return false;
@@ -191,7 +192,7 @@ bool ConvBackwardSplit(const float* x, const float* w, const float* dy, float* d
       dwBytes = std::max(dwBytes, c.pd.diff_weights_desc().get_size());
       padBytes = std::max(padBytes, c.pd.scratchpad_desc().get_size());
       if (dx) padBytes = std::max(padBytes, c.dpd.scratchpad_desc().get_size());
-      xyBytes = std::max<size_t>(xyBytes, c.rows * (xImg + yImg) * bf + 64);
+      xyBytes = std::max<size_t>(xyBytes, c.rows * (xImg + (dyBf16 ? 0 : yImg)) * bf + 64);
     }
     Buffers& b = buf[t];
     b.dwPrim = static_cast<char*>(Scratch(slot, dwBytes));
@@ -216,10 +217,14 @@ bool ConvBackwardSplit(const float* x, const float* w, const float* dy, float* d
         float* dwTo = first ? dwOut : b.more;
         c.xUser.set_data_handle(const_cast<float*>(x + c.start * xImg));
         c.xBf.set_data_handle(b.xy);
-        c.dyUser.set_data_handle(const_cast<float*>(dy + c.start * yImg));
-        c.dyBf.set_data_handle(b.xy + (c.rows * xImg * bf + 63) / 64 * 64);
         c.xConv.execute(st, c.xUser, c.xBf);
-        c.dyConv.execute(st, c.dyUser, c.dyBf);
+        if (dyBf16) {
+          c.dyBf.set_data_handle(const_cast<uint16_t*>(static_cast<const uint16_t*>(dy) + c.start * yImg));
+        } else {
+          c.dyUser.set_data_handle(const_cast<float*>(static_cast<const float*>(dy) + c.start * yImg));
+          c.dyBf.set_data_handle(b.xy + (c.rows * xImg * bf + 63) / 64 * 64);
+          c.dyConv.execute(st, c.dyUser, c.dyBf);
+        }
         c.pad.set_data_handle(b.pad);
         if (dx) {
           c.dxUser.set_data_handle(dx + c.start * xImg);

@@ -27,13 +27,14 @@ algorithm ActAlg(int act) {
   }
 }
 
-convolution_forward::desc FwdDesc(const ConvGeom& g, bool bias, bool bf16) {
+convolution_forward::desc FwdDesc(const ConvGeom& g, bool bias, bool bf16, bool yBf16 = false) {
   auto wd = g.wAny(bf16 ? dt::bf16 : dt::f32);
+  auto yd = g.dstIn(bf16 && yBf16);
   if (bias)
     return convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, g.srcIn(bf16), wd,
-                                     g.bias(), g.dst(), g.strides(), g.padL(), g.padR());
-  return convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, g.srcIn(bf16), wd,
-                                   g.dst(), g.strides(), g.padL(), g.padR());
+                                     g.bias(), yd, g.strides(), g.padL(), g.padR());
+  return convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, g.srcIn(bf16), wd, yd,
+                                   g.strides(), g.padL(), g.padR());
 }
 
 // The primitive descriptor make(true) (bf16) where bf16 is asked for and oneDNN has an optimised
@@ -115,7 +116,7 @@ memory Operand::Reuse(const float* p, int slot) {
   return prim;
 }
 
-memory Operand::Out(float* p, int slot) {
+memory Operand::Out(void* p, int slot) {
   user.set_data_handle(p);
   if (reorderIt) prim.set_data_handle(Scratch(slot, prim.get_desc().get_size()));
   return prim;
@@ -125,8 +126,8 @@ void Operand::Finish() {
   if (reorderIt) conv.execute(cpuStream(), prim, user);
 }
 
-FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha) {
-  std::string k = g.key("fwd", act * 2 + (bias ? 1 : 0), alpha);
+FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16) {
+  std::string k = g.key(yBf16 ? "fwd-y16" : "fwd", act * 2 + (bias ? 1 : 0), alpha);
   auto it = fwdCache.find(k);
   if (it != fwdCache.end()) return *it->second;
   auto& eng = cpuEngine();
@@ -138,12 +139,12 @@ FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha) {
   }
   auto e = std::make_unique<FwdEntry>();
   e->bf16 = Choose(e->pd, [&](bool bf16) {
-    return convolution_forward::primitive_desc(FwdDesc(g, bias, bf16), attr, eng);
+    return convolution_forward::primitive_desc(FwdDesc(g, bias, bf16, yBf16), attr, eng);
   });
   e->prim = convolution_forward(e->pd);
   e->src.Init(g.src(), e->pd.src_desc(), false);
   e->w.Init(g.wUser(), e->pd.weights_desc(), false);
-  e->dst.Init(g.dst(), e->pd.dst_desc(), true);
+  e->dst.Init(g.dstIn(yBf16), e->pd.dst_desc(), true);
   if (bias) e->bias = memory(g.bias(), eng, nullptr);
   e->wPrepared = memory(e->pd.weights_desc(), eng, nullptr);
   return *(fwdCache[k] = std::move(e));

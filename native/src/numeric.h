@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "common.h"
@@ -32,6 +33,27 @@ inline float FastExp(float x) {
   u.i = (static_cast<int32_t>(n) + 127) << 23;
   return p * u.f;
 }
+
+// bf16 <-> fp32 for the hand-written kernels that read or write packed bf16 (batchnorm.cc): round to
+// nearest even, as oneDNN's reorders do, so a value stored here and by a oneDNN kernel agree.
+inline uint16_t ToBf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // NaN stays NaN
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+inline float FromBf16(uint16_t h) {
+  uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+// Element i of a kernel operand held as fp32 or as packed bf16 (one kernel template serves both).
+inline float Load(const float* p, int64_t i) { return p[i]; }
+inline float Load(const uint16_t* p, int64_t i) { return FromBf16(p[i]); }
+inline void Store(float* p, int64_t i, float v) { p[i] = v; }
+inline void Store(uint16_t* p, int64_t i, float v) { p[i] = ToBf16(v); }
 
 inline float ActApply(int act, float z, float alpha) {
   switch (act) {

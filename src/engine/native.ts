@@ -61,13 +61,14 @@ export interface NativeAddon {
   /** Bytes allocated by alloc and not yet freed. */
   liveBytes(): number;
 
-  // conv.cc: convolution
+  // conv.cc: convolution. A buffer marked bf16 holds packed bf16 (two per float, ceil(n / 2) floats):
+  // conv + BN in training keeps the conv's output and its gradient so (ops/batchnorm.ts).
   convForward(
     x: F,
     w: F,
     b: Fopt,
     y: F,
-    ...geomAndMore: [...ConvGeomArgs, act: ActCode, alpha: number, wPrepared: boolean]
+    ...geomAndMore: [...ConvGeomArgs, act: ActCode, alpha: number, wPrepared: boolean, yBf16: boolean]
   ): void;
   /** Floats needed for this conv's weights in the kernel's own (blocked) layout. */
   convPreparedSize(hasBias: boolean, ...geomAndMore: [...ConvGeomArgs, act: ActCode, alpha: number]): number;
@@ -81,7 +82,15 @@ export interface NativeAddon {
   convBackwardData(dy: F, w: F, dx: F, ...geom: ConvGeomArgs): void;
   convBackwardWeights(x: F, dy: F, dw: F, db: Fopt, ...geom: ConvGeomArgs): void;
   /** Both gradients in one call (each only where its buffer is given; db only with dw): dy converted once in bf16. */
-  convBackward(x: F, w: F, dy: F, dx: Fopt, dw: Fopt, db: Fopt, ...geom: ConvGeomArgs): void;
+  convBackward(
+    x: F,
+    w: F,
+    dy: F,
+    dx: Fopt,
+    dw: Fopt,
+    db: Fopt,
+    ...geomAndMore: [...ConvGeomArgs, dyBf16: boolean]
+  ): void;
   /**
    * bf16 training convolutions run over the batch in chunks whose bf16 copies fit in this many bytes
    * (default 4 MiB; 0 = the whole batch). Returns the previous value. For tests and benchmarks.
@@ -111,6 +120,8 @@ export interface NativeAddon {
     momentum: number,
     act: ActCode,
     alpha: number,
+    /** x is packed bf16 */
+    xBf16: boolean,
   ): void;
   bnBackward(
     x: F,
@@ -127,6 +138,8 @@ export interface NativeAddon {
     act: ActCode,
     alpha: number,
     training: boolean,
+    /** x and dx are packed bf16 */
+    xBf16: boolean,
   ): void;
 
   // pool_resize.cc: 2x2 max-pool, 2x upsample + skip concat

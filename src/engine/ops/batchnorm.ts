@@ -1,7 +1,14 @@
 // Batch norm fused with its activation (native/src/batchnorm.cc), on its own or after a convolution
 // (convBnAct, the U-Net block), and BN folded into the conv weights for inference.
+//
+// In bf16 training convBnAct keeps the tensor between its conv and its BN — z and its gradient dz,
+// which no other op sees — in packed bf16 (two values per float of a Tensor of ceil(n / 2)): the conv
+// writes z in bf16, BN reads it, BN's backward writes dz in bf16 and the conv's backward reads it in
+// place. That is the conversion the conv's backward made anyway (its kernels read bf16 dy), half the
+// bytes of z kept from forward to backward, and half of BN's traffic over z. Statistics stay fp32.
 import { ActCode, native } from "../native.js";
-import { Tensor, record, isGradEnabled } from "../tensor.js";
+import { getPrecision } from "../precision.js";
+import { Tensor, record, isGradEnabled, type Shape } from "../tensor.js";
 import { ACT, channels, check, fmt, type Activation } from "./check.js";
 import {
   conv2d,
@@ -45,17 +52,27 @@ function bnCheck(op: string, x: Tensor, bn: BatchNormState): number {
   return c;
 }
 
-/** BN (+ activation) forward over `rows` x `c` values; returns y and the batch statistics backward needs. */
+/** Storage for `count` packed bf16 values (see the top of this file). */
+function packedBf16(count: number): Tensor {
+  return new Tensor([Math.ceil(count / 2)]);
+}
+
+/**
+ * BN (+ activation) forward over `rows` x `c` values of x (packed bf16 when `xBf16`); returns y,
+ * of `shape`, and the batch statistics backward needs.
+ */
 function bnForwardRaw(
   x: Tensor,
+  shape: Shape,
   bn: BatchNormState,
   rows: number,
   c: number,
   training: boolean,
   act: ActCode,
   alpha: number,
+  xBf16 = false,
 ): { y: Tensor; mean: Tensor; inv: Tensor } {
-  const y = new Tensor(x.shape);
+  const y = new Tensor(shape);
   const mean = new Tensor([c]);
   const inv = new Tensor([c]);
   native.bnForward(
@@ -74,6 +91,7 @@ function bnForwardRaw(
     bn.momentum ?? 0.1,
     act,
     alpha,
+    xBf16,
   );
   if (training) {
     bn.runningMean.version++;
@@ -82,7 +100,7 @@ function bnForwardRaw(
   return { y, mean, inv };
 }
 
-/** BN (+ activation) backward: fills dx when given, returns dgamma and dbeta. */
+/** BN (+ activation) backward: fills dx when given, returns dgamma and dbeta. x and dx packed bf16 when `xBf16`. */
 function bnBackwardRaw(
   x: Tensor,
   fwd: { y: Tensor; mean: Tensor; inv: Tensor },
@@ -94,6 +112,7 @@ function bnBackwardRaw(
   training: boolean,
   act: ActCode,
   alpha: number,
+  xBf16 = false,
 ): [Tensor, Tensor] {
   const dgamma = new Tensor([c]);
   const dbeta = new Tensor([c]);
@@ -112,6 +131,7 @@ function bnBackwardRaw(
     act,
     alpha,
     training,
+    xBf16,
   );
   return [dgamma, dbeta];
 }
@@ -127,7 +147,7 @@ export function batchNorm(x: Tensor, bn: BatchNormState, opts: BatchNormOptions)
   if (opts.training) check(rows > 1, "batchNorm", "training needs more than one value per channel");
   const act = ACT[opts.act ?? "none"];
   const alpha = opts.alpha ?? 1;
-  const fwd = bnForwardRaw(x, bn, rows, c, opts.training, act, alpha);
+  const fwd = bnForwardRaw(x, x.shape, bn, rows, c, opts.training, act, alpha);
   return record([x, bn.gamma, bn.beta], fwd.y, (dy, needs) => {
     const dx = needs[0] ? new Tensor(x.shape) : null;
     const [dgamma, dbeta] = bnBackwardRaw(x, fwd, dy, bn, dx, rows, c, opts.training, act, alpha);
@@ -197,18 +217,20 @@ export function convBnAct(
     }
     return batchNorm(conv2d(x, w, b, opts), bn, opts);
   }
-  const z = new Tensor([g.n, g.oh, g.ow, g.oc]);
-  native.convForward(x.data, w.data, b ? b.data : null, z.data, ...geomArgs(g), ActCode.None, 1, false);
+  const zShape = [g.n, g.oh, g.ow, g.oc];
   const rows = g.n * g.oh * g.ow;
   check(rows > 1, "convBnAct", "training needs more than one value per channel");
-  const fwd = bnForwardRaw(z, bn, rows, g.oc, true, act, alpha);
+  const bf16 = getPrecision() === "bf16";
+  const z = bf16 ? packedBf16(rows * g.oc) : new Tensor(zShape);
+  native.convForward(x.data, w.data, b ? b.data : null, z.data, ...geomArgs(g), ActCode.None, 1, false, bf16);
+  const fwd = bnForwardRaw(z, zShape, bn, rows, g.oc, true, act, alpha, bf16);
   const { y, mean, inv } = fwd;
   if (!needsGrad) z.dispose();
   const inputs = b ? [x, w, bn.gamma, bn.beta, b] : [x, w, bn.gamma, bn.beta];
   return record(inputs, y, (dy, needs) => {
-    const dz = new Tensor(z.shape);
-    const [dgamma, dbeta] = bnBackwardRaw(z, fwd, dy, bn, dz, rows, g.oc, true, act, alpha);
-    const [dx, dw, db] = convBackward(x, w, b, g, dz, needs[0], needs[1], needs[4] ?? false);
+    const dz = bf16 ? packedBf16(rows * g.oc) : new Tensor(zShape);
+    const [dgamma, dbeta] = bnBackwardRaw(z, fwd, dy, bn, dz, rows, g.oc, true, act, alpha, bf16);
+    const [dx, dw, db] = convBackward(x, w, b, g, dz, needs[0], needs[1], needs[4] ?? false, bf16);
     // z, mean and inv are internal to this op (the caller never sees them): free them now.
     dz.dispose();
     z.dispose();

@@ -46,7 +46,7 @@ export function geomArgs(g: ConvGeom): ConvGeomArgs {
   return [g.n, g.h, g.w, g.c, g.oc, g.kh, g.kw, g.s, g.p, g.oh, g.ow];
 }
 
-/** Gradients of a convolution given dL/dy. */
+/** Gradients of a convolution given dL/dy (packed bf16 when `dyBf16`, see ops/batchnorm.ts). */
 export function convBackward(
   x: Tensor,
   w: Tensor,
@@ -56,6 +56,7 @@ export function convBackward(
   needX: boolean,
   needW: boolean,
   needB: boolean,
+  dyBf16 = false,
 ): [Tensor | null, Tensor | null, Tensor | null] {
   const dx = needX ? new Tensor(x.shape) : null;
   const dw = needW || needB ? new Tensor(w.shape) : null;
@@ -69,6 +70,7 @@ export function convBackward(
       dw?.data ?? null,
       db?.data ?? null,
       ...geomArgs(g),
+      dyBf16,
     );
   return [dx, dw, db];
 }
@@ -77,7 +79,17 @@ export function convBackward(
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: ConvOptions = {}): Tensor {
   const g = convGeom("conv2d", x, w, b, opts);
   const y = new Tensor([g.n, g.oh, g.ow, g.oc]);
-  native.convForward(x.data, w.data, b ? b.data : null, y.data, ...geomArgs(g), ActCode.None, 1, false);
+  native.convForward(
+    x.data,
+    w.data,
+    b ? b.data : null,
+    y.data,
+    ...geomArgs(g),
+    ActCode.None,
+    1,
+    false,
+    false,
+  );
   const inputs = b ? [x, w, b] : [x, w];
   return record(inputs, y, (dy, needs) => {
     const [dx, dw, db] = convBackward(x, w, b, g, dy, needs[0], needs[1], needs[2] ?? false);
@@ -131,7 +143,7 @@ export function conv2dActInference(
   const alpha = opts.alpha ?? 1;
   const pw = preparedWeights(w, b !== null, g, act, alpha);
   const y = new Tensor([g.n, g.oh, g.ow, g.oc]);
-  native.convForward(x.data, pw.data, b ? b.data : null, y.data, ...geomArgs(g), act, alpha, true);
+  native.convForward(x.data, pw.data, b ? b.data : null, y.data, ...geomArgs(g), act, alpha, true, false);
   return y;
 }
 
