@@ -27,8 +27,11 @@ export interface BenchRow {
   gflops: number;
   /** Of the measured peak of this row's precision. */
   pctPeak: number;
-  /** Peak RSS of a fresh process running only this row's work (training, or inference at this batch). */
-  peakRssMiB: number;
+  /**
+   * Peak RSS of a fresh process running only this row's work (training, or inference at this batch);
+   * null for the reference preset's row (timed only).
+   */
+  peakRssMiB: number | null;
   onnxruntimeMsPerImage: number | null;
   /** onnxruntime time / ours (> 1: we are faster). */
   speedupVsOnnxruntime: number | null;
@@ -110,18 +113,26 @@ function timeWithConvs(reps: number, fn: () => void): { ms: number; convMs: numb
   return best;
 }
 
-/** Best-case GFLOP/s of one large 3x3 convolution (the practical peak of this machine), in the current precision. */
+/**
+ * Best-case GFLOP/s of one large 3x3 convolution (the practical peak of this machine), in the current
+ * precision, its input and output stored as training stores activations (bf16: packed, no conversion).
+ */
 export function measurePeakGflops(): number {
   const [n, h, w, c, oc] = [32, 16, 20, 256, 256];
-  const x = E.full([n, h, w, c], 0.01);
+  const dtype = E.getPrecision() === "bf16" ? "bf16" : "f32";
+  const x = new E.Tensor([n, h, w, c], { dtype });
+  if (dtype === "bf16")
+    new Uint16Array(x.raw.buffer, x.raw.byteOffset, x.size).fill(0x3c24); // 0.01
+  else x.data.fill(0.01);
   const wt = E.full([3, 3, c, oc], 0.01);
-  const y = new E.Tensor([n, h, w, oc]);
+  const y = new E.Tensor([n, h, w, oc], { dtype });
+  const bf16 = dtype === "bf16";
   const run = () =>
     native.convForward(
-      x.data,
+      x.raw,
       wt.data,
       null,
-      y.data,
+      y.raw,
       n,
       h,
       w,
@@ -136,7 +147,8 @@ export function measurePeakGflops(): number {
       ActCode.None,
       1,
       false,
-      false,
+      bf16,
+      bf16,
     );
   run();
   const ms = timeIt(8, run);
@@ -232,6 +244,38 @@ interface Pass {
   rows: BenchRow[];
 }
 
+const TRAIN_ROW = "train (fwd+bwd+Adam)";
+const REFERENCE_ROW = "train, reference preset (160x160, 5x5, SGD)";
+
+/** Forward convs and both gradients (about twice the forward; the first layer has no data gradient). */
+function trainFlopsPerImage(net: UNet): number {
+  const m = net.config;
+  const fwd = unetFlopsPerImage(m.filters, m.inputHeight, m.inputWidth, 1, m.kernel);
+  return 3 * fwd - 2 * m.inputHeight * m.inputWidth * m.filters[0] * m.kernel * m.kernel;
+}
+
+/**
+ * One training step of `net` at `batch` (Dice + 0.5 presence BCE, the optimizer's step) on frames
+ * tiled from `pixels`, a third of them without a nerve.
+ */
+function trainingStep(net: UNet, opt: E.Optimizer, batch: number, pixels: Float32Array): () => void {
+  const { inputHeight: h, inputWidth: w } = net.config;
+  const img = Float32Array.from({ length: batch * h * w }, (_, i) => pixels[i % pixels.length]);
+  const mask = Float32Array.from(img, (v) => (v > 0.7 ? 1 : 0));
+  const has = Float32Array.from({ length: batch }, (_, i) => (i % 3 === 0 ? 0 : 1));
+  return () =>
+    E.tidy(() => {
+      const out = net.forward(E.fromArray([batch, h, w, 1], img));
+      const loss = E.add(
+        E.diceLoss(out.mask, E.fromArray(out.mask.shape, mask)),
+        E.bceLoss(out.presence!, E.fromArray([batch, 1], has)),
+      );
+      opt.zeroGrad();
+      loss.backward();
+      opt.step();
+    });
+}
+
 /**
  * One precision: its peak, batch-32 training and batch-1/32 inference on a fresh net with the same
  * weights (seed 1); returns the net in eval mode with its inference rows.
@@ -240,7 +284,13 @@ function runPass(p: Pass): { net: UNet; inferRows: [number, BenchRow][] } {
   E.setPrecision(p.precision);
   const net = benchNet(new E.Rng(1));
   const fwdFlops = unetFlopsPerImage(UNET_FILTERS, UNET_H, UNET_W);
-  const row = (name: string, batch: number, t: ReturnType<typeof timeWithConvs>, flops: number): BenchRow => {
+  const row = (
+    name: string,
+    batch: number,
+    t: ReturnType<typeof timeWithConvs>,
+    flops: number,
+    rss = true,
+  ): BenchRow => {
     const gflops = (flops * batch) / (t.ms * 1e6);
     const r: BenchRow = {
       name,
@@ -250,12 +300,9 @@ function runPass(p: Pass): { net: UNet; inferRows: [number, BenchRow][] } {
       convMsPerImage: t.convMs / batch,
       gflops,
       pctPeak: (100 * gflops) / p.peak,
-      peakRssMiB: childPeakRssMiB(
-        name.startsWith("train") ? "train" : "infer",
-        p.precision,
-        batch,
-        E.getThreads(),
-      ),
+      peakRssMiB: rss
+        ? childPeakRssMiB(name.startsWith("train") ? "train" : "infer", p.precision, batch, E.getThreads())
+        : null,
       onnxruntimeMsPerImage: null,
       speedupVsOnnxruntime: null,
     };
@@ -265,36 +312,32 @@ function runPass(p: Pass): { net: UNet; inferRows: [number, BenchRow][] } {
 
   // Training: forward + backward + Adam at batch 32.
   const B = 32;
-  const img = p.img;
-  const mask = Float32Array.from(img, (v) => (v > 0.7 ? 1 : 0));
-  const has = Float32Array.from({ length: B }, (_, i) => (i % 3 === 0 ? 0 : 1));
   const opt = new E.Adam(net.parameters(), { lr: 1e-4 });
-  const step = () =>
-    E.tidy(() => {
-      const x = E.fromArray([B, UNET_H, UNET_W, 1], img);
-      const out = net.forward(x);
-      const loss = E.add(
-        E.diceLoss(out.mask, E.fromArray(out.mask.shape, mask)),
-        E.bceLoss(out.presence!, E.fromArray([B, 1], has)),
-      );
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-    });
+  const step = trainingStep(net, opt, B, p.img);
   p.log(`${p.precision}: training batch 32...`);
   step();
   step();
-  // Backward convs (data + weights) cost about twice the forward; the first layer has no data gradient.
-  const trainFlops = 3 * fwdFlops - 2 * UNET_H * UNET_W * 1 * UNET_FILTERS[0] * 9;
-  row("train (fwd+bwd+Adam)", B, timeWithConvs(p.trainSteps, step), trainFlops);
+  row(TRAIN_ROW, B, timeWithConvs(p.trainSteps, step), trainFlopsPerImage(net));
   opt.dispose();
+
+  // The reference preset (160x160, 5x5, SGD + Nesterov, batch 32): about 14x the work per image,
+  // so two timed steps; its img/s is what a user of that recipe waits on.
+  p.log(`${p.precision}: reference preset training batch 32...`);
+  const refNet = new UNet(PRESETS.reference.model, { mean: 0, std: 1 }, new E.Rng(1));
+  const rt = PRESETS.reference.train;
+  const sgd = new E.SGD(refNet.parameters(), { lr: 1e-3, momentum: rt.momentum, nesterov: rt.nesterov });
+  const refStep = trainingStep(refNet, sgd, rt.batch, p.img);
+  refStep();
+  row(REFERENCE_ROW, rt.batch, timeWithConvs(2, refStep), trainFlopsPerImage(refNet), false);
+  sgd.dispose();
+  refNet.dispose();
 
   // Inference: eval mode (BN folded, ELU as a post-op), batch 1 and 32.
   net.eval();
   const inferRows: [number, BenchRow][] = [];
   for (const b of [1, 32]) {
     p.log(`${p.precision}: inference batch ${b}...`);
-    const x = E.fromArray([b, UNET_H, UNET_W, 1], img.subarray(0, b * UNET_H * UNET_W));
+    const x = E.fromArray([b, UNET_H, UNET_W, 1], p.img.subarray(0, b * UNET_H * UNET_W));
     const run = () => E.tidy(() => E.noGrad(() => void net.forward(x)));
     run();
     run();
@@ -408,12 +451,13 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
 /** bf16 against fp32 from the same run: ms/img ratios and training peak RSS. */
 function bf16Summary(r: BenchResult): string[] {
   const find = (pr: E.Precision, name: string, batch: number) =>
-    r.rows.find((x) => x.precision === pr && x.name.startsWith(name) && x.batch === batch);
+    r.rows.find((x) => x.precision === pr && x.name === name && x.batch === batch);
   if (r.bf16Skipped) return ["", `bf16 not benchmarked: ${r.bf16Skipped}`];
   const pairs: [string, string, number][] = [
-    ["train batch 32", "train", 32],
-    ["inference batch 1", "infer", 1],
-    ["inference batch 32", "infer", 32],
+    ["train batch 32", TRAIN_ROW, 32],
+    ["inference batch 1", "inference", 1],
+    ["inference batch 32", "inference", 32],
+    ["reference preset training", REFERENCE_ROW, 32],
   ];
   const parts: string[] = [];
   for (const [label, name, batch] of pairs) {
@@ -421,16 +465,23 @@ function bf16Summary(r: BenchResult): string[] {
     const b = find("bf16", name, batch);
     if (a && b) parts.push(`${label} ${(b.msPerImage / a.msPerImage).toFixed(2)}x`);
   }
-  const ta = find("fp32", "train", 32);
-  const tb = find("bf16", "train", 32);
+  const ta = find("fp32", TRAIN_ROW, 32);
+  const tb = find("bf16", TRAIN_ROW, 32);
+  const ra = find("fp32", REFERENCE_ROW, 32);
+  const rb = find("bf16", REFERENCE_ROW, 32);
   const peaks = Object.entries(r.peakGflopsByPrecision)
     .map(([k, v]) => `${k} ${v.toFixed(0)}`)
     .join(", ");
   const lines = ["", `measured peaks (GFLOP/s): ${peaks}`];
   if (parts.length) lines.push(`bf16 / fp32 ms per image (same run): ${parts.join(", ")}`);
-  if (ta && tb)
+  if (ta?.peakRssMiB && tb?.peakRssMiB)
     lines.push(
       `training peak RSS: fp32 ${ta.peakRssMiB.toFixed(0)} MiB, bf16 ${tb.peakRssMiB.toFixed(0)} MiB`,
+    );
+  if (ra && rb)
+    lines.push(
+      `reference preset training (batch 32): fp32 ${(1000 / ra.msPerImage).toFixed(2)} img/s, ` +
+        `bf16 ${(1000 / rb.msPerImage).toFixed(2)} img/s`,
     );
   return lines;
 }
@@ -448,7 +499,7 @@ export function formatBench(r: BenchResult): string {
     lines.push(
       `| ${x.name} | ${x.precision} | ${x.batch} | ${x.msPerImage.toFixed(2)} | ${x.convMsPerImage.toFixed(2)} | ` +
         `${x.gflops.toFixed(1)} | ${x.pctPeak.toFixed(0)}% | ` +
-        `${x.peakRssMiB.toFixed(0)} | ${x.onnxruntimeMsPerImage?.toFixed(2) ?? "-"} | ` +
+        `${x.peakRssMiB?.toFixed(0) ?? "-"} | ${x.onnxruntimeMsPerImage?.toFixed(2) ?? "-"} | ` +
         `${x.speedupVsOnnxruntime ? `${x.speedupVsOnnxruntime.toFixed(2)}x` : "-"} |`,
     );
   lines.push(...bf16Summary(r));
@@ -459,13 +510,13 @@ export function formatBench(r: BenchResult): string {
     );
   if (r.onnxruntimeError) lines.push("", `onnxruntime-node unavailable: ${r.onnxruntimeError}`);
   const ms = (name: string, batch: number) =>
-    r.rows.find((x) => x.precision === "fp32" && x.name.startsWith(name) && x.batch === batch)?.msPerImage;
+    r.rows.find((x) => x.precision === "fp32" && x.name === name && x.batch === batch)?.msPerImage;
   lines.push(
     "",
     ...formatPytorch(r.pytorch, {
-      train32: ms("train", 32),
-      infer1: ms("infer", 1),
-      infer32: ms("infer", 32),
+      train32: ms(TRAIN_ROW, 32),
+      infer1: ms("inference", 1),
+      infer32: ms("inference", 32),
     }),
   );
   return lines.join("\n");

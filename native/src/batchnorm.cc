@@ -2,9 +2,10 @@
 // the activation that follows it: forward and backward side by side. OpenMP loops; the per-channel
 // sums are deterministic for a fixed thread count (ChannelSums).
 //
-// x (and dx) are fp32 or packed bf16 (the `bf16` flag of the entry points): in bf16 training the
-// convolution before BN writes its output in bf16 (conv.cc) and takes its gradient in bf16, so this
-// pass reads and writes half the bytes there. The statistics and all arithmetic stay fp32.
+// x (and dx) and y are each fp32 or packed bf16 (the flags of the entry points): in bf16 training the
+// convolution before BN writes its output in bf16 and takes its gradient in bf16 (conv.cc), and BN's
+// output is a bf16 activation, so this pass reads and writes half the bytes there. The statistics and
+// all arithmetic stay fp32.
 #include <omp.h>
 
 #include <cmath>
@@ -18,8 +19,8 @@ namespace {
 // y = act(gamma * (x - mean) * invstd + beta). Training: batch statistics, saved for backward, and
 // the running averages updated (biased variance to normalise, unbiased into runVar); eval: the
 // running statistics, copied into saveMean/saveInvstd.
-template <class XT>
-void BatchNormForward(const XT* x, const float* gamma, const float* beta, float* y, float* sMean, float* sInv,
+template <class XT, class YT>
+void BatchNormForward(const XT* x, const float* gamma, const float* beta, YT* y, float* sMean, float* sInv,
                       float* rMean, float* rVar, int64_t rows, int64_t C, double eps, bool training, double momentum,
                       int act, float alpha) {
   if (training) {
@@ -58,24 +59,24 @@ void BatchNormForward(const XT* x, const float* gamma, const float* beta, float*
 #pragma omp parallel for schedule(static) if (rows * C > 262144)
   for (int64_t r = 0; r < rows; r++) {
     const XT* xr = x + r * C;
-    float* yr = y + r * C;
+    YT* yr = y + r * C;
     switch (act) {
       case ACT_ELU:
 #pragma omp simd
         for (int64_t c = 0; c < C; c++) {
           float z = Load(xr, c) * sc[c] + sh[c];
-          yr[c] = z > 0.f ? z : alpha * (FastExp(z) - 1.f);
+          Store(yr, c, z > 0.f ? z : alpha * (FastExp(z) - 1.f));
         }
         break;
       case ACT_RELU:
 #pragma omp simd
         for (int64_t c = 0; c < C; c++) {
           float z = Load(xr, c) * sc[c] + sh[c];
-          yr[c] = z > 0.f ? z : 0.f;
+          Store(yr, c, z > 0.f ? z : 0.f);
         }
         break;
       default:
-        for (int64_t c = 0; c < C; c++) yr[c] = ActApply(act, Load(xr, c) * sc[c] + sh[c], alpha);
+        for (int64_t c = 0; c < C; c++) Store(yr, c, ActApply(act, Load(xr, c) * sc[c] + sh[c], alpha));
     }
   }
 }
@@ -83,8 +84,8 @@ void BatchNormForward(const XT* x, const float* gamma, const float* beta, float*
 // From dy = dL/dy (through the activation, whose gradient comes from y; y may be null when act is
 // none): dgamma, dbeta and, when dx is given, dx. Training differentiates through the batch
 // statistics; eval through fixed running statistics.
-template <class XT>
-void BatchNormBackward(const XT* x, const float* y, const float* dy, const float* gamma, const float* mean,
+template <class XT, class YT>
+void BatchNormBackward(const XT* x, const YT* y, const float* dy, const float* gamma, const float* mean,
                        const float* inv, XT* dx, float* dgamma, float* dbeta, int64_t rows, int64_t C, int act,
                        float alpha, bool training) {
   std::vector<double> sdz(C), sdzx(C);
@@ -93,18 +94,19 @@ void BatchNormBackward(const XT* x, const float* y, const float* dy, const float
     const float* dyr = dy + r * C;
     if (act == ACT_ELU) {
       // Locals, not lambda captures, so the compiler can vectorise.
-      const float* yr = y + r * C;
+      const YT* yr = y + r * C;
       const float* mn = mean;
       const float al = alpha;
 #pragma omp simd
       for (int64_t c = 0; c < C; c++) {
-        float dz = dyr[c] * (yr[c] > 0.f ? 1.f : yr[c] + al);
+        const float yv = Load(yr, c);
+        float dz = dyr[c] * (yv > 0.f ? 1.f : yv + al);
         a0[c] += dz;
         a1[c] += dz * (Load(xr, c) - mn[c]);
       }
     } else {
       for (int64_t c = 0; c < C; c++) {
-        float dz = dyr[c] * (y ? ActGradFromY(act, y[r * C + c], alpha) : 1.f);
+        float dz = dyr[c] * (y ? ActGradFromY(act, Load(y, r * C + c), alpha) : 1.f);
         a0[c] += dz;
         a1[c] += dz * (Load(xr, c) - mean[c]);
       }
@@ -135,15 +137,16 @@ void BatchNormBackward(const XT* x, const float* y, const float* dy, const float
     const float* dyr = dy + r * C;
     XT* dxr = dx + r * C;
     if (act == ACT_ELU) {
-      const float* yr = y + r * C;
+      const YT* yr = y + r * C;
 #pragma omp simd
       for (int64_t c = 0; c < C; c++) {
-        float dz = dyr[c] * (yr[c] > 0.f ? 1.f : yr[c] + alpha);
+        const float yv = Load(yr, c);
+        float dz = dyr[c] * (yv > 0.f ? 1.f : yv + alpha);
         Store(dxr, c, K1[c] * dz - K2[c] - K3[c] * (Load(xr, c) - mean[c]));
       }
     } else {
       for (int64_t c = 0; c < C; c++) {
-        float dz = dyr[c] * (y ? ActGradFromY(act, y[r * C + c], alpha) : 1.f);
+        float dz = dyr[c] * (y ? ActGradFromY(act, Load(y, r * C + c), alpha) : 1.f);
         Store(dxr, c, K1[c] * dz - K2[c] - K3[c] * (Load(xr, c) - mean[c]));
       }
     }
@@ -154,18 +157,19 @@ void BatchNormBackward(const XT* x, const float* y, const float* dy, const float
 // Entry points: arguments in field order (see the signatures in src/engine/native.ts)
 
 // bnForward(x, gamma, beta, y, saveMean, saveInvstd, runMean, runVar, rows, C, eps, training, momentum, act, alpha,
-//           xBf16)
+//           xBf16, yBf16)
 struct BnForwardArgs {
   const void* x;
   const float *gamma, *beta;
-  float *y, *saveMean, *saveInvstd, *runMean, *runVar;
+  void* y;
+  float *saveMean, *saveInvstd, *runMean, *runVar;
   int64_t rows, C;
   double eps;
   bool training;
   double momentum;
   int act;
   float alpha;
-  bool xBf16;
+  bool xBf16, yBf16;
   static BnForwardArgs From(const Napi::CallbackInfo& info) {
     ArgReader r(info, "bnForward");
     F32Arg x = r.F32("x"), gamma = r.F32("gamma"), beta = r.F32("beta"), y = r.F32("y");
@@ -180,11 +184,12 @@ struct BnForwardArgs {
     a.act = static_cast<int>(r.Int("act"));
     a.alpha = static_cast<float>(r.Number("alpha"));
     a.xBf16 = r.Flag("xBf16");
+    a.yBf16 = r.Flag("yBf16");
     r.End();
     a.x = x.NeedAs(a.xBf16, a.rows * a.C);
     a.gamma = gamma.Need(a.C);
     a.beta = beta.Need(a.C);
-    a.y = y.Need(a.rows * a.C);
+    a.y = y.NeedAs(a.yBf16, a.rows * a.C);
     a.saveMean = saveMean.Need(a.C);
     a.saveInvstd = saveInvstd.Need(a.C);
     a.runMean = runMean.Need(a.C);
@@ -195,26 +200,32 @@ struct BnForwardArgs {
 
 Napi::Value BnForwardEntry(const Napi::CallbackInfo& info) {
   BnForwardArgs a = BnForwardArgs::From(info);
+  auto run = [&](auto* x, auto* y) {
+    BatchNormForward(x, a.gamma, a.beta, y, a.saveMean, a.saveInvstd, a.runMean, a.runVar, a.rows, a.C, a.eps,
+                     a.training, a.momentum, a.act, a.alpha);
+  };
+  auto x16 = static_cast<const uint16_t*>(a.x);
+  auto x32 = static_cast<const float*>(a.x);
+  auto y16 = static_cast<uint16_t*>(a.y);
+  auto y32 = static_cast<float*>(a.y);
   if (a.xBf16)
-    BatchNormForward(static_cast<const uint16_t*>(a.x), a.gamma, a.beta, a.y, a.saveMean, a.saveInvstd, a.runMean,
-                     a.runVar, a.rows, a.C, a.eps, a.training, a.momentum, a.act, a.alpha);
+    a.yBf16 ? run(x16, y16) : run(x16, y32);
   else
-    BatchNormForward(static_cast<const float*>(a.x), a.gamma, a.beta, a.y, a.saveMean, a.saveInvstd, a.runMean,
-                     a.runVar, a.rows, a.C, a.eps, a.training, a.momentum, a.act, a.alpha);
+    a.yBf16 ? run(x32, y16) : run(x32, y32);
   return info.Env().Undefined();
 }
 
-// bnBackward(x, y|null, dy, gamma, mean, invstd, dx|null, dgamma, dbeta, rows, C, act, alpha, training, xBf16);
-// x and dx are packed bf16 when xBf16
+// bnBackward(x, y|null, dy, gamma, mean, invstd, dx|null, dgamma, dbeta, rows, C, act, alpha, training, xBf16,
+//            yBf16); x and dx are packed bf16 when xBf16, y when yBf16
 struct BnBackwardArgs {
-  const void* x;
-  const float *y, *dy, *gamma, *mean, *invstd;
+  const void *x, *y;
+  const float *dy, *gamma, *mean, *invstd;
   void* dx;
   float *dgamma, *dbeta;
   int64_t rows, C;
   int act;
   float alpha;
-  bool training, xBf16;
+  bool training, xBf16, yBf16;
   static BnBackwardArgs From(const Napi::CallbackInfo& info) {
     ArgReader r(info, "bnBackward");
     F32Arg x = r.F32("x"), y = r.F32Opt("y"), dy = r.F32("dy"), gamma = r.F32("gamma");
@@ -227,10 +238,11 @@ struct BnBackwardArgs {
     a.alpha = static_cast<float>(r.Number("alpha"));
     a.training = r.Flag("training");
     a.xBf16 = r.Flag("xBf16");
+    a.yBf16 = r.Flag("yBf16");
     r.End();
     a.x = x.NeedAs(a.xBf16, a.rows * a.C);
     // The activation's gradient is computed from its output: y is needed unless act is none.
-    a.y = a.act == ACT_NONE ? nullptr : y.Need(a.rows * a.C);
+    a.y = a.act == ACT_NONE ? nullptr : y.NeedAs(a.yBf16, a.rows * a.C);
     a.dy = dy.Need(a.rows * a.C);
     a.gamma = gamma.Need(a.C);
     a.mean = mean.Need(a.C);
@@ -244,12 +256,20 @@ struct BnBackwardArgs {
 
 Napi::Value BnBackwardEntry(const Napi::CallbackInfo& info) {
   BnBackwardArgs a = BnBackwardArgs::From(info);
+  auto run = [&](auto* x, auto* dx, auto* y) {
+    BatchNormBackward(x, y, a.dy, a.gamma, a.mean, a.invstd, dx, a.dgamma, a.dbeta, a.rows, a.C, a.act, a.alpha,
+                      a.training);
+  };
+  auto x16 = static_cast<const uint16_t*>(a.x);
+  auto x32 = static_cast<const float*>(a.x);
+  auto dx16 = static_cast<uint16_t*>(a.dx);
+  auto dx32 = static_cast<float*>(a.dx);
+  auto y16 = static_cast<const uint16_t*>(a.y);
+  auto y32 = static_cast<const float*>(a.y);
   if (a.xBf16)
-    BatchNormBackward(static_cast<const uint16_t*>(a.x), a.y, a.dy, a.gamma, a.mean, a.invstd,
-                      static_cast<uint16_t*>(a.dx), a.dgamma, a.dbeta, a.rows, a.C, a.act, a.alpha, a.training);
+    a.yBf16 ? run(x16, dx16, y16) : run(x16, dx16, y32);
   else
-    BatchNormBackward(static_cast<const float*>(a.x), a.y, a.dy, a.gamma, a.mean, a.invstd, static_cast<float*>(a.dx),
-                      a.dgamma, a.dbeta, a.rows, a.C, a.act, a.alpha, a.training);
+    a.yBf16 ? run(x32, dx32, y16) : run(x32, dx32, y32);
   return info.Env().Undefined();
 }
 

@@ -21,15 +21,17 @@ using namespace conv;
 // ---------------------------------------------------------------------------------------------
 // Convolution kernels
 
-// Floats of this forward kernel's weights in its own (blocked, maybe bf16) layout, rounded up.
-int64_t ConvPreparedFloats(const ConvGeom& g, bool bias, int act, float alpha) {
-  size_t bytes = GetFwd(g, bias, act, alpha).pd.weights_desc().get_size();
+// Floats of this forward kernel's weights in its own (blocked, maybe bf16) layout, rounded up. The
+// kernel writing bf16 (yBf16) may want another layout than the one writing fp32.
+int64_t ConvPreparedFloats(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16) {
+  size_t bytes = GetFwd(g, bias, act, alpha, yBf16).pd.weights_desc().get_size();
   return static_cast<int64_t>((bytes + sizeof(float) - 1) / sizeof(float));
 }
 
 // HWIO weights -> the forward kernel's layout (what inference caches).
-void ConvPrepareWeights(const float* w, float* out, const ConvGeom& g, bool bias, int act, float alpha) {
-  FwdEntry& e = GetFwd(g, bias, act, alpha);
+void ConvPrepareWeights(const float* w, float* out, const ConvGeom& g, bool bias, int act, float alpha,
+                        bool yBf16) {
+  FwdEntry& e = GetFwd(g, bias, act, alpha, yBf16);
   auto& st = cpuStream();
   memory src(g.wUser(), cpuEngine(), Handle(w));
   memory dst(e.pd.weights_desc(), cpuEngine(), out);
@@ -53,21 +55,29 @@ bool ForChunks(const ConvGeom& g, F f) {
 }
 
 // y = act(conv(x, w) + b). w is HWIO, or already in the kernel's layout when `prepared`; y is fp32,
-// or packed bf16 when `yBf16`.
-void ConvForward(const float* x, const float* w, const float* b, void* y, const ConvGeom& g, int act, float alpha,
-                 bool prepared, bool yBf16) {
-  const int64_t xImg = g.h * g.w * g.c, yImgBytes = g.oh * g.ow * g.oc * (yBf16 ? 2 : 4);
+// or packed bf16 when `yBf16`; x is fp32, or packed bf16 when `xBf16`. `wDone` (chunks of one call):
+// the layout whose copy of w slot W already holds (empty: none yet), so later chunks skip converting
+// the same weights again.
+void ConvForward(const void* x, const float* w, const float* b, void* y, const ConvGeom& g, int act, float alpha,
+                 bool prepared, bool xBf16, bool yBf16, memory::desc* wDone = nullptr) {
+  const int64_t xImgBytes = g.h * g.w * g.c * (xBf16 ? 2 : 4), yImgBytes = g.oh * g.ow * g.oc * (yBf16 ? 2 : 4);
+  memory::desc converted;
   if (!prepared && ForChunks(g, [&](int64_t s, const ConvGeom& cg) {
-        ConvForward(x + s * xImg, w, b, static_cast<char*>(y) + s * yImgBytes, cg, act, alpha, false, yBf16);
+        ConvForward(static_cast<const char*>(x) + s * xImgBytes, w, b, static_cast<char*>(y) + s * yImgBytes, cg,
+                    act, alpha, false, xBf16, yBf16, &converted);
       }))
     return;
-  FwdEntry& e = GetFwd(g, b != nullptr, act, alpha, yBf16);
+  FwdEntry& e = GetFwd(g, b != nullptr, act, alpha, yBf16, xBf16);
   auto& st = cpuStream();
   memory wArg = e.wPrepared;
-  if (prepared)
+  if (prepared) {
     e.wPrepared.set_data_handle(Handle(w));
-  else
+  } else if (wDone && e.w.reorderIt && *wDone == e.w.prim.get_desc()) {
+    wArg = e.w.Reuse(w, SLOT_W);
+  } else {
     wArg = e.w.In(w, SLOT_W);
+    if (wDone) *wDone = e.w.prim.get_desc();
+  }
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, e.src.In(x, SLOT_A)}, {DNNL_ARG_WEIGHTS, wArg}, {DNNL_ARG_DST, e.dst.Out(y, SLOT_B)}};
   if (b) {
@@ -97,7 +107,7 @@ void ConvBackwardData(const float* dy, const float* w, float* dx, const ConvGeom
 // copy in this primitive's layout (the data gradient just made it).
 void ConvBackwardWeights(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g,
                          bool dyConverted = false) {
-  if (ConvBackwardSplit(x, nullptr, dy, nullptr, dw, db, g)) return;
+  if (ConvBackwardSplit(x, nullptr, dy, nullptr, dw, db, g, false, false)) return;
   BwdWEntry& e = GetBwdW(g, db != nullptr);
   auto& st = cpuStream();
   memory dyArg = dyConverted ? e.diffDst.Reuse(dy, SLOT_B) : e.diffDst.In(dy, SLOT_B);
@@ -113,22 +123,30 @@ void ConvBackwardWeights(const float* x, const float* dy, float* dw, float* db, 
   st.wait();
 }
 
-// Both gradients (each only where its buffer is given), converting dy once when both read the same
-// copy of it: the data gradient and then the weight gradient, as the two calls above. A packed bf16
-// dy (`dyBf16`) is read in place by the split backward; where that does not run (one thread and one
-// chunk, a small batch, no bf16 kernel, only dx asked) it is widened to fp32 first.
-void ConvBackward(const float* x, const float* w, const void* dy, float* dx, float* dw, float* db, const ConvGeom& g,
-                  bool dyBf16) {
-  if (dw && ConvBackwardSplit(x, dx ? w : nullptr, dy, dx, dw, db, g, dyBf16)) return;
-  if (dyBf16) {
-    std::vector<float> wide(static_cast<size_t>(g.ySize()));
-    const uint16_t* d16 = static_cast<const uint16_t*>(dy);
+// n packed bf16 values widened to fp32.
+std::vector<float> Widen(const void* p, int64_t n) {
+  std::vector<float> out(static_cast<size_t>(n));
+  const uint16_t* h = static_cast<const uint16_t*>(p);
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < g.ySize(); i++) wide[i] = FromBf16(d16[i]);
-    ConvBackward(x, w, wide.data(), dx, dw, db, g, false);
-    return;
-  }
-  const float* dy32 = static_cast<const float*>(dy);
+  for (int64_t i = 0; i < n; i++) out[i] = FromBf16(h[i]);
+  return out;
+}
+
+// Both gradients (each only where its buffer is given), converting dy once when both read the same
+// copy of it: the data gradient and then the weight gradient, as the two calls above. Packed bf16 x
+// and dy (`xBf16`, `dyBf16`) are read in place by the split backward (the weight gradient, and the
+// data gradient where the split can make it); what the ordinary primitives need of them instead (one
+// thread and one chunk, a small batch, no bf16 kernel) is widened to fp32 first.
+void ConvBackward(const void* x, const float* w, const void* dy, float* dx, float* dw, float* db, const ConvGeom& g,
+                  bool xBf16, bool dyBf16) {
+  if (dw && ConvBackwardSplit(x, dx ? w : nullptr, dy, dx, dw, db, g, xBf16, dyBf16)) return;
+  if (dx && dw && (xBf16 || dyBf16) && ConvBackwardSplit(x, nullptr, dy, nullptr, dw, db, g, xBf16, dyBf16))
+    dw = db = nullptr;  // the weight gradient is done; the data gradient (no x needed) below
+  std::vector<float> xWide, dyWide;
+  if (xBf16 && dw) xWide = Widen(x, g.xSize());
+  if (dyBf16 && (dx || dw)) dyWide = Widen(dy, g.ySize());
+  const float* x32 = xBf16 ? xWide.data() : static_cast<const float*>(x);
+  const float* dy32 = dyBf16 ? dyWide.data() : static_cast<const float*>(dy);
   bool shared = false;
   if (dx) {
     ConvBackwardData(dy32, w, dx, g);
@@ -139,36 +157,42 @@ void ConvBackward(const float* x, const float* w, const void* dy, float* dx, flo
       shared = a.reorderIt && b.reorderIt && a.prim.get_desc() == b.prim.get_desc();
     }
   }
-  if (dw) ConvBackwardWeights(x, dy32, dw, db, g, shared);
+  if (dw) ConvBackwardWeights(x32, dy32, dw, db, g, shared);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Entry points: arguments in field order (see the signatures in src/engine/native.ts)
 
-// The forward kernel a set of weights is prepared for: bias or not, geometry, fused activation.
+// The forward kernel a set of weights is prepared for: bias or not, geometry, fused activation, and
+// whether it writes packed bf16.
 struct FwdKernelArgs {
   bool hasBias;
   ConvGeom g;
   int act;
   float alpha;
+  bool yBf16;
   static FwdKernelArgs Read(ArgReader& r) {
     FwdKernelArgs a;
     a.hasBias = r.Flag("hasBias");
     a.g = ConvGeom::Read(r);
     a.act = static_cast<int>(r.Int("act"));
     a.alpha = static_cast<float>(r.Number("alpha"));
+    a.yBf16 = r.Flag("yBf16");
     return a;
   }
+  int64_t PreparedFloats() const { return ConvPreparedFloats(g, hasBias, act, alpha, yBf16); }
 };
 
-// convForward(x, w, b|null, y, ...geom, act, alpha, wPrepared, yBf16); y packed bf16 when yBf16
+// convForward(x, w, b|null, y, ...geom, act, alpha, wPrepared, xBf16, yBf16); x / y packed bf16 when
+// xBf16 / yBf16
 struct ConvForwardArgs {
-  const float *x, *w, *b;
+  const void* x;
+  const float *w, *b;
   void* y;
   ConvGeom g;
   int act;
   float alpha;
-  bool prepared, yBf16;
+  bool prepared, xBf16, yBf16;
   static ConvForwardArgs From(const Napi::CallbackInfo& info) {
     ArgReader r(info, "convForward");
     F32Arg x = r.F32("x"), w = r.F32("w"), b = r.F32Opt("b"), y = r.F32("y");
@@ -177,13 +201,13 @@ struct ConvForwardArgs {
     a.act = static_cast<int>(r.Int("act"));
     a.alpha = static_cast<float>(r.Number("alpha"));
     a.prepared = r.Flag("wPrepared");
+    a.xBf16 = r.Flag("xBf16");
     a.yBf16 = r.Flag("yBf16");
     r.End();
-    if (a.yBf16 && a.prepared) throw ArgError("convForward: a bf16 output is for training (not prepared weights)");
-    a.x = x.Need(a.g.xSize());
+    a.x = x.NeedAs(a.xBf16, a.g.xSize());
     a.b = b.NeedIfPresent(a.g.oc);
     // Prepared weights are in the kernel's layout, whose size only the primitive knows.
-    a.w = w.Need(a.prepared ? ConvPreparedFloats(a.g, b.present, a.act, a.alpha) : a.g.wSize());
+    a.w = w.Need(a.prepared ? ConvPreparedFloats(a.g, b.present, a.act, a.alpha, a.yBf16) : a.g.wSize());
     a.y = y.NeedAs(a.yBf16, a.g.ySize());
     return a;
   }
@@ -191,19 +215,19 @@ struct ConvForwardArgs {
 
 Napi::Value ConvForwardEntry(const Napi::CallbackInfo& info) {
   ConvForwardArgs a = ConvForwardArgs::From(info);
-  ConvForward(a.x, a.w, a.b, a.y, a.g, a.act, a.alpha, a.prepared, a.yBf16);
+  ConvForward(a.x, a.w, a.b, a.y, a.g, a.act, a.alpha, a.prepared, a.xBf16, a.yBf16);
   return info.Env().Undefined();
 }
 
-// convPreparedSize(hasBias, ...geom, act, alpha) -> floats of the kernel-layout weights
+// convPreparedSize(hasBias, ...geom, act, alpha, yBf16) -> floats of the kernel-layout weights
 Napi::Value ConvPreparedSizeEntry(const Napi::CallbackInfo& info) {
   ArgReader r(info, "convPreparedSize");
   FwdKernelArgs a = FwdKernelArgs::Read(r);
   r.End();
-  return Napi::Number::New(info.Env(), static_cast<double>(ConvPreparedFloats(a.g, a.hasBias, a.act, a.alpha)));
+  return Napi::Number::New(info.Env(), static_cast<double>(a.PreparedFloats()));
 }
 
-// convPrepareWeights(w, out, hasBias, ...geom, act, alpha)
+// convPrepareWeights(w, out, hasBias, ...geom, act, alpha, yBf16)
 struct ConvPrepareArgs {
   const float* w;
   float* out;
@@ -215,14 +239,14 @@ struct ConvPrepareArgs {
     a.k = FwdKernelArgs::Read(r);
     r.End();
     a.w = w.Need(a.k.g.wSize());
-    a.out = out.Need(ConvPreparedFloats(a.k.g, a.k.hasBias, a.k.act, a.k.alpha));
+    a.out = out.Need(a.k.PreparedFloats());
     return a;
   }
 };
 
 Napi::Value ConvPrepareWeightsEntry(const Napi::CallbackInfo& info) {
   ConvPrepareArgs a = ConvPrepareArgs::From(info);
-  ConvPrepareWeights(a.w, a.out, a.k.g, a.k.hasBias, a.k.act, a.k.alpha);
+  ConvPrepareWeights(a.w, a.out, a.k.g, a.k.hasBias, a.k.act, a.k.alpha, a.k.yBf16);
   return info.Env().Undefined();
 }
 
@@ -275,23 +299,24 @@ Napi::Value ConvBackwardWeightsEntry(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// convBackward(x, w, dy, dx|null, dw|null, db|null, ...geom, dyBf16); db only with dw; dy packed bf16
-// when dyBf16
+// convBackward(x, w, dy, dx|null, dw|null, db|null, ...geom, xBf16, dyBf16); db only with dw; x / dy
+// packed bf16 when xBf16 / dyBf16
 struct ConvBackwardArgs {
-  const float *x, *w;
-  const void* dy;
+  const void *x, *dy;
+  const float* w;
   float *dx, *dw, *db;
   ConvGeom g;
-  bool dyBf16;
+  bool xBf16, dyBf16;
   static ConvBackwardArgs From(const Napi::CallbackInfo& info) {
     ArgReader r(info, "convBackward");
     F32Arg x = r.F32("x"), w = r.F32("w"), dy = r.F32("dy");
     F32Arg dx = r.F32Opt("dx"), dw = r.F32Opt("dw"), db = r.F32Opt("db");
     ConvBackwardArgs a;
     a.g = ConvGeom::Read(r);
+    a.xBf16 = r.Flag("xBf16");
     a.dyBf16 = r.Flag("dyBf16");
     r.End();
-    a.x = x.Need(a.g.xSize());
+    a.x = x.NeedAs(a.xBf16, a.g.xSize());
     a.w = w.Need(a.g.wSize());
     a.dy = dy.NeedAs(a.dyBf16, a.g.ySize());
     a.dx = dx.NeedIfPresent(a.g.xSize());
@@ -304,7 +329,7 @@ struct ConvBackwardArgs {
 
 Napi::Value ConvBackwardEntry(const Napi::CallbackInfo& info) {
   ConvBackwardArgs a = ConvBackwardArgs::From(info);
-  ConvBackward(a.x, a.w, a.dy, a.dx, a.dw, a.db, a.g, a.dyBf16);
+  ConvBackward(a.x, a.w, a.dy, a.dx, a.dw, a.db, a.g, a.xBf16, a.dyBf16);
   return info.Env().Undefined();
 }
 

@@ -5,9 +5,10 @@
 // common.h) at the time it is first needed; the precision is part of every cache key. In bf16 the
 // convolution reads bf16 source, weights and output gradient (reordered from the engine's fp32 on
 // the way in) and writes fp32 (oneDNN accumulates in fp32), so
-// everything outside the convolution stays fp32 — except where a call asks for packed bf16 (conv +
-// BN in training, ops/batchnorm.ts): the forward then writes its output in bf16 and the backward
-// reads its output gradient in bf16, skipping a conversion and half the bytes of that tensor. A shape that has no bf16 kernel (only oneDNN's
+// everything outside the convolution stays fp32 — except where a call asks for packed bf16 (bf16
+// training, ops/batchnorm.ts): the input x may be packed bf16 (a bf16 activation, read in place by a
+// bf16 kernel), the forward may write its output in bf16 and the backward may read its output
+// gradient in bf16, each skipping a conversion and half the bytes of that tensor. A shape that has no bf16 kernel (only oneDNN's
 // reference one) keeps its fp32 primitive.
 #pragma once
 #include <omp.h>
@@ -75,9 +76,9 @@ struct Operand {
 
   void Init(const memory::desc& userDesc, const memory::desc& primDesc, bool output);
   // Points user at p and, when a copy is needed, fills prim (from scratch slot `slot`).
-  memory In(const float* p, int slot);
+  memory In(const void* p, int slot);
   // Points user at p and prim at scratch slot `slot`, which already holds p's copy (no conversion).
-  memory Reuse(const float* p, int slot);
+  memory Reuse(const void* p, int slot);
   // Points user at p; the primitive writes prim (a scratch slot when a copy is needed).
   memory Out(void* p, int slot);
   // After the primitive ran: prim -> user when they differ.
@@ -135,16 +136,17 @@ struct BwdWEntry {
 // with the batch split into one share per thread, each chunk of a share a single-threaded primitive
 // (conv_bwdw_split.cc); false when not used (fp32, one thread and one chunk, a small batch, no bf16
 // kernel, or dx asked where the chunks cannot make it), and the caller runs the ordinary primitives.
-// dyBf16: dy is packed bf16 (read in place, no conversion).
-bool ConvBackwardSplit(const float* x, const float* w, const void* dy, float* dx, float* dw, float* db,
-                       const ConvGeom& g, bool dyBf16 = false);
+// xBf16 / dyBf16: x / dy are packed bf16 (read in place, no conversion).
+bool ConvBackwardSplit(const void* x, const float* w, const void* dy, float* dx, float* dw, float* db,
+                       const ConvGeom& g, bool xBf16, bool dyBf16);
 
-// yBf16: the forward writes packed bf16 (the kernel's own output where it has a bf16 kernel).
-FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16 = false);
+// yBf16: the forward writes packed bf16 (the kernel's own output where it has a bf16 kernel); xBf16:
+// it reads packed bf16 x (in place where the kernel is bf16).
+FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16 = false, bool xBf16 = false);
 BwdDataEntry& GetBwdData(const ConvGeom& g);
 BwdWEntry& GetBwdW(const ConvGeom& g, bool bias);
 
-inline void* Handle(const float* p) { return const_cast<float*>(p); }
+inline void* Handle(const void* p) { return const_cast<void*>(p); }
 
 }  // namespace conv
 }  // namespace ns

@@ -161,8 +161,8 @@ std::vector<stream>& ThreadStreams(int n) {
 
 }  // namespace
 
-bool ConvBackwardSplit(const float* x, const float* w, const void* dy, float* dx, float* dw, float* db,
-                       const ConvGeom& g, bool dyBf16) {
+bool ConvBackwardSplit(const void* x, const float* w, const void* dy, float* dx, float* dw, float* db,
+                       const ConvGeom& g, bool xBf16, bool dyBf16) {
   if (ComputePrecision() != PREC_BF16) return false;
   int nthr = std::min(omp_get_max_threads(), MAX_SPLIT);
   if (g.n < nthr) return false;
@@ -192,7 +192,7 @@ bool ConvBackwardSplit(const float* x, const float* w, const void* dy, float* dx
       dwBytes = std::max(dwBytes, c.pd.diff_weights_desc().get_size());
       padBytes = std::max(padBytes, c.pd.scratchpad_desc().get_size());
       if (dx) padBytes = std::max(padBytes, c.dpd.scratchpad_desc().get_size());
-      xyBytes = std::max<size_t>(xyBytes, c.rows * (xImg + (dyBf16 ? 0 : yImg)) * bf + 64);
+      xyBytes = std::max<size_t>(xyBytes, c.rows * ((xBf16 ? 0 : xImg) + (dyBf16 ? 0 : yImg)) * bf + 64);
     }
     Buffers& b = buf[t];
     b.dwPrim = static_cast<char*>(Scratch(slot, dwBytes));
@@ -215,14 +215,18 @@ bool ConvBackwardSplit(const float* x, const float* w, const void* dy, float* dx
       for (Chunk& c : s->perThread[t]) {
         // The first chunk writes the share's sums, later ones `more`, added below.
         float* dwTo = first ? dwOut : b.more;
-        c.xUser.set_data_handle(const_cast<float*>(x + c.start * xImg));
-        c.xBf.set_data_handle(b.xy);
-        c.xConv.execute(st, c.xUser, c.xBf);
+        if (xBf16) {
+          c.xBf.set_data_handle(const_cast<uint16_t*>(static_cast<const uint16_t*>(x) + c.start * xImg));
+        } else {
+          c.xUser.set_data_handle(const_cast<float*>(static_cast<const float*>(x) + c.start * xImg));
+          c.xBf.set_data_handle(b.xy);
+          c.xConv.execute(st, c.xUser, c.xBf);
+        }
         if (dyBf16) {
           c.dyBf.set_data_handle(const_cast<uint16_t*>(static_cast<const uint16_t*>(dy) + c.start * yImg));
         } else {
           c.dyUser.set_data_handle(const_cast<float*>(static_cast<const float*>(dy) + c.start * yImg));
-          c.dyBf.set_data_handle(b.xy + (c.rows * xImg * bf + 63) / 64 * 64);
+          c.dyBf.set_data_handle(b.xy + (xBf16 ? 0 : (c.rows * xImg * bf + 63) / 64 * 64));
           c.dyConv.execute(st, c.dyUser, c.dyBf);
         }
         c.pad.set_data_handle(b.pad);

@@ -101,7 +101,7 @@ void Operand::Init(const memory::desc& userDesc, const memory::desc& primDesc, b
   conv = output ? reorder(prim, user) : reorder(user, prim);
 }
 
-memory Operand::In(const float* p, int slot) {
+memory Operand::In(const void* p, int slot) {
   user.set_data_handle(Handle(p));
   if (reorderIt) {
     prim.set_data_handle(Scratch(slot, prim.get_desc().get_size()));
@@ -110,7 +110,7 @@ memory Operand::In(const float* p, int slot) {
   return prim;
 }
 
-memory Operand::Reuse(const float* p, int slot) {
+memory Operand::Reuse(const void* p, int slot) {
   user.set_data_handle(Handle(p));
   if (reorderIt) prim.set_data_handle(Scratch(slot, prim.get_desc().get_size()));
   return prim;
@@ -126,8 +126,9 @@ void Operand::Finish() {
   if (reorderIt) conv.execute(cpuStream(), prim, user);
 }
 
-FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16) {
-  std::string k = g.key(yBf16 ? "fwd-y16" : "fwd", act * 2 + (bias ? 1 : 0), alpha);
+FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16, bool xBf16) {
+  std::string k = g.key(xBf16 ? (yBf16 ? "fwd-x16-y16" : "fwd-x16") : (yBf16 ? "fwd-y16" : "fwd"),
+                        act * 2 + (bias ? 1 : 0), alpha);
   auto it = fwdCache.find(k);
   if (it != fwdCache.end()) return *it->second;
   auto& eng = cpuEngine();
@@ -142,7 +143,7 @@ FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16)
     return convolution_forward::primitive_desc(FwdDesc(g, bias, bf16, yBf16), attr, eng);
   });
   e->prim = convolution_forward(e->pd);
-  e->src.Init(g.src(), e->pd.src_desc(), false);
+  e->src.Init(g.srcIn(xBf16), e->pd.src_desc(), false);
   e->w.Init(g.wUser(), e->pd.weights_desc(), false);
   e->dst.Init(g.dstIn(yBf16), e->pd.dst_desc(), true);
   if (bias) e->bias = memory(g.bias(), eng, nullptr);

@@ -1,80 +1,97 @@
 // Pooling and resizing on NHWC tensors, forward and backward side by side: 2x2 max-pool (stride 2,
 // floor) and the U-Net decoder's nearest-neighbour 2x upsample fused with the concatenation of the
-// skip connection. OpenMP loops over output rows.
+// skip connection. OpenMP loops over output rows. The activations (x, skip, y) are fp32 or packed bf16
+// (a `bf16` flag: the activations of bf16 training); gradients are fp32.
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 
-#include "common.h"
+#include "numeric.h"
 
 namespace ns {
 namespace {
 
 // y [N, H/2, W/2, C] = max over each 2x2 window of x [N, H, W, C]; odd trailing rows/columns dropped.
-void MaxPoolForward(const float* x, float* y, int64_t N, int64_t H, int64_t W, int64_t C) {
+template <class T>
+void MaxPoolForward(const T* x, T* y, int64_t N, int64_t H, int64_t W, int64_t C) {
   int64_t OH = H / 2, OW = W / 2;
 #pragma omp parallel for schedule(static) if (N * H * W * C > 262144)
   for (int64_t no = 0; no < N * OH; no++) {
     int64_t n = no / OH, oh = no % OH;
     for (int64_t ow = 0; ow < OW; ow++) {
-      const float* a = x + ((n * H + 2 * oh) * W + 2 * ow) * C;
-      const float* b = a + C;
-      const float* c2 = a + W * C;
-      const float* d = c2 + C;
-      float* yr = y + ((n * OH + oh) * OW + ow) * C;
+      const T* a = x + ((n * H + 2 * oh) * W + 2 * ow) * C;
+      const T* b = a + C;
+      const T* c2 = a + W * C;
+      const T* d = c2 + C;
+      T* yr = y + ((n * OH + oh) * OW + ow) * C;
 #pragma omp simd
-      for (int64_t c = 0; c < C; c++) yr[c] = std::max(std::max(a[c], b[c]), std::max(c2[c], d[c]));
+      for (int64_t c = 0; c < C; c++) {
+        // Plain values, not std::max's references to temporaries (which keep gcc from vectorising).
+        const float va = Load(a, c), vb = Load(b, c), vc = Load(c2, c), vd = Load(d, c);
+        const float m0 = va > vb ? va : vb, m1 = vc > vd ? vc : vd;
+        Store(yr, c, m0 > m1 ? m0 : m1);
+      }
     }
   }
 }
 
-// dx: each window's dy goes to the first position holding the maximum, zeros elsewhere.
-void MaxPoolBackward(const float* x, const float* y, const float* dy, float* dx, int64_t N, int64_t H, int64_t W,
-                     int64_t C) {
-  int64_t OH = H / 2, OW = W / 2;
+// dx: each window's dy goes to the first position holding the maximum, zeros elsewhere (and in the
+// odd trailing row/column a floor pool dropped). One pass per output row writes the window's two
+// input rows, branch-free over channels so that it vectorises.
+template <class T>
+void MaxPoolBackward(const T* x, const T* y, const float* dy, float* dx, int64_t N, int64_t H, int64_t W, int64_t C) {
+  const int64_t OH = H / 2, OW = W / 2;
 #pragma omp parallel for schedule(static) if (N * H * W * C > 262144)
-  for (int64_t nh = 0; nh < N * H; nh++) {
-    int64_t n = nh / H, h = nh % H;
-    float* dxr = dx + nh * W * C;
-    if (h / 2 >= OH) {
-      std::memset(dxr, 0, sizeof(float) * W * C);
-      continue;
-    }
-    int64_t oh = h / 2, dh = h % 2;
-    for (int64_t w = 0; w < W; w++) {
-      float* o = dxr + w * C;
-      int64_t ow = w / 2, dw = w % 2;
-      if (ow >= OW) {
-        for (int64_t c = 0; c < C; c++) o[c] = 0.f;
-        continue;
-      }
-      int64_t pos = dh * 2 + dw;
-      const float* base = x + ((n * H + 2 * oh) * W + 2 * ow) * C;
-      const float* yr = y + ((n * OH + oh) * OW + ow) * C;
+  for (int64_t nh = 0; nh < N * OH; nh++) {
+    const int64_t n = nh / OH, oh = nh % OH;
+    const int64_t row = (n * H + 2 * oh) * W * C;  // first of the window's two input rows
+    for (int64_t ow = 0; ow < OW; ow++) {
+      const T* a = x + row + 2 * ow * C;
+      const T *b = a + C, *c2 = a + W * C;  // the fourth, d, wins when none of these does
+      const T* yr = y + ((n * OH + oh) * OW + ow) * C;
       const float* dyr = dy + ((n * OH + oh) * OW + ow) * C;
-      const float* xs[4] = {base, base + C, base + W * C, base + W * C + C};
+      float* oa = dx + row + 2 * ow * C;
+      float *ob = oa + C, *oc = oa + W * C, *od = oc + C;
+#pragma omp simd
       for (int64_t c = 0; c < C; c++) {
-        int first = xs[0][c] == yr[c] ? 0 : xs[1][c] == yr[c] ? 1 : xs[2][c] == yr[c] ? 2 : 3;
-        o[c] = first == pos ? dyr[c] : 0.f;
+        // `left`: the gradient not yet given to an earlier position of the window.
+        const float m = Load(yr, c);
+        float left = dyr[c];
+        const bool ta = Load(a, c) == m;
+        oa[c] = ta ? left : 0.f;
+        left = ta ? 0.f : left;
+        const bool tb = Load(b, c) == m;
+        ob[c] = tb ? left : 0.f;
+        left = tb ? 0.f : left;
+        const bool tc = Load(c2, c) == m;
+        oc[c] = tc ? left : 0.f;
+        od[c] = tc ? 0.f : left;
       }
+    }
+    if (W % 2) {  // the dropped last column of both rows
+      std::memset(dx + row + (W - 1) * C, 0, sizeof(float) * C);
+      std::memset(dx + row + (2 * W - 1) * C, 0, sizeof(float) * C);
     }
   }
+  if (H % 2)  // the dropped last row of each image
+    for (int64_t n = 0; n < N; n++) std::memset(dx + ((n * H + H - 1) * W) * C, 0, sizeof(float) * W * C);
 }
 
 // y [N, 2H, 2W, CX+CS] = concat(upsample2x(x [N, H, W, CX]), skip [N, 2H, 2W, CS]) on channels, in
 // one pass (no separate upsampled tensor).
-void UpsampleConcatForward(const float* x, const float* skip, float* y, int64_t N, int64_t H, int64_t W, int64_t CX,
-                           int64_t CS) {
+template <class T>
+void UpsampleConcatForward(const T* x, const T* skip, T* y, int64_t N, int64_t H, int64_t W, int64_t CX, int64_t CS) {
   int64_t C = CX + CS;
 #pragma omp parallel for schedule(static) if (N * H * W * C > 65536)
   for (int64_t nh = 0; nh < N * H * 2; nh++) {
     int64_t n = nh / (2 * H), oh = nh % (2 * H);
-    const float* xr = x + (n * H + oh / 2) * W * CX;
-    const float* sr = skip + nh * 2 * W * CS;
-    float* yr = y + nh * 2 * W * C;
+    const T* xr = x + (n * H + oh / 2) * W * CX;
+    const T* sr = skip + nh * 2 * W * CS;
+    T* yr = y + nh * 2 * W * C;
     for (int64_t ow = 0; ow < 2 * W; ow++) {
-      std::memcpy(yr + ow * C, xr + (ow / 2) * CX, sizeof(float) * CX);
-      std::memcpy(yr + ow * C + CX, sr + ow * CS, sizeof(float) * CS);
+      std::memcpy(yr + ow * C, xr + (ow / 2) * CX, sizeof(T) * CX);
+      std::memcpy(yr + ow * C + CX, sr + ow * CS, sizeof(T) * CS);
     }
   }
 }
@@ -125,42 +142,50 @@ struct Nhwc {
   int64_t pooledSize() const { return n * (h / 2) * (w / 2) * c; }
 };
 
-// maxPoolForward(x, y, n, h, w, c)
+// maxPoolForward(x, y, n, h, w, c, bf16); x and y packed bf16 when bf16
 struct MaxPoolForwardArgs {
-  const float* x;
-  float* y;
+  const void* x;
+  void* y;
   Nhwc s;
+  bool bf16;
   static MaxPoolForwardArgs From(const Napi::CallbackInfo& info) {
     ArgReader r(info, "maxPoolForward");
     F32Arg x = r.F32("x"), y = r.F32("y");
     MaxPoolForwardArgs a;
     a.s = Nhwc::Read(r);
+    a.bf16 = r.Flag("bf16");
     r.End();
-    a.x = x.Need(a.s.size());
-    a.y = y.Need(a.s.pooledSize());
+    a.x = x.NeedAs(a.bf16, a.s.size());
+    a.y = y.NeedAs(a.bf16, a.s.pooledSize());
     return a;
   }
 };
 
 Napi::Value MaxPoolForwardEntry(const Napi::CallbackInfo& info) {
   MaxPoolForwardArgs a = MaxPoolForwardArgs::From(info);
-  MaxPoolForward(a.x, a.y, a.s.n, a.s.h, a.s.w, a.s.c);
+  if (a.bf16)
+    MaxPoolForward(static_cast<const uint16_t*>(a.x), static_cast<uint16_t*>(a.y), a.s.n, a.s.h, a.s.w, a.s.c);
+  else
+    MaxPoolForward(static_cast<const float*>(a.x), static_cast<float*>(a.y), a.s.n, a.s.h, a.s.w, a.s.c);
   return info.Env().Undefined();
 }
 
-// maxPoolBackward(x, y, dy, dx, n, h, w, c)
+// maxPoolBackward(x, y, dy, dx, n, h, w, c, bf16); x and y packed bf16 when bf16
 struct MaxPoolBackwardArgs {
-  const float *x, *y, *dy;
+  const void *x, *y;
+  const float* dy;
   float* dx;
   Nhwc s;
+  bool bf16;
   static MaxPoolBackwardArgs From(const Napi::CallbackInfo& info) {
     ArgReader r(info, "maxPoolBackward");
     F32Arg x = r.F32("x"), y = r.F32("y"), dy = r.F32("dy"), dx = r.F32("dx");
     MaxPoolBackwardArgs a;
     a.s = Nhwc::Read(r);
+    a.bf16 = r.Flag("bf16");
     r.End();
-    a.x = x.Need(a.s.size());
-    a.y = y.Need(a.s.pooledSize());
+    a.x = x.NeedAs(a.bf16, a.s.size());
+    a.y = y.NeedAs(a.bf16, a.s.pooledSize());
     a.dy = dy.Need(a.s.pooledSize());
     a.dx = dx.Need(a.s.size());
     return a;
@@ -169,7 +194,12 @@ struct MaxPoolBackwardArgs {
 
 Napi::Value MaxPoolBackwardEntry(const Napi::CallbackInfo& info) {
   MaxPoolBackwardArgs a = MaxPoolBackwardArgs::From(info);
-  MaxPoolBackward(a.x, a.y, a.dy, a.dx, a.s.n, a.s.h, a.s.w, a.s.c);
+  if (a.bf16)
+    MaxPoolBackward(static_cast<const uint16_t*>(a.x), static_cast<const uint16_t*>(a.y), a.dy, a.dx, a.s.n, a.s.h,
+                    a.s.w, a.s.c);
+  else
+    MaxPoolBackward(static_cast<const float*>(a.x), static_cast<const float*>(a.y), a.dy, a.dx, a.s.n, a.s.h, a.s.w,
+                    a.s.c);
   return info.Env().Undefined();
 }
 
@@ -190,27 +220,34 @@ struct UpConcatShape {
   int64_t ySize() const { return n * 4 * h * w * (cx + cs); }
 };
 
-// upsampleConcatForward(x, skip, y, n, h, w, cx, cs)
+// upsampleConcatForward(x, skip, y, n, h, w, cx, cs, bf16); x, skip and y packed bf16 when bf16
 struct UpsampleConcatForwardArgs {
-  const float *x, *skip;
-  float* y;
+  const void *x, *skip;
+  void* y;
   UpConcatShape s;
+  bool bf16;
   static UpsampleConcatForwardArgs From(const Napi::CallbackInfo& info) {
     ArgReader r(info, "upsampleConcatForward");
     F32Arg x = r.F32("x"), skip = r.F32("skip"), y = r.F32("y");
     UpsampleConcatForwardArgs a;
     a.s = UpConcatShape::Read(r);
+    a.bf16 = r.Flag("bf16");
     r.End();
-    a.x = x.Need(a.s.xSize());
-    a.skip = skip.Need(a.s.skipSize());
-    a.y = y.Need(a.s.ySize());
+    a.x = x.NeedAs(a.bf16, a.s.xSize());
+    a.skip = skip.NeedAs(a.bf16, a.s.skipSize());
+    a.y = y.NeedAs(a.bf16, a.s.ySize());
     return a;
   }
 };
 
 Napi::Value UpsampleConcatForwardEntry(const Napi::CallbackInfo& info) {
   UpsampleConcatForwardArgs a = UpsampleConcatForwardArgs::From(info);
-  UpsampleConcatForward(a.x, a.skip, a.y, a.s.n, a.s.h, a.s.w, a.s.cx, a.s.cs);
+  if (a.bf16)
+    UpsampleConcatForward(static_cast<const uint16_t*>(a.x), static_cast<const uint16_t*>(a.skip),
+                          static_cast<uint16_t*>(a.y), a.s.n, a.s.h, a.s.w, a.s.cx, a.s.cs);
+  else
+    UpsampleConcatForward(static_cast<const float*>(a.x), static_cast<const float*>(a.skip), static_cast<float*>(a.y),
+                          a.s.n, a.s.h, a.s.w, a.s.cx, a.s.cs);
   return info.Env().Undefined();
 }
 

@@ -14,7 +14,7 @@ export {
   tapeLength,
 } from "./tensor.js";
 export { tensorBytes, releaseMemoryPool } from "./memory.js";
-export type { Shape } from "./tensor.js";
+export type { Shape, DType } from "./tensor.js";
 export * from "./ops.js";
 export { diceLoss, bceLoss } from "./losses.js";
 export type { DiceOptions, BceOptions } from "./losses.js";

@@ -61,23 +61,33 @@ export interface NativeAddon {
   /** Bytes allocated by alloc and not yet freed. */
   liveBytes(): number;
 
-  // conv.cc: convolution. A buffer marked bf16 holds packed bf16 (two per float, ceil(n / 2) floats):
-  // conv + BN in training keeps the conv's output and its gradient so (ops/batchnorm.ts).
+  // conv.cc: convolution. A buffer flagged bf16 holds packed bf16 (two per float, ceil(n / 2) floats):
+  // the activations of bf16 training, and conv + BN's inner tensor and its gradient (ops/batchnorm.ts).
   convForward(
     x: F,
     w: F,
     b: Fopt,
     y: F,
-    ...geomAndMore: [...ConvGeomArgs, act: ActCode, alpha: number, wPrepared: boolean, yBf16: boolean]
+    ...geomAndMore: [
+      ...ConvGeomArgs,
+      act: ActCode,
+      alpha: number,
+      wPrepared: boolean,
+      xBf16: boolean,
+      yBf16: boolean,
+    ]
   ): void;
   /** Floats needed for this conv's weights in the kernel's own (blocked) layout. */
-  convPreparedSize(hasBias: boolean, ...geomAndMore: [...ConvGeomArgs, act: ActCode, alpha: number]): number;
+  convPreparedSize(
+    hasBias: boolean,
+    ...geomAndMore: [...ConvGeomArgs, act: ActCode, alpha: number, yBf16: boolean]
+  ): number;
   /** HWIO weights -> the kernel's layout (for convForward(..., wPrepared = true)). */
   convPrepareWeights(
     w: F,
     out: F,
     hasBias: boolean,
-    ...geomAndMore: [...ConvGeomArgs, act: ActCode, alpha: number]
+    ...geomAndMore: [...ConvGeomArgs, act: ActCode, alpha: number, yBf16: boolean]
   ): void;
   convBackwardData(dy: F, w: F, dx: F, ...geom: ConvGeomArgs): void;
   convBackwardWeights(x: F, dy: F, dw: F, db: Fopt, ...geom: ConvGeomArgs): void;
@@ -89,7 +99,7 @@ export interface NativeAddon {
     dx: Fopt,
     dw: Fopt,
     db: Fopt,
-    ...geomAndMore: [...ConvGeomArgs, dyBf16: boolean]
+    ...geomAndMore: [...ConvGeomArgs, xBf16: boolean, dyBf16: boolean]
   ): void;
   /**
    * bf16 training convolutions run over the batch in chunks whose bf16 copies fit in this many bytes
@@ -122,6 +132,8 @@ export interface NativeAddon {
     alpha: number,
     /** x is packed bf16 */
     xBf16: boolean,
+    /** y is packed bf16 */
+    yBf16: boolean,
   ): void;
   bnBackward(
     x: F,
@@ -140,12 +152,24 @@ export interface NativeAddon {
     training: boolean,
     /** x and dx are packed bf16 */
     xBf16: boolean,
+    /** y is packed bf16 */
+    yBf16: boolean,
   ): void;
 
-  // pool_resize.cc: 2x2 max-pool, 2x upsample + skip concat
-  maxPoolForward(x: F, y: F, n: number, h: number, w: number, c: number): void;
-  maxPoolBackward(x: F, y: F, dy: F, dx: F, n: number, h: number, w: number, c: number): void;
-  upsampleConcatForward(x: F, skip: F, y: F, n: number, h: number, w: number, cx: number, cs: number): void;
+  // pool_resize.cc: 2x2 max-pool, 2x upsample + skip concat; activations packed bf16 when `bf16`
+  maxPoolForward(x: F, y: F, n: number, h: number, w: number, c: number, bf16: boolean): void;
+  maxPoolBackward(x: F, y: F, dy: F, dx: F, n: number, h: number, w: number, c: number, bf16: boolean): void;
+  upsampleConcatForward(
+    x: F,
+    skip: F,
+    y: F,
+    n: number,
+    h: number,
+    w: number,
+    cx: number,
+    cs: number,
+    bf16: boolean,
+  ): void;
   upsampleConcatBackward(
     dy: F,
     dx: Fopt,

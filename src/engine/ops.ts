@@ -24,6 +24,7 @@ export {
   mul,
   scale,
   dropout,
+  float32,
   reshape,
   flatten,
   sum,

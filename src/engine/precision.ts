@@ -2,7 +2,8 @@
 // AVX512-BF16. In bf16 the convolutions (forward, both gradients, and inference on prepared
 // weights) read bf16 copies of their inputs and write fp32, with fp32 accumulation inside oneDNN;
 // everything else — master weights, optimizer state, BatchNorm statistics, the dense layer, losses
-// and metrics — stays fp32 (mixed precision as in AMP). A convolution shape oneDNN has no fast bf16
+// and metrics — stays fp32 (mixed precision as in AMP). In training the activations between layers
+// are stored in bf16 too (packed bf16 tensors, tensor.ts; ops/batchnorm.ts). A convolution shape oneDNN has no fast bf16
 // kernel for stays fp32.
 import { native, PrecisionCode } from "./native.js";
 

@@ -1,10 +1,17 @@
 // Float32 tensors whose memory lives in the native addon (through the buffer pool, memory.ts), plus
 // the two things that decide their lifetime and gradients: `tidy` scopes (deterministic freeing) and
 // the define-by-run tape.
+//
+// A tensor is fp32, or — an activation in bf16 training (precision.ts) — packed bf16: two values per
+// float of a Float32Array of ceil(size / 2), so it shares the pool. Only the ops that say so read a
+// bf16 tensor (through `raw` and a flag to the addon); `data` refuses it, so an op that would
+// misread it fails loudly instead. Gradients are always fp32.
 import { native } from "./native.js";
 import { takeBuffer, returnBuffer } from "./memory.js";
 
 export type Shape = readonly number[];
+/** Storage format: fp32, or packed bf16 (see the top of this file). */
+export type DType = "f32" | "bf16";
 
 function checkShape(shape: Shape, what: string): number {
   let n = 1;
@@ -43,18 +50,29 @@ export class Tensor {
   gradZeroVersion = -1;
   /** The op that produced this tensor (null for leaves). */
   gradFn: TapeNode | null = null;
+  readonly dtype: DType;
   private buf: Float32Array | null;
 
   /** Allocates uninitialised native memory; prefer the `zeros`/`fromArray` helpers. */
-  constructor(shape: Shape, opts: { zero?: boolean; track?: boolean } = {}) {
+  constructor(shape: Shape, opts: { zero?: boolean; track?: boolean; dtype?: DType } = {}) {
     this.size = checkShape(shape, "tensor");
     this.shape = Object.freeze([...shape]);
-    this.buf = takeBuffer(this.size, opts.zero ?? false);
+    this.dtype = opts.dtype ?? "f32";
+    this.buf = takeBuffer(this.dtype === "bf16" ? Math.ceil(this.size / 2) : this.size, opts.zero ?? false);
     if (opts.track !== false && scopes.length > 0) scopes[scopes.length - 1].push(this);
   }
 
-  /** The native memory as a Float32Array view; throws once the tensor is disposed. */
+  /** The fp32 values as a Float32Array view of the native memory; throws once disposed, or for bf16. */
   get data(): Float32Array {
+    if (this.dtype !== "f32")
+      throw new Error(
+        `tensor [${this.shape.join(", ")}] is packed bf16 (a bf16 training activation): this op reads fp32`,
+      );
+    return this.raw;
+  }
+
+  /** The storage, whatever the dtype (for the ops that read packed bf16); throws once disposed. */
+  get raw(): Float32Array {
     if (this.buf === null) throw new Error(`tensor [${this.shape.join(", ")}] was used after dispose()`);
     return this.buf;
   }
@@ -72,9 +90,14 @@ export class Tensor {
     this.grad = null;
   }
 
-  /** A copy of the values (safe to keep after dispose). */
+  /** A copy of the values, widened to fp32 from bf16 (safe to keep after dispose). */
   toFloat32Array(): Float32Array {
-    return new Float32Array(this.data);
+    if (this.dtype === "f32") return new Float32Array(this.data);
+    const out = new Float32Array(this.size);
+    const bits = new Uint32Array(out.buffer);
+    const packed = new Uint16Array(this.raw.buffer, this.raw.byteOffset, this.size);
+    for (let i = 0; i < this.size; i++) bits[i] = packed[i] << 16;
+    return out;
   }
 
   /** Overwrites the values in place (shapes must hold the same number of elements). */
@@ -98,7 +121,7 @@ export class Tensor {
   }
 
   toString(): string {
-    return `Tensor[${this.shape.join("x")}]`;
+    return `Tensor[${this.shape.join("x")}${this.dtype === "bf16" ? ", bf16" : ""}]`;
   }
 }
 

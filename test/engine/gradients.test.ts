@@ -382,3 +382,26 @@ test("upsampleConcat equals concat([upsample2x(x), skip])", () => {
     ([x, s]) => R.concat([R.upsample(x, xs), s], [3, 2]),
   );
 });
+
+test("maxPool2x2 backward: a tie goes to the first maximum, the dropped row and column get zeros", () => {
+  // [1, 3, 5, 2]: odd height and width. Channel 0 ties in every window; channel 1 has its max last.
+  const [h, w, c] = [3, 5, 2];
+  const x = E.keep(
+    E.fromArray(
+      [1, h, w, c],
+      Float32Array.from({ length: h * w * c }, (_, i) => (i % 2 ? i : 7)),
+    ),
+  );
+  x.requiresGrad = true;
+  const r = E.keep(E.fromArray([1, 1, 2, c], [1, 2, 3, 4]));
+  const [dx] = E.grad(E.sum(E.mul(E.maxPool2x2(x), r)), [x]);
+  const want = new Float32Array(h * w * c);
+  // window (0, j) covers rows 0-1, columns 2j..2j+1: channel 0's first position is (0, 2j), channel 1's
+  // max is the last, (1, 2j+1).
+  for (let j = 0; j < 2; j++) {
+    want[(0 * w + 2 * j) * c + 0] = r.data[j * c + 0];
+    want[(1 * w + 2 * j + 1) * c + 1] = r.data[j * c + 1];
+  }
+  assert.deepEqual(dx.toFloat32Array(), want);
+  for (const t of [x, r, dx]) t.dispose();
+});

@@ -1,14 +1,16 @@
 // Batch norm fused with its activation (native/src/batchnorm.cc), on its own or after a convolution
 // (convBnAct, the U-Net block), and BN folded into the conv weights for inference.
 //
-// In bf16 training convBnAct keeps the tensor between its conv and its BN — z and its gradient dz,
-// which no other op sees — in packed bf16 (two values per float of a Tensor of ceil(n / 2)): the conv
-// writes z in bf16, BN reads it, BN's backward writes dz in bf16 and the conv's backward reads it in
-// place. That is the conversion the conv's backward made anyway (its kernels read bf16 dy), half the
-// bytes of z kept from forward to backward, and half of BN's traffic over z. Statistics stay fp32.
+// In bf16 training convBnAct works on packed bf16 (tensor.ts) wherever the kernels read bf16 anyway:
+// its output y is a bf16 activation (the next conv reads it in place, as do pooling and the decoder's
+// concat), its input may be one, and the tensor between its conv and its BN — z and its gradient dz,
+// which no other op sees — is bf16 too: the conv writes z in bf16, BN reads it, BN's backward writes dz
+// in bf16 and the conv's backward reads it in place. Each is a conversion the conv made anyway, and
+// half the bytes kept from forward to backward. BN's statistics and arithmetic, and every gradient
+// outside the op, stay fp32.
 import { ActCode, native } from "../native.js";
 import { getPrecision } from "../precision.js";
-import { Tensor, record, isGradEnabled, type Shape } from "../tensor.js";
+import { Tensor, record, isGradEnabled, type DType } from "../tensor.js";
 import { ACT, channels, check, fmt, type Activation } from "./check.js";
 import {
   conv2d,
@@ -52,34 +54,28 @@ function bnCheck(op: string, x: Tensor, bn: BatchNormState): number {
   return c;
 }
 
-/** Storage for `count` packed bf16 values (see the top of this file). */
-function packedBf16(count: number): Tensor {
-  return new Tensor([Math.ceil(count / 2)]);
-}
-
 /**
- * BN (+ activation) forward over `rows` x `c` values of x (packed bf16 when `xBf16`); returns y,
- * of `shape`, and the batch statistics backward needs.
+ * BN (+ activation) forward over `rows` x `c` values of x (fp32 or packed bf16); returns y (of
+ * `yType`) and the batch statistics backward needs.
  */
 function bnForwardRaw(
   x: Tensor,
-  shape: Shape,
   bn: BatchNormState,
   rows: number,
   c: number,
   training: boolean,
   act: ActCode,
   alpha: number,
-  xBf16 = false,
+  yType: DType = "f32",
 ): { y: Tensor; mean: Tensor; inv: Tensor } {
-  const y = new Tensor(shape);
+  const y = new Tensor(x.shape, { dtype: yType });
   const mean = new Tensor([c]);
   const inv = new Tensor([c]);
   native.bnForward(
-    x.data,
+    x.raw,
     bn.gamma.data,
     bn.beta.data,
-    y.data,
+    y.raw,
     mean.data,
     inv.data,
     bn.runningMean.data,
@@ -91,7 +87,8 @@ function bnForwardRaw(
     bn.momentum ?? 0.1,
     act,
     alpha,
-    xBf16,
+    x.dtype === "bf16",
+    yType === "bf16",
   );
   if (training) {
     bn.runningMean.version++;
@@ -100,7 +97,10 @@ function bnForwardRaw(
   return { y, mean, inv };
 }
 
-/** BN (+ activation) backward: fills dx when given, returns dgamma and dbeta. x and dx packed bf16 when `xBf16`. */
+/**
+ * BN (+ activation) backward: fills dx (of x's dtype: fp32, or packed bf16 inside convBnAct) when
+ * given, returns dgamma and dbeta.
+ */
 function bnBackwardRaw(
   x: Tensor,
   fwd: { y: Tensor; mean: Tensor; inv: Tensor },
@@ -112,18 +112,18 @@ function bnBackwardRaw(
   training: boolean,
   act: ActCode,
   alpha: number,
-  xBf16 = false,
 ): [Tensor, Tensor] {
   const dgamma = new Tensor([c]);
   const dbeta = new Tensor([c]);
+  check(!dx || dx.dtype === x.dtype, "batchNorm", "dx must have x's dtype");
   native.bnBackward(
-    x.data,
-    act === ActCode.None ? null : fwd.y.data,
+    x.raw,
+    act === ActCode.None ? null : fwd.y.raw,
     dy.data,
     bn.gamma.data,
     fwd.mean.data,
     fwd.inv.data,
-    dx ? dx.data : null,
+    dx ? dx.raw : null,
     dgamma.data,
     dbeta.data,
     rows,
@@ -131,7 +131,8 @@ function bnBackwardRaw(
     act,
     alpha,
     training,
-    xBf16,
+    x.dtype === "bf16",
+    fwd.y.dtype === "bf16",
   );
   return [dgamma, dbeta];
 }
@@ -147,7 +148,9 @@ export function batchNorm(x: Tensor, bn: BatchNormState, opts: BatchNormOptions)
   if (opts.training) check(rows > 1, "batchNorm", "training needs more than one value per channel");
   const act = ACT[opts.act ?? "none"];
   const alpha = opts.alpha ?? 1;
-  const fwd = bnForwardRaw(x, x.shape, bn, rows, c, opts.training, act, alpha);
+  // On its own BN reads fp32 (its dx is a gradient, fp32; only convBnAct's inner z is bf16).
+  check(x.dtype === "f32", "batchNorm", "input must be fp32 (a bf16 activation goes through convBnAct)");
+  const fwd = bnForwardRaw(x, bn, rows, c, opts.training, act, alpha);
   return record([x, bn.gamma, bn.beta], fwd.y, (dy, needs) => {
     const dx = needs[0] ? new Tensor(x.shape) : null;
     const [dgamma, dbeta] = bnBackwardRaw(x, fwd, dy, bn, dx, rows, c, opts.training, act, alpha);
@@ -213,24 +216,46 @@ export function convBnAct(
   if (!opts.training) {
     if (!needsGrad) {
       const f = foldBatchNorm(w, b, bn);
-      return conv2dActInference(x, f.w, f.b, { ...opts, act: opts.act ?? "none", alpha });
+      // In bf16 the block's output is a bf16 activation here too (the next conv reads bf16 anyway).
+      const out: DType = getPrecision() === "bf16" ? "bf16" : "f32";
+      return conv2dActInference(x, f.w, f.b, { ...opts, act: opts.act ?? "none", alpha, out });
     }
     return batchNorm(conv2d(x, w, b, opts), bn, opts);
   }
-  const zShape = [g.n, g.oh, g.ow, g.oc];
   const rows = g.n * g.oh * g.ow;
   check(rows > 1, "convBnAct", "training needs more than one value per channel");
-  const bf16 = getPrecision() === "bf16";
-  const z = bf16 ? packedBf16(rows * g.oc) : new Tensor(zShape);
-  native.convForward(x.data, w.data, b ? b.data : null, z.data, ...geomArgs(g), ActCode.None, 1, false, bf16);
-  const fwd = bnForwardRaw(z, zShape, bn, rows, g.oc, true, act, alpha, bf16);
+  const dtype: DType = getPrecision() === "bf16" ? "bf16" : "f32";
+  const z = new Tensor([g.n, g.oh, g.ow, g.oc], { dtype });
+  native.convForward(
+    x.raw,
+    w.data,
+    b ? b.data : null,
+    z.raw,
+    ...geomArgs(g),
+    ActCode.None,
+    1,
+    false,
+    x.dtype === "bf16",
+    dtype === "bf16",
+  );
+  const fwd = bnForwardRaw(z, bn, rows, g.oc, true, act, alpha, dtype);
   const { y, mean, inv } = fwd;
   if (!needsGrad) z.dispose();
   const inputs = b ? [x, w, bn.gamma, bn.beta, b] : [x, w, bn.gamma, bn.beta];
   return record(inputs, y, (dy, needs) => {
-    const dz = bf16 ? packedBf16(rows * g.oc) : new Tensor(zShape);
-    const [dgamma, dbeta] = bnBackwardRaw(z, fwd, dy, bn, dz, rows, g.oc, true, act, alpha, bf16);
-    const [dx, dw, db] = convBackward(x, w, b, g, dz, needs[0], needs[1], needs[4] ?? false, bf16);
+    const dz = new Tensor(z.shape, { dtype });
+    const [dgamma, dbeta] = bnBackwardRaw(z, fwd, dy, bn, dz, rows, g.oc, true, act, alpha);
+    const [dx, dw, db] = convBackward(
+      x,
+      w,
+      b,
+      g,
+      dz,
+      needs[0],
+      needs[1],
+      needs[4] ?? false,
+      dtype === "bf16",
+    );
     // z, mean and inv are internal to this op (the caller never sees them): free them now.
     dz.dispose();
     z.dispose();

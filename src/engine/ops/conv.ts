@@ -2,7 +2,7 @@
 // inference convolution on weights cached in the kernel's layout with a fused activation, and the
 // dense layer.
 import { ActCode, native, type ConvGeomArgs } from "../native.js";
-import { Tensor, record } from "../tensor.js";
+import { Tensor, record, type DType } from "../tensor.js";
 import { ACT, check, fmt, rank, type Activation } from "./check.js";
 
 export interface ConvOptions {
@@ -46,7 +46,7 @@ export function geomArgs(g: ConvGeom): ConvGeomArgs {
   return [g.n, g.h, g.w, g.c, g.oc, g.kh, g.kw, g.s, g.p, g.oh, g.ow];
 }
 
-/** Gradients of a convolution given dL/dy (packed bf16 when `dyBf16`, see ops/batchnorm.ts). */
+/** Gradients of a convolution given dL/dy (packed bf16 when `dyBf16`, see ops/batchnorm.ts); x fp32 or bf16. */
 export function convBackward(
   x: Tensor,
   w: Tensor,
@@ -63,24 +63,25 @@ export function convBackward(
   const db = dw && b ? new Tensor(b.shape) : null;
   if (dx || dw)
     native.convBackward(
-      x.data,
+      x.raw,
       w.data,
-      dy.data,
+      dy.raw,
       dx?.data ?? null,
       dw?.data ?? null,
       db?.data ?? null,
       ...geomArgs(g),
+      x.dtype === "bf16",
       dyBf16,
     );
   return [dx, dw, db];
 }
 
-/** 2-D convolution: x [N,H,W,C], w [KH,KW,C,OC], b [OC] or null -> [N,OH,OW,OC]. */
+/** 2-D convolution: x [N,H,W,C] (fp32 or a bf16 activation), w [KH,KW,C,OC], b [OC] or null -> fp32 [N,OH,OW,OC]. */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: ConvOptions = {}): Tensor {
   const g = convGeom("conv2d", x, w, b, opts);
   const y = new Tensor([g.n, g.oh, g.ow, g.oc]);
   native.convForward(
-    x.data,
+    x.raw,
     w.data,
     b ? b.data : null,
     y.data,
@@ -88,6 +89,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv
     ActCode.None,
     1,
     false,
+    x.dtype === "bf16",
     false,
   );
   const inputs = b ? [x, w, b] : [x, w];
@@ -108,20 +110,28 @@ export function dropPrepared(w: Tensor): void {
   prepCache.delete(w);
 }
 
-function preparedWeights(w: Tensor, hasBias: boolean, g: ConvGeom, act: ActCode, alpha: number): Tensor {
+function preparedWeights(
+  w: Tensor,
+  hasBias: boolean,
+  g: ConvGeom,
+  act: ActCode,
+  alpha: number,
+  yBf16: boolean,
+): Tensor {
   let e = prepCache.get(w);
   if (!e || e.version !== w.version) {
     dropPrepared(w);
     e = { version: w.version, byGeom: new Map() };
     prepCache.set(w, e);
   }
-  // The kernel (and so its weight layout and type) depends on the thread count and precision too.
-  const key = `${hasBias}|${geomArgs(g).join(",")}|${act}|${alpha}|${native.getThreads()}|${native.getPrecision()}`;
+  // The kernel (and so its weight layout and type) depends on the thread count, the precision and
+  // the output's dtype too.
+  const key = `${hasBias}|${geomArgs(g).join(",")}|${act}|${alpha}|${yBf16}|${native.getThreads()}|${native.getPrecision()}`;
   let t = e.byGeom.get(key);
   if (!t || t.disposed) {
-    const n = native.convPreparedSize(hasBias, ...geomArgs(g), act, alpha);
+    const n = native.convPreparedSize(hasBias, ...geomArgs(g), act, alpha, yBf16);
     t = new Tensor([n], { track: false });
-    native.convPrepareWeights(w.data, t.data, hasBias, ...geomArgs(g), act, alpha);
+    native.convPrepareWeights(w.data, t.data, hasBias, ...geomArgs(g), act, alpha, yBf16);
     e.byGeom.set(key, t);
   }
   return t;
@@ -130,20 +140,33 @@ function preparedWeights(w: Tensor, hasBias: boolean, g: ConvGeom, act: ActCode,
 /**
  * Convolution with an activation fused as a oneDNN post-op, forward only (inference; not
  * recorded on the tape). Weights are reordered once into the kernel's layout and cached until
- * the weight tensor changes (its version).
+ * the weight tensor changes (its version). x is fp32 or a bf16 activation; the output is `out`
+ * (default fp32; bf16 inference keeps its activations in bf16 between layers).
  */
 export function conv2dActInference(
   x: Tensor,
   w: Tensor,
   b: Tensor | null,
-  opts: ConvOptions & { act?: Activation; alpha?: number } = {},
+  opts: ConvOptions & { act?: Activation; alpha?: number; out?: DType } = {},
 ): Tensor {
   const g = convGeom("conv2d", x, w, b, opts);
   const act = ACT[opts.act ?? "none"];
   const alpha = opts.alpha ?? 1;
-  const pw = preparedWeights(w, b !== null, g, act, alpha);
-  const y = new Tensor([g.n, g.oh, g.ow, g.oc]);
-  native.convForward(x.data, pw.data, b ? b.data : null, y.data, ...geomArgs(g), act, alpha, true, false);
+  const yBf16 = opts.out === "bf16";
+  const pw = preparedWeights(w, b !== null, g, act, alpha, yBf16);
+  const y = new Tensor([g.n, g.oh, g.ow, g.oc], { dtype: opts.out ?? "f32" });
+  native.convForward(
+    x.raw,
+    pw.data,
+    b ? b.data : null,
+    y.raw,
+    ...geomArgs(g),
+    act,
+    alpha,
+    true,
+    x.dtype === "bf16",
+    yBf16,
+  );
   return y;
 }
 

@@ -1,5 +1,6 @@
 // Elementwise ops (native/src/elementwise.cc: activations, add/mul, axpby, fill) and what is composed
-// from them in TypeScript: dropout (mul by a mask), reshape/flatten (copies), sum and mean.
+// from them in TypeScript: dropout (mul by a mask), reshape/flatten (copies), sum and mean, and the
+// widening of a bf16 activation to fp32 for the ops that read fp32.
 import { ActCode, native } from "../native.js";
 import { Tensor, record } from "../tensor.js";
 import type { Rng } from "../random.js";
@@ -57,6 +58,17 @@ export function mul(a: Tensor, b: Tensor): Tensor {
   });
 }
 
+/**
+ * A bf16 activation (tensor.ts) widened to fp32, for an op that reads fp32 (identity for an fp32
+ * tensor); the gradient passes through unchanged.
+ */
+export function float32(x: Tensor): Tensor {
+  if (x.dtype === "f32") return x;
+  const y = new Tensor(x.shape);
+  y.data.set(x.toFloat32Array());
+  return record([x], y, (dy) => [copy(dy)]);
+}
+
 /** x * s for a constant s. */
 export function scale(x: Tensor, s: number): Tensor {
   const y = new Tensor(x.shape, { zero: true });
@@ -78,6 +90,7 @@ function copy(t: Tensor): Tensor {
 export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tensor {
   check(p >= 0 && p < 1, "dropout", `p must be in [0, 1), got ${p}`);
   if (!training || p === 0) return x;
+  x = float32(x);
   const mask = new Tensor(x.shape);
   const m = mask.data;
   const keepScale = 1 / (1 - p);

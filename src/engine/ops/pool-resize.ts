@@ -1,4 +1,5 @@
-// 2x2 max-pool and the decoder's upsample + skip concatenation (native/src/pool_resize.cc).
+// 2x2 max-pool and the decoder's upsample + skip concatenation (native/src/pool_resize.cc), on fp32
+// or packed bf16 activations (the output has the input's dtype; gradients are fp32).
 import { native } from "../native.js";
 import { Tensor, record } from "../tensor.js";
 import { check, fmt, rank } from "./check.js";
@@ -8,11 +9,12 @@ export function maxPool2x2(x: Tensor): Tensor {
   rank(x, 4, "maxPool2x2", "input (NHWC)");
   const [n, h, w, c] = x.shape;
   check(h >= 2 && w >= 2, "maxPool2x2", `input ${fmt(x.shape)} is smaller than 2x2`);
-  const y = new Tensor([n, Math.floor(h / 2), Math.floor(w / 2), c]);
-  native.maxPoolForward(x.data, y.data, n, h, w, c);
+  const bf16 = x.dtype === "bf16";
+  const y = new Tensor([n, Math.floor(h / 2), Math.floor(w / 2), c], { dtype: x.dtype });
+  native.maxPoolForward(x.raw, y.raw, n, h, w, c, bf16);
   return record([x], y, (dy) => {
     const dx = new Tensor(x.shape);
-    native.maxPoolBackward(x.data, y.data, dy.data, dx.data, n, h, w, c);
+    native.maxPoolBackward(x.raw, y.raw, dy.data, dx.data, n, h, w, c, bf16);
     return [dx];
   });
 }
@@ -31,8 +33,13 @@ export function upsampleConcat(x: Tensor, skip: Tensor): Tensor {
     "upsampleConcat",
     `skip ${fmt(skip.shape)} must be [${n}, ${2 * h}, ${2 * w}, C] for x ${fmt(x.shape)}`,
   );
-  const y = new Tensor([n, 2 * h, 2 * w, cx + cs]);
-  native.upsampleConcatForward(x.data, skip.data, y.data, n, h, w, cx, cs);
+  check(
+    x.dtype === skip.dtype,
+    "upsampleConcat",
+    `x is ${x.dtype} but skip is ${skip.dtype}: both fp32 or both bf16 activations`,
+  );
+  const y = new Tensor([n, 2 * h, 2 * w, cx + cs], { dtype: x.dtype });
+  native.upsampleConcatForward(x.raw, skip.raw, y.raw, n, h, w, cx, cs, x.dtype === "bf16");
   return record([x, skip], y, (dy, needs) => {
     const dx = needs[0] ? new Tensor(x.shape) : null;
     const ds = needs[1] ? new Tensor(skip.shape) : null;
