@@ -60,12 +60,13 @@ export function applyPrecision(choice: PrecisionChoice): { precision: Precision;
   if (choice === "auto")
     line =
       precision === "bf16"
-        ? "precision: bf16 (auto: the CPU has AVX512-BF16; convolutions in bf16, the rest fp32)"
+        ? "precision: bf16 (auto: the CPU has AVX512-BF16; convolutions and stored activations in bf16, the rest fp32)"
         : `precision: fp32 (auto: ${
             process.env.NERVESEG_NO_BF16 === "1"
               ? "bf16 switched off by NERVESEG_NO_BF16=1"
               : "no AVX512-BF16 on this CPU"
           })`;
-  else if (precision === "bf16") line = "precision: bf16 (convolutions in bf16, the rest fp32)";
+  else if (precision === "bf16")
+    line = "precision: bf16 (convolutions and stored activations in bf16, the rest fp32)";
   return { precision, line };
 }

@@ -93,8 +93,9 @@ export const TrainConfigSchema = z.object({
   threads: z.number().int().positive().nullable(),
   /**
    * Precision of the convolutions (src/engine/precision.ts): fp32 when absent (the default); bf16
-   * (mixed precision: bf16 convolutions, everything else fp32) where the CPU has AVX512-BF16; `auto`
-   * picks bf16 where supported. Training stores what it resolved to: "bf16", or nothing for fp32.
+   * (mixed precision: bf16 convolutions and stored activations, everything else fp32) where the CPU
+   * has AVX512-BF16; `auto` picks bf16 where supported. Training stores what it resolved to: "bf16",
+   * or nothing for fp32.
    */
   precision: z.enum(["auto", "fp32", "bf16"]).optional(),
   /**

@@ -16,9 +16,9 @@ import {
   conv2d,
   conv2dActInference,
   convBackward,
+  convForwardInto,
   convGeom,
   dropPrepared,
-  geomArgs,
   type ConvOptions,
 } from "./conv.js";
 
@@ -226,18 +226,7 @@ export function convBnAct(
   check(rows > 1, "convBnAct", "training needs more than one value per channel");
   const dtype: DType = getPrecision() === "bf16" ? "bf16" : "f32";
   const z = new Tensor([g.n, g.oh, g.ow, g.oc], { dtype });
-  native.convForward(
-    x.raw,
-    w.data,
-    b ? b.data : null,
-    z.raw,
-    ...geomArgs(g),
-    ActCode.None,
-    1,
-    false,
-    x.dtype === "bf16",
-    dtype === "bf16",
-  );
+  convForwardInto(x, w.data, b, z, g);
   const fwd = bnForwardRaw(z, bn, rows, g.oc, true, act, alpha, dtype);
   const { y, mean, inv } = fwd;
   if (!needsGrad) z.dispose();
@@ -245,17 +234,7 @@ export function convBnAct(
   return record(inputs, y, (dy, needs) => {
     const dz = new Tensor(z.shape, { dtype });
     const [dgamma, dbeta] = bnBackwardRaw(z, fwd, dy, bn, dz, rows, g.oc, true, act, alpha);
-    const [dx, dw, db] = convBackward(
-      x,
-      w,
-      b,
-      g,
-      dz,
-      needs[0],
-      needs[1],
-      needs[4] ?? false,
-      dtype === "bf16",
-    );
+    const [dx, dw, db] = convBackward(x, w, b, g, dz, needs[0], needs[1], needs[4] ?? false);
     // z, mean and inv are internal to this op (the caller never sees them): free them now.
     dz.dispose();
     z.dispose();

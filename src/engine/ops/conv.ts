@@ -46,7 +46,36 @@ export function geomArgs(g: ConvGeom): ConvGeomArgs {
   return [g.n, g.h, g.w, g.c, g.oc, g.kh, g.kw, g.s, g.p, g.oh, g.ow];
 }
 
-/** Gradients of a convolution given dL/dy (packed bf16 when `dyBf16`, see ops/batchnorm.ts); x fp32 or bf16. */
+/**
+ * y = act(conv(x, w) + b) into y, the addon reading and writing each of x and y in its dtype (fp32
+ * or packed bf16). w is HWIO, or in the kernel's own layout when `prepared`.
+ */
+export function convForwardInto(
+  x: Tensor,
+  w: Float32Array,
+  b: Tensor | null,
+  y: Tensor,
+  g: ConvGeom,
+  opts: { act?: ActCode; alpha?: number; prepared?: boolean } = {},
+): void {
+  native.convForward(
+    x.raw,
+    w,
+    b ? b.data : null,
+    y.raw,
+    ...geomArgs(g),
+    opts.act ?? ActCode.None,
+    opts.alpha ?? 1,
+    opts.prepared ?? false,
+    x.dtype === "bf16",
+    y.dtype === "bf16",
+  );
+}
+
+/**
+ * Gradients (fp32) of a convolution given dL/dy; x and dy are each fp32 or packed bf16 (conv + BN's
+ * inner gradient, ops/batchnorm.ts).
+ */
 export function convBackward(
   x: Tensor,
   w: Tensor,
@@ -56,7 +85,6 @@ export function convBackward(
   needX: boolean,
   needW: boolean,
   needB: boolean,
-  dyBf16 = false,
 ): [Tensor | null, Tensor | null, Tensor | null] {
   const dx = needX ? new Tensor(x.shape) : null;
   const dw = needW || needB ? new Tensor(w.shape) : null;
@@ -71,7 +99,7 @@ export function convBackward(
       db?.data ?? null,
       ...geomArgs(g),
       x.dtype === "bf16",
-      dyBf16,
+      dy.dtype === "bf16",
     );
   return [dx, dw, db];
 }
@@ -80,18 +108,7 @@ export function convBackward(
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: ConvOptions = {}): Tensor {
   const g = convGeom("conv2d", x, w, b, opts);
   const y = new Tensor([g.n, g.oh, g.ow, g.oc]);
-  native.convForward(
-    x.raw,
-    w.data,
-    b ? b.data : null,
-    y.data,
-    ...geomArgs(g),
-    ActCode.None,
-    1,
-    false,
-    x.dtype === "bf16",
-    false,
-  );
+  convForwardInto(x, w.data, b, y, g);
   const inputs = b ? [x, w, b] : [x, w];
   return record(inputs, y, (dy, needs) => {
     const [dx, dw, db] = convBackward(x, w, b, g, dy, needs[0], needs[1], needs[2] ?? false);
@@ -155,18 +172,7 @@ export function conv2dActInference(
   const yBf16 = opts.out === "bf16";
   const pw = preparedWeights(w, b !== null, g, act, alpha, yBf16);
   const y = new Tensor([g.n, g.oh, g.ow, g.oc], { dtype: opts.out ?? "f32" });
-  native.convForward(
-    x.raw,
-    pw.data,
-    b ? b.data : null,
-    y.raw,
-    ...geomArgs(g),
-    act,
-    alpha,
-    true,
-    x.dtype === "bf16",
-    yBf16,
-  );
+  convForwardInto(x, pw.data, b, y, g, { act, alpha, prepared: true });
   return y;
 }
 
