@@ -8,10 +8,8 @@
 // bf16 copies of their inputs and write fp32, or packed bf16 where the call asks (conv.h). (The dense
 // layer is dense.cc.)
 #include <unordered_map>
-#include <vector>
 
 #include "conv.h"
-#include "numeric.h"
 
 namespace ns {
 namespace {
@@ -89,12 +87,15 @@ void ConvForward(const void* x, const float* w, const float* b, void* y, const C
   st.wait();
 }
 
-// dx = dL/dx from dy = dL/dy. Converts dy into slot B (ConvBackward reuses it for the weights).
-void ConvBackwardData(const float* dy, const float* w, float* dx, const ConvGeom& g) {
-  const int64_t xImg = g.h * g.w * g.c, yImg = g.oh * g.ow * g.oc;
-  if (ForChunks(g, [&](int64_t s, const ConvGeom& cg) { ConvBackwardData(dy + s * yImg, w, dx + s * xImg, cg); }))
+// dx = dL/dx from dy = dL/dy (packed bf16 when `dyBf16`). Converts dy into slot B where the kernel
+// reads another format (ConvBackward reuses that copy for the weights).
+void ConvBackwardData(const void* dy, const float* w, float* dx, const ConvGeom& g, bool dyBf16) {
+  const int64_t xImg = g.h * g.w * g.c, yImgBytes = g.oh * g.ow * g.oc * (dyBf16 ? 2 : 4);
+  if (ForChunks(g, [&](int64_t s, const ConvGeom& cg) {
+        ConvBackwardData(static_cast<const char*>(dy) + s * yImgBytes, w, dx + s * xImg, cg, dyBf16);
+      }))
     return;
-  BwdDataEntry& e = GetBwdData(g);
+  BwdDataEntry& e = GetBwdData(g, dyBf16);
   auto& st = cpuStream();
   e.prim.execute(st, {{DNNL_ARG_DIFF_DST, e.diffDst.In(dy, SLOT_B)},
                       {DNNL_ARG_WEIGHTS, e.w.In(w, SLOT_W)},
@@ -103,12 +104,13 @@ void ConvBackwardData(const float* dy, const float* w, float* dx, const ConvGeom
   st.wait();
 }
 
-// dw (HWIO) and, when db is given, the bias gradient. `dyConverted`: slot B already holds dy's
-// copy in this primitive's layout (the data gradient just made it).
-void ConvBackwardWeights(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g,
-                         bool dyConverted = false) {
-  if (ConvBackwardSplit(x, nullptr, dy, nullptr, dw, db, g, false, false)) return;
-  BwdWEntry& e = GetBwdW(g, db != nullptr);
+// dw (HWIO) and, when db is given, the bias gradient, from x and dy (each packed bf16 when flagged).
+// `dyConverted`: slot B already holds dy's copy in this primitive's layout (the data gradient just
+// made it).
+void ConvBackwardWeights(const void* x, const void* dy, float* dw, float* db, const ConvGeom& g, bool xBf16,
+                         bool dyBf16, bool dyConverted = false) {
+  if (ConvBackwardSplit(x, nullptr, dy, nullptr, dw, db, g, xBf16, dyBf16)) return;
+  BwdWEntry& e = GetBwdW(g, db != nullptr, xBf16, dyBf16);
   auto& st = cpuStream();
   memory dyArg = dyConverted ? e.diffDst.Reuse(dy, SLOT_B) : e.diffDst.In(dy, SLOT_B);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src.In(x, SLOT_A)},
@@ -123,41 +125,23 @@ void ConvBackwardWeights(const float* x, const float* dy, float* dw, float* db, 
   st.wait();
 }
 
-// n packed bf16 values widened to fp32.
-std::vector<float> Widen(const void* p, int64_t n) {
-  std::vector<float> out(static_cast<size_t>(n));
-  const uint16_t* h = static_cast<const uint16_t*>(p);
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; i++) out[i] = FromBf16(h[i]);
-  return out;
-}
-
 // Both gradients (each only where its buffer is given), converting dy once when both read the same
-// copy of it: the data gradient and then the weight gradient, as the two calls above. Packed bf16 x
-// and dy (`xBf16`, `dyBf16`) are read in place by the split backward (the weight gradient, and the
-// data gradient where the split can make it); what the ordinary primitives need of them instead (one
-// thread and one chunk, a small batch, no bf16 kernel) is widened to fp32 first.
+// copy of it: the data gradient and then the weight gradient, as the two calls above. x and dy are
+// each fp32 or packed bf16 (`xBf16`, `dyBf16`); a bf16 kernel reads packed ones in place.
 void ConvBackward(const void* x, const float* w, const void* dy, float* dx, float* dw, float* db, const ConvGeom& g,
                   bool xBf16, bool dyBf16) {
   if (dw && ConvBackwardSplit(x, dx ? w : nullptr, dy, dx, dw, db, g, xBf16, dyBf16)) return;
-  if (dx && dw && (xBf16 || dyBf16) && ConvBackwardSplit(x, nullptr, dy, nullptr, dw, db, g, xBf16, dyBf16))
-    dw = db = nullptr;  // the weight gradient is done; the data gradient (no x needed) below
-  std::vector<float> xWide, dyWide;
-  if (xBf16 && dw) xWide = Widen(x, g.xSize());
-  if (dyBf16 && (dx || dw)) dyWide = Widen(dy, g.ySize());
-  const float* x32 = xBf16 ? xWide.data() : static_cast<const float*>(x);
-  const float* dy32 = dyBf16 ? dyWide.data() : static_cast<const float*>(dy);
   bool shared = false;
   if (dx) {
-    ConvBackwardData(dy32, w, dx, g);
+    ConvBackwardData(dy, w, dx, g, dyBf16);
     // A chunked data gradient leaves only its last chunk's copy of dy in slot B: nothing to share.
     if (dw && !Chunked(g)) {
-      const Operand& a = GetBwdData(g).diffDst;
-      const Operand& b = GetBwdW(g, db != nullptr).diffDst;
+      const Operand& a = GetBwdData(g, dyBf16).diffDst;
+      const Operand& b = GetBwdW(g, db != nullptr, xBf16, dyBf16).diffDst;
       shared = a.reorderIt && b.reorderIt && a.prim.get_desc() == b.prim.get_desc();
     }
   }
-  if (dw) ConvBackwardWeights(x32, dy32, dw, db, g, shared);
+  if (dw) ConvBackwardWeights(x, dy, dw, db, g, xBf16, dyBf16, shared);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,7 +254,7 @@ struct ConvBackwardDataArgs {
 
 Napi::Value ConvBackwardDataEntry(const Napi::CallbackInfo& info) {
   ConvBackwardDataArgs a = ConvBackwardDataArgs::From(info);
-  ConvBackwardData(a.dy, a.w, a.dx, a.g);
+  ConvBackwardData(a.dy, a.w, a.dx, a.g, false);
   return info.Env().Undefined();
 }
 
@@ -295,7 +279,7 @@ struct ConvBackwardWeightsArgs {
 
 Napi::Value ConvBackwardWeightsEntry(const Napi::CallbackInfo& info) {
   ConvBackwardWeightsArgs a = ConvBackwardWeightsArgs::From(info);
-  ConvBackwardWeights(a.x, a.dy, a.dw, a.db, a.g);
+  ConvBackwardWeights(a.x, a.dy, a.dw, a.db, a.g, false, false);
   return info.Env().Undefined();
 }
 

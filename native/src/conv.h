@@ -143,8 +143,9 @@ bool ConvBackwardSplit(const void* x, const float* w, const void* dy, float* dx,
 // yBf16: the forward writes packed bf16 (the kernel's own output where it has a bf16 kernel); xBf16:
 // it reads packed bf16 x (in place where the kernel is bf16).
 FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16 = false, bool xBf16 = false);
-BwdDataEntry& GetBwdData(const ConvGeom& g);
-BwdWEntry& GetBwdW(const ConvGeom& g, bool bias);
+// dyBf16 / xBf16: the operand is packed bf16 (read in place by a bf16 kernel, else converted).
+BwdDataEntry& GetBwdData(const ConvGeom& g, bool dyBf16 = false);
+BwdWEntry& GetBwdW(const ConvGeom& g, bool bias, bool xBf16 = false, bool dyBf16 = false);
 
 inline void* Handle(const void* p) { return const_cast<void*>(p); }
 

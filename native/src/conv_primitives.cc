@@ -151,8 +151,8 @@ FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16,
   return *(fwdCache[k] = std::move(e));
 }
 
-BwdDataEntry& GetBwdData(const ConvGeom& g) {
-  std::string k = g.key("bwdd");
+BwdDataEntry& GetBwdData(const ConvGeom& g, bool dyBf16) {
+  std::string k = g.key(dyBf16 ? "bwdd-dy16" : "bwdd");
   auto it = bwdDataCache.find(k);
   if (it != bwdDataCache.end()) return *it->second;
   auto& eng = cpuEngine();
@@ -166,14 +166,14 @@ BwdDataEntry& GetBwdData(const ConvGeom& g) {
     // such a layer (the segmentation head) keeps its fp32 data gradient. Tested in bf16.test.ts.
   }, g.oc > 1);
   e->prim = convolution_backward_data(e->pd);
-  e->diffDst.Init(g.dst(), e->pd.diff_dst_desc(), false);
+  e->diffDst.Init(g.dstIn(dyBf16), e->pd.diff_dst_desc(), false);
   e->w.Init(g.wUser(), e->pd.weights_desc(), false);
   e->diffSrc.Init(g.src(), e->pd.diff_src_desc(), true);
   return *(bwdDataCache[k] = std::move(e));
 }
 
-BwdWEntry& GetBwdW(const ConvGeom& g, bool bias) {
-  std::string k = g.key("bwdw", bias ? 1 : 0);
+BwdWEntry& GetBwdW(const ConvGeom& g, bool bias, bool xBf16, bool dyBf16) {
+  std::string k = g.key("bwdw", (bias ? 1 : 0) + (xBf16 ? 2 : 0) + (dyBf16 ? 4 : 0));
   auto it = bwdWCache.find(k);
   if (it != bwdWCache.end()) return *it->second;
   auto& eng = cpuEngine();
@@ -191,8 +191,8 @@ BwdWEntry& GetBwdW(const ConvGeom& g, bool bias) {
         hint);
   });
   e->prim = convolution_backward_weights(e->pd);
-  e->src.Init(g.src(), e->pd.src_desc(), false);
-  e->diffDst.Init(g.dst(), e->pd.diff_dst_desc(), false);
+  e->src.Init(g.srcIn(xBf16), e->pd.src_desc(), false);
+  e->diffDst.Init(g.dstIn(dyBf16), e->pd.diff_dst_desc(), false);
   e->dw.Init(g.wUser(), e->pd.diff_weights_desc(), true);
   if (bias) e->diffBias = memory(g.bias(), eng, nullptr);
   return *(bwdWCache[k] = std::move(e));
