@@ -3,13 +3,11 @@
 //
 // Precision: each primitive is built for the process-wide compute precision (ComputePrecision(),
 // common.h) at the time it is first needed; the precision is part of every cache key. In bf16 the
-// convolution reads bf16 source, weights and output gradient (reordered from the engine's fp32 on
-// the way in) and writes fp32 (oneDNN accumulates in fp32), so
-// everything outside the convolution stays fp32 — except where a call asks for packed bf16 (bf16
-// training, ops/batchnorm.ts): the input x may be packed bf16 (a bf16 activation, read in place by a
-// bf16 kernel), the forward may write its output in bf16 and the backward may read its output
-// gradient in bf16, each skipping a conversion and half the bytes of that tensor. A shape that has no bf16 kernel (only oneDNN's
-// reference one) keeps its fp32 primitive.
+// convolution reads bf16 source, weights and output gradient and accumulates in fp32. Each of x, y
+// and dy is, per call, fp32 (converted to bf16 on the way in; y written fp32) or packed bf16 (the
+// engine's bf16 activations and conv + BN's inner tensor: read or written in place, half the bytes,
+// no conversion). Weights and weight gradients are always fp32 HWIO outside. A shape that has no
+// bf16 kernel (only oneDNN's reference one) keeps its fp32 primitive, its operands converted.
 #pragma once
 #include <omp.h>
 

@@ -2,8 +2,8 @@
 // one or more chunks (conv.h's ChunkBytes) by single-threaded oneDNN primitives with their own
 // scratchpads, the chunks' weight gradients summed in a fixed order (deterministic for a given thread
 // count). When the data gradient is asked for too, each chunk's bf16 copy of dy feeds both kernels: dy
-// is converted once instead of twice, and each chunk's dx is its own (no sum). A dy already in packed
-// bf16 (conv + BN in training) is read in place: no conversion at all.
+// is converted once instead of twice, and each chunk's dx is its own (no sum). An x or dy already in
+// packed bf16 (bf16 activations, conv + BN's inner gradient) is read in place: no conversion at all.
 //
 // Why: oneDNN 2.6's jit_bf16 weight-gradient kernel synchronises its threads many times per call
 // (spin barriers around its transposed copies of src and diff_dst). On a machine where another

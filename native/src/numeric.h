@@ -34,8 +34,9 @@ inline float FastExp(float x) {
   return p * u.f;
 }
 
-// bf16 <-> fp32 for the hand-written kernels that read or write packed bf16 (batchnorm.cc): round to
-// nearest even, as oneDNN's reorders do, so a value stored here and by a oneDNN kernel agree.
+// bf16 <-> fp32 for the hand-written kernels that read or write packed bf16 (batchnorm.cc,
+// pool_resize.cc): round to nearest even, as oneDNN's reorders do, so a value stored here and by a
+// oneDNN kernel agree.
 inline uint16_t ToBf16(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);

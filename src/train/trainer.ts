@@ -136,7 +136,7 @@ export function recipeLine(p: Preset): string {
     `${t.optimizer} lr ${t.lr}, batch ${t.batch}, ${t.epochs} epochs, ${schedule}; loss ${loss.join(" + ")}; ` +
     `augment ${augment.join(", ") || "none"}; seed ${t.seed}` +
     (t.ema === undefined ? "" : `; weight EMA ${t.ema}`) +
-    (t.precision === "bf16" ? "; bf16 convolutions" : "")
+    (t.precision === "bf16" ? "; bf16 convolutions and activations" : "")
   );
 }
 
