@@ -1,5 +1,6 @@
-// Numeric helpers shared by the hand-written kernels (batchnorm.cc, elementwise.cc, dense.cc):
-// a vectorisable exp, the activations and their gradients, and deterministic per-channel sums.
+// Numeric helpers shared by the hand-written kernels (batchnorm.cc, elementwise.cc, dense.cc,
+// pool_resize.cc): a vectorisable exp, the activations and their gradients, deterministic per-channel
+// sums, and bf16 <-> fp32 for packed operands.
 #pragma once
 #include <omp.h>
 
