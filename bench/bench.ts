@@ -119,7 +119,7 @@ function timeWithConvs(reps: number, fn: () => void): { ms: number; convMs: numb
  */
 export function measurePeakGflops(): number {
   const [n, h, w, c, oc] = [32, 16, 20, 256, 256];
-  const dtype = E.getPrecision() === "bf16" ? "bf16" : "f32";
+  const dtype = E.activationDType();
   const x = new E.Tensor([n, h, w, c], { dtype });
   if (dtype === "bf16")
     new Uint16Array(x.raw.buffer, x.raw.byteOffset, x.size).fill(0x3c24); // 0.01
@@ -171,18 +171,9 @@ export function peakRssRun(
   const net = benchNet(new E.Rng(1));
   const img = new Float32Array(batch * UNET_H * UNET_W).fill(0.5);
   if (kind === "train") {
-    const opt = new E.Adam(net.parameters(), { lr: 1e-4 });
-    for (let i = 0; i < 2; i++)
-      E.tidy(() => {
-        const out = net.forward(E.fromArray([batch, UNET_H, UNET_W, 1], img));
-        const loss = E.add(
-          E.diceLoss(out.mask, E.fromArray(out.mask.shape, img)),
-          E.bceLoss(out.presence!, E.full([batch, 1], 1)),
-        );
-        opt.zeroGrad();
-        loss.backward();
-        opt.step();
-      });
+    const step = trainingStep(net, new E.Adam(net.parameters(), { lr: 1e-4 }), batch, img);
+    step();
+    step();
   } else {
     net.eval();
     for (let i = 0; i < 2; i++)

@@ -52,10 +52,17 @@ bool ForChunks(const ConvGeom& g, F f) {
   return true;
 }
 
+// w into slot W for operand `op`. `done` (the chunks of one call): the layout whose copy of w slot W
+// already holds (empty: none yet), so that later chunks do not convert the same weights again.
+memory WeightsIn(Operand& op, const float* w, memory::desc* done) {
+  if (done && op.reorderIt && *done == op.prim.get_desc()) return op.Reuse(w, SLOT_W);
+  memory m = op.In(w, SLOT_W);
+  if (done) *done = op.prim.get_desc();
+  return m;
+}
+
 // y = act(conv(x, w) + b). w is HWIO, or already in the kernel's layout when `prepared`; y is fp32,
-// or packed bf16 when `yBf16`; x is fp32, or packed bf16 when `xBf16`. `wDone` (chunks of one call):
-// the layout whose copy of w slot W already holds (empty: none yet), so later chunks skip converting
-// the same weights again.
+// or packed bf16 when `yBf16`; x is fp32, or packed bf16 when `xBf16`. `wDone`: see WeightsIn.
 void ConvForward(const void* x, const float* w, const float* b, void* y, const ConvGeom& g, int act, float alpha,
                  bool prepared, bool xBf16, bool yBf16, memory::desc* wDone = nullptr) {
   const int64_t xImgBytes = g.h * g.w * g.c * (xBf16 ? 2 : 4), yImgBytes = g.oh * g.ow * g.oc * (yBf16 ? 2 : 4);
@@ -68,14 +75,10 @@ void ConvForward(const void* x, const float* w, const float* b, void* y, const C
   FwdEntry& e = GetFwd(g, b != nullptr, act, alpha, yBf16, xBf16);
   auto& st = cpuStream();
   memory wArg = e.wPrepared;
-  if (prepared) {
+  if (prepared)
     e.wPrepared.set_data_handle(Handle(w));
-  } else if (wDone && e.w.reorderIt && *wDone == e.w.prim.get_desc()) {
-    wArg = e.w.Reuse(w, SLOT_W);
-  } else {
-    wArg = e.w.In(w, SLOT_W);
-    if (wDone) *wDone = e.w.prim.get_desc();
-  }
+  else
+    wArg = WeightsIn(e.w, w, wDone);
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, e.src.In(x, SLOT_A)}, {DNNL_ARG_WEIGHTS, wArg}, {DNNL_ARG_DST, e.dst.Out(y, SLOT_B)}};
   if (b) {
@@ -88,17 +91,19 @@ void ConvForward(const void* x, const float* w, const float* b, void* y, const C
 }
 
 // dx = dL/dx from dy = dL/dy (packed bf16 when `dyBf16`). Converts dy into slot B where the kernel
-// reads another format (ConvBackward reuses that copy for the weights).
-void ConvBackwardData(const void* dy, const float* w, float* dx, const ConvGeom& g, bool dyBf16) {
+// reads another format (ConvBackward reuses that copy for the weights). `wDone`: see WeightsIn.
+void ConvBackwardData(const void* dy, const float* w, float* dx, const ConvGeom& g, bool dyBf16,
+                      memory::desc* wDone = nullptr) {
   const int64_t xImg = g.h * g.w * g.c, yImgBytes = g.oh * g.ow * g.oc * (dyBf16 ? 2 : 4);
+  memory::desc converted;
   if (ForChunks(g, [&](int64_t s, const ConvGeom& cg) {
-        ConvBackwardData(static_cast<const char*>(dy) + s * yImgBytes, w, dx + s * xImg, cg, dyBf16);
+        ConvBackwardData(static_cast<const char*>(dy) + s * yImgBytes, w, dx + s * xImg, cg, dyBf16, &converted);
       }))
     return;
   BwdDataEntry& e = GetBwdData(g, dyBf16);
   auto& st = cpuStream();
   e.prim.execute(st, {{DNNL_ARG_DIFF_DST, e.diffDst.In(dy, SLOT_B)},
-                      {DNNL_ARG_WEIGHTS, e.w.In(w, SLOT_W)},
+                      {DNNL_ARG_WEIGHTS, WeightsIn(e.w, w, wDone)},
                       {DNNL_ARG_DIFF_SRC, e.diffSrc.Out(dx, SLOT_A)}});
   e.diffSrc.Finish();
   st.wait();

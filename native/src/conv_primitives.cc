@@ -127,8 +127,7 @@ void Operand::Finish() {
 }
 
 FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16, bool xBf16) {
-  std::string k = g.key(xBf16 ? (yBf16 ? "fwd-x16-y16" : "fwd-x16") : (yBf16 ? "fwd-y16" : "fwd"),
-                        act * 2 + (bias ? 1 : 0), alpha);
+  std::string k = g.key("fwd", act * 8 + (bias ? 1 : 0) + (xBf16 ? 2 : 0) + (yBf16 ? 4 : 0), alpha);
   auto it = fwdCache.find(k);
   if (it != fwdCache.end()) return *it->second;
   auto& eng = cpuEngine();
@@ -152,7 +151,7 @@ FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16,
 }
 
 BwdDataEntry& GetBwdData(const ConvGeom& g, bool dyBf16) {
-  std::string k = g.key(dyBf16 ? "bwdd-dy16" : "bwdd");
+  std::string k = g.key("bwdd", dyBf16 ? 1 : 0);
   auto it = bwdDataCache.find(k);
   if (it != bwdDataCache.end()) return *it->second;
   auto& eng = cpuEngine();

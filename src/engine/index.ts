@@ -29,6 +29,7 @@ export { setThreads, getThreads, setConvChunkBytes } from "./native.js";
 export {
   setPrecision,
   getPrecision,
+  activationDType,
   bf16Supported,
   resolvePrecision,
   applyPrecision,

@@ -6,6 +6,7 @@
 // are stored in bf16 too (packed bf16 tensors, tensor.ts; ops/batchnorm.ts). A convolution shape oneDNN has no fast bf16
 // kernel for stays fp32.
 import { native, PrecisionCode } from "./native.js";
+import type { DType } from "./tensor.js";
 
 export type Precision = "fp32" | "bf16";
 /** What a user asks for: `auto` is bf16 where supported, else fp32. */
@@ -32,6 +33,11 @@ export function setPrecision(p: Precision): void {
 /** The convolutions' current precision. */
 export function getPrecision(): Precision {
   return native.getPrecision() === PrecisionCode.Bf16 ? "bf16" : "fp32";
+}
+
+/** How activations are stored at the current precision: packed bf16 in bf16, else fp32. */
+export function activationDType(): DType {
+  return getPrecision() === "bf16" ? "bf16" : "f32";
 }
 
 /** "auto" -> bf16 where supported, else fp32; "bf16" where unsupported is an error that says why. */

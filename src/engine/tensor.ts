@@ -92,9 +92,18 @@ export class Tensor {
 
   /** A copy of the values, widened to fp32 from bf16 (safe to keep after dispose). */
   toFloat32Array(): Float32Array {
-    if (this.dtype === "f32") return new Float32Array(this.data);
-    const out = new Float32Array(this.size);
-    const bits = new Uint32Array(out.buffer);
+    return this.dtype === "f32" ? new Float32Array(this.data) : this.widenInto(new Float32Array(this.size));
+  }
+
+  /** The values widened to fp32 into `out` (of `size` floats), which it returns. */
+  widenInto(out: Float32Array): Float32Array {
+    if (out.length !== this.size)
+      throw new Error(`widenInto: ${out.length} floats for a tensor of ${this.size}`);
+    if (this.dtype === "f32") {
+      out.set(this.data);
+      return out;
+    }
+    const bits = new Uint32Array(out.buffer, out.byteOffset, this.size);
     const packed = new Uint16Array(this.raw.buffer, this.raw.byteOffset, this.size);
     for (let i = 0; i < this.size; i++) bits[i] = packed[i] << 16;
     return out;

@@ -9,7 +9,7 @@
 // half the bytes kept from forward to backward. BN's statistics and arithmetic, and every gradient
 // outside the op, stay fp32.
 import { ActCode, native } from "../native.js";
-import { getPrecision } from "../precision.js";
+import { activationDType } from "../precision.js";
 import { Tensor, record, isGradEnabled, type DType } from "../tensor.js";
 import { ACT, channels, check, fmt, type Activation } from "./check.js";
 import {
@@ -217,14 +217,18 @@ export function convBnAct(
     if (!needsGrad) {
       const f = foldBatchNorm(w, b, bn);
       // In bf16 the block's output is a bf16 activation here too (the next conv reads bf16 anyway).
-      const out: DType = getPrecision() === "bf16" ? "bf16" : "f32";
-      return conv2dActInference(x, f.w, f.b, { ...opts, act: opts.act ?? "none", alpha, out });
+      return conv2dActInference(x, f.w, f.b, {
+        ...opts,
+        act: opts.act ?? "none",
+        alpha,
+        out: activationDType(),
+      });
     }
     return batchNorm(conv2d(x, w, b, opts), bn, opts);
   }
   const rows = g.n * g.oh * g.ow;
   check(rows > 1, "convBnAct", "training needs more than one value per channel");
-  const dtype: DType = getPrecision() === "bf16" ? "bf16" : "f32";
+  const dtype = activationDType();
   const z = new Tensor([g.n, g.oh, g.ow, g.oc], { dtype });
   convForwardInto(x, w.data, b, z, g);
   const fwd = bnForwardRaw(z, bn, rows, g.oc, true, act, alpha, dtype);

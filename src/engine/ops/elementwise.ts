@@ -65,7 +65,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 export function float32(x: Tensor): Tensor {
   if (x.dtype === "f32") return x;
   const y = new Tensor(x.shape);
-  y.data.set(x.toFloat32Array());
+  x.widenInto(y.data);
   return record([x], y, (dy) => [copy(dy)]);
 }
 
