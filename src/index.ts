@@ -7,12 +7,12 @@ export { UserError, fileError } from "./core/errors.js";
 export { noProgress, type Progress, type ProgressFactory } from "./core/progress.js";
 
 // Data: synthetic frames, prepared arrays.
-export { synthesize, type SynthOptions, type SynthSummary } from "./data/synth.js";
+export { synthesize, type SynthOptions, type SynthSummary } from "./synth/synth.js";
 export { prepare, type PrepareOptions } from "./data/prepare.js";
 export { readManifest, type Manifest } from "./data/manifest.js";
 export { listImageInputs } from "./data/inputs.js";
 export { scanLayout, type LayoutOptions, type LayoutKind, type ScannedLayout } from "./data/layout.js";
-export { evaluateLayout, type EvaluateLayoutOptions } from "./data/evaluate-layout.js";
+export { evaluateLayout, type EvaluateLayoutOptions } from "./metric/evaluate-layout.js";
 export { barBox, trimFrame, type FrameBox, type PixelBox, type TrimmedFrame } from "./data/trim.js";
 
 // Files and formats.
@@ -28,10 +28,11 @@ export {
   postprocess,
   pixelOn,
   gatedEmpty,
+  placeMap,
   type PostprocessParams,
   type ProbMap,
   type MaskSize,
-} from "./model/mask-rule.js";
+} from "./postprocess/mask-rule.js";
 export { loadModel, readModelConfig, type LoadedModel, type ModelFolderConfig } from "./model/model-file.js";
 export { exportOnnx, readOnnxMetadata, ONNX_OUTPUTS } from "./model/onnx-export.js";
 
@@ -51,12 +52,11 @@ export { modelInput, predictBatch, predictFrames, type BatchPrediction } from ".
 export { predictFiles, type PredictFilesOptions, type PredictFilesResult } from "./predict/predict-files.js";
 export {
   frameProbMap,
-  placeMap,
   readPredictions,
   writePredictions,
   type PredictionSet,
 } from "./predict/prediction-store.js";
-export { tunePostprocess, type TuneResult } from "./predict/tune.js";
+export { tunePostprocess, type TuneResult } from "./postprocess/tune.js";
 
 // Scoring.
 export { dice, softDice, emptyBaseline } from "./metric/dice.js";

@@ -5,83 +5,141 @@ import { test } from "node:test";
 import { PROJECT_ROOT } from "./helpers/sample.js";
 
 /*
- * The layout is the architecture: imports between src/ folders run downwards (or sideways within a level,
- * without a cycle between folders). Levels: core → io, engine, metric → data → model → train, predict →
- * pipeline, web → cli; src/index.ts (the package API) sits above them all.
+ * The layout is the architecture. src/ has one folder (room) per stage, ranked below; a file imports only
+ * from its own room or a lower one, type-only imports included. Between files there is no import cycle at
+ * all. The CLI parses flags and prints: it imports only the public API (src/index.ts), its own files and npm
+ * packages. Training sits above metric, postprocess and report because it measures itself with them (the
+ * validation score goes through the mask rule) and draws its curves.
  */
-const LEVEL: Record<string, number> = {
-  core: 0,
-  io: 1,
-  engine: 1,
-  metric: 1,
-  data: 2,
-  model: 3,
-  train: 4,
-  predict: 4,
-  pipeline: 5,
-  web: 5,
-  cli: 6,
-};
+const RANK = [
+  "core", // errors, progress, logger, seeded random
+  "io", // file formats: TIFF, PNG, GIF, BMP, DICOM, npy, safetensors, CSV, RLE; atomic writes
+  "data", // layouts, inputs, prepare, manifest, split, resize, trim, dedupe
+  "synth", // synthetic ultrasound frames with truth (apart: only the demo and tests use it)
+  "engine", // tensors, native ops (forward/backward pairs), losses, optimisers, ONNX builder
+  "metric", // Dice, IoU, Kaggle score, evaluation of files against truth
+  "postprocess", // the mask rule, filters, shape priors, tuning its parameters
+  "model", // presets, U-Net, model folders, ONNX export
+  "report", // raster, font, curves, TensorBoard, overlays
+  "train", // training with its augmentation, batches, checkpoints, schedules
+  "predict", // inference, prediction folders, predict files, submission
+  "pipeline", // whole chains: cross-validation, demo, bench
+  "web", // the viewer
+  "cli", // flags and printing, over src/index.ts only
+] as const;
+const rankOf = (room: string): number => RANK.indexOf(room as (typeof RANK)[number]);
 const SRC = path.join(PROJECT_ROOT, "src");
+const INDEX = "index.ts";
+
+interface Edge {
+  from: string; // relative to src/
+  to: string;
+}
 
 function sources(): string[] {
   return (fs.readdirSync(SRC, { recursive: true }) as string[])
-    .filter((f) => f.endsWith(".ts"))
-    .map((f) => path.join(SRC, f));
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
+    .map((f) => f.split(path.sep).join("/"))
+    .sort();
 }
 
-function folderEdges(): { edges: Map<string, Set<string>>; upward: string[] } {
-  const edges = new Map<string, Set<string>>();
-  const upward: string[] = [];
-  for (const file of sources()) {
-    const rel = path.relative(SRC, file);
-    const from = rel.split(path.sep)[0];
-    if (!(from in LEVEL)) continue;
-    for (const m of fs.readFileSync(file, "utf8").matchAll(/from\s+"(\.[^"]+)"/g)) {
-      const to = path.relative(SRC, path.resolve(path.dirname(file), m[1])).split(path.sep)[0];
-      if (to === from) continue;
-      assert.ok(to in LEVEL, `${rel} imports ${m[1]}, outside the known folders`);
-      if (!edges.has(from)) edges.set(from, new Set());
-      edges.get(from)!.add(to);
-      if (LEVEL[to] > LEVEL[from]) upward.push(`${rel} imports ${m[1]} (${from} → ${to})`);
+/** Every relative import (static, type-only, re-export, dynamic) of every source file, as file → file. */
+function importEdges(): Edge[] {
+  const edges: Edge[] = [];
+  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|new URL\(\s*)"(\.{1,2}\/[^"]+)"/g;
+  for (const from of sources()) {
+    const text = fs.readFileSync(path.join(SRC, from), "utf8");
+    for (const m of text.matchAll(re)) {
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(from), m[1]));
+      edges.push({ from, to: target.replace(/\.js$/, ".ts") });
     }
   }
-  return { edges, upward };
+  return edges;
 }
 
-test("every src/ folder is on a level, and no import runs from a lower folder to a higher one", () => {
+const roomOf = (file: string): string => (file.includes("/") ? file.split("/")[0] : file);
+
+test("every src/ folder is a room with a rank, and every import resolves inside src/", () => {
   for (const dir of fs.readdirSync(SRC, { withFileTypes: true }))
-    if (dir.isDirectory()) assert.ok(dir.name in LEVEL, `src/${dir.name} has no level in the architecture`);
-  assert.deepEqual(folderEdges().upward, []);
+    if (dir.isDirectory())
+      assert.ok(rankOf(dir.name) >= 0, `src/${dir.name} has no rank in the architecture`);
+  const files = new Set(sources());
+  const lost = importEdges()
+    .filter((e) => !files.has(e.to) && !e.to.startsWith("web/client/"))
+    .map((e) => `${e.from} imports ${e.to}`);
+  assert.deepEqual(lost, []);
 });
 
-test("no cycle between folders", () => {
-  const { edges } = folderEdges();
+/** Imports from a lower room to a higher one (index.ts is above every room but the CLI). */
+function upward(edges: Edge[]): string[] {
+  return edges
+    .filter((e) => e.from !== INDEX && roomOf(e.from) !== "cli")
+    .filter((e) => e.to === INDEX || rankOf(roomOf(e.to)) > rankOf(roomOf(e.from)))
+    .map((e) => `${e.from} → ${e.to}`);
+}
+
+/** CLI imports of anything but the public API and the CLI's own files. */
+function deepFromCli(edges: Edge[]): string[] {
+  return edges
+    .filter((e) => roomOf(e.from) === "cli" && e.to !== INDEX && roomOf(e.to) !== "cli")
+    .map((e) => `${e.from} → ${e.to}`);
+}
+
+/** Each cycle found by a depth-first walk, as a → b → … → a. */
+function cycles(edges: Edge[]): string[] {
+  const next = new Map<string, string[]>();
+  for (const e of edges) next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
   const state = new Map<string, "open" | "done">();
-  const cycles: string[] = [];
+  const found: string[] = [];
   const visit = (node: string, trail: string[]): void => {
     if (state.get(node) === "done") return;
     if (state.get(node) === "open") {
-      cycles.push([...trail.slice(trail.indexOf(node)), node].join(" → "));
+      found.push([...trail.slice(trail.indexOf(node)), node].join(" → "));
       return;
     }
     state.set(node, "open");
-    for (const next of edges.get(node) ?? []) visit(next, [...trail, node]);
+    for (const to of next.get(node) ?? []) visit(to, [...trail, node]);
     state.set(node, "done");
   };
-  for (const node of edges.keys()) visit(node, []);
-  assert.deepEqual(cycles, []);
+  for (const node of [...next.keys()].sort()) visit(node, []);
+  return found;
+}
+
+test("no import runs from a lower room to a higher one (type-only imports included)", () => {
+  assert.deepEqual(upward(importEdges()), []);
+});
+
+test("the CLI imports only the public API (src/index.ts) and its own files", () => {
+  assert.deepEqual(deepFromCli(importEdges()), []);
+});
+
+test("no import cycle between files, type-only imports included", () => {
+  assert.deepEqual(cycles(importEdges()), []);
+});
+
+test("the checks catch what they forbid, on a made-up graph", () => {
+  const made: Edge[] = [
+    { from: "io/a.ts", to: "train/b.ts" }, // upward
+    { from: "train/b.ts", to: "io/a.ts" }, // closes a cycle
+    { from: "cli/x.ts", to: "train/b.ts" }, // deep import from the CLI
+    { from: "cli/x.ts", to: INDEX },
+    { from: INDEX, to: "train/b.ts" },
+    { from: "predict/p.ts", to: INDEX }, // the API is above every room
+  ];
+  assert.deepEqual(upward(made), ["io/a.ts → train/b.ts", "predict/p.ts → index.ts"]);
+  assert.deepEqual(deepFromCli(made), ["cli/x.ts → train/b.ts"]);
+  assert.deepEqual(cycles(made), ["train/b.ts → io/a.ts → train/b.ts"]);
 });
 
 const lineCount = (text: string): number => text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
 
 test("no source file over 400 lines unless its header says why", () => {
   const long = sources()
-    .map((f) => ({ f: path.relative(PROJECT_ROOT, f), text: fs.readFileSync(f, "utf8") }))
+    .map((f) => ({ f, text: fs.readFileSync(path.join(SRC, f), "utf8") }))
     .filter(
       ({ text }) =>
         lineCount(text) > 400 && !/Over 400 lines:/.test(/^\s*\/\*[^]*?\*\//.exec(text)?.[0] ?? ""),
     )
-    .map(({ f, text }) => `${f} (${lineCount(text)} lines)`);
+    .map(({ f, text }) => `src/${f} (${lineCount(text)} lines)`);
   assert.deepEqual(long, []);
 });

@@ -1,4 +1,4 @@
-import { Rng } from "../engine/random.js";
+import { Rng } from "../core/random.js";
 import { compareIds } from "../io/ids.js";
 import { fileError, UserError } from "../core/errors.js";
 

@@ -22,8 +22,8 @@ export { Parameter, Module, Conv2d, BatchNorm2d, ConvBnAct, Dense } from "./nn.j
 export type { LayerInit, Init } from "./nn.js";
 export { Adam, SGD, Optimizer, WeightAverage, clipGradNorm } from "./optim.js";
 export type { AdamOptions, SgdOptions, OptimizerState } from "./optim.js";
-export { Rng } from "./random.js";
-export type { RngState } from "./random.js";
+export { Rng } from "../core/random.js";
+export type { RngState } from "../core/random.js";
 export { heNormal, glorotUniform, fans } from "./init.js";
 export { setThreads, getThreads, setConvChunkBytes } from "./native.js";
 export {

@@ -1,5 +1,5 @@
 // Weight initialisers drawing from the seeded Rng (deterministic for a fixed seed).
-import type { Rng } from "./random.js";
+import type { Rng } from "../core/random.js";
 import type { Tensor } from "./tensor.js";
 
 /** He (Kaiming) normal: N(0, 2/fanIn). Right for ReLU/ELU layers. */

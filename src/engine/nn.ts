@@ -2,7 +2,7 @@
 // with a persistent .grad) and buffers (BN running statistics). Names are dotted paths
 // ("enc1.conv.weight") used for checkpoints and the ONNX export.
 import { Tensor, untracked, isGradEnabled, type Shape } from "./tensor.js";
-import { Rng } from "./random.js";
+import { Rng } from "../core/random.js";
 import { heNormal, glorotUniform, fans } from "./init.js";
 import * as ops from "./ops.js";
 import type { Activation, BatchNormState } from "./ops.js";

@@ -35,7 +35,7 @@ import { fileError } from "../core/errors.js";
 import { decodeBmp, isBmp } from "./bmp.js";
 import { decodeDicom, isDicom } from "./dicom.js";
 import { decodeGif, isGif } from "./gif.js";
-import type { GreyImage } from "./image.js";
+import type { DecodedFile, DecodedFrame, GreyImage, ImageFormat, SampleModel } from "./image.js";
 import { lumaOfRgb, to8bit } from "./luma.js";
 import { PNG_SIGNATURE, decodePalettePng, readPngHeader } from "./png-palette.js";
 import { decodeWithSharp, sharpPageCount, type SharpPixels } from "./sharp-decode.js";
@@ -44,46 +44,7 @@ import { isLossyTiffCompression, tiffPages } from "./tiff-pages.js";
 
 export { maskFromDecoded, MASK_MAX_GREY_LEVELS, MASK_MAX_MID_GREY_SHARE } from "./mask-read.js";
 export type { MaskOptions } from "./mask-read.js";
-
-/** The file formats readImageFile reads. */
-export type ImageFormat = "png" | "jpeg" | "tiff" | "bmp" | "gif" | "dicom";
-
-/** What the stored samples of a frame are. */
-export type SampleModel = "grey" | "palette" | "rgb";
-
-/** One frame of a decoded file. */
-export interface DecodedFrame {
-  /** The file's base name, or `name#k` for frame k (1-based) of a file with several frames. */
-  name: string;
-  /** BT.601 luminance, 8-bit. */
-  image: GreyImage;
-  /**
-   * The raw single-channel values before any conversion, for label maps: palette indices for palette
-   * PNG/GIF/BMP, stored grey values otherwise (16-bit files keep 16 bits; 1/2/4-bit files keep 0..2^b − 1;
-   * DICOM keeps the stored values before rescale, window and MONOCHROME1 inversion). Absent for colour frames
-   * and signed DICOM. For 8-bit grey files it may be the same array as `image.data`: do not modify it.
-   */
-  labels?: Uint8Array | Uint16Array;
-  /** Grey, palette (labels are indices) or colour samples. */
-  colour: SampleModel;
-}
-
-/** A decoded file. */
-export interface DecodedFile {
-  /** The path as given. */
-  file: string;
-  format: ImageFormat;
-  /** Whether the pixels went through a lossy codec (JPEG, JPEG-compressed TIFF or DICOM, DICOM flagged lossy). */
-  lossy: boolean;
-  /**
-   * Bits per stored sample of the first frame: 1..16 for grey, bits per index for palette files, bits per
-   * channel for colour (8 for ordinary RGB). DICOM: Bits Stored.
-   */
-  bitDepth: number;
-  /** How many frames the file holds (frames may hold only the first, see ReadImageOptions). */
-  frameCount: number;
-  frames: DecodedFrame[];
-}
+export type { DecodedFile, DecodedFrame, ImageFormat, SampleModel } from "./image.js";
 
 export interface ReadImageOptions {
   /**

@@ -18,7 +18,7 @@
  * (no single value per pixel), and for N outside the file's value range.
  */
 import { fileError } from "../core/errors.js";
-import type { DecodedFile, DecodedFrame } from "./image-read.js";
+import type { DecodedFile, DecodedFrame } from "./image.js";
 
 export interface MaskOptions {
   /** Pick one value of a label map as the foreground (palette index or raw grey value). */

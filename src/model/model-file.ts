@@ -21,7 +21,7 @@ import { writeFileAtomic } from "../io/atomic.js";
 import { parseWith, readJson } from "../io/json.js";
 import { readSafetensors, writeSafetensors, type Tensor as StTensor } from "../io/safetensors.js";
 import { bottleneckSize, ModelConfigSchema, TrainConfigSchema } from "./config.js";
-import { DEFAULT_POSTPROCESS, PostprocessSchema, type PostprocessParams } from "./mask-rule.js";
+import { DEFAULT_POSTPROCESS, PostprocessSchema, type PostprocessParams } from "../postprocess/mask-rule.js";
 import { UNet } from "./unet.js";
 
 export const CONFIG_FILE = "config.json";

@@ -11,7 +11,7 @@ import type * as E from "../engine/index.js";
 import { OnnxBuilder, type OnnxValue } from "../engine/onnx.js";
 import { ProtoWriter } from "../io/protobuf.js";
 import { BAR_TOLERANCE } from "../data/trim.js";
-import { DEFAULT_POSTPROCESS, type PostprocessParams } from "./mask-rule.js";
+import { DEFAULT_POSTPROCESS, type PostprocessParams } from "../postprocess/mask-rule.js";
 import type { ConvPair, UNet } from "./unet.js";
 
 /** The graph's output names. */

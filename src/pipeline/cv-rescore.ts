@@ -10,7 +10,7 @@ import { fileError, UserError } from "../core/errors.js";
 import { readManifest } from "../data/manifest.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { readJsonFile } from "../io/json.js";
-import type { PostprocessParams } from "../model/mask-rule.js";
+import type { PostprocessParams } from "../postprocess/mask-rule.js";
 import { CV_FILE } from "../model/model-file.js";
 import {
   CvFileSchema,

@@ -24,7 +24,7 @@ import { readJsonFile } from "../io/json.js";
 import { NpyRowReader } from "../io/npy.js";
 import { SegScoreAccumulator } from "../metric/segmentation-score.js";
 import { PresetSchema, type Preset } from "../model/config.js";
-import { postprocess, type PostprocessParams } from "../model/mask-rule.js";
+import { postprocess, type PostprocessParams } from "../postprocess/mask-rule.js";
 import { CV_FILE, loadEnsemble, ttaOf } from "../model/model-file.js";
 import { predictNpyRows } from "../predict/predictor.js";
 import { frameProbMap } from "../predict/prediction-store.js";

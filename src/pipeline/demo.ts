@@ -8,14 +8,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { noProgress, type ProgressFactory } from "../core/progress.js";
 import { prepare } from "../data/prepare.js";
-import { synthesize } from "../data/synth.js";
+import { synthesize } from "../synth/synth.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { emptyBaseline } from "../metric/dice.js";
 import { checkIds, loadPredictionCsv, loadTruth, presenceRates, scoreMasks } from "../metric/evaluate.js";
 import { loadPreset } from "../model/config.js";
 import { submit, tuneModel } from "../predict/pipeline.js";
 import { writePredictions } from "../predict/prediction-store.js";
-import { writeWorstOverlays } from "../predict/worst-overlays.js";
+import { writeWorstOverlays } from "../report/worst-overlays.js";
 import { train } from "../train/trainer.js";
 
 export interface DemoOptions {

@@ -12,12 +12,12 @@ import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { NpyRowReader } from "../io/npy.js";
 import { encodeRle } from "../io/rle.js";
 import { emptyBaseline } from "../metric/dice.js";
-import { KAGGLE_SIZE, postprocess } from "../model/mask-rule.js";
+import { KAGGLE_SIZE, postprocess } from "../postprocess/mask-rule.js";
 import { loadEnsemble, modelFolders, readModelConfig, ttaOf, writePostprocess } from "../model/model-file.js";
 import { frameProbMap, readPredictions, type PredictionSet } from "./prediction-store.js";
 import { listImages, predictFolder, predictNpyRows, type PredictOptions } from "./predictor.js";
 import { writeSubmission, type SubmissionSummary } from "./submission.js";
-import { tunePostprocess, type TuneResult } from "./tune.js";
+import { tunePostprocess, type TuneResult } from "../postprocess/tune.js";
 
 export interface ModelRunOptions {
   /** Model folder written by `train`, or several (an ensemble: maps averaged), or a `cv` folder. */

@@ -13,14 +13,14 @@ import { listImageInputs } from "../data/inputs.js";
 import * as E from "../engine/index.js";
 import { StagedFolder } from "../io/atomic.js";
 import { csvLine } from "../io/csv.js";
-import { encodeGreyPng, encodePng, overlayRgb } from "../io/png.js";
+import { encodeGreyPng, encodePng } from "../io/png.js";
+import { overlayRgb } from "../report/overlay.js";
 import { encodeRle } from "../io/rle.js";
-import { maskArea, postprocess } from "../model/mask-rule.js";
+import { maskArea, placeMap, postprocess } from "../postprocess/mask-rule.js";
 import { loadEnsemble, ttaOf } from "../model/model-file.js";
 import type { UNet } from "../model/unet.js";
 import type { ModelRunOptions } from "./pipeline.js";
 import { predictFrames, type Frame } from "./predictor.js";
-import { placeMap } from "./prediction-store.js";
 import type { FrameBox } from "../data/trim.js";
 
 export interface PredictFilesOptions extends ModelRunOptions {

@@ -5,9 +5,9 @@ import { fileError, UserError } from "../core/errors.js";
 import { AtomicFileWriter, writeFileAtomic } from "../io/atomic.js";
 import { readJsonFile } from "../io/json.js";
 import { encodeNpyHeader, readNpy } from "../io/npy.js";
-import { fitRect, FITS, unfitMap, type Fit } from "../data/resize.js";
-import { ownInBox, type FrameBox } from "../data/trim.js";
-import type { ProbMap } from "../model/mask-rule.js";
+import { FITS, type Fit } from "../data/resize.js";
+import type { FrameBox } from "../data/trim.js";
+import { placeMap, type ProbMap } from "../postprocess/mask-rule.js";
 
 /**
  * A prediction folder: `predictions.json` (ids, aux-head presence per image, model resolution) and
@@ -151,24 +151,6 @@ export function readPredictions(dir: string): PredictionSet {
   const probs: Uint8Array[] = [];
   for (let i = 0; i < n; i++) probs.push(bytes.subarray(i * size, (i + 1) * size));
   return { ...meta, probs };
-}
-
-/**
- * A model-resolution map as the mask rule takes it: the letterbox margin dropped (fit), placed into its box
- * of the frame (trimmed bars; null: the whole frame). `own` is the frame's own size (letterbox keeps its
- * aspect; stretch ignores it).
- */
-export function placeMap<T extends Float32Array | Uint8Array>(
-  data: T,
-  W: number,
-  H: number,
-  fit: Fit,
-  box: FrameBox | null,
-  own: { width: number; height: number },
-): ProbMap {
-  const o = box ? ownInBox(own, box) : own;
-  const rect = fitRect(o.width, o.height, W, H, fit);
-  return { data: unfitMap(data, W, H, rect), width: rect.width, height: rect.height, box };
 }
 
 /** Image i of a prediction set as the mask rule takes it (see placeMap). */

@@ -4,20 +4,19 @@
  * Frames are read one row at a time from the prepared .npy arrays and resized once (area average; masks
  * area-averaged then thresholded at 0.5), so the full-resolution set is never in memory: 5,635 frames at
  * 64x80 are 29 MB of images + 29 MB of masks. The arrays live in SharedArrayBuffers so the batch worker
- * (batch-worker.ts) reads them without a copy.
+ * (batch-worker.ts, fed by batch-source.ts) reads them without a copy.
  *
  * Randomness is derived, not carried: the order of epoch e comes from seedFor(seed, e) and the
  * augmentation of batch b of epoch e from seedFor(seed, e, b + 1). A batch can therefore be built ahead of
  * time on another thread, and a resumed run only needs (epoch, batch) to replay the exact same stream.
  */
 import path from "node:path";
-import { Worker } from "node:worker_threads";
 // The pure-JS Rng only: this module also runs in the batch worker, which must not load the native addon.
-import { Rng } from "../engine/random.js";
+import { Rng } from "../core/random.js";
 import { NpyRowReader } from "../io/npy.js";
 import { cropRect, fitFrame, type Fit } from "../data/resize.js";
 import { trimFrame } from "../data/trim.js";
-import { augmentBatch, type AugmentOptions } from "../data/augment.js";
+import { augmentBatch, type AugmentOptions } from "./augment.js";
 import { frameSignature } from "../data/dedupe.js";
 import type { Manifest } from "../data/manifest.js";
 import type { TrainConfig } from "../model/config.js";
@@ -202,68 +201,4 @@ export function buildBatch(ctx: BatchContext, spec: BatchSpec): Batch {
     has[i] = m.some((v) => v !== 0) ? 1 : 0;
   }
   return { count: n, x, y, has };
-}
-
-/**
- * Builds batches ahead of use. With a worker, request() posts the job to a worker thread, which runs
- * while the main thread is blocked in native compute; without one, the batch is built on request.
- * Results come back in request order.
- */
-export class BatchSource {
-  private worker: Worker | null = null;
-  private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (b: Batch) => void; reject: (e: Error) => void }>();
-  private failure: Error | null = null;
-
-  constructor(
-    private readonly ctx: BatchContext,
-    useWorker: boolean,
-  ) {
-    if (useWorker) {
-      this.worker = new Worker(new URL("./batch-worker.js", import.meta.url), { workerData: ctx });
-      this.worker.on("message", (m: { id: number; batch?: Batch; error?: string }) => {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        if (this.pending.size === 0) this.worker?.unref();
-        if (m.batch) p.resolve(m.batch);
-        else p.reject(new Error(`batch worker: ${m.error}`));
-      });
-      this.worker.on("error", (e) => this.fail(e));
-      this.worker.on("exit", (code) => {
-        if (this.worker !== null) this.fail(new Error(`batch worker exited with code ${code}`));
-      });
-      // The worker keeps the process alive only while a batch is pending.
-      this.worker.unref();
-    }
-  }
-
-  private fail(e: Error): void {
-    this.failure = e;
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
-  }
-
-  request(spec: BatchSpec): Promise<Batch> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (!this.worker) {
-      try {
-        return Promise.resolve(buildBatch(this.ctx, spec));
-      } catch (e) {
-        return Promise.reject(e as Error);
-      }
-    }
-    const id = this.nextId++;
-    return new Promise<Batch>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker!.ref();
-      this.worker!.postMessage({ id, spec });
-    });
-  }
-
-  async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = null;
-    if (w) await w.terminate();
-  }
 }

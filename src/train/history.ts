@@ -1,16 +1,10 @@
 import fs from "node:fs";
 import { fileError } from "../core/errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
+import type { CurveRow } from "../report/curves.js";
 
 /** One epoch's numbers; a metric not measured (no validation split) is NaN and written as an empty cell. */
-export interface HistoryRow {
-  epoch: number;
-  loss: number;
-  val_loss: number;
-  dice: number;
-  val_dice: number;
-  val_score: number;
-  lr: number;
+export interface HistoryRow extends CurveRow {
   img_per_s: number;
 }
 

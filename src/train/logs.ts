@@ -7,12 +7,13 @@
  */
 import path from "node:path";
 import * as E from "../engine/index.js";
-import { encodePng, overlayRgb } from "../io/png.js";
+import { encodePng } from "../io/png.js";
+import { overlayRgb } from "../report/overlay.js";
 import type { Preset } from "../model/config.js";
 import type { UNet } from "../model/unet.js";
 import { buildBatch, type BatchContext } from "./batches.js";
 import type { HistoryRow } from "./history.js";
-import { SummaryWriter } from "./tensorboard.js";
+import { SummaryWriter } from "../report/tensorboard.js";
 
 /** Validation frames shown in the Images tab, and how much they are enlarged (nearest neighbour). */
 const SAMPLES = 3;

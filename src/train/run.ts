@@ -9,7 +9,7 @@ import { UserError } from "../core/errors.js";
 import { noProgress, type ProgressFactory } from "../core/progress.js";
 import { readManifest } from "../data/manifest.js";
 import type { ModelConfig, TrainConfig } from "../model/config.js";
-import { DEFAULT_POSTPROCESS } from "../model/mask-rule.js";
+import { DEFAULT_POSTPROCESS } from "../postprocess/mask-rule.js";
 import type { ModelFolderConfig } from "../model/model-file.js";
 import { UNet } from "../model/unet.js";
 import type { BatchContext } from "./batches.js";

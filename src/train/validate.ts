@@ -2,7 +2,7 @@
 import * as E from "../engine/index.js";
 import { softDice } from "../metric/dice.js";
 import type { Preset } from "../model/config.js";
-import { DEFAULT_POSTPROCESS, kaggleImageScore, scaleMinArea } from "../model/mask-rule.js";
+import { DEFAULT_POSTPROCESS, kaggleImageScore, scaleMinArea } from "../postprocess/mask-rule.js";
 import type { UNet } from "../model/unet.js";
 import { buildBatch, type BatchContext } from "./batches.js";
 

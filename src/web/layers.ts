@@ -5,7 +5,7 @@
  */
 import { resizeArea, resizeBilinear } from "../data/resize.js";
 import type { GreyImage } from "../io/image.js";
-import { CONTOUR_WIDTH, drawContour, greyToRgb, PRED_COLOR, TRUTH_COLOR } from "../io/png.js";
+import { CONTOUR_WIDTH, drawContour, greyToRgb, PRED_COLOR, TRUTH_COLOR } from "../report/overlay.js";
 
 const WHITE = [255, 255, 255] as const;
 

@@ -23,7 +23,7 @@ import {
   maskArea,
   postprocess,
   type PostprocessParams,
-} from "../model/mask-rule.js";
+} from "../postprocess/mask-rule.js";
 import { frameProbMap, readPredictions, type PredictionSet } from "../predict/prediction-store.js";
 import { LAYERS, renderLayer, type Layer } from "./layers.js";
 import { viewerPage } from "./page.js";

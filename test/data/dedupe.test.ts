@@ -13,7 +13,7 @@ import {
   planDedupe,
   signatureDistance,
 } from "../../src/data/dedupe.js";
-import { Rng } from "../../src/engine/random.js";
+import { Rng } from "../../src/core/random.js";
 import { readTiff, writeTiff } from "../../src/io/tiff.js";
 import { SAMPLE_DIR, needsSample, tempDir } from "../helpers/sample.js";
 

@@ -4,7 +4,7 @@ import * as E from "../../src/engine/index.js";
 import { PRESETS } from "../../src/model/config.js";
 import { MODEL_FORMAT, saveModel, type ModelFolderConfig } from "../../src/model/model-file.js";
 import { UNet } from "../../src/model/unet.js";
-import { DEFAULT_POSTPROCESS } from "../../src/model/mask-rule.js";
+import { DEFAULT_POSTPROCESS } from "../../src/postprocess/mask-rule.js";
 import { writeTiff } from "../../src/io/tiff.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../src/io/image.js";
 

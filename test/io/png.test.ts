@@ -3,18 +3,17 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { PNG } from "pngjs";
+import { encodePng, writePng } from "../../src/io/png.js";
 import {
   contourBand,
   contourOf,
   drawContour,
-  encodePng,
   greyToRgb,
   overlayRgb,
-  writePng,
   GREEN,
   PRED_COLOR,
   TRUTH_COLOR,
-} from "../../src/io/png.js";
+} from "../../src/report/overlay.js";
 import { overlayFile } from "../../src/cli/commands/overlay.js";
 import { readTiff } from "../../src/io/tiff.js";
 import { SAMPLE_DIR, needsSample, tempDir } from "../helpers/sample.js";

@@ -5,7 +5,7 @@ import path from "node:path";
 import * as E from "../../src/engine/index.js";
 import { UNet } from "../../src/model/unet.js";
 import { PRESETS, type ModelConfig } from "../../src/model/config.js";
-import { DEFAULT_POSTPROCESS } from "../../src/model/mask-rule.js";
+import { DEFAULT_POSTPROCESS } from "../../src/postprocess/mask-rule.js";
 import {
   CONFIG_FILE,
   WEIGHTS_FILE,

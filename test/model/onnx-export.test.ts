@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as E from "../../src/engine/index.js";
-import { DEFAULT_POSTPROCESS } from "../../src/model/mask-rule.js";
+import { DEFAULT_POSTPROCESS } from "../../src/postprocess/mask-rule.js";
 import { exportOnnx, readOnnxMetadata } from "../../src/model/onnx-export.js";
 import { maxDiff, runOnnx } from "../helpers/onnx.js";
 import { smallUNet } from "../helpers/unet.js";

@@ -4,7 +4,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { readManifest } from "../../src/data/manifest.js";
 import { loadEnsemble, loadModel, modelFolders } from "../../src/model/model-file.js";
-import { DEFAULT_POSTPROCESS } from "../../src/model/mask-rule.js";
+import { DEFAULT_POSTPROCESS } from "../../src/postprocess/mask-rule.js";
 import { innerValidation } from "../../src/data/split.js";
 import { crossValidate, defaultValidation, meanSd } from "../../src/pipeline/cv.js";
 import { PRESETS } from "../../src/model/config.js";

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import * as ort from "onnxruntime-node";
 import { loadModel } from "../../src/model/model-file.js";
 import { predictBatch } from "../../src/predict/predictor.js";
-import { PostprocessSchema } from "../../src/model/mask-rule.js";
+import { PostprocessSchema } from "../../src/postprocess/mask-rule.js";
 import { writePostprocess } from "../../src/model/model-file.js";
 import { exportOnnx, readOnnxMetadata } from "../../src/model/onnx-export.js";
 import { saveTinyModel } from "../helpers/tiny-model.js";

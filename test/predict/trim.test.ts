@@ -7,7 +7,7 @@ import { test } from "node:test";
 import * as E from "../../src/engine/index.js";
 import { readManifest } from "../../src/data/manifest.js";
 import { encodeNpyHeader, readNpy } from "../../src/io/npy.js";
-import { DEFAULT_POSTPROCESS, postprocess } from "../../src/model/mask-rule.js";
+import { DEFAULT_POSTPROCESS, postprocess } from "../../src/postprocess/mask-rule.js";
 import { UNet } from "../../src/model/unet.js";
 import { predictFrames, BatchPredictor } from "../../src/predict/predictor.js";
 import { frameProbMap, readPredictions, writePredictions } from "../../src/predict/prediction-store.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { jitterIntensity } from "../../src/data/augment.js";
+import { jitterIntensity } from "../../src/train/augment.js";
 import * as E from "../../src/engine/index.js";
 import { cosineLr } from "../../src/train/lr-schedule.js";
 import { lossOf } from "../../src/train/validate.js";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { emptyBaseline, softDice } from "../../src/metric/dice.js";
-import { kaggleImageScore, scaleMinArea } from "../../src/model/mask-rule.js";
+import { kaggleImageScore, scaleMinArea } from "../../src/postprocess/mask-rule.js";
 import { epochOrder, batchesOf, seedFor } from "../../src/train/batches.js";
 import { resizeMask } from "../../src/data/resize.js";
 

@@ -5,7 +5,7 @@
  */
 import { resizeArea } from "../../src/data/resize.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../src/io/image.js";
-import { boxBlur } from "../../src/data/filters.js";
+import { boxBlur } from "../../src/postprocess/filters.js";
 import { probsToBytes, writePredictions } from "../../src/predict/prediction-store.js";
 
 export const FAKE_W = 145;

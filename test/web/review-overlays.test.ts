@@ -7,11 +7,11 @@ import { test } from "node:test";
 import { PNG } from "pngjs";
 import { overlayFile } from "../../src/cli/commands/overlay.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../src/io/image.js";
-import { overlayRgb, PRED_COLOR, TRUTH_COLOR, type Rgb } from "../../src/io/png.js";
+import { overlayRgb, PRED_COLOR, TRUTH_COLOR, type Rgb } from "../../src/report/overlay.js";
 import { encodeRle } from "../../src/io/rle.js";
 import { writeTiff } from "../../src/io/tiff.js";
 import { scoreMasks, type MaskSet } from "../../src/metric/evaluate.js";
-import { withCaption, writeWorstOverlays } from "../../src/predict/worst-overlays.js";
+import { withCaption, writeWorstOverlays } from "../../src/report/worst-overlays.js";
 import { tempDir } from "../helpers/sample.js";
 
 const W = KAGGLE_WIDTH;

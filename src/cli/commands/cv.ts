@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import { UserError } from "../../core/errors.js";
-import { readPostprocessFile } from "../../model/mask-rule.js";
+import { readPostprocessFile } from "../../postprocess/mask-rule.js";
 import { crossValidate, cvTable, VALIDATIONS, type Validation } from "../../pipeline/cv.js";
 import { rescoreCv } from "../../pipeline/cv-rescore.js";
 import { floatOption, intOption, repeatable } from "../options.js";

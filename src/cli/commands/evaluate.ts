@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import type { Command } from "commander";
-import { evaluateLayout } from "../../data/evaluate-layout.js";
+import { evaluateLayout } from "../../metric/evaluate-layout.js";
 import { csvLine } from "../../io/csv.js";
 import type { SegScore } from "../../metric/segmentation-score.js";
 import { UserError } from "../../core/errors.js";

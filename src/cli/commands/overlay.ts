@@ -2,7 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import type { GreyImage } from "../../io/image.js";
-import { encodePng, overlayRgb } from "../../io/png.js";
+import { encodePng } from "../../io/png.js";
+import { overlayRgb } from "../../report/overlay.js";
 import { compareIds } from "../../io/ids.js";
 import { readTiff } from "../../io/tiff.js";
 import { UserError, fileError } from "../../core/errors.js";
@@ -12,7 +13,7 @@ import { intOption } from "../options.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../io/image.js";
 import { checkIds, loadPredictionCsv, loadTruth, scoreMasks } from "../../metric/evaluate.js";
 import { dice } from "../../metric/dice.js";
-import { withCaption, writeWorstOverlays } from "../../predict/worst-overlays.js";
+import { withCaption, writeWorstOverlays } from "../../report/worst-overlays.js";
 
 /** Reads a mask TIFF of the image's size (nonzero = on). */
 function readMask(file: string, img: GreyImage): Uint8Array {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { DEFAULT_POSTPROCESS } from "../../model/mask-rule.js";
+import { DEFAULT_POSTPROCESS } from "../../postprocess/mask-rule.js";
 import { writePredictions } from "../../predict/prediction-store.js";
 import path from "node:path";
 import { UserError } from "../../core/errors.js";

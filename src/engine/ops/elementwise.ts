@@ -3,7 +3,7 @@
 // widening of a bf16 activation to fp32 for the ops that read fp32.
 import { ActCode, native } from "../native.js";
 import { Tensor, record } from "../tensor.js";
-import type { Rng } from "../random.js";
+import type { Rng } from "../../core/random.js";
 import { check, fmt, sameShape } from "./check.js";
 
 /** An activation as its own op (one native primitive for all of them; the gradient comes from y). */

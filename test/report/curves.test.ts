@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { PNG } from "pngjs";
-import { ADVANCE, GLYPH_ASCENT, GLYPH_H, GLYPH_W, glyph, textWidth } from "../../src/train/bitmap-font.js";
+import { ADVANCE, GLYPH_ASCENT, GLYPH_H, GLYPH_W, glyph, textWidth } from "../../src/report/bitmap-font.js";
 import {
   BEST_COLOR,
   bestEpoch,
@@ -16,7 +16,7 @@ import {
   renderCurves,
   toPixel,
   writeCurvesPng,
-} from "../../src/train/curves.js";
+} from "../../src/report/curves.js";
 import type { HistoryRow } from "../../src/train/history.js";
 import { tempDir } from "../helpers/sample.js";
 

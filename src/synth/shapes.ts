@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { fileError } from "../core/errors.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { decodeRle } from "../io/rle.js";
-import type { SynthRng } from "./synth-random.js";
+import type { SynthRng } from "./random.js";
 
 /** A nerve outline as a small binary mask (1 = nerve) with its centroid in local coordinates. */
 export interface NerveShape {

@@ -9,8 +9,8 @@ import {
   augmentBatch,
   sampleAugment,
   warpPair,
-} from "../../src/data/augment.js";
-import { Rng } from "../../src/engine/random.js";
+} from "../../src/train/augment.js";
+import { Rng } from "../../src/core/random.js";
 
 const W = 112;
 const H = 80;

@@ -12,12 +12,12 @@
  */
 import { z } from "zod";
 import { readJson, parseWith } from "../io/json.js";
-import { pasteRect, resizeBilinear } from "../data/resize.js";
-import { boxPixels, type FrameBox } from "../data/trim.js";
+import { fitRect, pasteRect, resizeBilinear, unfitMap, type Fit } from "../data/resize.js";
+import { boxPixels, ownInBox, type FrameBox } from "../data/trim.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { diceFromCounts } from "../metric/dice.js";
-import { boxBlur, close, gaussianBlur, keepLargestComponent, open } from "../data/filters.js";
-import { convexHullFill, fillHoles, momentEllipse } from "../data/shape.js";
+import { boxBlur, close, gaussianBlur, keepLargestComponent, open } from "./filters.js";
+import { convexHullFill, fillHoles, momentEllipse } from "./shape.js";
 
 const oddSize = z
   .number()
@@ -103,6 +103,24 @@ export interface ProbMap {
   height: number;
   /** The part of the frame the map covers (the model's input was cropped to it); absent: all of it. */
   box?: FrameBox | null;
+}
+
+/**
+ * A model-resolution map as the mask rule takes it: the letterbox margin dropped (fit), placed into its box
+ * of the frame (trimmed bars; null: the whole frame). `own` is the frame's own size (letterbox keeps its
+ * aspect; stretch ignores it).
+ */
+export function placeMap<T extends Float32Array | Uint8Array>(
+  data: T,
+  W: number,
+  H: number,
+  fit: Fit,
+  box: FrameBox | null,
+  own: { width: number; height: number },
+): ProbMap {
+  const o = box ? ownInBox(own, box) : own;
+  const rect = fitRect(o.width, o.height, W, H, fit);
+  return { data: unfitMap(data, W, H, rect), width: rect.width, height: rect.height, box };
 }
 
 /**

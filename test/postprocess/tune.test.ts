@@ -3,8 +3,8 @@ import { test } from "node:test";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../src/io/image.js";
 import { encodeRle } from "../../src/io/rle.js";
 import { dice } from "../../src/metric/dice.js";
-import { DEFAULT_POSTPROCESS, postprocess, type PostprocessParams } from "../../src/model/mask-rule.js";
-import { tunePostprocess, type TuneGrid, type TuneInput } from "../../src/predict/tune.js";
+import { DEFAULT_POSTPROCESS, postprocess, type PostprocessParams } from "../../src/postprocess/mask-rule.js";
+import { tunePostprocess, type TuneGrid, type TuneInput } from "../../src/postprocess/tune.js";
 
 const W = KAGGLE_WIDTH;
 const H = KAGGLE_HEIGHT;

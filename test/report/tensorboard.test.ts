@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { crc32c, maskedCrc32c } from "../../src/train/crc32c.js";
-import { SummaryWriter, histogramOf } from "../../src/train/tensorboard.js";
+import { crc32c, maskedCrc32c } from "../../src/report/crc32c.js";
+import { SummaryWriter, histogramOf } from "../../src/report/tensorboard.js";
 import { tempDir } from "../helpers/sample.js";
 
 // ---- An independent reader: bitwise CRC-32C and a generic protobuf wire-format walker. ----

@@ -1,7 +1,7 @@
-import { encodePng, type Rgb } from "../io/png.js";
+import { encodePng } from "../io/png.js";
+import { type Rgb } from "./overlay.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { GLYPH_ASCENT, GLYPH_H, GLYPH_W, ADVANCE, glyph, textWidth } from "./bitmap-font.js";
-import type { HistoryRow } from "./history.js";
 
 /*
  * The learning-curves picture: two panels side by side, loss / val_loss on the left and
@@ -10,6 +10,17 @@ import type { HistoryRow } from "./history.js";
  * a mark at the best epoch (the one whose weights the model folder keeps: see bestEpoch).
  * Drawn into an RGB buffer with a 5x7 bitmap font (no native canvas needed) and encoded with pngjs.
  */
+
+/** One epoch's numbers as the curves draw them (training's history rows are these and more); NaN: not measured. */
+export interface CurveRow {
+  epoch: number;
+  loss: number;
+  val_loss: number;
+  dice: number;
+  val_dice: number;
+  val_score: number;
+  lr: number;
+}
 
 export const CURVES_WIDTH = 1200;
 export const CURVES_HEIGHT = 480;
@@ -145,7 +156,7 @@ export function toPixel(g: PanelGeometry, x: number, y: number): [number, number
  * The epoch whose weights training keeps (src/train/trainer.ts): the first with the lowest validation
  * loss, or training loss for epochs without validation. Null for a history without a finite loss.
  */
-export function bestEpoch(rows: readonly HistoryRow[]): number | null {
+export function bestEpoch(rows: readonly CurveRow[]): number | null {
   let best: { epoch: number; v: number } | null = null;
   for (const row of rows) {
     const v = Number.isNaN(row.val_loss) ? row.loss : row.val_loss;
@@ -155,7 +166,7 @@ export function bestEpoch(rows: readonly HistoryRow[]): number | null {
 }
 
 interface Series {
-  key: keyof HistoryRow & keyof typeof SERIES_COLORS;
+  key: keyof CurveRow & keyof typeof SERIES_COLORS;
   label: string;
 }
 
@@ -165,7 +176,7 @@ function drawPanel(
   width: number,
   title: string,
   yTitle: string,
-  rows: readonly HistoryRow[],
+  rows: readonly CurveRow[],
   series: Series[],
   yFixed: [number, number] | null,
 ): PanelGeometry {
@@ -325,7 +336,7 @@ export interface CurvesPicture {
 }
 
 /** Draws the learning curves of the history rows (any number, including none). */
-export function renderCurves(rows: readonly HistoryRow[]): CurvesPicture {
+export function renderCurves(rows: readonly CurveRow[]): CurvesPicture {
   const r = new Raster(CURVES_WIDTH, CURVES_HEIGHT);
   const half = CURVES_WIDTH / 2;
   const loss = drawPanel(
@@ -359,7 +370,7 @@ export function renderCurves(rows: readonly HistoryRow[]): CurvesPicture {
 }
 
 /** Writes the learning curves as a PNG, atomically. */
-export function writeCurvesPng(file: string, rows: readonly HistoryRow[]): void {
+export function writeCurvesPng(file: string, rows: readonly CurveRow[]): void {
   const pic = renderCurves(rows);
   writeFileAtomic(file, encodePng(pic.rgb, pic.width, pic.height));
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { convexHullFill, fillHoles, momentEllipse } from "../../src/data/shape.js";
+import { convexHullFill, fillHoles, momentEllipse } from "../../src/postprocess/shape.js";
 
 /** A mask from rows of '#' (on) and '.' (off). */
 function draw(rows: string[]): { m: Uint8Array; w: number; h: number } {

@@ -9,9 +9,9 @@ import { fileError, UserError } from "../core/errors.js";
 import { readCsv } from "../io/csv.js";
 import { maskFromDecoded, readImageFile } from "../io/image-read.js";
 import { decodeRle } from "../io/rle.js";
-import { SegScoreAccumulator, type SegScore } from "../metric/segmentation-score.js";
-import { listImageInputs } from "./inputs.js";
-import { DEFAULT_MASK_SUFFIXES, maskBase, scanLayout, type LayoutOptions } from "./layout.js";
+import { SegScoreAccumulator, type SegScore } from "./segmentation-score.js";
+import { listImageInputs } from "../data/inputs.js";
+import { DEFAULT_MASK_SUFFIXES, maskBase, scanLayout, type LayoutOptions } from "../data/layout.js";
 
 export interface EvaluateLayoutOptions {
   /** The labelled data set (any layout) or a CSV of image,mask[,group]. */

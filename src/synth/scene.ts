@@ -4,9 +4,9 @@
  * of it. Built once per subject; frames are rendered from it by synth-render.ts.
  */
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
-import { SynthRng, mixSeed } from "./synth-random.js";
-import { boxBlurH, boxBlurV, complexSpeckle, valueNoise } from "./synth-speckle.js";
-import { insideDistance, ovalShape, sampleArea, shapeFromRle, type NerveShape } from "./synth-shapes.js";
+import { SynthRng, mixSeed } from "./random.js";
+import { boxBlurH, boxBlurV, complexSpeckle, valueNoise } from "./speckle.js";
+import { insideDistance, ovalShape, sampleArea, shapeFromRle, type NerveShape } from "./shapes.js";
 
 /** Canvas border around the frame: room for the per-frame motion (shift + rotation + wobble). */
 export const MARGIN = 28;

@@ -1,8 +1,8 @@
 /** Worker entry for `synthesize`: renders and writes its share of the planned frames. */
 import { parentPort, workerData } from "node:worker_threads";
-import type { PlannedFrame } from "./synth-plan.js";
-import type { SceneSpec } from "./synth-scene.js";
-import { writeFrames } from "./synth-write.js";
+import type { PlannedFrame } from "./plan.js";
+import type { SceneSpec } from "./scene.js";
+import { writeFrames } from "./write.js";
 
 export interface SynthWorkerData {
   out: string;

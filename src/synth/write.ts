@@ -3,9 +3,9 @@ import path from "node:path";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { encodeRle } from "../io/rle.js";
 import { writeTiff } from "../io/tiff.js";
-import type { PlannedFrame } from "./synth-plan.js";
-import { renderFrame } from "./synth-render.js";
-import { buildScene, type SceneSpec, type SynthScene } from "./synth-scene.js";
+import type { PlannedFrame } from "./plan.js";
+import { renderFrame } from "./render.js";
+import { buildScene, type SceneSpec, type SynthScene } from "./scene.js";
 
 export interface FrameResult {
   kind: "train" | "test";

@@ -2,12 +2,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileError } from "../core/errors.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
-import { overlayRgb, PRED_COLOR, TRUTH_COLOR, writePng, type Rgb } from "../io/png.js";
+import { writePng } from "../io/png.js";
+import { overlayRgb, PRED_COLOR, TRUTH_COLOR, type Rgb } from "./overlay.js";
 import { decodeRle } from "../io/rle.js";
 import { readTiff } from "../io/tiff.js";
 import type { ImageScore, MaskSet, Score } from "../metric/evaluate.js";
-import { ADVANCE, GLYPH_ASCENT, GLYPH_H, textWidth } from "../train/bitmap-font.js";
-import { Raster } from "../train/curves.js";
+import { ADVANCE, GLYPH_ASCENT, GLYPH_H, textWidth } from "./bitmap-font.js";
+import { Raster } from "./curves.js";
 
 /** What the legend strip under a review overlay says (nulls and absent fields are left out). */
 export interface OverlayCaption {

@@ -8,11 +8,11 @@ import {
   pixelOn,
   thresholdMask,
   KAGGLE_SIZE,
+  placeMap,
   type PostprocessParams,
-} from "../model/mask-rule.js";
+} from "./mask-rule.js";
 import type { Fit } from "../data/resize.js";
 import type { FrameBox } from "../data/trim.js";
-import { placeMap } from "./prediction-store.js";
 
 /** Validation data for tuning: model outputs at model resolution and the true 580x420 masks. */
 export interface TuneInput {

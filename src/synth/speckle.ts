@@ -1,4 +1,4 @@
-import { SynthRng } from "./synth-random.js";
+import { SynthRng } from "./random.js";
 
 /** Box blur along rows (radius r, edges clamped), src → dst; dst may not alias src. */
 export function boxBlurH(src: Float32Array, dst: Float32Array, w: number, h: number, r: number): void {

@@ -17,15 +17,15 @@ import { UserError } from "../core/errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { parseRle } from "../io/rle.js";
-import { loadShapeLibrary } from "./synth-shapes.js";
-import { planSynth, type ContradictingPair, type PlannedFrame, type SynthPlan } from "./synth-plan.js";
-import type { SceneSpec } from "./synth-scene.js";
-import type { SynthWorkerData } from "./synth-worker.js";
-import { writeFrames, type FrameResult } from "./synth-write.js";
+import { loadShapeLibrary } from "./shapes.js";
+import { planSynth, type ContradictingPair, type PlannedFrame, type SynthPlan } from "./plan.js";
+import type { SceneSpec } from "./scene.js";
+import type { SynthWorkerData } from "./worker.js";
+import { writeFrames, type FrameResult } from "./write.js";
 
-export { renderFrame, type FrameParams, type RenderedFrame } from "./synth-render.js";
-export { buildScene, type SceneSpec, type SynthScene } from "./synth-scene.js";
-export { planSynth, type ContradictingPair, type PlannedFrame, type SynthPlan } from "./synth-plan.js";
+export { renderFrame, type FrameParams, type RenderedFrame } from "./render.js";
+export { buildScene, type SceneSpec, type SynthScene } from "./scene.js";
+export { planSynth, type ContradictingPair, type PlannedFrame, type SynthPlan } from "./plan.js";
 
 export interface SynthOptions {
   /** Output folder (created; existing files of the same names are replaced). */
@@ -136,7 +136,7 @@ function runWorker(
 ) {
   return new Promise<void>((resolve, reject) => {
     const data: SynthWorkerData = { out, scenes, frames };
-    const worker = new Worker(new URL("./synth-worker.js", import.meta.url), { workerData: data });
+    const worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: data });
     let failed = false;
     worker.on("message", (r: FrameResult) => onFrame(r));
     worker.on("error", (e) => {

@@ -3,9 +3,9 @@
  * show a nerve, and which are the contradicting near-duplicates. Cheap and made up front in one thread,
  * so that the rendering can be split across workers in any way without changing a byte.
  */
-import { SynthRng, mixSeed } from "./synth-random.js";
-import type { FrameParams } from "./synth-render.js";
-import type { SceneSpec } from "./synth-scene.js";
+import { SynthRng, mixSeed } from "./random.js";
+import type { FrameParams } from "./render.js";
+import type { SceneSpec } from "./scene.js";
 
 export interface PlanOptions {
   subjects: number;

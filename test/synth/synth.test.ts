@@ -11,10 +11,10 @@ import {
   synthesize,
   type SynthManifest,
   type SynthPlan,
-} from "../../src/data/synth.js";
-import type { SynthScene } from "../../src/data/synth-scene.js";
+} from "../../src/synth/synth.js";
+import type { SynthScene } from "../../src/synth/scene.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../src/io/image.js";
-import { contourBand, contourOf, PRED_COLOR, TRUTH_COLOR } from "../../src/io/png.js";
+import { contourBand, contourOf, PRED_COLOR, TRUTH_COLOR } from "../../src/report/overlay.js";
 import { decodeRle, encodeRle } from "../../src/io/rle.js";
 import { readTiff } from "../../src/io/tiff.js";
 import { PROJECT_ROOT, SAMPLE_DIR, needsSample, tempDir } from "../helpers/sample.js";

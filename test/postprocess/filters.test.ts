@@ -10,7 +10,7 @@ import {
   gaussianSigmaForSize,
   keepLargestComponent,
   open,
-} from "../../src/data/filters.js";
+} from "../../src/postprocess/filters.js";
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;

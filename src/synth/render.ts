@@ -4,8 +4,8 @@
  * Pure: no disk, no global state, the same parameters give the same bytes.
  */
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH, type GreyImage } from "../io/image.js";
-import { MARGIN, type SynthScene } from "./synth-scene.js";
-import { boxBlurH, boxBlurV, complexSpeckle } from "./synth-speckle.js";
+import { MARGIN, type SynthScene } from "./scene.js";
+import { boxBlurH, boxBlurV, complexSpeckle } from "./speckle.js";
 
 /** Everything that varies from frame to frame of one subject. */
 export interface FrameParams {

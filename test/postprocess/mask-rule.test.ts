@@ -8,7 +8,7 @@ import {
   parsePostprocess,
   postprocess,
   type PostprocessParams,
-} from "../../src/model/mask-rule.js";
+} from "../../src/postprocess/mask-rule.js";
 
 const W = KAGGLE_WIDTH;
 const H = KAGGLE_HEIGHT;
@@ -167,8 +167,8 @@ test("parsePostprocess fills defaults and rejects bad settings with the file nam
 });
 
 test("one rule at the edges: p = threshold is off, presence = threshold passes, area = minArea passes — in training's score, postprocess and tune alike", async () => {
-  const { kaggleImageScore, pixelOn, gatedEmpty } = await import("../../src/model/mask-rule.js");
-  const { tunePostprocess } = await import("../../src/predict/tune.js");
+  const { kaggleImageScore, pixelOn, gatedEmpty } = await import("../../src/postprocess/mask-rule.js");
+  const { tunePostprocess } = await import("../../src/postprocess/tune.js");
   assert.equal(pixelOn(0.5, 0.5), false);
   assert.equal(pixelOn(0.5000001, 0.5), true);
   assert.equal(gatedEmpty(0.5, 10, { presenceThreshold: 0.5, minArea: 10 }), false);
