@@ -35,7 +35,7 @@ import { fileError } from "../core/errors.js";
 import { decodeBmp, isBmp } from "./bmp.js";
 import { decodeDicom, isDicom } from "./dicom.js";
 import { decodeGif, isGif } from "./gif.js";
-import type { DecodedFile, DecodedFrame, GreyImage, ImageFormat, SampleModel } from "./image.js";
+import type { DecodedFile, ImageFormat, SampleModel } from "./image.js";
 import { lumaOfRgb, to8bit } from "./luma.js";
 import { PNG_SIGNATURE, decodePalettePng, readPngHeader } from "./png-palette.js";
 import { decodeWithSharp, sharpPageCount, type SharpPixels } from "./sharp-decode.js";
