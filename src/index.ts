@@ -1,46 +1,106 @@
 /*
  * nerveseg as a library: `import { prepare, train, predict, submit } from "nerveseg"`. The CLI (src/cli) is a
- * thin layer over exactly these functions; each takes plain options and returns typed results, reports
- * long work through an optional ProgressFactory and throws UserError (one line naming the file) on bad input.
+ * thin layer over exactly these exports and imports nothing else of src/ (test/architecture.test.ts). Each
+ * function takes plain options and returns typed results, reports long work through an optional
+ * ProgressFactory and throws UserError (one line naming the file) on bad input. Sections follow the rooms
+ * of src/ in the data's order; what a room keeps to itself is not here (tests import it from its file).
  */
+
+// core: errors, progress, seeded random.
 export { UserError, fileError } from "./core/errors.js";
 export { noProgress, type Progress, type ProgressFactory } from "./core/progress.js";
 
-// Data: synthetic frames, prepared arrays.
-export { synthesize, type SynthOptions, type SynthSummary } from "./synth/synth.js";
+// io: files and formats, and writing outputs safely.
+export { readImageFile, maskFromDecoded, type DecodedFile, type DecodedFrame } from "./io/image-read.js";
+export { KAGGLE_WIDTH, KAGGLE_HEIGHT, type GreyImage } from "./io/image.js";
+export { readTiff, writeTiff } from "./io/tiff.js";
+export { encodeRle, decodeRle } from "./io/rle.js";
+export { rleEncodeFiles, rleDecodeCsv } from "./io/rle-files.js";
+export { loadTruth, loadPredictionCsv, type MaskSet } from "./io/mask-set.js";
+export { csvLine } from "./io/csv.js";
+export { writeFileAtomic, removeLiveTemps } from "./io/atomic.js";
+
+// data: layouts, prepared folders, near-duplicates.
 export { prepare, type PrepareOptions } from "./data/prepare.js";
 export { readManifest, type Manifest } from "./data/manifest.js";
 export { listImageInputs } from "./data/inputs.js";
-export { scanLayout, type LayoutOptions, type LayoutKind, type ScannedLayout } from "./data/layout.js";
+export {
+  LAYOUTS,
+  scanLayout,
+  type LayoutOptions,
+  type LayoutKind,
+  type ScannedLayout,
+} from "./data/layout.js";
+export { DEFAULT_DEDUPE_THRESHOLD, type DedupePolicy } from "./data/dedupe.js";
+export { dedupeReport, signTrainDir, type DedupeReport } from "./data/dedupe-report.js";
+
+// synth: synthetic ultrasound frames with truth.
+export { SYNTH_DEFAULTS, synthesize, type SynthOptions, type SynthSummary } from "./synth/synth.js";
+
+// engine: compute threads and precision.
+export { setThreads, getThreads } from "./engine/native.js";
+export {
+  PRECISION_CHOICES,
+  bf16Supported,
+  resolvePrecision,
+  type Precision,
+  type PrecisionChoice,
+} from "./engine/precision.js";
+
+// metric: scores of masks against truth.
+export { dice, softDice, emptyBaseline } from "./metric/dice.js";
+export {
+  evaluateFiles,
+  isKagglePair,
+  perImageCsv,
+  presenceRates,
+  scoreJson,
+  scoreMasks,
+  type Score,
+} from "./metric/evaluate.js";
 export { evaluateLayout, type EvaluateLayoutOptions } from "./metric/evaluate-layout.js";
-export { barBox, trimFrame, type FrameBox, type PixelBox, type TrimmedFrame } from "./data/trim.js";
+export { SegScoreAccumulator, segPerImageCsv, type SegScore } from "./metric/segmentation-score.js";
 
-// Files and formats.
-export { readImageFile, maskFromDecoded, type DecodedFile, type DecodedFrame } from "./io/image-read.js";
-export { readTiff, writeTiff } from "./io/tiff.js";
-export { encodeRle, decodeRle } from "./io/rle.js";
-export type { GreyImage } from "./io/image.js";
-
-// The model: presets, the mask rule, model folders, ONNX.
-export { PRESETS, loadPreset, type Preset, type ModelConfig, type TrainConfig } from "./model/config.js";
+// postprocess: the mask rule and its tuning.
 export {
   DEFAULT_POSTPROCESS,
   postprocess,
-  pixelOn,
-  gatedEmpty,
-  placeMap,
+  readPostprocessFile,
   type PostprocessParams,
   type ProbMap,
   type MaskSize,
 } from "./postprocess/mask-rule.js";
-export { loadModel, readModelConfig, type LoadedModel, type ModelFolderConfig } from "./model/model-file.js";
+export { tunePostprocess, type TuneResult } from "./postprocess/tune.js";
+
+// model: presets, model folders, ONNX.
+export {
+  DEFAULT_ELASTIC,
+  PRESETS,
+  loadPreset,
+  type Preset,
+  type ModelConfig,
+  type TrainConfig,
+} from "./model/config.js";
+export {
+  CONFIG_FILE,
+  loadModel,
+  modelFolders,
+  readModelConfig,
+  type LoadedModel,
+  type ModelFolderConfig,
+} from "./model/model-file.js";
 export { exportOnnx, readOnnxMetadata, ONNX_OUTPUTS } from "./model/onnx-export.js";
 
-// Training.
-export { train, type TrainOptions, type TrainResult } from "./train/trainer.js";
+// report: pictures.
+export { overlayFile, overlayPng, overlayFolder, worstOverlaysFromCsv } from "./report/overlay-files.js";
 
-// Prediction, tuning, submission.
+// train.
+export { train, type TrainOptions, type TrainResult } from "./train/trainer.js";
+export { checkpointPath } from "./train/checkpoint.js";
+
+// predict: inference, tuning on validation, submission.
 export {
+  applyInferencePrecision,
   predict,
   tuneModel,
   submit,
@@ -56,13 +116,19 @@ export {
   writePredictions,
   type PredictionSet,
 } from "./predict/prediction-store.js";
-export { tunePostprocess, type TuneResult } from "./postprocess/tune.js";
 
-// Scoring.
-export { dice, softDice, emptyBaseline } from "./metric/dice.js";
-export { evaluateFiles, scoreMasks, type Score } from "./metric/evaluate.js";
-export { SegScoreAccumulator, type SegScore } from "./metric/segmentation-score.js";
-
-// The whole chain, and the viewer.
+// pipeline: whole chains.
+export {
+  VALIDATIONS,
+  crossValidate,
+  cvTable,
+  type CvOptions,
+  type CvResult,
+  type Validation,
+} from "./pipeline/cv.js";
+export { rescoreCv, type RescoreOptions } from "./pipeline/cv-rescore.js";
 export { runDemo, type DemoOptions, type DemoResult } from "./pipeline/demo.js";
+export { formatBench, runBench, type BenchResult } from "./pipeline/bench/bench.js";
+
+// web: the viewer.
 export { startViewer, type ViewerOptions } from "./web/server.js";

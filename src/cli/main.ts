@@ -15,7 +15,7 @@ import { register as registerDedupe } from "./commands/dedupe.js";
 import { register as registerTrain } from "./commands/train.js";
 import { register as registerCv } from "./commands/cv.js";
 import { register as registerBench } from "./commands/bench.js";
-import { UserError } from "../core/errors.js";
+import { UserError } from "../index.js";
 import { installSignalHandlers } from "./signals.js";
 import { VERSION } from "./version.js";
 

@@ -1,5 +1,5 @@
 import cliProgress from "cli-progress";
-import { noProgress, type Progress, type ProgressFactory } from "../core/progress.js";
+import { noProgress, type Progress, type ProgressFactory } from "../index.js";
 
 export type { Progress, ProgressFactory };
 

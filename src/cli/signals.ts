@@ -4,7 +4,7 @@
  * line says so. A command that can stop gracefully (train) registers a handler that asks it to stop at
  * the next safe point instead; a second signal then stops it at once.
  */
-import { removeLiveTemps } from "../io/atomic.js";
+import { removeLiveTemps } from "../index.js";
 
 let graceful: ((signal: string) => void) | null = null;
 

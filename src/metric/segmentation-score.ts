@@ -5,6 +5,7 @@
  * - presence of a target (TP/FP/FN/TN);
  * - the same per group (subject, patient, case), so a bad subject shows.
  */
+import { csvLine } from "../io/csv.js";
 import { diceFromCounts, maskCounts } from "./dice.js";
 import type { Confusion } from "./evaluate.js";
 
@@ -98,4 +99,12 @@ export class SegScoreAccumulator {
       perImage: [...this.rows],
     };
   }
+}
+
+/** The per-image table of an any-layout evaluation, as CSV. */
+export function segPerImageCsv(s: SegScore): string {
+  let out = csvLine(["id", "group", "dice", "iou", "truth_px", "pred_px", "intersection_px"]);
+  for (const r of s.perImage)
+    out += csvLine([r.id, r.group, r.dice, r.iou, r.truthArea, r.predArea, r.intersection]);
+  return out;
 }

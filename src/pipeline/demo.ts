@@ -11,7 +11,8 @@ import { prepare } from "../data/prepare.js";
 import { synthesize } from "../synth/synth.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { emptyBaseline } from "../metric/dice.js";
-import { checkIds, loadPredictionCsv, loadTruth, presenceRates, scoreMasks } from "../metric/evaluate.js";
+import { loadPredictionCsv, loadTruth } from "../io/mask-set.js";
+import { checkIds, presenceRates, scoreMasks } from "../metric/evaluate.js";
 import { loadPreset } from "../model/config.js";
 import { submit, tuneModel } from "../predict/pipeline.js";
 import { writePredictions } from "../predict/prediction-store.js";
@@ -101,16 +102,22 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   }
   const preset = loadPreset("fast");
   preset.train.seed = o.seed;
-  const t = await train({
+  const trainOpts = {
     data: prepared,
     out: modelDir,
     preset,
-    dedupe: "drop",
-    resume: false,
-    maxMinutes: o.minutes,
+    dedupe: "drop" as const,
     progress: o.trainProgress,
-    log: (line) => out(`   ${line}`),
-  });
+    log: (line: string) => out(`   ${line}`),
+  };
+  let t = await train({ ...trainOpts, resume: false, maxMinutes: o.minutes });
+  if (t.best === null) {
+    // The budget ran out inside the first epoch (a slow or busy machine): without a finished epoch there is
+    // no model for the steps below, so the first epoch is finished, resumed from where it stopped.
+    out("   (the time budget ended inside the first epoch: finishing it)");
+    preset.train.epochs = 1;
+    t = await train({ ...trainOpts, resume: true, maxMinutes: null });
+  }
   const last = t.history[t.history.length - 1];
   out(
     `   ${t.epochsDone} epochs; best val loss ${t.best?.valLoss.toFixed(4)} (epoch ${t.best?.epoch}); last val score ${last?.val_score?.toFixed(4)} vs all-empty ${t.emptyBaseline.toFixed(4)}`,

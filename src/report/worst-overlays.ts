@@ -6,7 +6,8 @@ import { writePng } from "../io/png.js";
 import { overlayRgb, PRED_COLOR, TRUTH_COLOR, type Rgb } from "./overlay.js";
 import { decodeRle } from "../io/rle.js";
 import { readTiff } from "../io/tiff.js";
-import type { ImageScore, MaskSet, Score } from "../metric/evaluate.js";
+import type { MaskSet } from "../io/mask-set.js";
+import type { ImageScore, Score } from "../metric/evaluate.js";
 import { ADVANCE, GLYPH_ASCENT, GLYPH_H, textWidth } from "./bitmap-font.js";
 import { Raster } from "./curves.js";
 

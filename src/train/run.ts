@@ -1,6 +1,7 @@
 /*
- * One training run's state between its phases (see trainer.ts): set-up (data, model, optimizer, schedule),
- * resume from a checkpoint, saving the resume state, and stopping a diverged run.
+ * One training run, built once (openRun: the recipe's precision, the data at model resolution, the model,
+ * optimizer and schedule, then the checkpoint when resuming) and read by every phase of trainer.ts, which
+ * calls down into it and never the other way: saveState and diverged are the run's own operations.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -26,7 +27,7 @@ import { TrainingHistory } from "./history.js";
 import { plateauOptionsOf, ReduceLROnPlateau } from "./lr-schedule.js";
 import type { TrainingLogs } from "./logs.js";
 import { loadTrainingData, type DedupeSummary } from "./training-data.js";
-import type { TrainOptions } from "./trainer.js";
+import type { TrainOptions } from "./options.js";
 
 /** Everything one training run holds between its phases. */
 export interface Run {
@@ -55,8 +56,18 @@ export interface Run {
   peakRss: number;
 }
 
+/**
+ * The run, whole: set-up (the split, frames at model resolution, dedupe, the model, optimizer and schedule),
+ * then, with --resume and a checkpoint of the same run, the state it saved.
+ */
+export function openRun(opts: TrainOptions): Run {
+  const run = setUp(opts);
+  resume(run);
+  return run;
+}
+
 /** Set-up: the split, frames at model resolution, dedupe, the model, optimizer and schedule. */
-export function setUp(opts: TrainOptions): Run {
+function setUp(opts: TrainOptions): Run {
   const log = opts.log ?? ((line: string) => console.error(line));
   const progress = opts.progress ?? noProgress;
   const { model: m, train: t } = opts.preset;
@@ -140,7 +151,7 @@ export function setUp(opts: TrainOptions): Run {
 }
 
 /** Resume: with --resume and a checkpoint of the same run, the model, optimizer, schedule and counters. */
-export function resume(run: Run): void {
+function resume(run: Run): void {
   const { opts, log } = run;
   if (!opts.resume) return;
   const ck: LoadedCheckpoint | null = readCheckpoint(opts.out);

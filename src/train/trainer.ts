@@ -13,8 +13,6 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as E from "../engine/index.js";
-import type { ProgressFactory } from "../core/progress.js";
-import type { DedupePolicy } from "../data/dedupe.js";
 import type { Preset } from "../model/config.js";
 import { firstNonFinite, writeModelConfig, writeModelWeights } from "../model/model-file.js";
 import { BatchSource } from "./batch-source.js";
@@ -22,63 +20,19 @@ import { batchesOf, epochOrder, seedFor, type Batch } from "./batches.js";
 import { writeCurvesPng } from "../report/curves.js";
 import { type HistoryRow } from "./history.js";
 import { cosineLr } from "./lr-schedule.js";
-import { diverged, resume, saveState, setUp, type Run } from "./run.js";
+import { diverged, openRun, saveState, type Run } from "./run.js";
+import type { Stop, TrainOptions, TrainResult } from "./options.js";
 import { TrainingLogs } from "./logs.js";
-import type { DedupeSummary } from "./training-data.js";
 import { lossOf, validate } from "./validate.js";
 
-export interface TrainOptions {
-  /** Prepared folder (manifest.json + arrays). */
-  data: string;
-  out: string;
-  /** The recipe, CLI overrides already applied. */
-  preset: Preset;
-  dedupe: DedupePolicy | "off";
-  /** Validation rows of the prepared arrays (default: the manifest's split; cross-validation passes a fold). */
-  valRows?: readonly number[];
-  /** Rows neither trained nor validated on (cross-validation's held-out fold, scored afterwards). */
-  excludeRows?: readonly number[];
-  resume: boolean;
-  /** Stop (resumably) after this many minutes of training; null = no limit. */
-  maxMinutes: number | null;
-  /** Progress bars for resizing and each epoch (default: none; the per-epoch summary line is the log). */
-  progress?: ProgressFactory;
-  /** Build batches on a worker thread (default true). */
-  prefetchWorker?: boolean;
-  /** Write TensorBoard logs, history.csv and curves.png (default true). */
-  logs?: boolean;
-  /** Save the state and stop right after this many optimizer steps of the run (simulates an interruption). */
-  stopAfterSteps?: number;
-  /** Polled after every step: true saves the resume state and stops (Ctrl-C in the CLI). */
-  shouldStop?: () => boolean;
-  /** Progress and summary lines (default: stderr). */
-  log?: (line: string) => void;
-}
-
-export interface TrainResult {
-  stopped: "done" | "early-stop" | "time" | "steps" | "interrupted";
-  epochsDone: number;
-  globalStep: number;
-  best: { valLoss: number; epoch: number } | null;
-  history: HistoryRow[];
-  trainFrames: number;
-  valFrames: number;
-  /** Validation Kaggle score of predicting every mask empty. */
-  emptyBaseline: number;
-  dedupe: DedupeSummary;
-  /** Peak resident set size seen during training (bytes). */
-  peakRss: number;
-}
-
-type Stop = TrainResult["stopped"];
+export type { TrainOptions, TrainResult } from "./options.js";
 
 /** Trains a model; see the file comment for what lands in opts.out. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const run = setUp(opts);
+  const run = openRun(opts);
   let stopped: Stop = "done";
   const source = new BatchSource(run.ctx, opts.prefetchWorker ?? true);
   try {
-    resume(run);
     startLogs(run);
     run.model.train();
     while (run.state.epoch < run.t.epochs) {

@@ -15,7 +15,7 @@ import { parseRle, runsArea, runsToMask } from "../io/rle.js";
 import { readTiff } from "../io/tiff.js";
 import { dice } from "../metric/dice.js";
 import { compareIds } from "../io/ids.js";
-import { loadTruth, maskIdFromFile } from "../metric/evaluate.js";
+import { loadTruth, maskIdFromFile } from "../io/mask-set.js";
 import {
   DEFAULT_POSTPROCESS,
   fullResProbability,

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { dedupeReport, formatReport, signTrainDir } from "../../src/cli/commands/dedupe.js";
+import { formatReport } from "../../src/cli/commands/dedupe.js";
+import { dedupeReport, signTrainDir } from "../../src/data/dedupe-report.js";
 import { UserError } from "../../src/core/errors.js";
 import {
   DEFAULT_DEDUPE_THRESHOLD,

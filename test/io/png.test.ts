@@ -14,7 +14,7 @@ import {
   PRED_COLOR,
   TRUTH_COLOR,
 } from "../../src/report/overlay.js";
-import { overlayFile } from "../../src/cli/commands/overlay.js";
+import { overlayFile } from "../../src/report/overlay-files.js";
 import { readTiff } from "../../src/io/tiff.js";
 import { SAMPLE_DIR, needsSample, tempDir } from "../helpers/sample.js";
 

@@ -6,14 +6,8 @@ import path from "node:path";
 import { test } from "node:test";
 import { UserError } from "../../src/core/errors.js";
 import { writeTiff } from "../../src/io/tiff.js";
-import {
-  evaluateFiles,
-  loadMaskCsv,
-  loadMaskDir,
-  loadTruth,
-  perImageCsv,
-  scoreMasks,
-} from "../../src/metric/evaluate.js";
+import { loadMaskCsv, loadMaskDir, loadTruth } from "../../src/io/mask-set.js";
+import { evaluateFiles, perImageCsv, scoreMasks } from "../../src/metric/evaluate.js";
 import { PROJECT_ROOT, SAMPLE_DIR, needsSample, tempDir } from "../helpers/sample.js";
 
 const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");

@@ -5,12 +5,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { PNG } from "pngjs";
-import { overlayFile } from "../../src/cli/commands/overlay.js";
+import { overlayFile } from "../../src/report/overlay-files.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../src/io/image.js";
 import { overlayRgb, PRED_COLOR, TRUTH_COLOR, type Rgb } from "../../src/report/overlay.js";
 import { encodeRle } from "../../src/io/rle.js";
 import { writeTiff } from "../../src/io/tiff.js";
-import { scoreMasks, type MaskSet } from "../../src/metric/evaluate.js";
+import { type MaskSet } from "../../src/io/mask-set.js";
+import { scoreMasks } from "../../src/metric/evaluate.js";
 import { withCaption, writeWorstOverlays } from "../../src/report/worst-overlays.js";
 import { tempDir } from "../helpers/sample.js";
 

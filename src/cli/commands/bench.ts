@@ -1,7 +1,13 @@
-// `nerveseg bench`: speed of the native engine on the reference UNet-64x80 (see bench/bench.ts).
+// `nerveseg bench`: speed of the native engine on the reference UNet-64x80 (see src/pipeline/bench/bench.ts).
 import type { Command } from "commander";
-import { UserError } from "../../core/errors.js";
-import { PRECISION_CHOICES, resolvePrecision, type PrecisionChoice } from "../../engine/precision.js";
+import {
+  formatBench,
+  PRECISION_CHOICES,
+  resolvePrecision,
+  runBench,
+  UserError,
+  type PrecisionChoice,
+} from "../../index.js";
 import { choiceOption } from "../options.js";
 
 export function register(program: Command): void {
@@ -29,8 +35,6 @@ export function register(program: Command): void {
       const repeats = Number(o.repeats);
       if (!Number.isInteger(repeats) || repeats < 1)
         throw new UserError(`--repeats must be a positive integer`);
-      // Loaded here so other commands do not pay for (or depend on) the native addon at startup.
-      const { runBench, formatBench } = await import("../../../bench/bench.js");
       try {
         resolvePrecision(o.precision);
       } catch (e) {

@@ -1,8 +1,13 @@
 import { Option, type Command } from "commander";
-import { UserError } from "../../core/errors.js";
-import { readPostprocessFile } from "../../postprocess/mask-rule.js";
-import { crossValidate, cvTable, VALIDATIONS, type Validation } from "../../pipeline/cv.js";
-import { rescoreCv } from "../../pipeline/cv-rescore.js";
+import {
+  crossValidate,
+  cvTable,
+  readPostprocessFile,
+  rescoreCv,
+  UserError,
+  VALIDATIONS,
+  type Validation,
+} from "../../index.js";
 import { floatOption, intOption, repeatable } from "../options.js";
 import { barsUnlessQuiet, progressFactory } from "../progress.js";
 import { onInterruptGracefully } from "../signals.js";

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import * as E from "../../engine/index.js";
-import { runDemo } from "../../pipeline/demo.js";
+
+import { runDemo, setThreads } from "../../index.js";
 import { floatOption, intOption } from "../options.js";
 import { barsUnlessQuiet, progressFactory } from "../progress.js";
 
@@ -25,7 +25,7 @@ export function register(program: Command): void {
       "\nExamples:\n  npm start                      # = nerveseg demo\n  nerveseg demo --minutes 10 --tta",
     )
     .action(async (o) => {
-      if (o.threads) E.setThreads(o.threads);
+      if (o.threads) setThreads(o.threads);
       await runDemo({
         ...o,
         tta: Boolean(o.tta),

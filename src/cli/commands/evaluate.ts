@@ -1,12 +1,19 @@
-import fs from "node:fs";
 import type { Command } from "commander";
-import { evaluateLayout } from "../../metric/evaluate-layout.js";
-import { csvLine } from "../../io/csv.js";
-import type { SegScore } from "../../metric/segmentation-score.js";
-import { UserError } from "../../core/errors.js";
-import { writeFileAtomic } from "../../io/atomic.js";
-import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../io/image.js";
-import { evaluateFiles, perImageCsv, presenceRates, scoreJson, type Score } from "../../metric/evaluate.js";
+import {
+  evaluateFiles,
+  isKagglePair,
+  evaluateLayout,
+  KAGGLE_HEIGHT,
+  KAGGLE_WIDTH,
+  perImageCsv,
+  presenceRates,
+  scoreJson,
+  segPerImageCsv,
+  UserError,
+  writeFileAtomic,
+  type Score,
+  type SegScore,
+} from "../../index.js";
 import { intOption } from "../options.js";
 
 /** The human-readable summary printed by `evaluate`. */
@@ -37,22 +44,6 @@ export function segScoreSummary(s: SegScore): string {
   return out;
 }
 
-/** Kaggle files: a truth CSV or *_mask.tif folder scored against an img,pixels submission CSV. */
-function isKagglePair(truth: string, pred: string): boolean {
-  if (!/\.csv$/i.test(pred) || !fs.existsSync(pred) || !fs.statSync(pred).isFile()) return false;
-  const header = fs
-    .readFileSync(pred, "utf8")
-    .slice(0, 200)
-    .replace(/^\uFEFF/, "")
-    .split(/\r?\n/)[0]
-    .toLowerCase();
-  if (header !== "img,pixels" && header !== "subject,img,pixels") return false;
-  return (
-    fs.existsSync(truth) &&
-    (fs.statSync(truth).isFile() || fs.readdirSync(truth).some((n) => /_mask\.tiff?$/i.test(n)))
-  );
-}
-
 interface EvaluateOptions {
   truth: string;
   pred: string;
@@ -63,13 +54,6 @@ interface EvaluateOptions {
   height: number;
   groupPattern?: string;
   maskLabel?: number;
-}
-
-function segPerImageCsv(s: SegScore): string {
-  let out = csvLine(["id", "group", "dice", "iou", "truth_px", "pred_px", "intersection_px"]);
-  for (const r of s.perImage)
-    out += csvLine([r.id, r.group, r.dice, r.iou, r.truthArea, r.predArea, r.intersection]);
-  return out;
 }
 
 export function register(program: Command): void {

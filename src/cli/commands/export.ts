@@ -1,7 +1,5 @@
 import type { Command } from "commander";
-import { writeFileAtomic } from "../../io/atomic.js";
-import { loadModel } from "../../model/model-file.js";
-import { exportOnnx, ONNX_OUTPUTS } from "../../model/onnx-export.js";
+import { exportOnnx, loadModel, ONNX_OUTPUTS, writeFileAtomic } from "../../index.js";
 
 export function register(program: Command): void {
   program

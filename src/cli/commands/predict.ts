@@ -1,11 +1,14 @@
 import type { Command } from "commander";
-import { DEFAULT_POSTPROCESS } from "../../postprocess/mask-rule.js";
-import { writePredictions } from "../../predict/prediction-store.js";
+import {
+  applyInferencePrecision,
+  DEFAULT_POSTPROCESS,
+  PRECISION_CHOICES,
+  predict,
+  predictFiles,
+  UserError,
+  writePredictions,
+} from "../../index.js";
 import path from "node:path";
-import { UserError } from "../../core/errors.js";
-import { applyInferencePrecision, predict } from "../../predict/pipeline.js";
-import { PRECISION_CHOICES } from "../../engine/precision.js";
-import { predictFiles } from "../../predict/predict-files.js";
 import { choiceOption, intOption, repeatable } from "../options.js";
 import { progressFactory } from "../progress.js";
 

@@ -1,7 +1,5 @@
 import type { Command } from "commander";
-import { LAYOUTS, type LayoutKind } from "../../data/layout.js";
-import { prepare } from "../../data/prepare.js";
-import type { Manifest } from "../../data/manifest.js";
+import { LAYOUTS, prepare, type LayoutKind, type Manifest } from "../../index.js";
 import { choiceOption, floatOption, intOption, sizeOption } from "../options.js";
 import { progressFactory, type Progress } from "../progress.js";
 

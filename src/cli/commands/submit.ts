@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { submit } from "../../predict/pipeline.js";
+import { submit } from "../../index.js";
 import { progressFactory } from "../progress.js";
 import { addPredictOptions } from "./predict.js";
 

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { SYNTH_DEFAULTS, synthesize } from "../../synth/synth.js";
+import { SYNTH_DEFAULTS, synthesize } from "../../index.js";
 import { floatOption, intOption } from "../options.js";
 import { progressFactory, type Progress } from "../progress.js";
 

@@ -1,12 +1,17 @@
 import type { Command } from "commander";
-import { DEFAULT_ELASTIC, loadPreset, type Preset } from "../../model/config.js";
-import { train } from "../../train/trainer.js";
+import {
+  checkpointPath,
+  DEFAULT_ELASTIC,
+  loadPreset,
+  PRECISION_CHOICES,
+  train,
+  type DedupePolicy,
+  type PrecisionChoice,
+  type Preset,
+} from "../../index.js";
 import { choiceOption, floatOption, intOption } from "../options.js";
 import { barsUnlessQuiet } from "../progress.js";
 import { onInterruptGracefully } from "../signals.js";
-import { checkpointPath } from "../../train/checkpoint.js";
-import type { DedupePolicy } from "../../data/dedupe.js";
-import { PRECISION_CHOICES, type PrecisionChoice } from "../../engine/precision.js";
 
 export interface TrainFlags {
   data: string;

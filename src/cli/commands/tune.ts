@@ -1,7 +1,6 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { CONFIG_FILE, modelFolders } from "../../model/model-file.js";
-import { tuneModel } from "../../predict/pipeline.js";
+import { CONFIG_FILE, modelFolders, tuneModel } from "../../index.js";
 import { progressFactory } from "../progress.js";
 import { addPredictOptions } from "./predict.js";
 

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import { DEFAULT_POSTPROCESS, readPostprocessFile } from "../../postprocess/mask-rule.js";
-import { startViewer } from "../../web/server.js";
+import { DEFAULT_POSTPROCESS, readPostprocessFile, startViewer } from "../../index.js";
 import { intOption } from "../options.js";
 import { progressFactory, type Progress } from "../progress.js";
 

@@ -4,12 +4,12 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import * as E from "../src/engine/index.js";
-import { native, ActCode } from "../src/engine/native.js";
-import { PRESETS } from "../src/model/config.js";
+import * as E from "../../engine/index.js";
+import { native, ActCode } from "../../engine/native.js";
+import { PRESETS } from "../../model/config.js";
 import { formatPytorch, runPytorch, type PytorchResult } from "./pytorch.js";
-import { exportOnnx } from "../src/model/onnx-export.js";
-import { UNet } from "../src/model/unet.js";
+import { exportOnnx } from "../../model/onnx-export.js";
+import { UNet } from "../../model/unet.js";
 import { unetFlopsPerImage } from "./flops.js";
 
 export const UNET_FILTERS = [32, 64, 128, 256, 512] as const;

@@ -1,6 +1,6 @@
 /*
  * The optional PyTorch baseline of `nerveseg bench`: where Debian's python3-torch is installed, the same
- * net and step run in PyTorch (bench/torch_unet.py) right after ours, so the comparison is of one machine
+ * net and step run in PyTorch (bench/torch_unet.py at the package root) right after ours, so the comparison is of one machine
  * at one time. Elsewhere it is skipped with a note; nerveseg itself never needs Python.
  */
 import { spawnSync } from "node:child_process";
@@ -11,10 +11,10 @@ export type PytorchResult =
   { torch: string; train32: number; infer1: number; infer32: number } | { skipped: string };
 
 const PYTHON = "/usr/bin/python3";
+// From dist/src/pipeline/bench (where it runs) up to the package root, where bench/ holds the script.
 const SCRIPT = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "..",
+  "../../../..",
   "bench",
   "torch_unet.py",
 );
