@@ -1,5 +1,4 @@
 import { UserError } from "../core/errors.js";
-import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { parseRle, runsToMask } from "../io/rle.js";
 import {
   DEFAULT_POSTPROCESS,
@@ -9,12 +8,16 @@ import {
   thresholdMask,
   KAGGLE_SIZE,
   placeMap,
+  type MaskSize,
   type PostprocessParams,
 } from "./mask-rule.js";
 import type { Fit } from "../data/resize.js";
 import type { FrameBox } from "../data/trim.js";
 
-/** Validation data for tuning: model outputs at model resolution and the true 580x420 masks. */
+/**
+ * Validation data for tuning: model outputs at model resolution and the true masks, each at its own size
+ * (580x420 when no size is given, the Kaggle frame).
+ */
 export interface TuneInput {
   /** Probability maps (floats 0..1 or bytes = probability x 255), height*width each. */
   probs: (Float32Array | Uint8Array)[];
@@ -24,8 +27,15 @@ export interface TuneInput {
   /** How the frames met the input, and per image the box the map covers (trimmed bars); see placeMap. */
   fit?: Fit;
   boxes?: (FrameBox | null)[];
-  /** True masks: Kaggle RLE text, or a row-major 580x420 mask (nonzero = nerve). */
+  /** True masks: Kaggle RLE text, or a row-major mask (nonzero = target) of `sizes[i]`. */
   truth: (string | Uint8Array)[];
+  /** The size each truth mask is scored at: the mask rule's output size (default 580x420 for all). */
+  sizes?: MaskSize[];
+  /**
+   * Each frame's own size, for placing the map (letterbox aspect, trimmed bars) before it is brought to
+   * `sizes[i]` (default: `sizes[i]`, the frame scored at its own size).
+   */
+  own?: MaskSize[];
   /** Names for error messages (e.g. image ids); defaults to indices. */
   ids?: string[];
 }
@@ -37,18 +47,31 @@ export interface TuneGrid {
   minAreas: number[];
 }
 
+const sortedUnique = (xs: number[]): number[] => [...new Set(xs)].sort((a, b) => a - b);
+
 const range = (from: number, to: number, step: number): number[] => {
   const out: number[] = [];
   for (let k = 0; from + k * step <= to + 1e-9; k++) out.push(Math.round((from + k * step) * 1e6) / 1e6);
   return out;
 };
 
-/** 19 x 21 x 21 values: thresholds in steps of 0.05, minimum areas 0..5,000 px in steps of 250. */
+/** 19 x 21 x 21 values: thresholds in steps of 0.05, minimum areas 0..5,000 px in steps of 250 (at 580x420). */
 export const DEFAULT_TUNE_GRID: TuneGrid = {
   pixelThresholds: range(0.05, 0.95, 0.05),
   presenceThresholds: range(0, 1, 0.05),
   minAreas: range(0, 5000, 250),
 };
+
+/**
+ * The default grid for frames of `pixels` pixels (the median frame scored): minimum areas cover the same
+ * share of the frame as 0..5,000 px of a 580x420 Kaggle frame (about 2%), so a small frame is not searched
+ * in steps of a large one's. At 580x420 it is DEFAULT_TUNE_GRID exactly.
+ */
+export function tuneGridFor(pixels: number): TuneGrid {
+  const scale = pixels / (KAGGLE_SIZE.width * KAGGLE_SIZE.height);
+  const minAreas = sortedUnique(DEFAULT_TUNE_GRID.minAreas.map((a) => Math.round(a * scale)));
+  return { ...DEFAULT_TUNE_GRID, minAreas };
+}
 
 export interface TuneRow {
   pixelThreshold: number;
@@ -71,8 +94,6 @@ export interface TuneResult {
   images: number;
 }
 
-const sortedUnique = (xs: number[]): number[] => [...new Set(xs)].sort((a, b) => a - b);
-
 /**
  * Per image and pixel threshold: the predicted area and its intersection with the truth, before the
  * presence and min-area rules. Without morphology or the largest-component rule, the mask for threshold t
@@ -84,6 +105,7 @@ function countsPerThreshold(
   truth: Uint8Array,
   thresholds: number[],
   params: PostprocessParams,
+  size: MaskSize,
   area: Float64Array,
   inter: Float64Array,
   i: number,
@@ -119,7 +141,7 @@ function countsPerThreshold(
     return;
   }
   for (let j = 0; j < T; j++) {
-    const mask = thresholdMask(full, { ...params, pixelThreshold: thresholds[j] });
+    const mask = thresholdMask(full, { ...params, pixelThreshold: thresholds[j] }, size);
     let a = 0;
     let b = 0;
     for (let p = 0; p < mask.length; p++) {
@@ -143,7 +165,7 @@ function countsPerThreshold(
 export function tunePostprocess(
   input: TuneInput,
   base: PostprocessParams = DEFAULT_POSTPROCESS,
-  grid: TuneGrid = DEFAULT_TUNE_GRID,
+  grid?: TuneGrid,
   onImage?: (done: number, total: number) => void,
 ): TuneResult {
   const n = input.probs.length;
@@ -154,24 +176,31 @@ export function tunePostprocess(
       `tune: ${n} maps, ${input.presence.length} presence values, ${input.truth.length} truth masks`,
     );
   }
-  const pix = sortedUnique([...grid.pixelThresholds, base.pixelThreshold]);
-  const pres = sortedUnique([...grid.presenceThresholds, base.presenceThreshold]);
-  const areas = sortedUnique([...grid.minAreas, base.minArea]);
+  const sizes = input.sizes ?? input.truth.map(() => KAGGLE_SIZE);
+  if (sizes.length !== n || (input.own && input.own.length !== n))
+    throw new UserError(`tune: ${n} maps but ${sizes.length} truth sizes and ${input.own?.length} frame sizes`);
+  const pixels = sizes.map((z) => z.width * z.height).sort((a, b) => a - b);
+  const g = grid ?? tuneGridFor(pixels[n >> 1]);
+  const pix = sortedUnique([...g.pixelThresholds, base.pixelThreshold]);
+  const pres = sortedUnique([...g.presenceThresholds, base.presenceThreshold]);
+  const areas = sortedUnique([...g.minAreas, base.minArea]);
   const T = pix.length;
   const area = new Float64Array(T * n);
   const inter = new Float64Array(T * n);
   const truthArea = new Float64Array(n);
-  const fullSize = KAGGLE_WIDTH * KAGGLE_HEIGHT;
   for (let i = 0; i < n; i++) {
+    const size = sizes[i];
     const t = input.truth[i];
-    let truth: Uint8Array;
-    if (typeof t === "string")
-      truth = runsToMask(parseRle(t, KAGGLE_WIDTH, KAGGLE_HEIGHT, name(i)), KAGGLE_WIDTH, KAGGLE_HEIGHT);
-    else truth = t;
-    if (truth.length !== fullSize)
-      throw new UserError(`${name(i)}: truth mask has ${truth.length} pixels, want 580x420`);
+    const truth =
+      typeof t === "string"
+        ? runsToMask(parseRle(t, size.width, size.height, name(i)), size.width, size.height)
+        : t;
+    if (truth.length !== size.width * size.height)
+      throw new UserError(
+        `${name(i)}: truth mask has ${truth.length} pixels, want ${size.width}x${size.height}`,
+      );
     let ta = 0;
-    for (let p = 0; p < fullSize; p++) if (truth[p] !== 0) ta++;
+    for (let p = 0; p < truth.length; p++) if (truth[p] !== 0) ta++;
     truthArea[i] = ta;
     const prob = placeMap(
       input.probs[i],
@@ -179,9 +208,9 @@ export function tunePostprocess(
       input.height,
       input.fit ?? "stretch",
       input.boxes?.[i] ?? null,
-      KAGGLE_SIZE,
+      input.own?.[i] ?? size,
     );
-    countsPerThreshold(fullResProbability(prob, base), truth, pix, base, area, inter, i, n);
+    countsPerThreshold(fullResProbability(prob, base, size), truth, pix, base, size, area, inter, i, n);
     onImage?.(i + 1, n);
   }
 

@@ -134,6 +134,9 @@ export async function tuneModel(o: TuneRunOptions): Promise<TuneResult & { allEm
     masks.close();
   }
   const bar = (o.progress ?? noProgress)("tune", preds.ids.length);
+  // The stored truth is at the prepared working size: each map is placed by its frame's own geometry
+  // (letterbox aspect, trimmed bars) and scored there, as cv scores its folds.
+  const stored = { width: m.width, height: m.height };
   const result = tunePostprocess(
     {
       probs: preds.probs,
@@ -143,6 +146,8 @@ export async function tuneModel(o: TuneRunOptions): Promise<TuneResult & { allEm
       fit: preds.fit,
       boxes: preds.boxes,
       truth,
+      sizes: truth.map(() => stored),
+      own: m.split.val.map((row) => ({ width: m.train.sizes[row][0], height: m.train.sizes[row][1] })),
       ids: preds.ids,
     },
     config.postprocess,

@@ -3,8 +3,19 @@ import { test } from "node:test";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../src/io/image.js";
 import { encodeRle } from "../../src/io/rle.js";
 import { dice } from "../../src/metric/dice.js";
-import { DEFAULT_POSTPROCESS, postprocess, type PostprocessParams } from "../../src/postprocess/mask-rule.js";
-import { tunePostprocess, type TuneGrid, type TuneInput } from "../../src/postprocess/tune.js";
+import {
+  DEFAULT_POSTPROCESS,
+  placeMap,
+  postprocess,
+  type PostprocessParams,
+} from "../../src/postprocess/mask-rule.js";
+import {
+  DEFAULT_TUNE_GRID,
+  tuneGridFor,
+  tunePostprocess,
+  type TuneGrid,
+  type TuneInput,
+} from "../../src/postprocess/tune.js";
 
 const W = KAGGLE_WIDTH;
 const H = KAGGLE_HEIGHT;
@@ -247,4 +258,58 @@ test("among settings tied for the best score, tune picks the middle of the plate
     }
   // The first perfect setting in grid order sits on the plateau's edge (presence 0 with minArea 1000).
   assert.ok(score(0, 1000, 0.5) === 1 && score(0, 200, 0.5) < 1);
+});
+
+test("frames of other sizes: each is placed by its own geometry and scored at its size, as postprocess does", () => {
+  const low = lowResCase();
+  // Three sizes, letterboxed maps, a trimmed box on one frame: every grid score is postprocess + Dice at
+  // the frame's size (the failure this fixes: "truth mask has N pixels, want 580x420").
+  const sizes = [
+    { width: 120, height: 90 },
+    { width: 64, height: 100 },
+    { width: 200, height: 50 },
+  ];
+  const n = 6;
+  const boxes = Array.from({ length: n }, (_, i) => (i === 1 ? { x0: 0.1, y0: 0, x1: 0.9, y1: 1 } : null));
+  const truth = Array.from({ length: n }, (_, i) => {
+    const { width, height } = sizes[i % 3];
+    const t = new Uint8Array(width * height);
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++)
+        if (i % 3 !== 0 && (x - width / 2) ** 2 + (y - height / 2) ** 2 < 150) t[y * width + x] = 1;
+    return t;
+  });
+  const input: TuneInput = {
+    ...low,
+    fit: "letterbox",
+    boxes,
+    truth,
+    sizes: truth.map((_, i) => sizes[i % 3]),
+    ids: truth.map((_, i) => `f${i}`),
+  };
+  const grid: TuneGrid = { pixelThresholds: [0.2, 0.6], presenceThresholds: [0, 0.5], minAreas: [0, 40] };
+  const r = tunePostprocess(input, DEFAULT_POSTPROCESS, grid);
+  for (const row of r.table) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const size = sizes[i % 3];
+      const map = placeMap(input.probs[i], low.width, low.height, "letterbox", boxes[i], size);
+      sum += dice(postprocess(map, low.presence[i], { ...DEFAULT_POSTPROCESS, ...row }, size), truth[i]);
+    }
+    assert.ok(Math.abs(row.score - sum / n) < 1e-12, `${JSON.stringify(row)}: ${row.score} vs ${sum / n}`);
+  }
+  assert.throws(
+    () => tunePostprocess({ ...input, sizes: input.sizes!.slice(1) }, DEFAULT_POSTPROCESS, grid),
+    /6 maps but 5 truth sizes/,
+  );
+});
+
+test("the default grid's minimum areas cover the same share of a frame at every size", () => {
+  assert.deepEqual(tuneGridFor(580 * 420), DEFAULT_TUNE_GRID);
+  const small = tuneGridFor(580 * 420 * 0.25);
+  assert.deepEqual(
+    small.minAreas,
+    DEFAULT_TUNE_GRID.minAreas.map((a) => Math.round(a / 4)),
+  );
+  assert.deepEqual(small.pixelThresholds, DEFAULT_TUNE_GRID.pixelThresholds);
 });

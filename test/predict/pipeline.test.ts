@@ -16,6 +16,7 @@ import { flip, predictFrames } from "../../src/predict/predictor.js";
 import { validateSubmission } from "../../src/predict/submission.js";
 import { discFrame, saveTinyModel, writeDiscDataset } from "../helpers/tiny-model.js";
 import { needsSample, PROJECT_ROOT, SAMPLE_DIR, tempDir } from "../helpers/sample.js";
+import { frame, rectMask, writeGrey } from "../helpers/images.js";
 
 const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
 
@@ -225,4 +226,30 @@ test("submit never leaves a test image out silently: odd names and leading zeros
     );
     assert.equal(fs.existsSync(out), false);
   }
+});
+
+test("tune on a prepared set of PNGs of several sizes (not 580x420) stored at another working size", async () => {
+  const input = tempDir();
+  for (let i = 0; i < 12; i++) {
+    const [w, h] = i % 2 ? [120, 90] : [90, 130];
+    await writeGrey(path.join(input, "images", `f${i}.png`), w, h, frame(w, h, i));
+    await writeGrey(path.join(input, "masks", `f${i}.png`), w, h, rectMask(w, h, 20, 30, 60, 70));
+  }
+  const data = tempDir();
+  await prepare({
+    input,
+    out: data,
+    split: { kind: "stratified", seed: 1, valFraction: 0.5 },
+    skipBad: false,
+    width: 64,
+    height: 48,
+  });
+  const modelDir = tempDir();
+  saveTinyModel(modelDir);
+  const r = await runTune({ ...base, model: modelDir, data });
+  assert.equal(r.images, 6);
+  assert.ok(r.after >= r.before);
+  // Minimum areas searched in steps scaled to the 64x48 working size (0..5,000 px at 580x420).
+  assert.ok(Math.max(...r.table.map((row) => row.minArea)) <= 64, "grid scaled to the frame");
+  assert.deepEqual(readModelConfig(modelDir).postprocess, r.best);
 });
