@@ -106,21 +106,40 @@ const js = <T>(expr: string): Promise<T> => page.evaluate(expr) as Promise<T>;
 const cardIds = () => js<string[]>(`[...document.querySelectorAll(".card")].map((c) => c.dataset.id)`);
 const query = () => Object.fromEntries(new URL(page.url()).searchParams);
 
+/**
+ * Waits until a page expression is truthy. Not page.waitForFunction: it evaluates a string predicate again
+ * from the page's own timers, which the viewer's CSP refuses (no 'unsafe-eval'); page.evaluate runs it
+ * through the DevTools protocol, which the CSP does not govern.
+ */
+async function until(expr: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    let last: unknown = "false";
+    try {
+      if (await js<boolean>(expr)) return;
+    } catch (e) {
+      last = e; // e.g. a context torn down by a navigation: try again
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${expr} (last: ${String(last)})`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** Waits until the modal shows `id` with its pictures loaded, and the URL names it. */
 async function shows(id: string): Promise<void> {
   const want = JSON.stringify(id);
-  await page.waitForFunction(
+  await until(
     `(() => { const m = document.getElementById("modal"); ` +
       `return m.classList.contains("open") && m.dataset.frame === ${want} && m.dataset.loaded === ${want}; })()`,
   );
   assert.equal(query().frame, id);
 }
 async function closed(): Promise<void> {
-  await page.waitForFunction(`!document.getElementById("modal").classList.contains("open")`);
+  await until(`!document.getElementById("modal").classList.contains("open")`);
   assert.equal(query().frame, undefined);
 }
 async function grid(ids: string[]): Promise<void> {
-  await page.waitForFunction(
+  await until(
     `JSON.stringify([...document.querySelectorAll(".card")].map((c) => c.dataset.id)) === ${JSON.stringify(JSON.stringify(ids))}`,
   );
 }
