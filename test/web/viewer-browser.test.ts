@@ -58,6 +58,7 @@ function makeSet(): { images: string; preds: string } {
   return { images, preds };
 }
 
+let set: ReturnType<typeof makeSet>;
 let viewer: RunningViewer;
 let context: BrowserContext;
 let page: Page;
@@ -65,7 +66,7 @@ const problems: string[] = [];
 
 before(async () => {
   if (skip) return;
-  const set = makeSet();
+  set = makeSet();
   viewer = await startViewer({ images: set.images, preds: set.preds, truth: set.images, port: 0 });
   context = await chromium.launchPersistentContext(tempDir("nerveseg-chromium-"), {
     executablePath: CHROMIUM,
@@ -260,5 +261,33 @@ test(
     );
 
     assert.deepEqual(problems, []);
+  },
+);
+
+test(
+  "in chromium, without truth or predictions: a link sorted by Dice shows the frames by id, Dice and the filters off",
+  { skip },
+  async () => {
+    const bare = await startViewer({ images: set.images, port: 0 });
+    try {
+      await page.goto(`${bare.url}?sort=dice&order=desc&limit=12&page=2`);
+      const r = await fetch(`${bare.url}api/images?sort=id&order=desc&offset=12&limit=12`);
+      await grid(((await r.json()) as { items: ImageEntry[] }).items.map((it) => it.id));
+      await until(`new URL(location.href).searchParams.get("sort") === "id"`);
+      assert.deepEqual(query(), { sort: "id", order: "desc", filter: "all", limit: "12", page: "2" });
+      assert.deepEqual(
+        await js(`["sort", "order", "filter", "limit"].map((k) => document.getElementById(k).value)`),
+        ["id", "desc", "all", "12"],
+      );
+      assert.deepEqual(await js(`[...document.querySelectorAll("option:disabled")].map((o) => o.value)`), [
+        "dice",
+        "target",
+        "fp",
+        "fn",
+      ]);
+      assert.deepEqual(problems, []);
+    } finally {
+      await bare.close();
+    }
   },
 );

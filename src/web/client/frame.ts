@@ -22,16 +22,9 @@ function show(it: ImageEntry): void {
   const seq = ++showSeq;
   const id = encodeURIComponent(it.id);
   const modal = $("modal");
-  $("mtitle").textContent =
-    it.id +
-    " — presence " +
-    fmt(it.presence, 3) +
-    ", predicted " +
-    (it.predArea ?? "–") +
-    " px, true " +
-    (it.truthArea ?? "–") +
-    " px" +
-    (it.dice === null ? "" : ", Dice " + it.dice.toFixed(4));
+  const dice = it.dice === null ? "" : ", Dice " + it.dice.toFixed(4);
+  const areas = `predicted ${it.predArea ?? "–"} px, true ${it.truthArea ?? "–"} px`;
+  $("mtitle").textContent = `${it.id} — presence ${fmt(it.presence, 3)}, ${areas}${dice}`;
   $("mstatus").textContent = "loading…";
   modal.classList.add("open", "loading");
   modal.dataset.frame = it.id;

@@ -41,22 +41,7 @@ export async function load(around?: string | null): Promise<Listing | null> {
     return null;
   }
   if (seq !== loadSeq) return null;
-  // A view the data cannot give (no truth or no predictions) falls back to one it can.
-  const canDice = data.hasTruth && data.hasPreds;
-  const usable = new Map<string, boolean>([
-    ["all", true],
-    ["target", data.hasTruth],
-    ["fp", canDice],
-    ["fn", canDice],
-  ]);
-  for (const o of select("filter").options) o.disabled = !usable.get(o.value);
-  for (const o of select("sort").options) if (o.value === "dice") o.disabled = !canDice;
-  if ((state.sort === "dice" && !canDice) || !usable.get(state.filter)) {
-    if (state.sort === "dice" && !canDice) state.sort = "id";
-    if (!usable.get(state.filter)) state.filter = "all";
-    syncControls();
-    return load(around);
-  }
+  if (fallBack(data)) return load(around);
   // A page past the end (an old link) shows the last page.
   if (data.total > 0 && data.offset >= data.total) {
     state.offset = Math.floor((data.total - 1) / state.limit) * state.limit;
@@ -68,6 +53,29 @@ export async function load(around?: string | null): Promise<Listing | null> {
   render(data);
   busy(false);
   return data;
+}
+
+/**
+ * Disables the views the data cannot give (Dice and the error filters need truth and predictions, frames
+ * with a target need truth); if the current view is one of them, moves to one it can give and says so.
+ */
+function fallBack(data: Listing): boolean {
+  const canDice = data.hasTruth && data.hasPreds;
+  const usable = new Map<string, boolean>([
+    ["all", true],
+    ["target", data.hasTruth],
+    ["fp", canDice],
+    ["fn", canDice],
+  ]);
+  for (const o of select("filter").options) o.disabled = !usable.get(o.value);
+  for (const o of select("sort").options) if (o.value === "dice") o.disabled = !canDice;
+  const badSort = state.sort === "dice" && !canDice;
+  const badFilter = !usable.get(state.filter);
+  if (!badSort && !badFilter) return false;
+  if (badSort) state.sort = "id";
+  if (badFilter) state.filter = "all";
+  syncControls();
+  return true;
 }
 
 function render(data: Listing): void {
