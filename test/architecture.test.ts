@@ -34,6 +34,8 @@ const INDEX = "index.ts";
 interface Edge {
   from: string; // relative to src/
   to: string;
+  /** A file named by `new URL("./…", import.meta.url)` (a worker, the viewer's built page script), not imported. */
+  url?: boolean;
 }
 
 function sources(): string[] {
@@ -46,12 +48,12 @@ function sources(): string[] {
 /** Every relative import (static, type-only, re-export, dynamic) of every source file, as file → file. */
 function importEdges(): Edge[] {
   const edges: Edge[] = [];
-  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|new URL\(\s*)"(\.{1,2}\/[^"]+)"/g;
+  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|(new URL)\(\s*)"(\.{1,2}\/[^"]+)"/g;
   for (const from of sources()) {
     const text = fs.readFileSync(path.join(SRC, from), "utf8");
     for (const m of text.matchAll(re)) {
-      const target = path.posix.normalize(path.posix.join(path.posix.dirname(from), m[1]));
-      edges.push({ from, to: target.replace(/\.js$/, ".ts") });
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(from), m[2]));
+      edges.push({ from, to: target.replace(/\.js$/, ".ts"), ...(m[1] ? { url: true } : {}) });
     }
   }
   return edges;
@@ -64,8 +66,11 @@ test("every src/ folder is a room with a rank, and every import resolves inside 
     if (dir.isDirectory())
       assert.ok(rankOf(dir.name) >= 0, `src/${dir.name} has no rank in the architecture`);
   const files = new Set(sources());
+  // A URL may name a folder (the viewer serves the modules built from src/web/client/).
+  const isDir = (to: string): boolean =>
+    fs.statSync(path.join(SRC, to), { throwIfNoEntry: false })?.isDirectory() ?? false;
   const lost = importEdges()
-    .filter((e) => !files.has(e.to) && !e.to.startsWith("web/client/"))
+    .filter((e) => !files.has(e.to) && !(e.url && e.to.endsWith("/") && isDir(e.to)))
     .map((e) => `${e.from} imports ${e.to}`);
   assert.deepEqual(lost, []);
 });
@@ -82,6 +87,18 @@ function upward(edges: Edge[]): string[] {
 function deepFromCli(edges: Edge[]): string[] {
   return edges
     .filter((e) => roomOf(e.from) === "cli" && e.to !== INDEX && roomOf(e.to) !== "cli")
+    .map((e) => `${e.from} → ${e.to}`);
+}
+
+/**
+ * The viewer's page script (src/web/client/, room web) runs in the browser, built apart: it imports only its
+ * own files, and no other file imports it (the server reads its built modules through a URL, to serve them).
+ */
+const CLIENT = "web/client/";
+function acrossClient(edges: Edge[]): string[] {
+  return edges
+    .filter((e) => e.from.startsWith(CLIENT) !== e.to.startsWith(CLIENT))
+    .filter((e) => !(e.url && !e.from.startsWith(CLIENT)))
     .map((e) => `${e.from} → ${e.to}`);
 }
 
@@ -113,6 +130,22 @@ test("the CLI imports only the public API (src/index.ts) and its own files", () 
   assert.deepEqual(deepFromCli(importEdges()), []);
 });
 
+test("the viewer's page script imports only its own files, and only through relative paths", () => {
+  assert.deepEqual(acrossClient(importEdges()), []);
+  const bare = sources()
+    .filter((f) => f.startsWith(CLIENT))
+    .flatMap((f) =>
+      [
+        ...fs
+          .readFileSync(path.join(SRC, f), "utf8")
+          .matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)"([^"]+)"/g),
+      ]
+        .filter((m) => !m[1].startsWith("./"))
+        .map((m) => `${f} imports ${m[1]}`),
+    );
+  assert.deepEqual(bare, []);
+});
+
 test("no import cycle between files, type-only imports included", () => {
   assert.deepEqual(cycles(importEdges()), []);
 });
@@ -125,10 +158,18 @@ test("the checks catch what they forbid, on a made-up graph", () => {
     { from: "cli/x.ts", to: INDEX },
     { from: INDEX, to: "train/b.ts" },
     { from: "predict/p.ts", to: INDEX }, // the API is above every room
+    { from: "web/client/a.ts", to: "web/b.ts" }, // the page script reaching out of its folder
+    { from: "web/b.ts", to: "web/client/a.ts" }, // server code importing the page script
+    { from: "web/c.ts", to: "web/client/", url: true }, // reading its built files: allowed
+    { from: "web/client/a.ts", to: "web/client/d.ts" },
   ];
   assert.deepEqual(upward(made), ["io/a.ts → train/b.ts", "predict/p.ts → index.ts"]);
   assert.deepEqual(deepFromCli(made), ["cli/x.ts → train/b.ts"]);
-  assert.deepEqual(cycles(made), ["train/b.ts → io/a.ts → train/b.ts"]);
+  assert.deepEqual(cycles(made), [
+    "train/b.ts → io/a.ts → train/b.ts",
+    "web/b.ts → web/client/a.ts → web/b.ts",
+  ]);
+  assert.deepEqual(acrossClient(made), ["web/client/a.ts → web/b.ts", "web/b.ts → web/client/a.ts"]);
 });
 
 const lineCount = (text: string): number => text.split("\n").length - (text.endsWith("\n") ? 1 : 0);

@@ -26,7 +26,7 @@ import {
 } from "../postprocess/mask-rule.js";
 import { frameProbMap, readPredictions, type PredictionSet } from "../predict/prediction-store.js";
 import { LAYERS, renderLayer, type Layer } from "./layers.js";
-import { viewerPage } from "./page.js";
+import { CSP, viewerAssets } from "./assets.js";
 
 export interface ViewerOptions {
   /** Folder of frames (*.tif; *_mask.tif files are not listed as frames). */
@@ -307,13 +307,14 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
 /** The request handler, separate from listen() so tests can drive it on an ephemeral port. */
 export function createViewerServer(index: ViewerIndex, loopbackOnly: boolean): http.Server {
-  const page = viewerPage();
+  const assets = viewerAssets();
   return http.createServer((req, res) => {
     const send = (status: number, type: string, body: string | Buffer, cache = "no-store"): void => {
       res.writeHead(status, {
         "Content-Type": type,
         "Cache-Control": cache,
         "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": CSP,
       });
       res.end(req.method === "HEAD" ? undefined : body);
     };
@@ -323,8 +324,9 @@ export function createViewerServer(index: ViewerIndex, loopbackOnly: boolean): h
       const host = (req.headers.host ?? "").replace(/:\d+$/, "");
       if (loopbackOnly && !LOOPBACK_HOSTS.has(host)) throw new HttpError(403, "unexpected Host header");
       const url = new URL(req.url ?? "/", "http://localhost");
-      if (url.pathname === "/" || url.pathname === "/index.html") {
-        send(200, "text/html; charset=utf-8", page);
+      const asset = assets.get(url.pathname);
+      if (asset) {
+        send(200, asset.type, asset.body);
         return;
       }
       if (url.pathname === "/api/images") {

@@ -327,14 +327,83 @@ test("bad ids, path traversal, other hosts and methods are refused", async () =>
   assert.equal((await rawGet(viewer.url, "/api/images", undefined, "POST")).status, 405);
 });
 
+/** The page's script: its entry module and every module that imports, by URL path, as served. */
+async function pageScript(html: string): Promise<Map<string, string>> {
+  const entry = /<script type="module" src="([^"]+)"><\/script>/.exec(html);
+  assert.ok(entry, "the page loads its script as a module");
+  const modules = new Map<string, string>();
+  const queue = [new URL(entry[1], viewer.url)];
+  for (let u = queue.shift(); u; u = queue.shift()) {
+    if (modules.has(u.pathname)) continue;
+    const res = await fetch(u);
+    assert.equal(res.status, 200, u.pathname);
+    const text = await res.text();
+    modules.set(u.pathname, text);
+    for (const m of text.matchAll(/\bfrom "(\.[^"]+)"/g)) queue.push(new URL(m[1], u));
+  }
+  return modules;
+}
+
 test("the page is served and names its endpoints", async () => {
   const res = await fetch(viewer.url);
   assert.equal(res.status, 200);
   const html = await res.text();
   assert.match(html, /<title>nerveseg viewer<\/title>/);
-  assert.match(html, /\/api\/images\?/);
-  assert.match(html, /"\/img\/" \+ id \+ "\.png\?layer=" \+ layer/);
-  assert.match(html, /"heat"/);
+  const script = [...(await pageScript(html)).values()].join("\n");
+  assert.match(script, /\/api\/images\?/);
+  assert.match(script, /"\/img\/" \+ id \+ "\.png\?layer=" \+ layer/);
+  assert.match(script, /"heat"/);
+});
+
+test("the page has no inline script or style; its modules are the built ones, served as JavaScript", async () => {
+  const res = await fetch(viewer.url);
+  const csp = res.headers.get("content-security-policy") ?? "";
+  assert.match(csp, /(^|; )default-src 'none'(;|$)/);
+  assert.match(csp, /(^|; )script-src 'self'(;|$)/);
+  assert.match(csp, /(^|; )style-src 'self'(;|$)/);
+  assert.doesNotMatch(csp, /unsafe|nonce-|sha256-/);
+  const html = await res.text();
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, "no inline script");
+  assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=|javascript:/i, "no inline style or handler");
+  const modules = await pageScript(html);
+  assert.ok(modules.size >= 2, [...modules.keys()].join(", "));
+  const built = new URL("../../src/web/client/", import.meta.url);
+  for (const [pathname, text] of modules) {
+    assert.match(pathname, /^\/client\/[a-z-]+\.js$/);
+    assert.equal(text, fs.readFileSync(new URL(pathname.slice("/client/".length), built), "utf8"), pathname);
+    const r = await fetch(new URL(pathname, viewer.url));
+    assert.equal(r.headers.get("content-type"), "text/javascript; charset=utf-8", pathname);
+    assert.equal(r.headers.get("content-security-policy"), csp);
+  }
+  assert.ok(modules.has("/client/viewer.js"));
+  const css = await fetch(`${viewer.url}viewer.css`);
+  assert.equal(css.status, 200);
+  assert.equal(css.headers.get("content-type"), "text/css; charset=utf-8");
+  assert.match(html, /<link rel="stylesheet" href="\/viewer\.css">/);
+});
+
+test("only the built modules are served from /client/: other names and traversal are 404", async () => {
+  const cases = [
+    "/client/",
+    "/client/nope.js",
+    "/client/viewer.ts",
+    "/client/viewer.js.map",
+    "/client/tsconfig.json",
+    "/client/../server.js",
+    "/client/..%2Fserver.js",
+    "/client/%2E%2E/server.js",
+    "/client/%2E%2E%2Fassets.js",
+    "/client/./viewer.js/",
+    "/client//viewer.js",
+    "/client/VIEWER.JS",
+    "/server.js",
+    "/viewer.js",
+    "/src/web/client/viewer.ts",
+    "/dist/src/web/client/viewer.js",
+  ];
+  for (const p of cases) assert.equal((await rawGet(viewer.url, p)).status, 404, p);
+  assert.equal((await rawGet(viewer.url, "/client/./viewer.js")).status, 200, "the same file, normalised");
+  assert.equal((await rawGet(viewer.url, "/client/viewer.js", "evil.example")).status, 403);
 });
 
 test("without predictions or truth the listing still works (nulls, no Dice)", async () => {

@@ -58,6 +58,7 @@ function makeSet(): { images: string; preds: string } {
   return { images, preds };
 }
 
+let set: ReturnType<typeof makeSet>;
 let viewer: RunningViewer;
 let context: BrowserContext;
 let page: Page;
@@ -65,7 +66,7 @@ const problems: string[] = [];
 
 before(async () => {
   if (skip) return;
-  const set = makeSet();
+  set = makeSet();
   viewer = await startViewer({ images: set.images, preds: set.preds, truth: set.images, port: 0 });
   context = await chromium.launchPersistentContext(tempDir("nerveseg-chromium-"), {
     executablePath: CHROMIUM,
@@ -106,21 +107,40 @@ const js = <T>(expr: string): Promise<T> => page.evaluate(expr) as Promise<T>;
 const cardIds = () => js<string[]>(`[...document.querySelectorAll(".card")].map((c) => c.dataset.id)`);
 const query = () => Object.fromEntries(new URL(page.url()).searchParams);
 
+/**
+ * Waits until a page expression is truthy. Not page.waitForFunction: it evaluates a string predicate again
+ * from the page's own timers, which the viewer's CSP refuses (no 'unsafe-eval'); page.evaluate runs it
+ * through the DevTools protocol, which the CSP does not govern.
+ */
+async function until(expr: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    let last: unknown = "false";
+    try {
+      if (await js<boolean>(expr)) return;
+    } catch (e) {
+      last = e; // e.g. a context torn down by a navigation: try again
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${expr} (last: ${String(last)})`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** Waits until the modal shows `id` with its pictures loaded, and the URL names it. */
 async function shows(id: string): Promise<void> {
   const want = JSON.stringify(id);
-  await page.waitForFunction(
+  await until(
     `(() => { const m = document.getElementById("modal"); ` +
       `return m.classList.contains("open") && m.dataset.frame === ${want} && m.dataset.loaded === ${want}; })()`,
   );
   assert.equal(query().frame, id);
 }
 async function closed(): Promise<void> {
-  await page.waitForFunction(`!document.getElementById("modal").classList.contains("open")`);
+  await until(`!document.getElementById("modal").classList.contains("open")`);
   assert.equal(query().frame, undefined);
 }
 async function grid(ids: string[]): Promise<void> {
-  await page.waitForFunction(
+  await until(
     `JSON.stringify([...document.querySelectorAll(".card")].map((c) => c.dataset.id)) === ${JSON.stringify(JSON.stringify(ids))}`,
   );
 }
@@ -241,5 +261,33 @@ test(
     );
 
     assert.deepEqual(problems, []);
+  },
+);
+
+test(
+  "in chromium, without truth or predictions: a link sorted by Dice shows the frames by id, Dice and the filters off",
+  { skip },
+  async () => {
+    const bare = await startViewer({ images: set.images, port: 0 });
+    try {
+      await page.goto(`${bare.url}?sort=dice&order=desc&limit=12&page=2`);
+      const r = await fetch(`${bare.url}api/images?sort=id&order=desc&offset=12&limit=12`);
+      await grid(((await r.json()) as { items: ImageEntry[] }).items.map((it) => it.id));
+      await until(`new URL(location.href).searchParams.get("sort") === "id"`);
+      assert.deepEqual(query(), { sort: "id", order: "desc", filter: "all", limit: "12", page: "2" });
+      assert.deepEqual(
+        await js(`["sort", "order", "filter", "limit"].map((k) => document.getElementById(k).value)`),
+        ["id", "desc", "all", "12"],
+      );
+      assert.deepEqual(await js(`[...document.querySelectorAll("option:disabled")].map((o) => o.value)`), [
+        "dice",
+        "target",
+        "fp",
+        "fn",
+      ]);
+      assert.deepEqual(problems, []);
+    } finally {
+      await bare.close();
+    }
   },
 );
