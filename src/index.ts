@@ -8,7 +8,8 @@
 
 // core: errors, progress, seeded random.
 export { UserError, fileError } from "./core/errors.js";
-export { noProgress, type Progress, type ProgressFactory } from "./core/progress.js";
+export { VERSION } from "./core/version.js";
+export { noProgress, silent, type Log, type Progress, type ProgressFactory } from "./core/progress.js";
 
 // io: files and formats, and writing outputs safely.
 export { readImageFile, maskFromDecoded, type DecodedFile, type DecodedFrame } from "./io/image-read.js";

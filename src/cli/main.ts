@@ -17,7 +17,7 @@ import { register as registerCv } from "./commands/cv.js";
 import { register as registerBench } from "./commands/bench.js";
 import { UserError } from "../index.js";
 import { installSignalHandlers } from "./signals.js";
-import { VERSION } from "./version.js";
+import { VERSION } from "../index.js";
 
 const program = new Command();
 program

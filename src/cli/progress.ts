@@ -70,3 +70,6 @@ export function barsUnlessQuiet(quiet?: boolean): ProgressFactory {
   if (quiet || quietByDefault()) return noProgress;
   return (label, total, fields) => createProgress(label, total, false, fields);
 }
+
+/** The library's lines (epochs, notes, the precision chosen) go to stderr, beside the progress bars. */
+export const toStderr = (line: string): void => console.error(line);

@@ -14,3 +14,12 @@ export type ProgressFactory = (label: string, total: number, fields?: readonly s
 
 /** Reports nothing (the default of every library function). */
 export const noProgress: ProgressFactory = () => ({ update() {}, stop() {} });
+
+/**
+ * Where a library step's lines go (a summary per epoch, notes, the precision chosen). Every library function
+ * is silent by default; the CLI passes its printer.
+ */
+export type Log = (line: string) => void;
+
+/** Prints nothing (the default of every library function). */
+export const silent: Log = () => {};

@@ -227,8 +227,8 @@ export class OnnxBuilder {
     return { name: this.node("Reshape", [x.name, this.int64Const("shape", shape)]), rank: shape.length };
   }
 
-  /** Serialises the ModelProto. */
-  toBytes(producer = "nerveseg"): Uint8Array {
+  /** Serialises the ModelProto (producer_name and producer_version, ModelProto fields 2 and 3). */
+  toBytes(producer = "nerveseg", producerVersion = ""): Uint8Array {
     const g = new ProtoWriter();
     for (const n of this.nodes) {
       const nw = new ProtoWriter();
@@ -250,6 +250,7 @@ export class OnnxBuilder {
     return new ProtoWriter()
       .varint(1, 7)
       .string(2, producer)
+      .string(3, producerVersion)
       .message(7, g)
       .message(8, new ProtoWriter().string(1, "").varint(2, 13))
       .finish();

@@ -6,6 +6,11 @@
  * 16-bit → 8-bit is round(v / 257), which maps 0..65535 onto 0..255 over the full range (65535 → 255).
  */
 
+/** How any colour file becomes the grey a model sees (stated in exported models, so a deployment matches). */
+export const GREY_RULE =
+  "BT.601 luma Y = 0.299 R + 0.587 G + 0.114 B, rounded half up (palette entries alike; alpha ignored); " +
+  "16-bit samples round(v / 257); no colour management, no EXIF rotation";
+
 /** BT.601 luma of one 8-bit (or 16-bit) RGB triple, rounded; same scale as the input. */
 export function luma601(r: number, g: number, b: number): number {
   return Math.floor((299 * r + 587 * g + 114 * b + 500) / 1000);

@@ -17,6 +17,7 @@ import path from "node:path";
 import { z } from "zod";
 import * as E from "../engine/index.js";
 import { fileError } from "../core/errors.js";
+import { silent, type Log } from "../core/progress.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { parseWith, readJson } from "../io/json.js";
 import { readSafetensors, writeSafetensors, type Tensor as StTensor } from "../io/safetensors.js";
@@ -37,6 +38,8 @@ export const ModelFolderConfigSchema = z.object({
   /** How frames are resized to the model's input (images: area average; masks: area average >= 0.5). */
   resize: z.literal("area"),
   postprocess: PostprocessSchema.default(DEFAULT_POSTPROCESS),
+  /** What the model segments ("nerve" for the Kaggle data), named in its outputs' descriptions. */
+  target: z.string().min(1).optional(),
   data: z
     .object({
       prepared: z.string(),
@@ -158,10 +161,7 @@ export interface LoadedModel {
  * checksums existed load with a note) and finite, and match the config (every tensor present, with the
  * shape the config's architecture wants). The model is returned in eval mode.
  */
-export function loadModel(
-  dir: string,
-  note: (message: string) => void = (m) => console.error(`nerveseg: note: ${m}`),
-): LoadedModel {
+export function loadModel(dir: string, note: Log = silent): LoadedModel {
   const config = readModelConfig(dir);
   const file = path.join(dir, WEIGHTS_FILE);
   if (!fs.existsSync(file)) throw fileError(file, "missing (the folder has a config but no weights)");
@@ -169,7 +169,7 @@ export function loadModel(
   if (st.metadata.format !== undefined && st.metadata.format !== MODEL_FORMAT)
     throw fileError(file, `metadata format is "${st.metadata.format}", expected "${MODEL_FORMAT}"`);
   if (st.metadata.sha256 === undefined)
-    note(`${file}: no checksum (written by an older nerveseg); not verified`);
+    note(`note: ${file}: no checksum (written by an older nerveseg); not verified`);
   else if (tensorsDigest(st.tensors) !== st.metadata.sha256)
     throw fileError(
       file,
@@ -252,11 +252,11 @@ function inputWords(m: { fit: string; trim?: boolean }): string {
  * must share the input size, fit and trim, so their probability maps can be averaged pixel by pixel; the
  * first member's post-processing is the ensemble's.
  */
-export function loadEnsemble(paths: string | readonly string[]): LoadedModel[] {
+export function loadEnsemble(paths: string | readonly string[], note: Log = silent): LoadedModel[] {
   const members: LoadedModel[] = [];
   try {
     for (const dir of modelFolders(paths)) {
-      const m = loadModel(dir);
+      const m = loadModel(dir, note);
       members.push(m);
       const a = members[0].config.model;
       const b = m.config.model;

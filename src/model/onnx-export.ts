@@ -9,6 +9,8 @@
  */
 import type * as E from "../engine/index.js";
 import { OnnxBuilder, type OnnxValue } from "../engine/onnx.js";
+import { VERSION } from "../core/version.js";
+import { GREY_RULE } from "../io/luma.js";
 import { ProtoWriter } from "../io/protobuf.js";
 import { BAR_TOLERANCE } from "../data/trim.js";
 import { DEFAULT_POSTPROCESS, type PostprocessParams } from "../postprocess/mask-rule.js";
@@ -36,6 +38,8 @@ const pair = (b: OnnxBuilder, x: OnnxValue, p: ConvPair): OnnxValue =>
 export interface OnnxExportOptions {
   /** The post-processing to record (a model folder's config.json `postprocess`); default: the defaults. */
   postprocess?: PostprocessParams;
+  /** What the model segments, named in the outputs' descriptions (a model folder's `target`; default "target"). */
+  target?: string;
 }
 
 /**
@@ -45,13 +49,19 @@ export interface OnnxExportOptions {
  *   resize ("area"), normalization_mean, normalization_std,
  *   normalization_in_graph ("true"), postprocess (JSON, mask-rule.ts's PostprocessParams),
  *   tta ("true": the recipe averages the maps of the four flips before post-processing, as nerveseg
- *   predicts; the graph holds one pass), outputs (JSON: name → meaning).
+ *   predicts; the graph holds one pass), outputs (JSON: name → meaning), target (what it segments),
+ *   input_grey (how a colour or 16-bit file becomes the grey input: io/luma.ts's GREY_RULE),
+ *   producer_version (the nerveseg that wrote it; also in ModelProto.producer_version).
  */
 export function onnxMetadata(model: UNet, opts: OnnxExportOptions = {}): Record<string, string> {
   const { inputHeight: h, inputWidth: w, preset, fit } = model.config;
   const { mean, std } = model.normalization;
+  const target = opts.target ?? "target";
   return {
     preset,
+    producer_version: VERSION,
+    target,
+    input_grey: GREY_RULE,
     input_height: String(h),
     input_width: String(w),
     input_layout: "NHWC",
@@ -65,15 +75,15 @@ export function onnxMetadata(model: UNet, opts: OnnxExportOptions = {}): Record<
     postprocess: JSON.stringify(opts.postprocess ?? DEFAULT_POSTPROCESS),
     tta: String(model.config.tta === true),
     outputs: JSON.stringify({
-      [ONNX_OUTPUTS.mask]: `[N,${h},${w},1] pixel probability at the input size, before post-processing`,
+      [ONNX_OUTPUTS.mask]: `[N,${h},${w},1] probability that the pixel is ${target}, at the input size, before post-processing`,
       ...(model.presenceHead
-        ? { [ONNX_OUTPUTS.presence]: "[N,1] probability that the image has a nerve" }
+        ? { [ONNX_OUTPUTS.presence]: `[N,1] probability that the image shows ${target}` }
         : {}),
     }),
   };
 }
 
-function docString(model: UNet): string {
+function docString(model: UNet, target: string): string {
   const { inputHeight: h, inputWidth: w, fit } = model.config;
   const bring =
     fit === "stretch"
@@ -84,7 +94,8 @@ function docString(model: UNet): string {
       `levels, from each edge inward; kept whole if under a quarter would remain), then `
     : "";
   return (
-    `nerveseg two-head U-Net. Input 'image' [N,${h},${w},1] float32 raw grey 0..255: ${trim}${bring}; ` +
+    `nerveseg ${VERSION} two-head U-Net segmenting ${target}. Input 'image' [N,${h},${w},1] float32 raw grey ` +
+    `0..255 (colour files: ${GREY_RULE}): ${trim}${bring}; ` +
     `normalisation is in the graph. Output '${ONNX_OUTPUTS.mask}': pixel probabilities at the input size; ` +
     `upsample them to the frame${model.config.trim ? " (into the cut box; zero outside)" : ""} and apply metadata 'postprocess' (pixelThreshold, presenceThreshold on ` +
     `'${ONNX_OUTPUTS.presence}', minArea at the frame's size, blur, morphology).`
@@ -122,10 +133,10 @@ export function exportOnnx(model: UNet, opts: OnnxExportOptions = {}): Uint8Arra
     const presence = b.activation(b.dense(cells, ph.dense.weight, ph.dense.bias), "sigmoid");
     b.output(presence, ONNX_OUTPUTS.presence, ["N", 1]);
   }
-  const extra = new ProtoWriter().string(DOC_STRING, docString(model));
+  const extra = new ProtoWriter().string(DOC_STRING, docString(model, opts.target ?? "target"));
   for (const [key, value] of Object.entries(onnxMetadata(model, opts)))
     extra.message(METADATA_PROPS, new ProtoWriter().string(1, key).string(2, value));
-  const graph = b.toBytes();
+  const graph = b.toBytes("nerveseg", VERSION);
   const tail = extra.finish();
   const out = new Uint8Array(graph.length + tail.length);
   out.set(graph);

@@ -14,7 +14,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { fileError, UserError } from "../core/errors.js";
-import { noProgress, type ProgressFactory } from "../core/progress.js";
+import { noProgress, silent, type ProgressFactory } from "../core/progress.js";
 import type { DedupePolicy } from "../data/dedupe.js";
 import { readManifest, type Manifest } from "../data/manifest.js";
 import { assignFolds, innerValidation } from "../data/split.js";
@@ -191,7 +191,7 @@ export const resultFile = (out: string, k: number): string => path.join(out, `fo
 
 /** Runs the folds that are not done yet (or only `fold`), then the table when all are done. */
 export async function crossValidate(o: CvOptions): Promise<CvResult> {
-  const log = o.log ?? ((line: string) => console.error(line));
+  const log = o.log ?? silent;
   const m = readManifest(o.data);
   const cv = openCv(o, m);
   const { k, of } = cv.folds;

@@ -6,7 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { noProgress, type ProgressFactory } from "../core/progress.js";
+import { noProgress, silent, type ProgressFactory } from "../core/progress.js";
 import { prepare } from "../data/prepare.js";
 import { synthesize } from "../synth/synth.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
@@ -51,7 +51,7 @@ export interface DemoResult {
  */
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const start = Date.now();
-  const out = o.log ?? ((line: string) => console.log(line));
+  const out = o.log ?? silent;
   const step = (n: number, text: string): void => out(`\n== ${n}. ${text}`);
   const progress = o.progress ?? noProgress;
   let score: DemoResult["score"] = null;

@@ -178,7 +178,9 @@ export function tunePostprocess(
   }
   const sizes = input.sizes ?? input.truth.map(() => KAGGLE_SIZE);
   if (sizes.length !== n || (input.own && input.own.length !== n))
-    throw new UserError(`tune: ${n} maps but ${sizes.length} truth sizes and ${input.own?.length} frame sizes`);
+    throw new UserError(
+      `tune: ${n} maps but ${sizes.length} truth sizes and ${input.own?.length} frame sizes`,
+    );
   const pixels = sizes.map((z) => z.width * z.height).sort((a, b) => a - b);
   const g = grid ?? tuneGridFor(pixels[n >> 1]);
   const pix = sortedUnique([...g.pixelThresholds, base.pixelThreshold]);

@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import { fileError, UserError } from "../core/errors.js";
-import { noProgress, type ProgressFactory } from "../core/progress.js";
+import { noProgress, silent, type Log, type ProgressFactory } from "../core/progress.js";
 import { readManifest } from "../data/manifest.js";
 import * as E from "../engine/index.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
@@ -33,10 +33,12 @@ export interface ModelRunOptions {
   /** No precision line on stderr. */
   quiet?: boolean;
   progress?: ProgressFactory;
+  /** Notes (the precision `auto` chose, an unverified old model file); default: silent. */
+  log?: Log;
 }
 
-/** Sets the inference precision when one is asked for (`auto` says on stderr which it chose). */
-export function applyInferencePrecision(o: Pick<ModelRunOptions, "precision" | "quiet">): void {
+/** Sets the inference precision when one is asked for (`auto` says through `log` which it chose). */
+export function applyInferencePrecision(o: Pick<ModelRunOptions, "precision" | "quiet" | "log">): void {
   if (o.precision === undefined) return;
   let line: string | null;
   try {
@@ -44,7 +46,7 @@ export function applyInferencePrecision(o: Pick<ModelRunOptions, "precision" | "
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-  if (line && !o.quiet) console.error(line);
+  if (line && !o.quiet) (o.log ?? silent)(line);
 }
 
 export interface PredictRunOptions extends ModelRunOptions {
@@ -62,7 +64,7 @@ export interface PredictRunOptions extends ModelRunOptions {
 export async function predict(o: PredictRunOptions): Promise<PredictionSet> {
   if (o.threads) E.setThreads(o.threads);
   applyInferencePrecision(o);
-  const members = loadEnsemble(o.model);
+  const members = loadEnsemble(o.model, o.log);
   const model = members.map((m) => m.model);
   const progress = o.progress ?? noProgress;
   try {

@@ -64,7 +64,7 @@ function frameId(id: string, frame: DecodedFrameOut, frames: number): string {
 export async function predictFiles(o: PredictFilesOptions): Promise<PredictFilesResult> {
   const { files, maskFilesLeftOut } = listImageInputs(o.inputs);
   if (o.threads) E.setThreads(o.threads);
-  const members = loadEnsemble(o.model);
+  const members = loadEnsemble(o.model, o.log);
   const model = members.map((m) => m.model);
   const { config } = members[0];
   const tta = ttaOf(o.tta, members);

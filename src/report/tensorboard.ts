@@ -18,10 +18,24 @@ import { ProtoWriter } from "../io/protobuf.js";
  * plugin_name = 1, content = 2). The HParams plugin's content is HParamsPluginData
  * (tensorboard/plugins/hparams/plugin_data.proto): version = 1, session_start_info = 3
  * (SessionStartInfo: hparams = 1, a map<string, google.protobuf.Value> whose entries are key = 1,
- * value = 2; Value: number_value = 2, string_value = 3, bool_value = 4; start_time_secs = 5).
+ * value = 2; Value: number_value = 2, string_value = 3, bool_value = 4; start_time_secs = 5),
+ * experiment = 2 (tensorboard/plugins/hparams/api.proto Experiment: time_created_secs = 3, hparam_infos = 4
+ * (HParamInfo: name = 1, type = 4: 1 string, 2 bool, 3 float64), metric_infos = 5 (MetricInfo: name = 1
+ * (MetricName: group = 1, tag = 2), dataset_type = 5: 1 training, 2 validation)), session_end_info = 4
+ * (SessionEndInfo: status = 1 (1 success, 2 failure), end_time_secs = 2). A session is the folder holding
+ * these records; a metric's group is the subfolder (run) its scalars are in, relative to the session.
  */
 
 export const FILE_VERSION = "brain.Event:2";
+
+/** A hyperparameter's value as the HParams plugin stores it. */
+export type HParamValue = number | string | boolean;
+
+/** A metric of an HParams session: the scalar `tag` of the run in subfolder `group`. */
+export interface HParamMetric {
+  group: string;
+  tag: string;
+}
 
 /**
  * TensorFlow's default histogram bucket limits (tensorflow/core/lib/histogram/histogram.cc): limits growing
@@ -192,10 +206,10 @@ export class SummaryWriter {
   }
 
   /**
-   * The run's hyperparameters for the HParams plugin (its dashboard builds the experiment from these
-   * session records and lists the run's scalars as metrics).
+   * A session's hyperparameters for the HParams plugin: written once, in the folder that is the session
+   * (its runs, e.g. train/ and validation/, are the subfolders whose scalars are its metrics).
    */
-  hparams(values: Record<string, number | string | boolean>, startTime = this.now()): void {
+  hparams(values: Record<string, HParamValue>, startTime = this.now()): void {
     const start = new ProtoWriter().double(5, startTime);
     for (const [key, value] of Object.entries(values)) {
       const val =
@@ -206,10 +220,46 @@ export class SummaryWriter {
             : new ProtoWriter().string(3, value);
       start.message(1, new ProtoWriter().string(1, key).message(2, val));
     }
-    const content = new ProtoWriter().varint(1, 0).message(3, start);
+    this.hparamsRecord("session_start_info", 3, start);
+  }
+
+  /**
+   * The experiment: each hyperparameter's name and type, and the metrics (a run's subfolder and a scalar
+   * tag), so the dashboard lists training and validation metrics side by side for the session.
+   */
+  hparamsExperiment(values: Record<string, HParamValue>, metrics: readonly HParamMetric[]): void {
+    const exp = new ProtoWriter().double(3, this.now());
+    for (const [name, value] of Object.entries(values))
+      exp.message(
+        4,
+        new ProtoWriter()
+          .string(1, name)
+          .varint(4, typeof value === "string" ? 1 : typeof value === "boolean" ? 2 : 3),
+      );
+    for (const m of metrics)
+      exp.message(
+        5,
+        new ProtoWriter()
+          .message(1, new ProtoWriter().string(1, m.group).string(2, m.tag))
+          .varint(5, m.group === "validation" ? 2 : 1),
+      );
+    this.hparamsRecord("experiment", 2, exp);
+  }
+
+  /** The session's end (success or failure); a resumable stop leaves the session open. */
+  hparamsEnd(status: "success" | "failure"): void {
+    this.hparamsRecord(
+      "session_end_info",
+      4,
+      new ProtoWriter().varint(1, status === "success" ? 1 : 2).double(2, this.now()),
+    );
+  }
+
+  private hparamsRecord(name: string, field: number, body: ProtoWriter): void {
+    const content = new ProtoWriter().varint(1, 0).message(field, body);
     const plugin = new ProtoWriter().string(1, "hparams").bytes(2, content.finish());
     const v = new ProtoWriter()
-      .string(1, "_hparams_/session_start_info")
+      .string(1, `_hparams_/${name}`)
       .message(9, new ProtoWriter().message(1, plugin));
     this.writeEvent(eventHeader(0, this.now()).message(5, new ProtoWriter().message(1, v)));
   }

@@ -13,22 +13,37 @@ import type { Preset } from "../model/config.js";
 import type { UNet } from "../model/unet.js";
 import { buildBatch, type BatchContext } from "./batches.js";
 import type { HistoryRow } from "./history.js";
-import { SummaryWriter } from "../report/tensorboard.js";
+import { SummaryWriter, type HParamMetric } from "../report/tensorboard.js";
 
 /** Validation frames shown in the Images tab, and how much they are enlarged (nearest neighbour). */
 const SAMPLES = 3;
 const ZOOM = 3;
 
+/** The scalars an HParams session lists as its metrics: training and validation side by side. */
+const SESSION_METRICS: readonly HParamMetric[] = [
+  { group: "train", tag: "epoch_loss" },
+  { group: "validation", tag: "epoch_loss" },
+  { group: "train", tag: "epoch_dice" },
+  { group: "validation", tag: "epoch_dice" },
+  { group: "validation", tag: "epoch_score" },
+];
+
 export class TrainingLogs {
   readonly train: SummaryWriter;
   readonly validation: SummaryWriter;
+  /** logs/ itself: the one HParams session of the run (its runs train/ and validation/ below it). */
+  readonly session: SummaryWriter;
 
   constructor(dir: string) {
     this.train = new SummaryWriter(path.join(dir, "train"));
     this.validation = new SummaryWriter(path.join(dir, "validation"));
+    this.session = new SummaryWriter(dir);
   }
 
-  /** The recipe, flattened to name → value, for the HParams dashboard (written once per run). */
+  /**
+   * The recipe, flattened to name → value, for the HParams dashboard: one session per run (written in
+   * logs/, not in each of train/ and validation/, which TensorBoard would count as two sessions).
+   */
   hparams(preset: Preset): void {
     const { model: m, train: t } = preset;
     const values = {
@@ -50,8 +65,14 @@ export class TrainingLogs {
       intensity: t.augment.intensity !== null,
       seed: t.seed,
     };
-    this.train.hparams(values);
-    this.validation.hparams(values);
+    this.session.hparamsExperiment(values, SESSION_METRICS);
+    this.session.hparams(values);
+    this.session.flush();
+  }
+
+  /** Marks the session finished (a resumable stop leaves it open for the resumed run). */
+  end(status: "success" | "failure"): void {
+    this.session.hparamsEnd(status);
   }
 
   epoch(row: HistoryRow, model: UNet, ctx: BatchContext, valIdx: readonly number[]): void {
@@ -111,5 +132,6 @@ export class TrainingLogs {
   close(): void {
     this.train.close();
     this.validation.close();
+    this.session.close();
   }
 }

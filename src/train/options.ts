@@ -2,7 +2,7 @@
  * What a training run is asked (TrainOptions) and what it answers (TrainResult): the one boundary between
  * callers (the CLI, cross-validation, the demo) and the run (run.ts builds it, trainer.ts drives it).
  */
-import type { ProgressFactory } from "../core/progress.js";
+import type { Log, ProgressFactory } from "../core/progress.js";
 import type { DedupePolicy } from "../data/dedupe.js";
 import type { Preset } from "../model/config.js";
 import type { HistoryRow } from "./history.js";
@@ -32,8 +32,8 @@ export interface TrainOptions {
   stopAfterSteps?: number;
   /** Polled after every step: true saves the resume state and stops (Ctrl-C in the CLI). */
   shouldStop?: () => boolean;
-  /** Progress and summary lines (default: stderr). */
-  log?: (line: string) => void;
+  /** Progress and summary lines (default: silent; the CLI prints them on stderr). */
+  log?: Log;
 }
 
 export interface TrainResult {

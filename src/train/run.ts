@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as E from "../engine/index.js";
 import { UserError } from "../core/errors.js";
-import { noProgress, type ProgressFactory } from "../core/progress.js";
+import { noProgress, silent, type ProgressFactory } from "../core/progress.js";
 import { readManifest } from "../data/manifest.js";
 import type { ModelConfig, TrainConfig } from "../model/config.js";
 import { DEFAULT_POSTPROCESS } from "../postprocess/mask-rule.js";
@@ -68,7 +68,7 @@ export function openRun(opts: TrainOptions): Run {
 
 /** Set-up: the split, frames at model resolution, dedupe, the model, optimizer and schedule. */
 function setUp(opts: TrainOptions): Run {
-  const log = opts.log ?? ((line: string) => console.error(line));
+  const log = opts.log ?? silent;
   const progress = opts.progress ?? noProgress;
   const { model: m, train: t } = opts.preset;
   if (t.threads !== null) E.setThreads(t.threads);
@@ -117,6 +117,8 @@ function setUp(opts: TrainOptions): Run {
     normalization,
     resize: "area",
     postprocess: DEFAULT_POSTPROCESS,
+    // The Kaggle data's target is the brachial plexus nerve; other sets say theirs at export (--target-name).
+    target: manifest.layout === "kaggle" ? "nerve" : undefined,
     data: {
       prepared: path.resolve(opts.data),
       trainFrames: trainIdx.length,

@@ -30,7 +30,7 @@ export type { TrainOptions, TrainResult } from "./options.js";
 /** Trains a model; see the file comment for what lands in opts.out. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const run = openRun(opts);
-  let stopped: Stop = "done";
+  let stopped: Stop | "failed" = "done";
   const source = new BatchSource(run.ctx, opts.prefetchWorker ?? true);
   try {
     startLogs(run);
@@ -46,11 +46,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         break;
       }
     }
+  } catch (e) {
+    stopped = "failed";
+    throw e;
   } finally {
     await source.close();
+    // The HParams session ends with the run; a resumable stop (time, steps, interrupt) leaves it open.
+    if (stopped === "failed") run.tb?.end("failure");
+    else if (stopped === "done" || stopped === "early-stop") run.tb?.end("success");
     run.tb?.close();
   }
-  return finish(run, stopped);
+  return finish(run, stopped as Stop);
 }
 
 /** The output folder's config.json, the logs, and the run's opening line. */

@@ -8,6 +8,9 @@ import { predictBatch } from "../../src/predict/predictor.js";
 import { PostprocessSchema } from "../../src/postprocess/mask-rule.js";
 import { writePostprocess } from "../../src/model/model-file.js";
 import { exportOnnx, readOnnxMetadata } from "../../src/model/onnx-export.js";
+import { VERSION } from "../../src/core/version.js";
+import { GREY_RULE } from "../../src/io/luma.js";
+import { one, walk } from "../helpers/protobuf.js";
 import { saveTinyModel } from "../helpers/tiny-model.js";
 import { tempDir } from "../helpers/sample.js";
 
@@ -55,6 +58,7 @@ test("the exported ONNX model matches our engine within 1e-4 on both outputs (on
   const meta = readOnnxMetadata(fs.readFileSync(file));
   assert.deepEqual(Object.keys(meta).sort(), [
     "fit",
+    "input_grey",
     "input_height",
     "input_layout",
     "input_range",
@@ -65,7 +69,9 @@ test("the exported ONNX model matches our engine within 1e-4 on both outputs (on
     "outputs",
     "postprocess",
     "preset",
+    "producer_version",
     "resize",
+    "target",
     "trim",
     "tta",
   ]);
@@ -91,6 +97,33 @@ test("a letterbox model records fit letterbox in the ONNX metadata", () => {
   const { model } = loadModel(dir);
   try {
     assert.equal(readOnnxMetadata(exportOnnx(model)).fit, "letterbox");
+  } finally {
+    model.dispose();
+  }
+});
+
+test("the ONNX file names its producer and version, the grey rule and what it segments", () => {
+  const dir = tempDir();
+  saveTinyModel(dir, 3);
+  const { model } = loadModel(dir);
+  try {
+    const bytes = exportOnnx(model, { target: "thyroid nodule" });
+    const top = walk(bytes);
+    const text = (num: number) => new TextDecoder().decode(one(top, num).bytes);
+    assert.equal(text(2), "nerveseg");
+    assert.equal(text(3), VERSION);
+    assert.match(VERSION, /^\d+\.\d+\.\d+/);
+    assert.match(text(6), /segmenting thyroid nodule/);
+    assert.match(text(6), /0\.299 R \+ 0\.587 G \+ 0\.114 B/);
+    const meta = readOnnxMetadata(bytes);
+    assert.equal(meta.producer_version, VERSION);
+    assert.equal(meta.target, "thyroid nodule");
+    assert.equal(meta.input_grey, GREY_RULE);
+    const outputs = JSON.parse(meta.outputs) as Record<string, string>;
+    assert.match(outputs.presence, /shows thyroid nodule/);
+    assert.match(outputs.mask_probability, /is thyroid nodule/);
+    assert.ok(!meta.outputs.includes("nerve"), "a thyroid model's outputs do not speak of a nerve");
+    assert.equal(readOnnxMetadata(exportOnnx(model)).target, "target");
   } finally {
     model.dispose();
   }

@@ -4,6 +4,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { crc32c, maskedCrc32c } from "../../src/report/crc32c.js";
 import { SummaryWriter, histogramOf } from "../../src/report/tensorboard.js";
+import { f32, f64, one, walk, type Field } from "../helpers/protobuf.js";
 import { tempDir } from "../helpers/sample.js";
 
 // ---- An independent reader: bitwise CRC-32C and a generic protobuf wire-format walker. ----
@@ -26,55 +27,6 @@ function mask(crc: number): number {
   return (rotated + 0xa282ead8) % 2 ** 32;
 }
 
-interface Field {
-  num: number;
-  wire: number;
-  varint?: bigint;
-  fixed?: Uint8Array;
-  bytes?: Uint8Array;
-}
-
-function walk(buf: Uint8Array): Field[] {
-  const fields: Field[] = [];
-  let p = 0;
-  const readVarint = (): bigint => {
-    let v = 0n;
-    let shift = 0n;
-    for (;;) {
-      assert.ok(p < buf.length, "varint runs past the end");
-      const b = buf[p++];
-      v |= BigInt(b & 0x7f) << shift;
-      shift += 7n;
-      if ((b & 0x80) === 0) return v;
-    }
-  };
-  while (p < buf.length) {
-    const key = Number(readVarint());
-    const num = key >> 3;
-    const wire = key & 7;
-    if (wire === 0) fields.push({ num, wire, varint: readVarint() });
-    else if (wire === 1 || wire === 5) {
-      const n = wire === 1 ? 8 : 4;
-      assert.ok(p + n <= buf.length, "fixed field runs past the end");
-      fields.push({ num, wire, fixed: buf.slice(p, p + n) });
-      p += n;
-    } else if (wire === 2) {
-      const n = Number(readVarint());
-      assert.ok(p + n <= buf.length, "length-delimited field runs past the end");
-      fields.push({ num, wire, bytes: buf.slice(p, p + n) });
-      p += n;
-    } else assert.fail(`unexpected wire type ${wire}`);
-  }
-  return fields;
-}
-
-const f64 = (b: Uint8Array): number => new DataView(b.buffer, b.byteOffset, 8).getFloat64(0, true);
-const f32 = (b: Uint8Array): number => new DataView(b.buffer, b.byteOffset, 4).getFloat32(0, true);
-const one = (fs_: Field[], num: number): Field => {
-  const found = fs_.filter((f) => f.num === num);
-  assert.equal(found.length, 1, `field ${num} appears ${found.length} times`);
-  return found[0];
-};
 const packed = (b: Uint8Array): number[] => {
   assert.equal(b.length % 8, 0);
   return Array.from({ length: b.length / 8 }, (_, i) => f64(b.subarray(i * 8)));
@@ -277,4 +229,53 @@ test("images and hyperparameters are written as TensorBoard's Image and HParams 
   assert.equal(f64(one(entries.get("lr")!, 2).fixed!), 0.001);
   assert.equal(new TextDecoder().decode(one(entries.get("optimizer")!, 3).bytes), "adam");
   assert.equal(one(entries.get("elastic")!, 4).varint, 0n);
+});
+
+test("an HParams session: the experiment lists hyperparameter types and train/validation metrics, then the end", () => {
+  const dir = tempDir();
+  const w = new SummaryWriter(dir, () => 1000);
+  w.hparamsExperiment({ lr: 0.001, optimizer: "adam", elastic: false }, [
+    { group: "train", tag: "epoch_loss" },
+    { group: "validation", tag: "epoch_loss" },
+  ]);
+  w.hparamsEnd("success");
+  w.close();
+  const [, expEvent, endEvent] = readRecords(path.join(dir, fs.readdirSync(dir)[0]));
+  const pluginData = (event: Uint8Array) => {
+    const v = walk(one(walk(one(walk(event), 5).bytes!), 1).bytes!);
+    const plugin = walk(one(walk(one(v, 9).bytes!), 1).bytes!);
+    return { tag: new TextDecoder().decode(one(v, 1).bytes), data: walk(one(plugin, 2).bytes!) };
+  };
+  const exp = pluginData(expEvent);
+  assert.equal(exp.tag, "_hparams_/experiment");
+  const e = walk(one(exp.data, 2).bytes!);
+  const infos = e.filter((f) => f.num === 4).map((f) => walk(f.bytes!));
+  assert.deepEqual(
+    infos.map((i) => [new TextDecoder().decode(one(i, 1).bytes), one(i, 4).varint]),
+    [
+      ["lr", 3n],
+      ["optimizer", 1n],
+      ["elastic", 2n],
+    ],
+  );
+  const metrics = e
+    .filter((f) => f.num === 5)
+    .map((f) => {
+      const m = walk(f.bytes!);
+      const name = walk(one(m, 1).bytes!);
+      return [
+        new TextDecoder().decode(one(name, 1).bytes),
+        new TextDecoder().decode(one(name, 2).bytes),
+        one(m, 5).varint,
+      ];
+    });
+  assert.deepEqual(metrics, [
+    ["train", "epoch_loss", 1n],
+    ["validation", "epoch_loss", 2n],
+  ]);
+  const end = pluginData(endEvent);
+  assert.equal(end.tag, "_hparams_/session_end_info");
+  const info = walk(one(end.data, 4).bytes!);
+  assert.equal(one(info, 1).varint, 1n);
+  assert.equal(f64(one(info, 2).fixed!), 1000);
 });

@@ -66,12 +66,26 @@ test("a tiny model overfits a few frames: loss falls clearly, training Dice > 0.
     "epoch_lr",
     "epoch_img_per_s",
     "encoder.level0.a.conv.weight",
-    "_hparams_/session_start_info",
-    "optimizer",
   ])
     assert.ok(trainRun.includes(tag), `train run lacks ${tag}`);
   for (const tag of ["epoch_loss", "epoch_dice", "epoch_score", "sample_1", "\x89PNG".slice(1)])
     assert.ok(validation.includes(tag), `validation run lacks ${tag}`);
+  // One HParams session per run: logs/ itself holds the recipe, the experiment (training and validation
+  // metrics) and the session's end; train/ and validation/ hold none (each would count as a session).
+  const session = runText(".");
+  for (const tag of [
+    "_hparams_/experiment",
+    "_hparams_/session_start_info",
+    "_hparams_/session_end_info",
+    "optimizer",
+    "validation",
+  ])
+    assert.ok(session.includes(tag), `session lacks ${tag}`);
+  for (const [name, text] of [
+    ["train", trainRun],
+    ["validation", validation],
+  ])
+    assert.ok(!text.includes("_hparams_/"), `${name} run is a second HParams session`);
   // The best model is the lowest val_loss epoch and loads and predicts.
   const bestRow = rows.reduce((a, b) => (b.val_loss < a.val_loss ? b : a));
   assert.equal(r.best?.epoch, bestRow.epoch);

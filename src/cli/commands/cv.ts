@@ -9,7 +9,7 @@ import {
   type Validation,
 } from "../../index.js";
 import { floatOption, intOption, repeatable } from "../options.js";
-import { barsUnlessQuiet, progressFactory } from "../progress.js";
+import { barsUnlessQuiet, progressFactory, toStderr } from "../progress.js";
 import { onInterruptGracefully } from "../signals.js";
 import { addRecipeOptions, presetFromFlags, type TrainFlags } from "./train.js";
 
@@ -112,6 +112,7 @@ export function register(program: Command): void {
           console.error(`\n${signal}: stopping after this step (again to stop at once)`);
         });
         const r = await crossValidate({
+          log: toStderr,
           shouldStop: () => interrupted !== "",
           data: f.data,
           out: f.out,

@@ -27,6 +27,7 @@ export function register(program: Command): void {
     .action(async (o) => {
       if (o.threads) setThreads(o.threads);
       await runDemo({
+        log: (line) => console.log(line),
         ...o,
         tta: Boolean(o.tta),
         progress: progressFactory(o.quiet),

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { exportOnnx, loadModel, ONNX_OUTPUTS, writeFileAtomic } from "../../index.js";
+import { toStderr } from "../progress.js";
 
 export function register(program: Command): void {
   program
@@ -10,11 +11,18 @@ export function register(program: Command): void {
     )
     .requiredOption("--model <dir>", "model folder written by `nerveseg train`")
     .requiredOption("--onnx <file>", "the .onnx file to write")
+    .option(
+      "--target-name <name>",
+      "what the model segments, named in the outputs' descriptions (default: the model's target, e.g. nerve)",
+    )
     .addHelpText("after", "\nExample:\n  nerveseg export --model results/run1 --onnx model.onnx")
     .action((o) => {
-      const { model, config } = loadModel(o.model);
+      const { model, config } = loadModel(o.model, toStderr);
       try {
-        const bytes = exportOnnx(model, { postprocess: config.postprocess });
+        const bytes = exportOnnx(model, {
+          postprocess: config.postprocess,
+          target: o.targetName ?? config.target,
+        });
         writeFileAtomic(o.onnx, bytes);
         const { inputHeight: h, inputWidth: w, fit } = config.model;
         const outputs = model.presenceHead

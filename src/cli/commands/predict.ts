@@ -10,7 +10,7 @@ import {
 } from "../../index.js";
 import path from "node:path";
 import { choiceOption, intOption, repeatable } from "../options.js";
-import { progressFactory } from "../progress.js";
+import { progressFactory, toStderr } from "../progress.js";
 
 export function addPredictOptions(cmd: Command): Command {
   return cmd
@@ -28,7 +28,7 @@ export function addPredictOptions(cmd: Command): Command {
     .option("--threads <n>", "compute threads (default: all cores)", intOption("--threads", 1, 256))
     .option(
       "--precision <p>",
-      "convolution precision: fp32 (default), bf16 (needs AVX512-BF16) or auto (bf16 where supported)",
+      "convolution precision: fp32 (the default, whatever precision the model was trained in), bf16 (needs AVX512-BF16) or auto (bf16 where the CPU has it)",
       choiceOption("--precision", PRECISION_CHOICES),
     )
     .option("--quiet", "no progress bar");
@@ -61,8 +61,13 @@ export function register(program: Command): void {
       const start = Date.now();
       if (images.length > 0) {
         if (o.input || o.data) throw new UserError("give image files, or --input/--data, not both");
-        applyInferencePrecision(o);
-        const r = await predictFiles({ ...o, inputs: images, progress: progressFactory(o.quiet) });
+        applyInferencePrecision({ ...o, log: toStderr });
+        const r = await predictFiles({
+          ...o,
+          inputs: images,
+          progress: progressFactory(o.quiet),
+          log: toStderr,
+        });
         const secs = (Date.now() - start) / 1000;
         const withTarget = r.rows.filter((row) => row.area > 0).length;
         console.log(
@@ -75,7 +80,7 @@ export function register(program: Command): void {
           console.log(`  (${r.maskFilesLeftOut} mask-named file(s) in the folders were not predicted)`);
         return;
       }
-      const set = await predict({ ...o, progress: progressFactory(o.quiet) });
+      const set = await predict({ ...o, progress: progressFactory(o.quiet), log: toStderr });
       writePredictions(o.out, set);
       const secs = (Date.now() - start) / 1000;
       const t = DEFAULT_POSTPROCESS.presenceThreshold;

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { submit } from "../../index.js";
-import { progressFactory } from "../progress.js";
+import { progressFactory, toStderr } from "../progress.js";
 import { addPredictOptions } from "./predict.js";
 
 export function register(program: Command): void {
@@ -20,7 +20,7 @@ export function register(program: Command): void {
     )
     .action(async (o) => {
       const start = Date.now();
-      const s = await submit({ ...o, progress: progressFactory(o.quiet) });
+      const s = await submit({ ...o, progress: progressFactory(o.quiet), log: toStderr });
       const secs = (Date.now() - start) / 1000;
       console.log(
         `wrote ${o.out}: ${s.rows} images, ${s.nonEmpty} with a nerve, in ${secs.toFixed(1)} s (${(s.rows / secs).toFixed(1)} images/s)`,

@@ -10,7 +10,7 @@ import {
   type Preset,
 } from "../../index.js";
 import { choiceOption, floatOption, intOption } from "../options.js";
-import { barsUnlessQuiet } from "../progress.js";
+import { barsUnlessQuiet, toStderr } from "../progress.js";
 import { onInterruptGracefully } from "../signals.js";
 
 export interface TrainFlags {
@@ -101,7 +101,7 @@ export function addRecipeOptions(cmd: Command): Command {
     )
     .option(
       "--precision <p>",
-      "convolution precision: fp32 (default), bf16 (mixed precision, needs AVX512-BF16) or auto (bf16 where supported)",
+      "convolution precision: auto (bf16 where the CPU has AVX512-BF16, else fp32), fp32, or bf16 (mixed precision; refused without AVX512-BF16); default: as the preset says (real: auto; fast, reference: fp32)",
       choiceOption("--precision", PRECISION_CHOICES),
     )
     .option("--seed <n>", "seed for init, order and augmentation", intOption("--seed", 0, 0xffffffff));
@@ -147,6 +147,7 @@ export function register(program: Command): void {
         );
       });
       const r = await train({
+        log: toStderr,
         shouldStop: () => interrupted !== "",
         data: f.data,
         out: f.out,

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { CONFIG_FILE, modelFolders, tuneModel } from "../../index.js";
-import { progressFactory } from "../progress.js";
+import { progressFactory, toStderr } from "../progress.js";
 import { addPredictOptions } from "./predict.js";
 
 export function register(program: Command): void {
@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .option("--dry-run", "print the result without changing the model's config.json")
     .addHelpText("after", "\nExample:\n  nerveseg tune --model results/run1 --data work/prepared --tta")
     .action(async (o) => {
-      const r = await tuneModel({ ...o, progress: progressFactory(o.quiet) });
+      const r = await tuneModel({ ...o, progress: progressFactory(o.quiet), log: toStderr });
       const b = r.best;
       console.log(`tuned on ${r.images} validation images (${r.search}, ${r.table.length} settings)`);
       console.log(`  all-empty baseline   ${r.allEmpty.toFixed(4)}`);
