@@ -6,7 +6,7 @@
  * or interrupted run leaves the output folder as it was.
  */
 import path from "node:path";
-import { fileError } from "../core/errors.js";
+import { fileError, UserError } from "../core/errors.js";
 import { noProgress } from "../core/progress.js";
 import { decodeInOrder, type DecodedFrameOut, type DecodeJob } from "../data/decode-pool.js";
 import { listImageInputs } from "../data/inputs.js";
@@ -30,6 +30,8 @@ export interface PredictFilesOptions extends ModelRunOptions {
   out: string;
   /** Also draw overlays (default true). */
   overlays?: boolean;
+  /** Leave out files that cannot be read (listed in the result) instead of stopping at the first. */
+  skipBad?: boolean;
 }
 
 export interface FilePrediction {
@@ -46,6 +48,8 @@ export interface PredictFilesResult {
   rows: FilePrediction[];
   /** Mask-named files found in the folders given and not predicted. */
   maskFilesLeftOut: number;
+  /** With skipBad: the files that could not be read, and why (one line each, naming the file). */
+  skipped: { file: string; reason: string }[];
   csv: string;
   /** Whether the four flips were averaged. */
   tta: boolean;
@@ -71,6 +75,7 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
   const stage = new StagedFolder(o.out);
   const bar = (o.progress ?? noProgress)("predict", files.length);
   const rows: FilePrediction[] = [];
+  const skipped: { file: string; reason: string }[] = [];
   try {
     const pending: { frame: Frame; file: string; own: DecodedFrameOut }[] = [];
     const flush = (): void => {
@@ -106,7 +111,13 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
     }));
     await decodeInOrder(jobs, (r) => {
       const f = files[r.index];
-      if (!r.ok) throw fileError(f.file, r.error.replace(`${f.file}: `, ""));
+      if (!r.ok) {
+        const reason = r.error.replace(`${f.file}: `, "");
+        if (!o.skipBad) throw fileError(f.file, reason);
+        skipped.push({ file: f.file, reason });
+        bar.update(r.index + 1);
+        return;
+      }
       for (const fr of r.frames) {
         pending.push({
           frame: {
@@ -122,12 +133,16 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
     });
     flush();
     bar.stop();
+    if (rows.length === 0)
+      throw new UserError(
+        `none of the ${files.length} file(s) could be read (first: ${skipped[0]?.file}: ${skipped[0]?.reason})`,
+      );
     let csv = csvLine(CSV_HEADER);
     for (const r of rows)
       csv += csvLine([r.id, r.file, r.width, r.height, r.presence.toFixed(6), r.area, r.rle]);
     stage.write(PREDICTIONS_CSV, csv);
     stage.commit();
-    return { rows, maskFilesLeftOut, csv: path.join(o.out, PREDICTIONS_CSV), tta };
+    return { rows, maskFilesLeftOut, skipped, csv: path.join(o.out, PREDICTIONS_CSV), tta };
   } finally {
     stage.abort();
     for (const m of model) m.dispose();

@@ -175,3 +175,53 @@ test("predict with a model that trims bars: the mask lies in the box between the
     );
   assert.equal(r.rows[0].area, 24 * 24);
 });
+
+test("predict --skip-bad: unreadable files are listed with their reason and the rest is predicted", async () => {
+  const dir = tempDir();
+  const model = tempDir();
+  saveTinyModel(model);
+  await writeGrey(path.join(dir, "in", "good 1.png"), 40, 28, frame(40, 28, 4));
+  await writeGrey(path.join(dir, "in", "good 2.jpg"), 30, 20, frame(30, 20, 5));
+  fs.writeFileSync(path.join(dir, "in", "broken.png"), "this is no image");
+  fs.writeFileSync(
+    path.join(dir, "in", "cut.png"),
+    fs.readFileSync(path.join(dir, "in", "good 1.png")).subarray(0, 60),
+  );
+  const out = path.join(dir, "out");
+  const run = (...extra: string[]) =>
+    spawnSync(
+      "node",
+      [CLI, "predict", "--model", model, path.join(dir, "in"), "--out", out, "--quiet", ...extra],
+      {
+        encoding: "utf8",
+      },
+    );
+  const strict = run();
+  assert.equal(strict.status, 1, "without --skip-bad the first bad file stops the run");
+  assert.ok(!fs.existsSync(path.join(out, "predictions.csv")), "nothing written");
+  const r = run("--skip-bad");
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /predicted 2 image\(s\)/);
+  assert.match(r.stdout, /could not read 2 file\(s\), left out:/);
+  assert.match(r.stdout, /broken\.png: not a PNG/);
+  assert.match(r.stdout, /cut\.png: /);
+  assert.deepEqual(fs.readdirSync(path.join(out, "masks")).sort(), ["good 1.png", "good 2.png"]);
+  assert.equal(readCsv(path.join(out, "predictions.csv")).rows.length, 2);
+  // Nothing readable at all is an error, not an empty result.
+  const none = spawnSync(
+    "node",
+    [
+      CLI,
+      "predict",
+      "--model",
+      model,
+      path.join(dir, "in", "broken.png"),
+      "--out",
+      path.join(dir, "o2"),
+      "--skip-bad",
+    ],
+    { encoding: "utf8" },
+  );
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /none of the 1 file\(s\) could be read/);
+});

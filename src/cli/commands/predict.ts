@@ -47,6 +47,10 @@ export function register(program: Command): void {
     .option("--data <dir>", "prepared folder (instead of --input)")
     .option("--set <name>", "with --data: val (the validation split) or test", "val")
     .option("--no-overlays", "with image files: masks and CSV only")
+    .option(
+      "--skip-bad",
+      "with image files: leave out files that cannot be read (each listed with its reason) and predict the rest",
+    )
     .requiredOption(
       "--out <dir>",
       "output folder (masks/, overlays/, predictions.csv; or predictions.json + probs.npy)",
@@ -76,6 +80,10 @@ export function register(program: Command): void {
         console.log(
           `  masks: ${path.join(o.out, "masks")}/  ${o.overlays ? `overlays: ${path.join(o.out, "overlays")}/  ` : ""}table: ${r.csv}`,
         );
+        if (r.skipped.length > 0) {
+          console.log(`  could not read ${r.skipped.length} file(s), left out:`);
+          for (const s of r.skipped) console.log(`    ${s.file}: ${s.reason}`);
+        }
         if (r.maskFilesLeftOut > 0)
           console.log(`  (${r.maskFilesLeftOut} mask-named file(s) in the folders were not predicted)`);
         return;
