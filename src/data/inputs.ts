@@ -43,6 +43,9 @@ export function listImageInputs(
   }
   const seen = new Map<string, string>();
   for (const f of files) {
+    // Ids become CSV cells and file names of the outputs: a line break in one is refused before any work.
+    if (/[\r\n]/.test(f.file))
+      throw fileError(JSON.stringify(f.file), "its name holds a line break; rename the file");
     const other = seen.get(f.id);
     if (other !== undefined && other !== f.file)
       throw fileError(
