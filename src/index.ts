@@ -8,6 +8,7 @@
 
 // core: errors, progress, seeded random.
 export { UserError, fileError } from "./core/errors.js";
+export { editDistance } from "./core/text.js";
 export { VERSION } from "./core/version.js";
 export { noProgress, silent, type Log, type Progress, type ProgressFactory } from "./core/progress.js";
 

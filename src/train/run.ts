@@ -9,7 +9,7 @@ import * as E from "../engine/index.js";
 import { UserError } from "../core/errors.js";
 import { noProgress, silent, type ProgressFactory } from "../core/progress.js";
 import { readManifest } from "../data/manifest.js";
-import type { ModelConfig, TrainConfig } from "../model/config.js";
+import { checkFits, type ModelConfig, type TrainConfig } from "../model/config.js";
 import { DEFAULT_POSTPROCESS } from "../postprocess/mask-rule.js";
 import type { ModelFolderConfig } from "../model/model-file.js";
 import { UNet } from "../model/unet.js";
@@ -71,6 +71,7 @@ function setUp(opts: TrainOptions): Run {
   const log = opts.log ?? silent;
   const progress = opts.progress ?? noProgress;
   const { model: m, train: t } = opts.preset;
+  checkFits(opts.preset, `preset "${m.preset}"`);
   if (t.threads !== null) E.setThreads(t.threads);
   applyTrainPrecision(t, log);
   const manifest = readManifest(opts.data);
