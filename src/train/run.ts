@@ -16,6 +16,7 @@ import { UNet } from "../model/unet.js";
 import type { BatchContext } from "./batches.js";
 import {
   checkpointPath,
+  checkResumePosition,
   fingerprintOf,
   readCheckpoint,
   restoreCheckpoint,
@@ -162,6 +163,7 @@ function resume(run: Run): void {
     log(`resume: no checkpoint in ${opts.out} yet, starting from scratch`);
     return;
   }
+  checkResumePosition(opts.out, ck.state, Math.ceil(run.trainIdx.length / run.t.batch));
   if (ck.state.fingerprint !== run.state.fingerprint)
     throw new UserError(
       `${checkpointPath(opts.out)}: was written by a different model, recipe, data set or dedupe policy; resume with the same options (only --epochs, --threads and --max-minutes may change)`,

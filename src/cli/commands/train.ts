@@ -160,7 +160,7 @@ export function register(program: Command): void {
         stopAfterSteps: f.stopAfterSteps,
       });
       const best = r.best
-        ? `best val_loss ${r.best.valLoss.toFixed(4)} at epoch ${r.best.epoch}`
+        ? `best ${r.valFrames > 0 ? "val_loss" : "training loss (no validation frames)"} ${r.best.valLoss.toFixed(4)} at epoch ${r.best.epoch}`
         : "no epoch finished";
       if (r.stopped === "interrupted") {
         console.log(
