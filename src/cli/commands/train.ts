@@ -167,7 +167,7 @@ export function register(program: Command): void {
           `interrupted (${interrupted}) after ${r.globalStep} step(s): the resume state is saved in ${checkpointPath(f.out)}; ` +
             `${r.best ? `the best model so far (epoch ${r.best.epoch}) is in ${f.out}` : "no model yet (no epoch finished)"}; continue with --resume`,
         );
-        process.exitCode = 130;
+        process.exitCode = interrupted === "SIGTERM" ? 143 : 130;
         return;
       }
       console.log(
