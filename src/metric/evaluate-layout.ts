@@ -170,7 +170,7 @@ export function matchPredictions(
       if (best.length > 1)
         throw fileError(
           pred.where,
-          `predicted id "${pred.id}" is ambiguous: the truth has ${best[0].image} and ${best[1].image} of that name and no folder decides; predict the images from their folder (ids keep the subfolders) or evaluate the folders apart`,
+          `predicted id "${pred.id}" is ambiguous: truth images ${best[0].image} and ${best[1].image} share its name and no folder decides (predict them by folder: the ids keep it)`,
         );
       hit = best[0];
     }

@@ -108,7 +108,7 @@ test("a stem two truth images share is an error naming both, unless a path decid
     evaluateLayout({ truth: t, pred: out, subset: true }),
     path.join(out, "masks", "x.png"),
     new RegExp(
-      `predicted id "x" is ambiguous: the truth has ${path.join(t, "a/images/x.png").replace(/[.()]/g, "\\$&")} and ${path.join(t, "b/images/x.png").replace(/[.()]/g, "\\$&")}`,
+      `predicted id "x" is ambiguous: truth images ${path.join(t, "a/images/x.png").replace(/[.()]/g, "\\$&")} and ${path.join(t, "b/images/x.png").replace(/[.()]/g, "\\$&")}`,
     ),
   );
   // Predicted by folder (the id keeps it), or from the image itself (the file column): no doubt left.
@@ -163,7 +163,7 @@ test("matchPredictions: the file first, then the longest shared path tail, a who
   );
   assert.throws(
     () => at([{ id: "images/y" }]),
-    /row 0: predicted id "images\/y" is ambiguous: the truth has \/t\/p\/images\/y\.png and \/t\/q\/images\/y\.png/,
+    /row 0: predicted id "images\/y" is ambiguous: truth images \/t\/p\/images\/y\.png and \/t\/q\/images\/y\.png/,
   );
   assert.throws(
     () => at([{ id: "z" }, { id: "other/z" }]),

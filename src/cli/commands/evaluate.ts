@@ -46,7 +46,8 @@ export function scoreSummary(s: Score): string {
   return (
     `score ${s.score.toFixed(5)} (mean Dice over ${s.n} images)\n` +
     `presence (mask non-empty): TP ${c.tp}  FP ${c.fp}  FN ${c.fn}  TN ${c.tn}` +
-    `  (precision ${pct(r.precision)}, recall ${pct(r.recall)}, accuracy ${pct(r.accuracy)})\n`
+    `  (precision ${pct(r.precision)}, recall ${pct(r.recall)}, accuracy ${pct(r.accuracy)})\n` +
+    (s.boundary ? boundaryLine(s.boundary, s.boundary.distanceUnit).slice(2) : "")
   );
 }
 
