@@ -187,12 +187,15 @@ export function matchPredictions(
 
 /** Whether a file holds DICOM (the "DICM" marker at offset 128): only those carry a pixel spacing. */
 function isDicomFile(file: string): boolean {
-  const fd = fs.openSync(file, "r");
+  let fd: number | undefined;
   try {
+    fd = fs.openSync(file, "r");
     const head = new Uint8Array(132);
     return fs.readSync(fd, head, 0, 132, 0) === 132 && isDicom(head);
+  } catch {
+    return false; // unreadable: reading it as an image, if needed, names the problem
   } finally {
-    fs.closeSync(fd);
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 

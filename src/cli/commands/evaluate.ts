@@ -159,10 +159,11 @@ export function register(program: Command): void {
       "\nMatching: a prediction meets its truth image by the image it was predicted from (predictions.csv's file\n" +
         "column), else by relative path (the longest shared tail of folders and name), else by a unique name\n" +
         "(stem); a name two truth images share, with no folder to decide, is an error naming both.\n" +
-        "\nBoundary distances, per image, from the masks' boundary pixels (on pixels with a 4-neighbour off or\n" +
-        "at the frame's edge) by an exact Euclidean distance transform:\n" +
-        "  HD95  95th percentile of the distances from each boundary to the other, both directions pooled (medpy's hd95)\n" +
-        "  ASSD  the mean of the two directed mean distances\n" +
+        "\nBoundary distances, per image, between the masks' boundary pixels (foreground pixels with a 4-neighbour\n" +
+        "in the background or on the frame's edge), by an exact Euclidean distance transform:\n" +
+        "  HD95  95th percentile of the distances from each boundary to the other, both directions pooled\n" +
+        "        (medpy's hd95; MONAI's takes the larger of the two directed 95th percentiles)\n" +
+        "  ASSD  the mean of the two directed mean distances (medpy's assd, MONAI's symmetric ASD)\n" +
         "Summed up as mean and median over the images where truth and prediction are both non-empty; an image with\n" +
         "one side empty has none (counted apart), an image with both empty is not counted. Unit: mm with a spacing\n" +
         "(--spacing, DICOM Pixel Spacing of the truth images, or spacing_mm in a CSV layout), else px; the columns\n" +
