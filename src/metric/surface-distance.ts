@@ -58,8 +58,8 @@ export function parseSpacing(text: string): PixelSpacing | null {
  *
  * Felzenszwalb & Huttenlocher's two passes (Theory of Computing 8, 2012): the lower envelope of parabolas
  * along every column, then along every row; O(pixels), exact (on whole pixel steps every value is an
- * integer). Written by hand because no npm package offers an exact 2-D EDT with anisotropic sampling
- * without bringing a native or image-processing stack along, and it is forty lines.
+ * integer). Written by hand: npm's `distance-transform` (scijs, 2013) wants ndarrays and takes no per-axis
+ * spacing, the other copies live inside large libraries (molstar), and the algorithm is forty lines.
  */
 export function squaredDistanceTransform(
   sites: Uint8Array,
