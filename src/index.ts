@@ -61,7 +61,22 @@ export {
   type Score,
 } from "./metric/evaluate.js";
 export { evaluateLayout, type EvaluateLayoutOptions } from "./metric/evaluate-layout.js";
-export { SegScoreAccumulator, segPerImageCsv, type SegScore } from "./metric/segmentation-score.js";
+export {
+  SegScoreAccumulator,
+  segPerGroupCsv,
+  segPerImageCsv,
+  type DistanceUnit,
+  type SegScore,
+  type SegSummary,
+} from "./metric/segmentation-score.js";
+export {
+  boundaryDistances,
+  parseSpacing,
+  type BoundaryDistances,
+  type BoundarySummary,
+  type MaskGeometry,
+  type PixelSpacing,
+} from "./metric/surface-distance.js";
 
 // postprocess: the mask rule and its tuning.
 export {

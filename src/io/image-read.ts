@@ -35,7 +35,7 @@ import { fileError } from "../core/errors.js";
 import { decodeBmp, isBmp } from "./bmp.js";
 import { decodeDicom, isDicom } from "./dicom.js";
 import { decodeGif, isGif } from "./gif.js";
-import type { DecodedFile, ImageFormat, SampleModel } from "./image.js";
+import type { DecodedFile, ImageFormat, PixelSpacing, SampleModel } from "./image.js";
 import { lumaOfRgb, to8bit } from "./luma.js";
 import { PNG_SIGNATURE, decodePalettePng, readPngHeader } from "./png-palette.js";
 import { decodeWithSharp, sharpPageCount, type SharpPixels } from "./sharp-decode.js";
@@ -44,7 +44,7 @@ import { isLossyTiffCompression, tiffPages } from "./tiff-pages.js";
 
 export { maskFromDecoded, MASK_MAX_GREY_LEVELS, MASK_MAX_MID_GREY_SHARE } from "./mask-read.js";
 export type { MaskOptions } from "./mask-read.js";
-export type { DecodedFile, DecodedFrame, ImageFormat, SampleModel } from "./image.js";
+export type { DecodedFile, DecodedFrame, ImageFormat, PixelSpacing, SampleModel } from "./image.js";
 
 export interface ReadImageOptions {
   /**
@@ -139,6 +139,7 @@ interface PartialFrame {
 }
 
 interface Decoded {
+  pixelSpacing?: PixelSpacing;
   lossy: boolean;
   bitDepth: number;
   frameCount: number;
@@ -231,6 +232,7 @@ export async function decodeImage(
         bitDepth: d.bitDepth,
         frameCount: d.frameCount,
         frames: d.frames.map((f) => ({ width: d.width, height: d.height, ...f })),
+        ...(d.pixelSpacing ? { pixelSpacing: d.pixelSpacing } : {}),
       };
       break;
     }
@@ -252,6 +254,7 @@ export async function decodeImage(
       ...(f.labels ? { labels: f.labels } : {}),
       colour: f.colour,
     })),
+    ...(decoded.pixelSpacing ? { pixelSpacing: decoded.pixelSpacing } : {}),
   };
 }
 
