@@ -31,9 +31,14 @@ function show(it: ImageEntry): void {
   delete modal.dataset.loaded;
   if (document.activeElement !== modal) modal.focus();
   let pending = 2;
+  // Predictions given as masks have no probabilities: the second picture is then the plain frame.
+  const second = state.hasProbs ? (["heat", "probability heat-map"] as const) : (["image", "image"] as const);
+  $("mheatcap").textContent = state.hasProbs
+    ? "probability heat-map (blue 0 → red 1), prediction outlined white"
+    : "the image alone";
   const layers = [
     ["mover", "overlay", "overlay"],
-    ["mheat", "heat", "probability heat-map"],
+    ["mheat", ...second],
   ] as const;
   for (const [el, layer, alt] of layers) {
     const img = new Image();

@@ -1,0 +1,399 @@
+/*
+ * What the viewer lists: the images of a data set in any layout (data/layout.ts) or of a folder (any
+ * format, data/inputs.ts), each paired with its truth and its prediction by report/match.ts's rule. Masks
+ * are held as runs (a few KiB a frame, so thousands fit) and images are not kept at all: the server
+ * decodes a frame when its picture is asked for. Truth and predictions come as:
+ *   truth  the data set's own masks (--data); or a mask folder or a CSV (--truth)
+ *   preds  a `nerveseg predict` output for files (predictions.csv + masks/), a folder of mask images, a
+ *          predictions CSV (id,width,height,pixels: RLE at each image's own size), a Kaggle submission
+ *          (img,pixels at 580x420), or a prediction folder (predictions.json + probs.npy) post-processed
+ *          at each image's own size with the given parameters.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileError, UserError } from "../core/errors.js";
+import { listImageInputs } from "../data/inputs.js";
+import { scanLayout, type LayoutOptions } from "../data/layout.js";
+import { readCsv } from "../io/csv.js";
+import { compareIds } from "../io/ids.js";
+import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
+import { readImageFile } from "../io/image-read.js";
+import { loadMaskCsv } from "../io/mask-set.js";
+import { parseRle } from "../io/rle.js";
+import { postprocess, type MaskSize, type PostprocessParams } from "../postprocess/mask-rule.js";
+import {
+  frameProbMap,
+  PREDICTIONS_JSON,
+  readPredictions,
+  type PredictionSet,
+} from "../predict/prediction-store.js";
+import { PREDICTIONS_CSV } from "../predict/predict-files.js";
+import { readMaskFile, readMaskUnion } from "../report/mask-files.js";
+import { maskFolderItems, matchToImages, type Keyed, type ListedImage } from "../report/match.js";
+
+/** A mask as runs (see io/rle.ts parseRle: 0-based column-major start, length, ...) at its own size. */
+export interface MaskRuns {
+  runs: Uint32Array;
+  width: number;
+  height: number;
+  /** Its file, or `file: line N`, for messages. */
+  where: string;
+}
+
+export interface PredRuns extends MaskRuns {
+  /** The presence probability, where the prediction has one. */
+  presence: number | null;
+  /** Its index in the probability maps (a predictions.json + probs.npy folder), for the heat-map. */
+  prob: number | null;
+}
+
+/** One listed frame: an image file (frame `frame` of it), its truth and its prediction. */
+export interface ViewFrame {
+  /** The image's id (its path below its folder, without extension), `<id>#k` for frame k of a file. */
+  id: string;
+  file: string;
+  /** 0-based. */
+  frame: number;
+  truth: MaskRuns | null;
+  pred: PredRuns | null;
+}
+
+export interface FrameSources {
+  /** A folder of images in any format (searched below; files named like masks are left out). */
+  images?: string;
+  /** A data set in any layout, with its masks as the truth (instead of images + truth). */
+  data?: string;
+  layout?: LayoutOptions;
+  /** One value of a label-map truth mask is the structure. */
+  maskLabel?: number;
+  truth?: string;
+  preds?: string;
+  params: PostprocessParams;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface LoadedFrames {
+  frames: ViewFrame[];
+  probs: PredictionSet | null;
+  hasTruth: boolean;
+  hasPreds: boolean;
+  /** Where the images are. */
+  root: string;
+  /** Things left out, for the user (files without a pair, predictions of other images, ...). */
+  notes: string[];
+}
+
+/**
+ * Ids travel in URLs: any path below the image folder, but no control character, backslash, or empty, "."
+ * or ".." part. Requests naming anything else are refused before the (index-only) lookup.
+ */
+export function isSafeId(id: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  if (id.length === 0 || id.length > 400 || /[\u0000-\u001f\u007f\\]/.test(id)) return false;
+  return id.split("/").every((p) => p !== "" && p !== "." && p !== "..");
+}
+
+/** A 0/nonzero row-major mask as runs (the form parseRle gives). */
+export function maskToRuns(mask: Uint8Array, width: number, height: number): Uint32Array {
+  const runs: number[] = [];
+  let start = -1;
+  let k = 0;
+  for (let x = 0; x < width; x++)
+    for (let i = x, y = 0; y < height; y++, i += width, k++) {
+      if (mask[i] !== 0) {
+        if (start < 0) start = k;
+      } else if (start >= 0) {
+        runs.push(start, k - start);
+        start = -1;
+      }
+    }
+  if (start >= 0) runs.push(start, k - start);
+  return Uint32Array.from(runs);
+}
+
+type LoadMask = () => Promise<MaskRuns>;
+interface PredItem {
+  load: LoadMask | null;
+  presence: number | null;
+  prob: number | null;
+}
+
+/** Masks of a CSV: Kaggle (subject,img,pixels or img,pixels; 580x420) or id,width,height,pixels[,presence][,file]. */
+function csvItems(file: string): Keyed<PredItem>[] {
+  const table = readCsv(file);
+  const header = table.header.map((h) => h.toLowerCase());
+  const joined = header.join(",");
+  if (joined === "subject,img,pixels" || joined === "img,pixels") {
+    const set = loadMaskCsv(file, KAGGLE_WIDTH, KAGGLE_HEIGHT);
+    return [...set.masks].map(([id, rle]) => {
+      const where = set.where.get(id) ?? file;
+      const runs = parseRle(rle, KAGGLE_WIDTH, KAGGLE_HEIGHT, where);
+      const mask = { runs, width: KAGGLE_WIDTH, height: KAGGLE_HEIGHT, where };
+      return { key: id, where, value: { load: () => Promise.resolve(mask), presence: null, prob: null } };
+    });
+  }
+  const col = (n: string): number => header.indexOf(n);
+  const [ci, cw, ch, cp, cpr, cf] = ["id", "width", "height", "pixels", "presence", "file"].map(col);
+  if (ci < 0 || cw < 0 || ch < 0 || cp < 0)
+    throw fileError(
+      file,
+      `header is "${table.header.join(",").slice(0, 80)}"; want id,width,height,pixels (as \`nerveseg predict\` writes), subject,img,pixels or img,pixels`,
+    );
+  const seen = new Map<string, number>();
+  return table.rows.map(({ line, fields }) => {
+    const where = `${file}: line ${line}`;
+    const id = fields[ci];
+    const first = seen.get(id);
+    if (id === "") throw new UserError(`${where}: empty id`);
+    if (first !== undefined) throw new UserError(`${where}: id ${id} again (first on line ${first})`);
+    seen.set(id, line);
+    const [width, height] = [Number(fields[cw]), Number(fields[ch])];
+    if (![width, height].every((v) => Number.isInteger(v) && v > 0 && v <= 65535))
+      throw new UserError(`${where}: bad size ${fields[cw]}x${fields[ch]}`);
+    let presence: number | null = null;
+    if (cpr >= 0 && fields[cpr] !== "") {
+      presence = Number(fields[cpr]);
+      if (!(presence >= 0 && presence <= 1))
+        throw new UserError(`${where}: presence "${fields[cpr]}" is not a probability`);
+    }
+    const rle = fields[cp];
+    const load = (): Promise<MaskRuns> =>
+      Promise.resolve({ runs: parseRle(rle, width, height, where), width, height, where });
+    const named = cf >= 0 && fields[cf] !== "" ? { file: fields[cf] } : {};
+    return { key: id, where, ...named, value: { load, presence, prob: null } };
+  });
+}
+
+/** Mask image files as items. */
+function maskFileItems(dir: string, label?: number): Keyed<PredItem>[] {
+  return maskFolderItems(dir).map((it) => ({
+    ...it,
+    value: {
+      load: async () => {
+        const m = await readMaskFile(it.value, label);
+        return {
+          runs: maskToRuns(m.mask, m.width, m.height),
+          width: m.width,
+          height: m.height,
+          where: it.where,
+        };
+      },
+      presence: null,
+      prob: null,
+    },
+  }));
+}
+
+/** The predictions of --preds as items, and the probability maps when they are a prediction folder. */
+function predItems(preds: string): { items: Keyed<PredItem>[]; probs: PredictionSet | null } {
+  const stat = fs.statSync(preds, { throwIfNoEntry: false });
+  if (!stat) throw fileError(preds, "not found");
+  if (stat.isFile()) return { items: csvItems(preds), probs: null };
+  if (fs.existsSync(path.join(preds, PREDICTIONS_JSON))) {
+    const probs = readPredictions(preds);
+    const where = path.join(preds, PREDICTIONS_JSON);
+    const items = probs.ids.map((id, i) => ({
+      key: id,
+      where: `${where}: ${id}`,
+      value: { load: null, presence: probs.presence[i], prob: i },
+    }));
+    return { items, probs };
+  }
+  const csv = path.join(preds, PREDICTIONS_CSV);
+  if (fs.existsSync(csv)) return { items: csvItems(csv), probs: null };
+  return { items: maskFileItems(preds), probs: null };
+}
+
+/** The truth of --truth as items: a CSV or a folder of masks. */
+function truthItems(truth: string, label?: number): Keyed<PredItem>[] {
+  const stat = fs.statSync(truth, { throwIfNoEntry: false });
+  if (!stat) throw fileError(truth, "no such file or folder");
+  return stat.isFile() ? csvItems(truth) : maskFileItems(truth, label);
+}
+
+/** The images to list (with their own masks for a data set), and notes on what was left out. */
+function listImages(o: FrameSources): {
+  images: ListedImage[];
+  masks: Map<string, string[]> | null;
+  root: string;
+  notes: string[];
+} {
+  const notes: string[] = [];
+  if (o.data !== undefined) {
+    if (o.images !== undefined || o.truth !== undefined)
+      throw new UserError("view: --data brings its own images and truth; give --images/--truth without it");
+    const scanned = scanLayout(o.data, o.layout);
+    if (scanned.problems.length > 0) {
+      const p = scanned.problems[0];
+      notes.push(`${scanned.problems.length} file(s) left out, e.g. ${p.file}: ${p.reason}`);
+    }
+    const masks = new Map(scanned.train.map((e) => [e.id, e.masks]));
+    return {
+      images: scanned.train.map((e) => ({ id: e.id, file: e.image })),
+      masks,
+      root: scanned.root,
+      notes,
+    };
+  }
+  if (o.images === undefined) throw new UserError("view: give --images DIR or --data DIR");
+  try {
+    if (!fs.statSync(o.images).isDirectory())
+      throw fileError(o.images, "not a folder (want a folder of images)");
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw fileError(o.images, `cannot read folder (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  let found: ReturnType<typeof listImageInputs>;
+  try {
+    found = listImageInputs([o.images]);
+  } catch (e) {
+    if (e instanceof UserError && /no image files/.test(e.message))
+      throw fileError(o.images, "no images in this folder");
+    throw e;
+  }
+  if (found.files.length === 0)
+    throw fileError(o.images, `no images in this folder (only ${found.maskFilesLeftOut} mask files)`);
+  return {
+    images: found.files.map((f) => ({ id: f.id.split(path.sep).join("/"), file: f.file })),
+    masks: null,
+    root: o.images,
+    notes,
+  };
+}
+
+/** Runs `fn` over 0..count-1, `width` at a time (sharp decodes on its own threads meanwhile). */
+async function eachLimited(count: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) await fn(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, count) }, lane));
+}
+
+/** A frame's size, read from its image (for predictions that need one and have no truth to give it). */
+async function frameSize(file: string, frame: number): Promise<MaskSize> {
+  const d = await readImageFile(file, { frames: frame === 0 ? "first" : "all" });
+  const f = d.frames[frame];
+  if (!f) throw fileError(file, `has ${d.frameCount} frame(s), not a frame ${frame + 1}`);
+  return { width: f.image.width, height: f.image.height };
+}
+
+const frameNumber = (key: string): number => (key === "" ? 0 : Number(key.slice(1)) - 1);
+
+/** Lists, pairs and scores the frames; see the file comment. */
+export async function loadFrames(o: FrameSources): Promise<LoadedFrames> {
+  const { images, masks, root, notes } = listImages(o);
+  const listed: ListedImage[] = [];
+  for (const im of images) {
+    if (isSafeId(im.id)) listed.push(im);
+    else notes.push(`${im.file}: left out (its name has control characters or a backslash)`);
+  }
+  listed.sort((a, b) => compareIds(a.id, b.id));
+
+  let truthItemsList: Keyed<PredItem>[] | null = null;
+  if (masks) {
+    truthItemsList = listed.map((im) => {
+      const files = masks.get(im.id) ?? [];
+      const load = async (): Promise<MaskRuns> => {
+        // An image listed without a mask (a CSV layout's empty cell) has no target: empty, at its size.
+        if (files.length === 0) {
+          const size = await frameSize(im.file, 0);
+          return { runs: new Uint32Array(0), ...size, where: im.file };
+        }
+        const m = await readMaskUnion(files, o.maskLabel);
+        return {
+          runs: maskToRuns(m.mask, m.width, m.height),
+          width: m.width,
+          height: m.height,
+          where: files[0],
+        };
+      };
+      return {
+        key: im.id,
+        where: files[0] ?? im.file,
+        file: im.file,
+        value: { load, presence: null, prob: null },
+      };
+    });
+  } else if (o.truth !== undefined) truthItemsList = truthItems(o.truth, o.maskLabel);
+  const pred = o.preds !== undefined ? predItems(o.preds) : null;
+
+  const pair = (items: Keyed<PredItem>[], what: string, source: string) => {
+    const m = matchToImages(listed, items);
+    if (m.unmatched.length > 0) {
+      const u = m.unmatched[0];
+      if (m.byImage.size === 0)
+        throw fileError(
+          source,
+          `none of its ${items.length} ${what} is for an image in ${root} (e.g. "${u.key}")`,
+        );
+      notes.push(
+        `${m.unmatched.length} ${what} in ${source} name no image in ${root}, e.g. "${u.key}" (${u.where})`,
+      );
+    }
+    return m.byImage;
+  };
+  const truthBy = truthItemsList ? pair(truthItemsList, "truth masks", o.truth ?? o.data ?? "") : null;
+  const predBy = pred ? pair(pred.items, "predictions", o.preds ?? "") : null;
+
+  // One frame per image, or one per frame `#k` its truth or prediction names.
+  const plan: { image: ListedImage; key: string; truth: PredItem | null; pred: Keyed<PredItem> | null }[] =
+    [];
+  for (const image of listed) {
+    const t = truthBy?.get(image.id);
+    const p = predBy?.get(image.id);
+    const keys = new Set([...(t?.keys() ?? []), ...(p?.keys() ?? [])]);
+    keys.delete("");
+    const frames = keys.size === 0 ? [""] : [...keys].sort((a, b) => frameNumber(a) - frameNumber(b));
+    for (const key of frames)
+      plan.push({
+        image,
+        key,
+        truth: (t?.get(key) ?? t?.get(""))?.value ?? null,
+        pred: p?.get(key) ?? p?.get("") ?? null,
+      });
+  }
+
+  const frames: ViewFrame[] = new Array<ViewFrame>(plan.length);
+  let done = 0;
+  await eachLimited(plan.length, 4, async (i) => {
+    const { image, key, truth: t, pred: p } = plan[i];
+    const frame = frameNumber(key);
+    const truth = t?.load ? await t.load() : null;
+    let predRuns: PredRuns | null = null;
+    if (p) {
+      const v = p.value;
+      if (v.load) {
+        const m = await v.load();
+        if (truth && (m.width !== truth.width || m.height !== truth.height))
+          throw fileError(
+            m.where,
+            `the prediction is ${m.width}x${m.height} but the truth ${truth.where} is ${truth.width}x${truth.height}`,
+          );
+        predRuns = { ...m, presence: v.presence, prob: null };
+      } else if (pred?.probs && v.prob !== null) {
+        // Post-processed at the frame's own size, as `predict` does for files.
+        const size = truth ?? (await frameSize(image.file, frame));
+        const own = { width: size.width, height: size.height };
+        const mask = postprocess(frameProbMap(pred.probs, v.prob, own), v.presence ?? 1, o.params, own);
+        predRuns = {
+          runs: maskToRuns(mask, own.width, own.height),
+          ...own,
+          where: p.where,
+          presence: v.presence,
+          prob: v.prob,
+        };
+      }
+    }
+    frames[i] = { id: image.id + key, file: image.file, frame, truth, pred: predRuns };
+    o.onProgress?.(++done, plan.length);
+  });
+  return {
+    frames,
+    probs: pred?.probs ?? null,
+    hasTruth: truthBy !== null,
+    hasPreds: predBy !== null,
+    root,
+    notes,
+  };
+}
