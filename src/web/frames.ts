@@ -28,17 +28,11 @@ import {
   type PredictionSet,
 } from "../predict/prediction-store.js";
 import { PREDICTIONS_CSV } from "../predict/predict-files.js";
-import { readMaskFile, readMaskUnion } from "../report/mask-files.js";
 import { maskFolderItems, matchToImages, type Keyed, type ListedImage } from "../report/match.js";
+import { readMaskUnion } from "../report/mask-files.js";
+import { maskToRuns, type MaskRuns } from "./mask-runs.js";
 
-/** A mask as runs (see io/rle.ts parseRle: 0-based column-major start, length, ...) at its own size. */
-export interface MaskRuns {
-  runs: Uint32Array;
-  width: number;
-  height: number;
-  /** Its file, or `file: line N`, for messages. */
-  where: string;
-}
+export type { MaskRuns } from "./mask-runs.js";
 
 export interface PredRuns extends MaskRuns {
   /** The presence probability, where the prediction has one. */
@@ -93,44 +87,33 @@ export function isSafeId(id: string): boolean {
   return id.split("/").every((p) => p !== "" && p !== "." && p !== "..");
 }
 
-/** A 0/nonzero row-major mask as runs (the form parseRle gives). */
-export function maskToRuns(mask: Uint8Array, width: number, height: number): Uint32Array {
-  const runs: number[] = [];
-  let start = -1;
-  let k = 0;
-  for (let x = 0; x < width; x++)
-    for (let i = x, y = 0; y < height; y++, i += width, k++) {
-      if (mask[i] !== 0) {
-        if (start < 0) start = k;
-      } else if (start >= 0) {
-        runs.push(start, k - start);
-        start = -1;
-      }
-    }
-  if (start >= 0) runs.push(start, k - start);
-  return Uint32Array.from(runs);
-}
+/**
+ * Where a truth or predicted mask comes from: mask files (read on the worker pool), a CSV row (parsed when
+ * read), a probability map (post-processed at the frame's size), or nothing (an image without a target).
+ */
+type MaskSource =
+  | { kind: "files"; files: string[]; label?: number }
+  | { kind: "rle"; rle: string; width: number; height: number }
+  | { kind: "prob"; index: number }
+  | { kind: "empty" };
 
-type LoadMask = () => Promise<MaskRuns>;
-interface PredItem {
-  load: LoadMask | null;
+interface SourceItem {
+  source: MaskSource;
   presence: number | null;
-  prob: number | null;
 }
 
 /** Masks of a CSV: Kaggle (subject,img,pixels or img,pixels; 580x420) or id,width,height,pixels[,presence][,file]. */
-function csvItems(file: string): Keyed<PredItem>[] {
+function csvItems(file: string): Keyed<SourceItem>[] {
   const table = readCsv(file);
   const header = table.header.map((h) => h.toLowerCase());
   const joined = header.join(",");
   if (joined === "subject,img,pixels" || joined === "img,pixels") {
     const set = loadMaskCsv(file, KAGGLE_WIDTH, KAGGLE_HEIGHT);
-    return [...set.masks].map(([id, rle]) => {
-      const where = set.where.get(id) ?? file;
-      const runs = parseRle(rle, KAGGLE_WIDTH, KAGGLE_HEIGHT, where);
-      const mask = { runs, width: KAGGLE_WIDTH, height: KAGGLE_HEIGHT, where };
-      return { key: id, where, value: { load: () => Promise.resolve(mask), presence: null, prob: null } };
-    });
+    return [...set.masks].map(([id, rle]) => ({
+      key: id,
+      where: set.where.get(id) ?? file,
+      value: { source: { kind: "rle", rle, width: KAGGLE_WIDTH, height: KAGGLE_HEIGHT }, presence: null },
+    }));
   }
   const col = (n: string): number => header.indexOf(n);
   const [ci, cw, ch, cp, cpr, cf] = ["id", "width", "height", "pixels", "presence", "file"].map(col);
@@ -156,36 +139,26 @@ function csvItems(file: string): Keyed<PredItem>[] {
       if (!(presence >= 0 && presence <= 1))
         throw new UserError(`${where}: presence "${fields[cpr]}" is not a probability`);
     }
-    const rle = fields[cp];
-    const load = (): Promise<MaskRuns> =>
-      Promise.resolve({ runs: parseRle(rle, width, height, where), width, height, where });
     const named = cf >= 0 && fields[cf] !== "" ? { file: fields[cf] } : {};
-    return { key: id, where, ...named, value: { load, presence, prob: null } };
+    return {
+      key: id,
+      where,
+      ...named,
+      value: { source: { kind: "rle", rle: fields[cp], width, height }, presence },
+    };
   });
 }
 
 /** Mask image files as items. */
-function maskFileItems(dir: string, label?: number): Keyed<PredItem>[] {
+function maskFileItems(dir: string, label?: number): Keyed<SourceItem>[] {
   return maskFolderItems(dir).map((it) => ({
     ...it,
-    value: {
-      load: async () => {
-        const m = await readMaskFile(it.value, label);
-        return {
-          runs: maskToRuns(m.mask, m.width, m.height),
-          width: m.width,
-          height: m.height,
-          where: it.where,
-        };
-      },
-      presence: null,
-      prob: null,
-    },
+    value: { source: { kind: "files", files: [it.value], label }, presence: null },
   }));
 }
 
 /** The predictions of --preds as items, and the probability maps when they are a prediction folder. */
-function predItems(preds: string): { items: Keyed<PredItem>[]; probs: PredictionSet | null } {
+function predItems(preds: string): { items: Keyed<SourceItem>[]; probs: PredictionSet | null } {
   const stat = fs.statSync(preds, { throwIfNoEntry: false });
   if (!stat) throw fileError(preds, "not found");
   if (stat.isFile()) return { items: csvItems(preds), probs: null };
@@ -195,7 +168,7 @@ function predItems(preds: string): { items: Keyed<PredItem>[]; probs: Prediction
     const items = probs.ids.map((id, i) => ({
       key: id,
       where: `${where}: ${id}`,
-      value: { load: null, presence: probs.presence[i], prob: i },
+      value: { source: { kind: "prob", index: i } as const, presence: probs.presence[i] },
     }));
     return { items, probs };
   }
@@ -205,7 +178,7 @@ function predItems(preds: string): { items: Keyed<PredItem>[]; probs: Prediction
 }
 
 /** The truth of --truth as items: a CSV or a folder of masks. */
-function truthItems(truth: string, label?: number): Keyed<PredItem>[] {
+function truthItems(truth: string, label?: number): Keyed<SourceItem>[] {
   const stat = fs.statSync(truth, { throwIfNoEntry: false });
   if (!stat) throw fileError(truth, "no such file or folder");
   return stat.isFile() ? csvItems(truth) : maskFileItems(truth, label);
@@ -261,11 +234,16 @@ function listImages(o: FrameSources): {
   };
 }
 
-/** Runs `fn` over 0..count-1, `width` at a time (sharp decodes on its own threads meanwhile). */
+/** Runs `fn` over 0..count-1, `width` at a time; after a failure no more are started. */
 async function eachLimited(count: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   const lane = async (): Promise<void> => {
-    while (next < count) await fn(next++);
+    try {
+      while (next < count) await fn(next++);
+    } catch (e) {
+      next = count;
+      throw e;
+    }
   };
   await Promise.all(Array.from({ length: Math.min(width, count) }, lane));
 }
@@ -290,35 +268,19 @@ export async function loadFrames(o: FrameSources): Promise<LoadedFrames> {
   }
   listed.sort((a, b) => compareIds(a.id, b.id));
 
-  let truthItemsList: Keyed<PredItem>[] | null = null;
+  let truthList: Keyed<SourceItem>[] | null = null;
   if (masks) {
-    truthItemsList = listed.map((im) => {
+    truthList = listed.map((im) => {
       const files = masks.get(im.id) ?? [];
-      const load = async (): Promise<MaskRuns> => {
-        // An image listed without a mask (a CSV layout's empty cell) has no target: empty, at its size.
-        if (files.length === 0) {
-          const size = await frameSize(im.file, 0);
-          return { runs: new Uint32Array(0), ...size, where: im.file };
-        }
-        const m = await readMaskUnion(files, o.maskLabel);
-        return {
-          runs: maskToRuns(m.mask, m.width, m.height),
-          width: m.width,
-          height: m.height,
-          where: files[0],
-        };
-      };
-      return {
-        key: im.id,
-        where: files[0] ?? im.file,
-        file: im.file,
-        value: { load, presence: null, prob: null },
-      };
+      // An image listed without a mask (a CSV layout's empty cell) has no target.
+      const source: MaskSource =
+        files.length === 0 ? { kind: "empty" } : { kind: "files", files, label: o.maskLabel };
+      return { key: im.id, where: files[0] ?? im.file, file: im.file, value: { source, presence: null } };
     });
-  } else if (o.truth !== undefined) truthItemsList = truthItems(o.truth, o.maskLabel);
+  } else if (o.truth !== undefined) truthList = truthItems(o.truth, o.maskLabel);
   const pred = o.preds !== undefined ? predItems(o.preds) : null;
 
-  const pair = (items: Keyed<PredItem>[], what: string, source: string) => {
+  const pair = (items: Keyed<SourceItem>[], what: string, source: string) => {
     const m = matchToImages(listed, items);
     if (m.unmatched.length > 0) {
       const u = m.unmatched[0];
@@ -333,12 +295,12 @@ export async function loadFrames(o: FrameSources): Promise<LoadedFrames> {
     }
     return m.byImage;
   };
-  const truthBy = truthItemsList ? pair(truthItemsList, "truth masks", o.truth ?? o.data ?? "") : null;
+  const truthBy = truthList ? pair(truthList, "truth masks", o.truth ?? o.data ?? "") : null;
   const predBy = pred ? pair(pred.items, "predictions", o.preds ?? "") : null;
 
   // One frame per image, or one per frame `#k` its truth or prediction names.
-  const plan: { image: ListedImage; key: string; truth: PredItem | null; pred: Keyed<PredItem> | null }[] =
-    [];
+  type Item = Keyed<SourceItem>;
+  const plan: { image: ListedImage; key: string; truth: Item | null; pred: Item | null }[] = [];
   for (const image of listed) {
     const t = truthBy?.get(image.id);
     const p = predBy?.get(image.id);
@@ -349,41 +311,55 @@ export async function loadFrames(o: FrameSources): Promise<LoadedFrames> {
       plan.push({
         image,
         key,
-        truth: (t?.get(key) ?? t?.get(""))?.value ?? null,
+        truth: t?.get(key) ?? t?.get("") ?? null,
         pred: p?.get(key) ?? p?.get("") ?? null,
       });
   }
 
-  const frames: ViewFrame[] = new Array<ViewFrame>(plan.length);
+  /** A mask at its own size; `size` gives an empty mask or a probability map its frame's size. */
+  const read = async (item: Item, size: () => Promise<MaskSize>): Promise<MaskRuns> => {
+    const s = item.value.source;
+    const where = item.where;
+    if (s.kind === "files") {
+      const m = await readMaskUnion(s.files, s.label);
+      return { runs: maskToRuns(m.mask, m.width, m.height), width: m.width, height: m.height, where };
+    }
+    if (s.kind === "rle") {
+      const runs = parseRle(s.rle, s.width, s.height, where);
+      return { runs, width: s.width, height: s.height, where };
+    }
+    const { width, height } = await size();
+    const own = { width, height };
+    if (s.kind === "empty") return { runs: new Uint32Array(0), ...own, where };
+    // Post-processed at the frame's own size, as `predict` does for files.
+    const mask = postprocess(
+      frameProbMap(pred!.probs!, s.index, own),
+      item.value.presence ?? 1,
+      o.params,
+      own,
+    );
+    return { runs: maskToRuns(mask, own.width, own.height), ...own, where };
+  };
+
+  const frames = new Array<ViewFrame>(plan.length);
   let done = 0;
+  // A few at once: sharp decodes PNG and JPEG on its own threads meanwhile. (Worker threads were tried for
+  // the GIF, BMP and TIFF decoders, which run here: on 2 busy cores their start-up cost more than they saved.)
   await eachLimited(plan.length, 4, async (i) => {
     const { image, key, truth: t, pred: p } = plan[i];
     const frame = frameNumber(key);
-    const truth = t?.load ? await t.load() : null;
+    const imageSize = () => frameSize(image.file, frame);
+    const truth = t ? await read(t, imageSize) : null;
     let predRuns: PredRuns | null = null;
     if (p) {
-      const v = p.value;
-      if (v.load) {
-        const m = await v.load();
-        if (truth && (m.width !== truth.width || m.height !== truth.height))
-          throw fileError(
-            m.where,
-            `the prediction is ${m.width}x${m.height} but the truth ${truth.where} is ${truth.width}x${truth.height}`,
-          );
-        predRuns = { ...m, presence: v.presence, prob: null };
-      } else if (pred?.probs && v.prob !== null) {
-        // Post-processed at the frame's own size, as `predict` does for files.
-        const size = truth ?? (await frameSize(image.file, frame));
-        const own = { width: size.width, height: size.height };
-        const mask = postprocess(frameProbMap(pred.probs, v.prob, own), v.presence ?? 1, o.params, own);
-        predRuns = {
-          runs: maskToRuns(mask, own.width, own.height),
-          ...own,
-          where: p.where,
-          presence: v.presence,
-          prob: v.prob,
-        };
-      }
+      const m = await read(p, truth ? () => Promise.resolve(truth) : imageSize);
+      if (truth && (m.width !== truth.width || m.height !== truth.height))
+        throw fileError(
+          m.where,
+          `the prediction is ${m.width}x${m.height} but the truth ${truth.where} is ${truth.width}x${truth.height}`,
+        );
+      const s = p.value.source;
+      predRuns = { ...m, presence: p.value.presence, prob: s.kind === "prob" ? s.index : null };
     }
     frames[i] = { id: image.id + key, file: image.file, frame, truth, pred: predRuns };
     o.onProgress?.(++done, plan.length);
