@@ -104,9 +104,10 @@ export function matchToImages<T>(
 /**
  * The mask files of a folder, keyed by their path below it without extension: the files named like masks
  * (`X_mask.png`, see DEFAULT_MASK_SUFFIXES) when there are any, so that a folder of images beside their
- * masks gives its masks; else every image file. `nerveseg predict`'s output folder gives its masks/.
+ * masks gives its masks; else every image file (but never the images themselves: when `dir` is the image
+ * folder `imagesDir`, only files named like masks). `nerveseg predict`'s output folder gives its masks/.
  */
-export function maskFolderItems(dir: string): Keyed<string>[] {
+export function maskFolderItems(dir: string, imagesDir?: string): Keyed<string>[] {
   const stat = fs.statSync(dir, { throwIfNoEntry: false });
   if (!stat?.isDirectory()) throw fileError(dir, "not found (want a folder of masks)");
   const sub = path.join(dir, "masks");
@@ -114,6 +115,9 @@ export function maskFolderItems(dir: string): Keyed<string>[] {
   // listImageInputs with no suffixes lists every image file, masks included.
   const files = listImageInputs([root], []).files;
   const masks = files.filter((f) => maskBase(path.basename(f.id), DEFAULT_MASK_SUFFIXES) !== null);
+  const same = imagesDir !== undefined && path.resolve(imagesDir) === path.resolve(dir);
+  if (same && masks.length === 0)
+    throw fileError(dir, `holds the images and no masks beside them (${DEFAULT_MASK_SUFFIXES[0]}.* files)`);
   return (masks.length > 0 ? masks : files).map((f) => ({
     key: f.id.split(path.sep).join("/"),
     where: f.file,

@@ -150,15 +150,18 @@ function csvItems(file: string): Keyed<SourceItem>[] {
 }
 
 /** Mask image files as items. */
-function maskFileItems(dir: string, label?: number): Keyed<SourceItem>[] {
-  return maskFolderItems(dir).map((it) => ({
+function maskFileItems(dir: string, label?: number, imagesDir?: string): Keyed<SourceItem>[] {
+  return maskFolderItems(dir, imagesDir).map((it) => ({
     ...it,
     value: { source: { kind: "files", files: [it.value], label }, presence: null },
   }));
 }
 
 /** The predictions of --preds as items, and the probability maps when they are a prediction folder. */
-function predItems(preds: string): { items: Keyed<SourceItem>[]; probs: PredictionSet | null } {
+function predItems(
+  preds: string,
+  imagesDir?: string,
+): { items: Keyed<SourceItem>[]; probs: PredictionSet | null } {
   const stat = fs.statSync(preds, { throwIfNoEntry: false });
   if (!stat) throw fileError(preds, "not found");
   if (stat.isFile()) return { items: csvItems(preds), probs: null };
@@ -174,14 +177,14 @@ function predItems(preds: string): { items: Keyed<SourceItem>[]; probs: Predicti
   }
   const csv = path.join(preds, PREDICTIONS_CSV);
   if (fs.existsSync(csv)) return { items: csvItems(csv), probs: null };
-  return { items: maskFileItems(preds), probs: null };
+  return { items: maskFileItems(preds, undefined, imagesDir), probs: null };
 }
 
 /** The truth of --truth as items: a CSV or a folder of masks. */
-function truthItems(truth: string, label?: number): Keyed<SourceItem>[] {
+function truthItems(truth: string, label?: number, imagesDir?: string): Keyed<SourceItem>[] {
   const stat = fs.statSync(truth, { throwIfNoEntry: false });
   if (!stat) throw fileError(truth, "no such file or folder");
-  return stat.isFile() ? csvItems(truth) : maskFileItems(truth, label);
+  return stat.isFile() ? csvItems(truth) : maskFileItems(truth, label, imagesDir);
 }
 
 /** The images to list (with their own masks for a data set), and notes on what was left out. */
@@ -277,8 +280,8 @@ export async function loadFrames(o: FrameSources): Promise<LoadedFrames> {
         files.length === 0 ? { kind: "empty" } : { kind: "files", files, label: o.maskLabel };
       return { key: im.id, where: files[0] ?? im.file, file: im.file, value: { source, presence: null } };
     });
-  } else if (o.truth !== undefined) truthList = truthItems(o.truth, o.maskLabel);
-  const pred = o.preds !== undefined ? predItems(o.preds) : null;
+  } else if (o.truth !== undefined) truthList = truthItems(o.truth, o.maskLabel, o.images);
+  const pred = o.preds !== undefined ? predItems(o.preds, o.images) : null;
 
   const pair = (items: Keyed<SourceItem>[], what: string, source: string) => {
     const m = matchToImages(listed, items);
