@@ -8,6 +8,8 @@ import { test } from "node:test";
 import { PNG } from "pngjs";
 import { encodeRle } from "../../src/io/rle.js";
 import { dice } from "../../src/metric/dice.js";
+import { DEFAULT_POSTPROCESS, postprocess } from "../../src/postprocess/mask-rule.js";
+import { frameProbMap, readPredictions, writePredictions } from "../../src/predict/prediction-store.js";
 import { contourBand, PRED_COLOR, TRUTH_COLOR } from "../../src/report/overlay.js";
 import { startViewer, type ImageEntry, type RunningViewer } from "../../src/web/server.js";
 import { encodeDicom, TS } from "../helpers/dicom-writer.js";
@@ -303,6 +305,54 @@ test("a multi-frame DICOM with a prediction per frame lists each frame (<id>#k) 
     assert.deepEqual([second.width, second.height], [w, h]);
     const first = await png(v, "loop#1", "layer=image");
     assert.ok(second.rgb[0] > first.rgb[0], "frame 2 is the brighter one");
+  } finally {
+    await v.close();
+  }
+});
+
+test("a prediction folder (predictions.json + probs.npy) over PNGs: post-processed at each image's own size; heat-map at that size", async () => {
+  const root = tempDir("nerveseg-view-probs-");
+  const images = path.join(root, "imgs");
+  const sizes: [string, number, number][] = [
+    ["p1", 96, 64],
+    ["p2", 50, 70],
+  ];
+  const probs: Uint8Array[] = [];
+  for (const [id, w, h] of sizes) {
+    await writeGrey(path.join(images, `${id}.png`), w, h, frame(w, h, w));
+    // A 16x16 map: a bright square in the middle.
+    probs.push(
+      new Uint8Array(256).map((_, i) =>
+        i >> 4 >= 5 && i >> 4 < 11 && (i & 15) >= 4 && (i & 15) < 12 ? 230 : 10,
+      ),
+    );
+  }
+  const preds = path.join(root, "preds");
+  writePredictions(preds, {
+    ids: ["p1", "p2"],
+    presence: [0.9, 0.8],
+    probs,
+    height: 16,
+    width: 16,
+    model: "m",
+    tta: false,
+  });
+  const v = await startViewer({ images, preds, port: 0 });
+  try {
+    const d = await listing(v);
+    assert.equal(d.hasProbs, true);
+    const set = readPredictions(preds);
+    for (const [k, [id, w, h]] of sizes.entries()) {
+      const own = { width: w, height: h };
+      const mask = postprocess(frameProbMap(set, k, own), set.presence[k], DEFAULT_POSTPROCESS, own);
+      assert.equal(d.items[k].id, id);
+      assert.equal(d.items[k].predArea, area(mask), id);
+      assert.ok(area(mask) > 0.1 * w * h, `${id}: ${area(mask)}`);
+      assert.deepEqual(
+        [(await png(v, id, "layer=heat")).width, (await png(v, id, "layer=heat")).height],
+        [w, h],
+      );
+    }
   } finally {
     await v.close();
   }
