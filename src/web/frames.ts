@@ -5,32 +5,25 @@
  * decodes a frame when its picture is asked for. Truth and predictions come as:
  *   truth  the data set's own masks (--data); or a mask folder or a CSV (--truth)
  *   preds  a `nerveseg predict` output for files (predictions.csv + masks/), a folder of mask images, a
- *          predictions CSV (id,width,height,pixels: RLE at each image's own size), a Kaggle submission
- *          (img,pixels at 580x420), or a prediction folder (predictions.json + probs.npy) post-processed
- *          at each image's own size with the given parameters.
+ *          predictions CSV, a Kaggle submission, or a prediction folder (predictions.json + probs.npy)
+ *          post-processed at each image's own size with the given parameters (see sources.ts).
  */
 import fs from "node:fs";
 import path from "node:path";
 import { fileError, UserError } from "../core/errors.js";
 import { listImageInputs } from "../data/inputs.js";
 import { scanLayout, type LayoutOptions } from "../data/layout.js";
-import { readCsv } from "../io/csv.js";
 import { compareIds } from "../io/ids.js";
-import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
-import { readImageFile } from "../io/image-read.js";
-import { loadMaskCsv } from "../io/mask-set.js";
+import { detectFormat, readImageFile } from "../io/image-read.js";
+import { readPngHeader } from "../io/png-palette.js";
+import { tiffPages } from "../io/tiff-pages.js";
 import { parseRle } from "../io/rle.js";
 import { postprocess, type MaskSize, type PostprocessParams } from "../postprocess/mask-rule.js";
-import {
-  frameProbMap,
-  PREDICTIONS_JSON,
-  readPredictions,
-  type PredictionSet,
-} from "../predict/prediction-store.js";
-import { PREDICTIONS_CSV } from "../predict/predict-files.js";
-import { maskFolderItems, matchToImages, type Keyed, type ListedImage } from "../report/match.js";
+import { frameProbMap, type PredictionSet } from "../predict/prediction-store.js";
 import { readMaskUnion } from "../report/mask-files.js";
+import { matchToImages, type Keyed, type ListedImage } from "../report/match.js";
 import { maskToRuns, type MaskRuns } from "./mask-runs.js";
+import { predItems, truthItems, type MaskSource, type SourceItem } from "./sources.js";
 
 export type { MaskRuns } from "./mask-runs.js";
 
@@ -85,106 +78,6 @@ export function isSafeId(id: string): boolean {
   // eslint-disable-next-line no-control-regex
   if (id.length === 0 || id.length > 400 || /[\u0000-\u001f\u007f\\]/.test(id)) return false;
   return id.split("/").every((p) => p !== "" && p !== "." && p !== "..");
-}
-
-/**
- * Where a truth or predicted mask comes from: mask files (read on the worker pool), a CSV row (parsed when
- * read), a probability map (post-processed at the frame's size), or nothing (an image without a target).
- */
-type MaskSource =
-  | { kind: "files"; files: string[]; label?: number }
-  | { kind: "rle"; rle: string; width: number; height: number }
-  | { kind: "prob"; index: number }
-  | { kind: "empty" };
-
-interface SourceItem {
-  source: MaskSource;
-  presence: number | null;
-}
-
-/** Masks of a CSV: Kaggle (subject,img,pixels or img,pixels; 580x420) or id,width,height,pixels[,presence][,file]. */
-function csvItems(file: string): Keyed<SourceItem>[] {
-  const table = readCsv(file);
-  const header = table.header.map((h) => h.toLowerCase());
-  const joined = header.join(",");
-  if (joined === "subject,img,pixels" || joined === "img,pixels") {
-    const set = loadMaskCsv(file, KAGGLE_WIDTH, KAGGLE_HEIGHT);
-    return [...set.masks].map(([id, rle]) => ({
-      key: id,
-      where: set.where.get(id) ?? file,
-      value: { source: { kind: "rle", rle, width: KAGGLE_WIDTH, height: KAGGLE_HEIGHT }, presence: null },
-    }));
-  }
-  const col = (n: string): number => header.indexOf(n);
-  const [ci, cw, ch, cp, cpr, cf] = ["id", "width", "height", "pixels", "presence", "file"].map(col);
-  if (ci < 0 || cw < 0 || ch < 0 || cp < 0)
-    throw fileError(
-      file,
-      `header is "${table.header.join(",").slice(0, 80)}"; want id,width,height,pixels (as \`nerveseg predict\` writes), subject,img,pixels or img,pixels`,
-    );
-  const seen = new Map<string, number>();
-  return table.rows.map(({ line, fields }) => {
-    const where = `${file}: line ${line}`;
-    const id = fields[ci];
-    const first = seen.get(id);
-    if (id === "") throw new UserError(`${where}: empty id`);
-    if (first !== undefined) throw new UserError(`${where}: id ${id} again (first on line ${first})`);
-    seen.set(id, line);
-    const [width, height] = [Number(fields[cw]), Number(fields[ch])];
-    if (![width, height].every((v) => Number.isInteger(v) && v > 0 && v <= 65535))
-      throw new UserError(`${where}: bad size ${fields[cw]}x${fields[ch]}`);
-    let presence: number | null = null;
-    if (cpr >= 0 && fields[cpr] !== "") {
-      presence = Number(fields[cpr]);
-      if (!(presence >= 0 && presence <= 1))
-        throw new UserError(`${where}: presence "${fields[cpr]}" is not a probability`);
-    }
-    const named = cf >= 0 && fields[cf] !== "" ? { file: fields[cf] } : {};
-    return {
-      key: id,
-      where,
-      ...named,
-      value: { source: { kind: "rle", rle: fields[cp], width, height }, presence },
-    };
-  });
-}
-
-/** Mask image files as items. */
-function maskFileItems(dir: string, label?: number, imagesDir?: string): Keyed<SourceItem>[] {
-  return maskFolderItems(dir, imagesDir).map((it) => ({
-    ...it,
-    value: { source: { kind: "files", files: [it.value], label }, presence: null },
-  }));
-}
-
-/** The predictions of --preds as items, and the probability maps when they are a prediction folder. */
-function predItems(
-  preds: string,
-  imagesDir?: string,
-): { items: Keyed<SourceItem>[]; probs: PredictionSet | null } {
-  const stat = fs.statSync(preds, { throwIfNoEntry: false });
-  if (!stat) throw fileError(preds, "not found");
-  if (stat.isFile()) return { items: csvItems(preds), probs: null };
-  if (fs.existsSync(path.join(preds, PREDICTIONS_JSON))) {
-    const probs = readPredictions(preds);
-    const where = path.join(preds, PREDICTIONS_JSON);
-    const items = probs.ids.map((id, i) => ({
-      key: id,
-      where: `${where}: ${id}`,
-      value: { source: { kind: "prob", index: i } as const, presence: probs.presence[i] },
-    }));
-    return { items, probs };
-  }
-  const csv = path.join(preds, PREDICTIONS_CSV);
-  if (fs.existsSync(csv)) return { items: csvItems(csv), probs: null };
-  return { items: maskFileItems(preds, undefined, imagesDir), probs: null };
-}
-
-/** The truth of --truth as items: a CSV or a folder of masks. */
-function truthItems(truth: string, label?: number, imagesDir?: string): Keyed<SourceItem>[] {
-  const stat = fs.statSync(truth, { throwIfNoEntry: false });
-  if (!stat) throw fileError(truth, "no such file or folder");
-  return stat.isFile() ? csvItems(truth) : maskFileItems(truth, label, imagesDir);
 }
 
 /** The images to list (with their own masks for a data set), and notes on what was left out. */
@@ -251,8 +144,27 @@ async function eachLimited(count: number, width: number, fn: (i: number) => Prom
   await Promise.all(Array.from({ length: Math.min(width, count) }, lane));
 }
 
-/** A frame's size, read from its image (for predictions that need one and have no truth to give it). */
+/**
+ * A frame's size, for predictions that need one and have no truth to give it. PNG and TIFF say it in their
+ * header: a Kaggle test folder's 5,508 frames need no decoding for it (which would cost about as much as
+ * post-processing them). Other formats are decoded.
+ */
 async function frameSize(file: string, frame: number): Promise<MaskSize> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.promises.readFile(file);
+  } catch {
+    bytes = Buffer.alloc(0); // readImageFile below says what is wrong, in its words
+  }
+  const format = detectFormat(bytes);
+  if (format === "tiff") {
+    const pages = tiffPages(bytes);
+    const page = typeof pages === "string" ? undefined : pages.filter((p) => !p.reduced)[frame];
+    if (page) return { width: page.width, height: page.height };
+  } else if (format === "png" && frame === 0) {
+    const { width, height } = readPngHeader(bytes, file);
+    return { width, height };
+  }
   const d = await readImageFile(file, { frames: frame === 0 ? "first" : "all" });
   const f = d.frames[frame];
   if (!f) throw fileError(file, `has ${d.frameCount} frame(s), not a frame ${frame + 1}`);

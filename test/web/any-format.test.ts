@@ -310,16 +310,18 @@ test("a multi-frame DICOM with a prediction per frame lists each frame (<id>#k) 
   }
 });
 
-test("a prediction folder (predictions.json + probs.npy) over PNGs: post-processed at each image's own size; heat-map at that size", async () => {
+test("a prediction folder (predictions.json + probs.npy) over PNG, TIFF and GIF frames: post-processed at each image's own size; heat-map at that size", async () => {
   const root = tempDir("nerveseg-view-probs-");
   const images = path.join(root, "imgs");
+  // The frame sizes from a PNG's header, a TIFF's directory, a decoded GIF.
   const sizes: [string, number, number][] = [
     ["p1", 96, 64],
     ["p2", 50, 70],
+    ["p3", 40, 30],
   ];
   const probs: Uint8Array[] = [];
-  for (const [id, w, h] of sizes) {
-    await writeGrey(path.join(images, `${id}.png`), w, h, frame(w, h, w));
+  for (const [k, [id, w, h]] of sizes.entries()) {
+    await writeGrey(path.join(images, `${id}.${["png", "tif", "gif"][k]}`), w, h, frame(w, h, w));
     // A 16x16 map: a bright square in the middle.
     probs.push(
       new Uint8Array(256).map((_, i) =>
@@ -329,8 +331,8 @@ test("a prediction folder (predictions.json + probs.npy) over PNGs: post-process
   }
   const preds = path.join(root, "preds");
   writePredictions(preds, {
-    ids: ["p1", "p2"],
-    presence: [0.9, 0.8],
+    ids: ["p1", "p2", "p3"],
+    presence: [0.9, 0.8, 0.7],
     probs,
     height: 16,
     width: 16,
@@ -353,6 +355,29 @@ test("a prediction folder (predictions.json + probs.npy) over PNGs: post-process
         [w, h],
       );
     }
+  } finally {
+    await v.close();
+  }
+});
+
+test("--data as a CSV of image,mask: an image with an empty mask cell has no target, at its own size", async () => {
+  const dir = tempDir("nerveseg-view-csv-");
+  const t = ellipse(30, 20, 12, 10, 5, 4);
+  await writeGrey(path.join(dir, "img", "x.png"), 30, 20, frame(30, 20, 1));
+  await writeGrey(path.join(dir, "img", "y.jpg"), 36, 24, frame(36, 24, 2));
+  await writeGrey(path.join(dir, "seg", "x.png"), 30, 20, to255(t));
+  fs.writeFileSync(path.join(dir, "list.csv"), "image,mask\nimg/x.png,seg/x.png\nimg/y.jpg,\n");
+  const v = await startViewer({ data: path.join(dir, "list.csv"), port: 0 });
+  try {
+    const d = await listing(v);
+    assert.deepEqual(
+      d.items.map((it) => [it.id, it.truthArea]),
+      [
+        ["img/x", area(t)],
+        ["img/y", 0],
+      ],
+    );
+    assert.deepEqual([(await png(v, "img/y", "layer=overlay")).width], [36]);
   } finally {
     await v.close();
   }
