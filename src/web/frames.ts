@@ -112,14 +112,7 @@ function listImages(o: FrameSources): {
     if (e instanceof UserError) throw e;
     throw fileError(o.images, `cannot read folder (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  let found: ReturnType<typeof listImageInputs>;
-  try {
-    found = listImageInputs([o.images]);
-  } catch (e) {
-    if (e instanceof UserError && /no image files/.test(e.message))
-      throw fileError(o.images, "no images in this folder");
-    throw e;
-  }
+  const found = listImageInputs([o.images]);
   if (found.files.length === 0)
     throw fileError(o.images, `no images in this folder (only ${found.maskFilesLeftOut} mask files)`);
   return {

@@ -1,6 +1,6 @@
 /**
- * The open frame: its overlay and probability heat-map large in a dialog, stepping to the previous or next
- * frame across page edges. The pictures of a frame flipped past are dropped; meanwhile the old ones are
+ * The open frame: its overlay and probability heat-map (the plain frame when the predictions are masks)
+ * large in a dialog, at the frame's own size, stepping to the previous or next frame across page edges. The pictures of a frame flipped past are dropped; meanwhile the old ones are
  * dimmed under "loading…".
  */
 import { $ } from "./dom.js";
