@@ -109,7 +109,16 @@ export {
 export { exportOnnx, readOnnxMetadata, ONNX_OUTPUTS } from "./model/onnx-export.js";
 
 // report: pictures.
-export { overlayFile, overlayPng, overlayFolder, worstOverlaysFromCsv } from "./report/overlay-files.js";
+export {
+  overlayFile,
+  overlayPng,
+  overlayFolder,
+  overlayImageFile,
+  overlayImagePng,
+  worstOverlaysFromCsv,
+  type OverlayFolderOptions,
+  type OverlayImageOptions,
+} from "./report/overlay-files.js";
 
 // train.
 export { train, type TrainOptions, type TrainResult } from "./train/trainer.js";
@@ -148,4 +157,4 @@ export { runDemo, type DemoOptions, type DemoResult } from "./pipeline/demo.js";
 export { formatBench, runBench, type BenchResult } from "./pipeline/bench/bench.js";
 
 // web: the viewer.
-export { startViewer, type ViewerOptions } from "./web/server.js";
+export { startViewer, type RunningViewer, type ViewerOptions } from "./web/server.js";
