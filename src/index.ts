@@ -154,7 +154,8 @@ export {
 } from "./pipeline/cv.js";
 export { rescoreCv, type RescoreOptions } from "./pipeline/cv-rescore.js";
 export { runDemo, type DemoOptions, type DemoResult } from "./pipeline/demo.js";
-export { formatBench, runBench, type BenchResult } from "./pipeline/bench/bench.js";
+export { runBench, type BenchResult } from "./pipeline/bench/bench.js";
+export { formatBench } from "./pipeline/bench/format.js";
 
 // web: the viewer.
 export { startViewer, type RunningViewer, type ViewerOptions } from "./web/server.js";
