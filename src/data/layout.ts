@@ -21,30 +21,23 @@ import { fileError } from "../core/errors.js";
 import { readCsv } from "../io/csv.js";
 import { compareIds } from "../io/ids.js";
 import { assignGroups, type GroupBy } from "./groups.js";
+import { DEFAULT_MASK_SUFFIXES, ext, IMAGE_EXTS, listTree, maskBase, stemOf } from "./names.js";
+import {
+  commonFolder,
+  findPairs,
+  folderPairs,
+  heldOutFolder,
+  isInside,
+  pairSideBySide,
+  setAsideHeldOut,
+  type FolderPair,
+  type Pairing,
+} from "./pairing.js";
+
+export { DEFAULT_MASK_SUFFIXES, IMAGE_EXTS, isImageName, listTree, maskBase, stemOf } from "./names.js";
 
 export const LAYOUTS = ["kaggle", "folders", "side-by-side", "csv"] as const;
 export type LayoutKind = (typeof LAYOUTS)[number];
-
-/** Extensions read as images (DICOM files may also have none: see isImageName). */
-export const IMAGE_EXTS = [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".dcm", ".dicom"];
-
-/** Mask suffixes tried in this order (longest match wins); `--mask-suffix` replaces the list. */
-export const DEFAULT_MASK_SUFFIXES = ["_mask", "_seg", "_gt", "_label", "_Annotation"];
-
-/** Folder names taken for the mask folder of the `folders` layout when no flag names it. */
-const MASK_DIR_NAMES = [
-  "masks",
-  "mask",
-  "labels",
-  "label",
-  "annotations",
-  "annotation",
-  "gt",
-  "groundtruth",
-  "ground_truth",
-  "segmentations",
-  "segmentation",
-];
 
 export interface LayoutOptions {
   layout?: LayoutKind | "auto";
@@ -90,52 +83,6 @@ export interface ScannedLayout {
   warnings: string[];
 }
 
-const ext = (f: string): string => path.extname(f).toLowerCase();
-export const stemOf = (f: string): string =>
-  IMAGE_EXTS.includes(ext(f)) ? f.slice(0, -path.extname(f).length) : f;
-
-/** An image file by its name: a known extension, or none at all (DICOM files often have none). */
-export function isImageName(name: string): boolean {
-  if (name.startsWith(".")) return false;
-  const e = ext(name);
-  return IMAGE_EXTS.includes(e) || e === "";
-}
-
-/** Every image file below `dir`, as paths relative to it (sorted, hidden entries skipped). */
-export function listTree(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string): void => {
-    for (const d of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      if (d.name.startsWith(".")) continue;
-      const r = rel ? path.join(rel, d.name) : d.name;
-      if (d.isDirectory()) walk(r);
-      else if (d.isFile() && isImageName(d.name)) out.push(r);
-    }
-  };
-  walk("");
-  return out.sort(compareIds);
-}
-
-/**
- * Splits a mask's stem into the image stem it belongs to: `X_mask` → X, `X_mask_2` → X (the third mask of
- * X), with the longest matching suffix; null when no suffix matches.
- */
-export function maskBase(stem: string, suffixes: readonly string[]): string | null {
-  let best: string | null = null;
-  let bestLen = -1;
-  for (const s of suffixes) {
-    if (s === "") continue;
-    const m = new RegExp(`^(.+)${escapeRegExp(s)}(?:_\\d+)?$`).exec(stem);
-    if (m && s.length > bestLen) {
-      best = m[1];
-      bestLen = s.length;
-    }
-  }
-  return best;
-}
-
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
 const TRAIN_IMAGE = /^(\d+)_(\d+)\.tif$/;
 const TRAIN_MASK = /^(\d+)_(\d+)_mask\.tif$/;
 const TEST_IMAGE = /^(\d+)\.tif$/;
@@ -159,126 +106,6 @@ export function detectLayout(input: string, opts: LayoutOptions = {}): LayoutKin
     return "kaggle";
   if (findPairs(input).length > 0) return "folders";
   return "side-by-side";
-}
-
-/** Folder names taken for the image folder beside a mask folder when no flag names it. */
-const IMAGE_DIR_NAMES = ["images", "image", "imgs", "img", "frames"];
-
-/**
- * Folder names of a set's own held-out part (`test/`, `val/`): set apart and named in the report, never
- * trained on (a labelled test set is for `nerveseg evaluate`).
- */
-const HELD_OUT = /^(test|tests|testing|val|valid|validation)$/i;
-
-/** Deepest folder level searched for image/mask folder pairs. */
-const MAX_PAIR_DEPTH = 8;
-
-/** An image folder and its mask folder, side by side in `dir`. */
-interface FolderPair {
-  dir: string;
-  images: string;
-  masks: string;
-}
-
-const subdirs = (dir: string): string[] =>
-  fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && !d.name.startsWith("."))
-    .map((d) => d.name)
-    .sort(compareIds);
-
-/**
- * The image and mask folders among `names` (one folder's subfolders): the ones named (flags: exact names),
- * else a mask-named folder and an image-named one, or the one other folder that is not a held-out one.
- */
-function pairAmong(
-  names: string[],
-  imagesName?: string,
-  masksName?: string,
-): { images: string; masks: string } | null {
-  const masks =
-    masksName !== undefined
-      ? names.find((d) => d === masksName)
-      : names.find((d) => MASK_DIR_NAMES.includes(d.toLowerCase()));
-  if (!masks) return null;
-  const others = names.filter((d) => d !== masks);
-  const plain = others.filter((d) => !HELD_OUT.test(d));
-  const images =
-    imagesName !== undefined
-      ? others.find((d) => d === imagesName)
-      : (others.find((d) => IMAGE_DIR_NAMES.includes(d.toLowerCase())) ??
-        (plain.length === 1 ? plain[0] : undefined));
-  return images ? { images, masks } : null;
-}
-
-/**
- * Every image/mask folder pair below `input` at any depth (BUSI's `<class>/images` + `<class>/mask`), in
- * path order; the pair's own folders are not searched further.
- */
-function findPairs(input: string, imagesName?: string, masksName?: string): FolderPair[] {
-  const out: FolderPair[] = [];
-  const walk = (dir: string, depth: number): void => {
-    const names = subdirs(dir);
-    const p = pairAmong(names, imagesName, masksName);
-    if (p) out.push({ dir, images: path.join(dir, p.images), masks: path.join(dir, p.masks) });
-    if (depth >= MAX_PAIR_DEPTH) return;
-    for (const n of names) if (!p || (n !== p.images && n !== p.masks)) walk(path.join(dir, n), depth + 1);
-  };
-  walk(input, 0);
-  return out;
-}
-
-/** The held-out folder a file lies in (its path below `input` up to the first held-out name), or null. */
-function heldOutFolder(input: string, file: string): string | null {
-  const parts = path.relative(input, file).split(path.sep).slice(0, -1);
-  const k = parts.findIndex((p) => HELD_OUT.test(p));
-  return k < 0 ? null : parts.slice(0, k + 1).join("/");
-}
-
-const isInside = (file: string, dir: string): boolean => {
-  const r = path.relative(dir, file);
-  return r !== "" && !r.startsWith("..") && !path.isAbsolute(r);
-};
-
-/** Images paired with their masks as a layout found them (absolute paths), before ids and groups. */
-interface Pairing {
-  paired: { image: string; masks: string[] }[];
-  /** Images without a mask. */
-  lonely: string[];
-  /** Masks without an image. */
-  orphans: string[];
-}
-
-/**
- * Sets the set's own test/ and val/ folders apart and says what each holds; only when something outside
- * them remains to train on (`--input data/test` trains on it as any other folder).
- */
-function setAsideHeldOut(input: string, p: Pairing): { kept: Pairing; warnings: string[] } {
-  const held = (f: string): string | null => heldOutFolder(input, f);
-  if (!p.paired.some((x) => held(x.image) === null)) return { kept: p, warnings: [] };
-  const folders = new Map<string, { images: number; withMasks: number }>();
-  const count = (file: string, withMasks: boolean): void => {
-    const h = held(file);
-    if (h === null) return;
-    const c = folders.get(h) ?? { images: 0, withMasks: 0 };
-    c.images++;
-    if (withMasks) c.withMasks++;
-    folders.set(h, c);
-  };
-  for (const x of p.paired) count(x.image, true);
-  for (const f of p.lonely) count(f, false);
-  const warnings = [...folders.keys()].sort(compareIds).map((h) => {
-    const { images, withMasks } = folders.get(h)!;
-    return withMasks === 0
-      ? `${h}/: ${images} images without masks — not used for training; predict them with \`nerveseg predict\``
-      : `${h}/: ${images === withMasks ? `${images} images with masks` : `${images} images, ${withMasks} with masks`} — not used for training; evaluate on it with \`nerveseg evaluate\``;
-  });
-  const kept: Pairing = {
-    paired: p.paired.filter((x) => held(x.image) === null),
-    lonely: p.lonely.filter((f) => held(f) === null),
-    orphans: p.orphans.filter((f) => held(f) === null),
-  };
-  return { kept, warnings };
 }
 
 /** Reads a data set's names in its layout: pairs, labels, groups, and the problems found. */
@@ -371,39 +198,6 @@ const folderOf = (rel: string): string | null => {
   return dir === "." || dir === "" ? null : dir;
 };
 
-/** The image/mask folder pairs: as flags name them (paths), else searched for at any depth. */
-function folderPairs(input: string, opts: LayoutOptions): { pairs: FolderPair[]; searched: boolean } {
-  const isPath = (v: string | undefined): boolean =>
-    v !== undefined && (path.isAbsolute(v) || v.includes("/") || v.includes(path.sep));
-  if (isPath(opts.imagesDir) || isPath(opts.masksDir)) {
-    // A path names the folder itself (relative to the input); the other is found beside the input's.
-    const found = opts.imagesDir && opts.masksDir ? null : pairAmong(subdirs(input));
-    const resolve = (d: string | undefined, fallback: string | undefined, what: string): string => {
-      const name = d ?? fallback;
-      if (!name)
-        throw fileError(input, `folders layout: cannot tell the ${what} folder; name it with --${what}-dir`);
-      const full = path.isAbsolute(name) ? name : path.join(input, name);
-      if (!fs.existsSync(full) || !fs.statSync(full).isDirectory())
-        throw fileError(full, `${what} folder not found`);
-      return full;
-    };
-    const images = resolve(opts.imagesDir, found?.images, "images");
-    const masks = resolve(opts.masksDir, found?.masks, "masks");
-    return { pairs: [{ dir: input, images, masks }], searched: false };
-  }
-  const pairs = findPairs(input, opts.imagesDir, opts.masksDir);
-  if (pairs.length > 0) return { pairs, searched: true };
-  if (opts.imagesDir !== undefined || opts.masksDir !== undefined)
-    throw fileError(
-      input,
-      `no folder named ${opts.imagesDir ?? "images (or image, imgs, frames)"} with a folder named ${opts.masksDir ?? "masks (or mask, labels, gt, ...)"} beside it, at any depth`,
-    );
-  throw fileError(
-    input,
-    "folders layout: no image folder with a mask folder beside it (images/ + masks/, ...) at any depth; name them with --images-dir/--masks-dir",
-  );
-}
-
 function scanFolders(input: string, opts: LayoutOptions, suffixes: readonly string[]): ScannedLayout {
   const { pairs, searched } = folderPairs(input, opts);
   const pairOf = new Map<string, FolderPair>();
@@ -443,18 +237,26 @@ function scanFolders(input: string, opts: LayoutOptions, suffixes: readonly stri
     : [];
   const outsideHeld = outside.filter((rel) => heldOutFolder(input, path.join(input, rel)) !== null);
   const loose = pairSideBySide(input, outsideHeld, suffixes);
-  const { kept, warnings } = setAsideHeldOut(input, {
+  const aside = setAsideHeldOut(input, {
     paired: [...all.paired, ...loose.paired],
     lonely: [...all.lonely, ...loose.lonely],
     orphans: all.orphans,
   });
-  const notRead = outside.filter((rel) => heldOutFolder(input, path.join(input, rel)) === null);
+  const warnings = aside.warnings;
+  // The loose files were read for the count only; unless their folder was set apart, they are not read.
+  const kept: Pairing = {
+    paired: aside.kept.paired.filter((x) => pairOf.has(x.image)),
+    lonely: aside.kept.lonely.filter((f) => pairOf.has(f)),
+    orphans: aside.kept.orphans,
+  };
+  const heldSet = new Set(outsideHeld);
+  const notRead = aside.apart ? outside.filter((rel) => !heldSet.has(rel)) : outside;
   if (notRead.length > 0)
     warnings.push(
       `${notRead.length} image file(s) outside the image/mask folders were not read, e.g. ${notRead[0]}`,
     );
   // Ids and folders: below the image folder for one pair (as before); below the pairs' common folder for
-  // several, with the image folder kept in the id (the path \`nerveseg predict\` gives it) and left out of
+  // several, with the image folder kept in the id (the path `nerveseg predict` gives it) and left out of
   // the folder (`benign/images/x` is of folder `benign`).
   const keptPairs = pairs.filter((p) =>
     [...kept.paired.map((x) => x.image), ...kept.lonely].some((f) => pairOf.get(f) === p),
@@ -488,40 +290,6 @@ function scanFolders(input: string, opts: LayoutOptions, suffixes: readonly stri
     problems,
     warnings: [...warnings, ...groups.warnings],
   };
-}
-
-/** The deepest folder holding all of `dirs`. */
-function commonFolder(dirs: string[]): string {
-  let common = dirs[0];
-  for (const d of dirs) while (d !== common && !isInside(d, common)) common = path.dirname(common);
-  return common;
-}
-
-/** X.png beside X_mask.png (and X_mask_1.png, ...): `files` relative to `input`. */
-function pairSideBySide(input: string, files: string[], suffixes: readonly string[]): Pairing {
-  const byStem = new Map(files.map((rel) => [stemOf(rel), rel]));
-  const masksOf = new Map<string, string[]>();
-  const out: Pairing = { paired: [], lonely: [], orphans: [] };
-  for (const rel of files) {
-    const base = maskBase(stemOf(rel), suffixes);
-    if (base === null) continue;
-    if (!byStem.has(base) || maskBase(base, suffixes) !== null) {
-      // X_mask.png whose X is missing; a mask of a mask is not a thing.
-      if (!byStem.has(base)) out.orphans.push(path.join(input, rel));
-      continue;
-    }
-    masksOf.set(base, [...(masksOf.get(base) ?? []), path.join(input, rel)]);
-  }
-  const orphans = new Set(out.orphans);
-  for (const rel of files) {
-    const stem = stemOf(rel);
-    if (maskBase(stem, suffixes) !== null && byStem.has(maskBase(stem, suffixes)!)) continue;
-    if (orphans.has(path.join(input, rel))) continue;
-    const masks = masksOf.get(stem);
-    if (!masks) out.lonely.push(path.join(input, rel));
-    else out.paired.push({ image: path.join(input, rel), masks });
-  }
-  return out;
 }
 
 function scanSideBySide(input: string, opts: LayoutOptions, suffixes: readonly string[]): ScannedLayout {

@@ -211,7 +211,7 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
     const folds = opts.split.folds
       ? { k: opts.split.folds, of: assignFolds(kept.groups, opts.split.folds, opts.split.seed, scanned.root) }
       : null;
-    warnings.push(...splitWarnings(hasMask, val, folds, opts.split));
+    warnings.push(...splitWarnings(hasMask, val, folds, opts.split, new Set(kept.groups).size));
     const manifest: Manifest = {
       format: "nerveseg-prepared",
       version: 2,
@@ -266,14 +266,17 @@ function splitWarnings(
   val: number[],
   folds: { k: number; of: number[] } | null,
   spec: SplitSpec,
+  groups: number,
 ): string[] {
   const out: string[] = [];
   if (!hasMask.some(Boolean)) return out;
   const inVal = new Set(val);
   const how =
-    spec.kind === "group"
-      ? "the split keeps whole groups: try another --seed, --group-by, or --split stratified"
-      : "too few frames for its share";
+    spec.kind !== "group"
+      ? "too few frames for its share"
+      : groups < 2
+        ? "one group holds every frame: use --split stratified or --group-by"
+        : "the split keeps whole groups: try another --seed, --group-by, or --split stratified";
   if (val.length === 0) {
     if (spec.valFraction > 0) out.push(`the validation side is empty (${how})`);
   } else {

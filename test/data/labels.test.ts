@@ -443,8 +443,22 @@ test("a labelled test/ or val/ folder beside the training folders is set apart a
     "val/: 2 images with masks — not used for training; evaluate on it with `nerveseg evaluate`",
     `1 image file(s) outside the image/mask folders were not read, e.g. ${path.join("extra", "stray.png")}`,
   ]);
-  // Given as the input itself, a val/ folder is the data.
+  // Given as the input itself, a val/ folder is the data; with nothing else to train on, it is trained on
+  // (and a loose test/ beside it is named as not read).
   assert.equal(scanLayout(path.join(fo, "val")).train.length, 2);
+  fs.rmSync(path.join(fo, "images"), { recursive: true });
+  fs.rmSync(path.join(fo, "masks"), { recursive: true });
+  const onlyHeld = scanLayout(fo);
+  assert.deepEqual(
+    onlyHeld.train.map((e) => e.id),
+    ["v1", "v2"],
+  );
+  assert.ok(
+    onlyHeld.warnings.includes(
+      `6 image file(s) outside the image/mask folders were not read, e.g. ${path.join("extra", "stray.png")}`,
+    ),
+    onlyHeld.warnings.join("\n"),
+  );
 
   // Kaggle: test/ is the unlabelled test set; masks in it are named as not used.
   const kg = tempDir();
