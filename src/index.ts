@@ -33,6 +33,7 @@ export {
   type LayoutKind,
   type ScannedLayout,
 } from "./data/layout.js";
+export { GROUP_BY, type GroupBy } from "./data/groups.js";
 export { DEFAULT_DEDUPE_THRESHOLD, type DedupePolicy } from "./data/dedupe.js";
 export { dedupeReport, signTrainDir, type DedupeReport } from "./data/dedupe-report.js";
 

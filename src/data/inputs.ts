@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileError } from "../core/errors.js";
-import { DEFAULT_MASK_SUFFIXES, listTree, maskBase, stemOf } from "./layout.js";
+import { DEFAULT_MASK_SUFFIXES, listTree, maskBase, stemOf } from "./names.js";
 
 /**
  * The image files named on a command line: files as given, folders searched below (mask files, by the
