@@ -66,7 +66,7 @@ test("a lock per output folder: a second writer is refused naming the first; a d
   release();
   assert.ok(!fs.existsSync(path.join(dir, LOCK_FILE)));
 
-  // Two trainings into one folder through the CLI: the second is refused at once and the first goes on.
+  // Two trainings into one folder through the CLI: the second is refused at once while the first goes on.
   const data = tempDir();
   writePreparedFixture(data, { frames: 16, width: 32, height: 32, val: [1, 6], seed: 3 });
   const preset = path.join(data, "tiny.json");
@@ -74,7 +74,7 @@ test("a lock per output folder: a second writer is refused naming the first; a d
     preset,
     JSON.stringify({
       model: { inputHeight: 16, inputWidth: 16, filters: [4, 8] },
-      train: { epochs: 3, batch: 4 },
+      train: { epochs: 400, batch: 4 },
     }),
   );
   const out = tempDir();
@@ -89,6 +89,7 @@ test("a lock per output folder: a second writer is refused naming the first; a d
     second.stderr,
     new RegExp(`in use by process ${first.pid} \\(training tiny\\.json|in use by process ${first.pid}`),
   );
-  assert.equal(await firstDone, 0);
+  first.kill("SIGINT");
+  assert.equal(await firstDone, 130, "the first run goes on until asked to stop");
   assert.ok(!fs.existsSync(path.join(out, LOCK_FILE)), "released at the end");
 });
