@@ -56,6 +56,15 @@ inline float Load(const float* p, int64_t i) { return p[i]; }
 inline float Load(const uint16_t* p, int64_t i) { return FromBf16(p[i]); }
 inline void Store(float* p, int64_t i, float v) { p[i] = v; }
 inline void Store(uint16_t* p, int64_t i, float v) { p[i] = ToBf16(v); }
+// Calls f(T{}) with T the storage of an operand held as packed bf16 (uint16_t) or fp32 (float): one
+// kernel template, instantiated for each, serves both.
+template <class F>
+void WithStorage(bool bf16, F&& f) {
+  if (bf16)
+    f(uint16_t{});
+  else
+    f(float{});
+}
 
 inline float ActApply(int act, float z, float alpha) {
   switch (act) {

@@ -28,23 +28,27 @@ export interface ModelRunOptions {
   tta?: boolean;
   /** Compute threads (default: all cores). */
   threads?: number;
-  /** Convolution precision for inference (default: as the process is, fp32); independent of training's. */
+  /** Convolution precision the models run at (default fp32); independent of the one they were trained at. */
   precision?: E.PrecisionChoice;
   /** No precision line on stderr. */
   quiet?: boolean;
   progress?: ProgressFactory;
 }
 
-/** Sets the inference precision when one is asked for (`auto` says on stderr which it chose). */
-export function applyInferencePrecision(o: Pick<ModelRunOptions, "precision" | "quiet">): void {
-  if (o.precision === undefined) return;
-  let line: string | null;
+/**
+ * The precision the loaded models run at: the one asked for, resolved (`auto` says on stderr which it
+ * chose), else fp32.
+ */
+export function inferencePrecision(o: Pick<ModelRunOptions, "precision" | "quiet">): E.Precision {
+  if (o.precision === undefined) return "fp32";
+  let chosen: ReturnType<typeof E.choosePrecision>;
   try {
-    line = E.applyPrecision(o.precision).line;
+    chosen = E.choosePrecision(o.precision);
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-  if (line && !o.quiet) console.error(line);
+  if (chosen.line && !o.quiet) console.error(chosen.line);
+  return chosen.precision;
 }
 
 export interface PredictRunOptions extends ModelRunOptions {
@@ -61,8 +65,7 @@ export interface PredictRunOptions extends ModelRunOptions {
  */
 export async function predict(o: PredictRunOptions): Promise<PredictionSet> {
   if (o.threads) E.setThreads(o.threads);
-  applyInferencePrecision(o);
-  const members = loadEnsemble(o.model);
+  const members = loadEnsemble(o.model, inferencePrecision(o));
   const model = members.map((m) => m.model);
   const progress = o.progress ?? noProgress;
   try {

@@ -19,7 +19,7 @@ import { encodeRle } from "../io/rle.js";
 import { maskArea, placeMap, postprocess } from "../postprocess/mask-rule.js";
 import { loadEnsemble, ttaOf } from "../model/model-file.js";
 import type { UNet } from "../model/unet.js";
-import type { ModelRunOptions } from "./pipeline.js";
+import { inferencePrecision, type ModelRunOptions } from "./pipeline.js";
 import { predictFrames, type Frame } from "./predictor.js";
 import type { FrameBox } from "../data/trim.js";
 
@@ -62,9 +62,10 @@ function frameId(id: string, frame: DecodedFrameOut, frames: number): string {
 
 /** Runs a model folder over image files of any format and size; see the file comment for the outputs. */
 export async function predictFiles(o: PredictFilesOptions): Promise<PredictFilesResult> {
+  const precision = inferencePrecision(o);
   const { files, maskFilesLeftOut } = listImageInputs(o.inputs);
   if (o.threads) E.setThreads(o.threads);
-  const members = loadEnsemble(o.model);
+  const members = loadEnsemble(o.model, precision);
   const model = members.map((m) => m.model);
   const { config } = members[0];
   const tta = ttaOf(o.tta, members);
