@@ -84,7 +84,7 @@ class Reader {
   }
 
   // Throws "op: field: what expected" (an options object's missing field says so).
-  [[noreturn]] void Fail(const char* name, const Napi::Value& v, const char* expected) const {
+  [[noreturn]] void Fail(const char* name, const Napi::Value& v, const std::string& expected) const {
     if (!info_ && v.IsUndefined()) throw ArgError(Where(name) + ": missing (expected " + expected + ")");
     throw ArgError(Where(name) + ": expected " + expected + ", got " + TypeName(v));
   }
@@ -142,7 +142,7 @@ struct Field {
   static constexpr bool kRecord = true;
   static R Read(Reader& r, const char* name) {
     Napi::Value v = r.Next(name);
-    if (!v.IsObject() || v.IsArray() || v.IsTypedArray()) r.Fail(name, v, R::kExpected);
+    if (!v.IsObject() || v.IsArray() || v.IsTypedArray()) r.Fail(name, v, std::string("an object ") + R::kFieldList);
     Reader sub(v.As<Napi::Object>(), r.op(), name);
     R out;
     out.ReadFields(sub);
@@ -212,7 +212,7 @@ void DescribeField(TableOut& t, Napi::Array fields, const char* name) {
   }
 }
 
-// Inside a struct: one member per field, ReadFields (in list order) and DescribeFields; kExpected
+// Inside a struct: one member per field, ReadFields (in list order) and DescribeFields; kFieldList
 // names the fields for an error about the whole object.
 #define NS_FIELD_MEMBER(K, name) ::ns::FieldType<K> name{};
 #define NS_FIELD_READ(K, name) name = ::ns::Field<K>::Read(r, #name);
@@ -223,7 +223,7 @@ void DescribeField(TableOut& t, Napi::Array fields, const char* name) {
   void ReadFields([[maybe_unused]] ::ns::Reader& r) { FIELDS(NS_FIELD_READ) }             \
   static void DescribeFields([[maybe_unused]] ::ns::TableOut& t,                          \
                              [[maybe_unused]] Napi::Array fields) { FIELDS(NS_FIELD_DESCRIBE) } \
-  static constexpr const char* kExpected = "an object {" FIELDS(NS_FIELD_NAME) " }";
+  static constexpr const char* kFieldList = "{" FIELDS(NS_FIELD_NAME) " }";
 
 // An entry point without arguments.
 #define NS_NO_FIELDS(X)
@@ -285,7 +285,7 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
       r.End();
     } else {
       if (info.Length() != 1 || !info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray())
-        throw ArgError(std::string(Args::kName) + ": expected one options object " + Args::kExpected);
+        throw ArgError(std::string(Args::kName) + ": expected one options object " + Args::kFieldList);
       Reader r(info[0].As<Napi::Object>(), Args::kName, nullptr);
       a.ReadFields(r);
     }

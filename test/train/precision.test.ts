@@ -11,7 +11,10 @@ import { PROJECT_ROOT, tempDir } from "../helpers/sample.js";
 import * as E from "../../src/engine/index.js";
 import { loadPreset, PRESETS } from "../../src/model/config.js";
 import { fingerprintOf } from "../../src/train/checkpoint.js";
+import { readModelConfig } from "../../src/model/model-file.js";
 import { trainPrecision } from "../../src/train/run.js";
+import { train as trainRun } from "../../src/train/trainer.js";
+import { quietTrainOptions, tinyPreset, writePreparedFixture } from "./trainer-fixture.js";
 
 const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
 
@@ -47,6 +50,20 @@ test("fp32 (explicit or absent) records the recipe and its fingerprint as before
     );
     assert.match(lines[0], /^precision: bf16 \(auto:/);
   }
+});
+
+test("training reads its recipe without changing it; the model folder records the resolved precision", async () => {
+  const data = tempDir("precision-data");
+  writePreparedFixture(data, { frames: 8, width: 16, height: 16, val: [1, 5], seed: 2 });
+  const preset = tinyPreset({ epochs: 1 });
+  preset.train.precision = "auto";
+  const given = JSON.stringify(preset);
+  const out = tempDir("precision-run");
+  await trainRun({ ...quietTrainOptions(data, preset), out, prefetchWorker: false });
+  assert.equal(JSON.stringify(preset), given, "the caller's preset is as it was");
+  const saved = readModelConfig(out).train;
+  if (E.bf16Supported()) assert.equal(saved.precision, "bf16");
+  else assert.equal("precision" in saved, false);
 });
 
 test("a preset file may ask for a precision; anything else is refused", () => {
