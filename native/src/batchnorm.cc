@@ -173,13 +173,10 @@ NS_ENTRY(bnForward, Options, Void, BN_FORWARD) {
   float* saveInvstd = a.saveInvstd.Need(a.c);
   float* runMean = a.runMean.Need(a.c);
   float* runVar = a.runVar.Need(a.c);
-  WithStorage(a.xBf16, [&](auto xs) {
-    WithStorage(a.yBf16, [&](auto ys) {
-      using XT = decltype(xs);
-      using YT = decltype(ys);
-      BatchNormForward(static_cast<const XT*>(x), gamma, beta, static_cast<YT*>(y), saveMean, saveInvstd, runMean,
-                       runVar, a.rows, a.c, a.eps, a.training, a.momentum, a.act, a.alpha);
-    });
+  WithStorages(a.xBf16, a.yBf16, [&](auto xs, auto ys) {
+    using XT = decltype(xs);
+    BatchNormForward(static_cast<const XT*>(x), gamma, beta, static_cast<decltype(ys)*>(y), saveMean, saveInvstd,
+                     runMean, runVar, a.rows, a.c, a.eps, a.training, a.momentum, a.act, a.alpha);
   });
 }
 
@@ -202,13 +199,10 @@ NS_ENTRY(bnBackward, Options, Void, BN_BACKWARD) {
   void* dx = a.dx.NeedAsIfPresent(a.xBf16, n);
   float* dgamma = a.dgamma.Need(a.c);
   float* dbeta = a.dbeta.Need(a.c);
-  WithStorage(a.xBf16, [&](auto xs) {
-    WithStorage(a.yBf16, [&](auto ys) {
-      using XT = decltype(xs);
-      using YT = decltype(ys);
-      BatchNormBackward(static_cast<const XT*>(x), static_cast<const YT*>(y), dy, gamma, mean, invstd,
-                        static_cast<XT*>(dx), dgamma, dbeta, a.rows, a.c, a.act, a.alpha, a.training);
-    });
+  WithStorages(a.xBf16, a.yBf16, [&](auto xs, auto ys) {
+    using XT = decltype(xs);  // dx has x's storage
+    BatchNormBackward(static_cast<const XT*>(x), static_cast<const decltype(ys)*>(y), dy, gamma, mean, invstd,
+                      static_cast<XT*>(dx), dgamma, dbeta, a.rows, a.c, a.act, a.alpha, a.training);
   });
 }
 

@@ -12,7 +12,9 @@ std::vector<EntrySpec>& Registry() {
   return entries;
 }
 
-F32Arg ReadBuffer(Reader& r, const char* name, bool optional) {
+namespace {
+
+F32Arg ReadBufferOr(Reader& r, const char* name, bool optional) {
   F32Arg a;
   a.op = r.op();
   a.name = name;
@@ -30,16 +32,22 @@ F32Arg ReadBuffer(Reader& r, const char* name, bool optional) {
   return a;
 }
 
-double ReadNumber(Reader& r, const char* name) {
+// A number, or an error saying what was expected instead.
+double NumberOr(Reader& r, const char* name, const char* expected) {
   Napi::Value v = r.Next(name);
-  if (!v.IsNumber()) r.Fail(name, v, "a number");
+  if (!v.IsNumber()) r.Fail(name, v, expected);
   return v.As<Napi::Number>().DoubleValue();
 }
 
+}  // namespace
+
+F32Arg ReadBuffer(Reader& r, const char* name) { return ReadBufferOr(r, name, false); }
+F32Arg ReadOptionalBuffer(Reader& r, const char* name) { return ReadBufferOr(r, name, true); }
+
+double ReadNumber(Reader& r, const char* name) { return NumberOr(r, name, "a number"); }
+
 int64_t ReadNonNegativeInteger(Reader& r, const char* name) {
-  Napi::Value v = r.Next(name);
-  if (!v.IsNumber()) r.Fail(name, v, "a non-negative integer");
-  const double d = v.As<Napi::Number>().DoubleValue();
+  const double d = NumberOr(r, name, "a non-negative integer");
   if (d < 0 || d != static_cast<double>(static_cast<int64_t>(d)))
     throw ArgError(r.Where(name) + ": expected a non-negative integer");
   return static_cast<int64_t>(d);

@@ -151,13 +151,15 @@ struct Field {
   }
 };
 
-F32Arg ReadBuffer(Reader& r, const char* name, bool optional);
+// The readers of the kinds (entry.cc).
+F32Arg ReadBuffer(Reader& r, const char* name);
+F32Arg ReadOptionalBuffer(Reader& r, const char* name);
 int64_t ReadNonNegativeInteger(Reader& r, const char* name);
 double ReadNumber(Reader& r, const char* name);
 bool ReadFlag(Reader& r, const char* name);
 Precision ReadPrecision(Reader& r, const char* name);
 
-#define NS_SCALAR_FIELD(K, T, kind, read)                                   \
+#define NS_KIND(K, T, kind, read)                                           \
   template <>                                                               \
   struct Field<K> {                                                         \
     using type = T;                                                         \
@@ -165,28 +167,15 @@ Precision ReadPrecision(Reader& r, const char* name);
     static constexpr bool kRecord = false;                                  \
     static T Read(Reader& r, const char* name) { return T(read(r, name)); } \
   };
-NS_SCALAR_FIELD(Size, int64_t, "size", ReadNonNegativeInteger)
-NS_SCALAR_FIELD(Code, int, "code", ReadNonNegativeInteger)
-NS_SCALAR_FIELD(F64, double, "f64", ReadNumber)
-NS_SCALAR_FIELD(F32, float, "f32", ReadNumber)
-NS_SCALAR_FIELD(Flag, bool, "flag", ReadFlag)
-NS_SCALAR_FIELD(Prec, Precision, "precision", ReadPrecision)
-#undef NS_SCALAR_FIELD
-
-template <>
-struct Field<Buf> {
-  using type = F32Arg;
-  static constexpr const char* kKind = "buf";
-  static constexpr bool kRecord = false;
-  static F32Arg Read(Reader& r, const char* name) { return ReadBuffer(r, name, false); }
-};
-template <>
-struct Field<OptBuf> {
-  using type = F32Arg;
-  static constexpr const char* kKind = "optbuf";
-  static constexpr bool kRecord = false;
-  static F32Arg Read(Reader& r, const char* name) { return ReadBuffer(r, name, true); }
-};
+NS_KIND(Buf, F32Arg, "buf", ReadBuffer)
+NS_KIND(OptBuf, F32Arg, "optbuf", ReadOptionalBuffer)
+NS_KIND(Size, int64_t, "size", ReadNonNegativeInteger)
+NS_KIND(Code, int, "code", ReadNonNegativeInteger)
+NS_KIND(F64, double, "f64", ReadNumber)
+NS_KIND(F32, float, "f32", ReadNumber)
+NS_KIND(Flag, bool, "flag", ReadFlag)
+NS_KIND(Prec, Precision, "precision", ReadPrecision)
+#undef NS_KIND
 
 template <class K>
 using FieldType = typename Field<K>::type;
@@ -218,11 +207,12 @@ void DescribeField(TableOut& t, Napi::Array fields, const char* name) {
 #define NS_FIELD_READ(K, name) name = ::ns::Field<K>::Read(r, #name);
 #define NS_FIELD_DESCRIBE(K, name) ::ns::DescribeField<K>(t, fields, #name);
 #define NS_FIELD_NAME(K, name) " " #name
-#define NS_FIELDS(FIELDS)                                                                 \
-  FIELDS(NS_FIELD_MEMBER)                                                                 \
-  void ReadFields([[maybe_unused]] ::ns::Reader& r) { FIELDS(NS_FIELD_READ) }             \
-  static void DescribeFields([[maybe_unused]] ::ns::TableOut& t,                          \
-                             [[maybe_unused]] Napi::Array fields) { FIELDS(NS_FIELD_DESCRIBE) } \
+#define NS_FIELDS(FIELDS)                                                                               \
+  FIELDS(NS_FIELD_MEMBER)                                                                               \
+  void ReadFields([[maybe_unused]] ::ns::Reader& r) { FIELDS(NS_FIELD_READ) }                           \
+  static void DescribeFields([[maybe_unused]] ::ns::TableOut& t, [[maybe_unused]] Napi::Array fields) { \
+    FIELDS(NS_FIELD_DESCRIBE)                                                                           \
+  }                                                                                                     \
   static constexpr const char* kFieldList = "{" FIELDS(NS_FIELD_NAME) " }";
 
 // An entry point without arguments.
@@ -231,31 +221,18 @@ void DescribeField(TableOut& t, Napi::Array fields, const char* name) {
 // ---------------------------------------------------------------------------------------------
 // What an entry point returns: the body's C++ type and the table's name for it.
 
-struct Void {
-  using type = void;
-  static constexpr const char* kKind = "void";
-};
-struct Number {
-  using type = double;
-  static constexpr const char* kKind = "number";
-};
-struct Boolean {
-  using type = bool;
-  static constexpr const char* kKind = "boolean";
-};
-struct String {
-  using type = std::string;
-  static constexpr const char* kKind = "string";
-};
-// A value the body builds itself (a new buffer, the table).
-struct NewBuf {
-  using type = Napi::Value;
-  static constexpr const char* kKind = "buf";
-};
-struct Table {
-  using type = Napi::Value;
-  static constexpr const char* kKind = "table";
-};
+#define NS_RETURN(R, T, kind)                  \
+  struct R {                                   \
+    using type = T;                            \
+    static constexpr const char* kKind = kind; \
+  };
+NS_RETURN(Void, void, "void")
+NS_RETURN(Number, double, "number")
+NS_RETURN(Boolean, bool, "boolean")
+NS_RETURN(String, std::string, "string")
+NS_RETURN(NewBuf, Napi::Value, "buf")  // a new buffer (alloc)
+NS_RETURN(Table, Napi::Value, "table")  // nativeTable()
+#undef NS_RETURN
 
 enum class Style { Positional, Options };
 
@@ -313,14 +290,14 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
 
 // NS_ENTRY(jsName, Positional|Options, return kind, FIELDS) { body }: declares jsNameArgs, registers
 // the entry point as `jsName`, and opens the body (a function of `a` and `env`).
-#define NS_ENTRY(js, style, ret, FIELDS)                                                              \
-  struct js##Args {                                                                                 \
-    static constexpr const char* kName = #js;                                                       \
-    static constexpr ::ns::Style kStyle = ::ns::Style::style;                                       \
-    NS_FIELDS(FIELDS)                                                                               \
-  };                                                                                                \
-  ::ns::ret::type js##Body(const js##Args& a, Napi::Env env);                                       \
-  const ::ns::Registrar js##Registered({#js, ::ns::Style::style, ::ns::ret::kKind,                  \
+#define NS_ENTRY(js, style, ret, FIELDS)                                                                         \
+  struct js##Args {                                                                                              \
+    static constexpr const char* kName = #js;                                                                    \
+    static constexpr ::ns::Style kStyle = ::ns::Style::style;                                                    \
+    NS_FIELDS(FIELDS)                                                                                            \
+  };                                                                                                             \
+  ::ns::ret::type js##Body(const js##Args& a, Napi::Env env);                                                    \
+  const ::ns::Registrar js##Registered({#js, ::ns::Style::style, ::ns::ret::kKind,                               \
                                         &::ns::Call<js##Args, ::ns::ret, js##Body>, &js##Args::DescribeFields}); \
   ::ns::ret::type js##Body([[maybe_unused]] const js##Args& a, [[maybe_unused]] Napi::Env env)
 

@@ -65,6 +65,11 @@ void WithStorage(bool bf16, F&& f) {
   else
     f(float{});
 }
+// WithStorage for two operands: f(x storage, y storage).
+template <class F>
+void WithStorages(bool xBf16, bool yBf16, F&& f) {
+  WithStorage(xBf16, [&](auto xs) { WithStorage(yBf16, [&](auto ys) { f(xs, ys); }); });
+}
 
 inline float ActApply(int act, float z, float alpha) {
   switch (act) {
