@@ -36,10 +36,10 @@ export interface ModelRunOptions {
 }
 
 /**
- * The precision the loaded models run at: the one asked for, resolved (`auto` says on stderr which it
- * chose), else fp32.
+ * The precision asked for, resolved (`auto` says on stderr which it chose), else fp32: what the models
+ * are loaded to run at (nothing process-wide is set).
  */
-export function inferencePrecision(o: Pick<ModelRunOptions, "precision" | "quiet">): E.Precision {
+export function applyInferencePrecision(o: Pick<ModelRunOptions, "precision" | "quiet">): E.Precision {
   if (o.precision === undefined) return "fp32";
   let chosen: ReturnType<typeof E.choosePrecision>;
   try {
@@ -65,7 +65,7 @@ export interface PredictRunOptions extends ModelRunOptions {
  */
 export async function predict(o: PredictRunOptions): Promise<PredictionSet> {
   if (o.threads) E.setThreads(o.threads);
-  const members = loadEnsemble(o.model, inferencePrecision(o));
+  const members = loadEnsemble(o.model, applyInferencePrecision(o));
   const model = members.map((m) => m.model);
   const progress = o.progress ?? noProgress;
   try {

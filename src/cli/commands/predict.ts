@@ -3,7 +3,7 @@ import { DEFAULT_POSTPROCESS } from "../../postprocess/mask-rule.js";
 import { writePredictions } from "../../predict/prediction-store.js";
 import path from "node:path";
 import { UserError } from "../../core/errors.js";
-import { predict } from "../../predict/pipeline.js";
+import { applyInferencePrecision, predict } from "../../predict/pipeline.js";
 import { PRECISION_CHOICES } from "../../engine/precision.js";
 import { predictFiles } from "../../predict/predict-files.js";
 import { choiceOption, intOption, repeatable } from "../options.js";
@@ -58,6 +58,7 @@ export function register(program: Command): void {
       const start = Date.now();
       if (images.length > 0) {
         if (o.input || o.data) throw new UserError("give image files, or --input/--data, not both");
+        applyInferencePrecision(o);
         const r = await predictFiles({ ...o, inputs: images, progress: progressFactory(o.quiet) });
         const secs = (Date.now() - start) / 1000;
         const withTarget = r.rows.filter((row) => row.area > 0).length;
