@@ -6,13 +6,13 @@
 //
 // and from that list come its args struct (`fillArgs`: one member per field), the reading of a call's
 // arguments into it with their type checks, its registration on the addon's exports, and its row of
-// the table the addon exports (nativeTable(): names, fields and kinds), which test/engine/
-// native-table.test.ts compares with the TypeScript declaration (src/engine/native-entries.ts), from
-// which the TypeScript types of the calls are derived.
+// the table the addon exports (nativeTable(): names, fields and kinds). TypeScript compares that table
+// field by field with its own declaration (src/engine/native-entries.ts, from which the types of the
+// calls are derived) when the addon loads and in test/engine/native-table.test.ts.
 //
-// Style: Positional entry points take their fields as arguments in list order (the short ones);
-// Options entry points take one object whose properties are the fields (the long ones), read by name,
-// so neither side keeps an argument order by hand. A record kind (ConvGeom) is a nested object.
+// Style: Positional entry points take their fields as arguments in list order (the short ones, called
+// for every elementwise op); Options entry points take one object whose properties are the fields (the
+// long ones), read by name. A record kind (ConvGeom) is a nested object.
 //
 // The body after NS_ENTRY sees `a` (the args, read) and `env`; it checks each buffer's length against
 // the sizes (F32Arg::Need...) before the kernel runs, so a bad call throws a TypeError naming the entry
@@ -20,6 +20,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common.h"

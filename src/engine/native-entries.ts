@@ -45,7 +45,7 @@ export const NATIVE_RECORDS = {
 } as const satisfies Record<string, readonly (readonly [string, ScalarKind])[]>;
 type Records = typeof NATIVE_RECORDS;
 
-export type FieldKind = ScalarKind | keyof Records;
+type FieldKind = ScalarKind | keyof Records;
 type FieldSpec = readonly [name: string, kind: FieldKind];
 
 /** What an entry point returns ("buf": a new Float32Array; "table": nativeTable()'s). */
@@ -58,7 +58,7 @@ interface ReturnTypes {
   table: NativeTable;
 }
 
-export interface EntrySpec {
+interface EntrySpec {
   style: "positional" | "options";
   returns: keyof ReturnTypes;
   fields: readonly FieldSpec[];
@@ -434,7 +434,7 @@ type KindType<K> = K extends ScalarKind
     ? RecordOf<Records[K]>
     : never;
 /** An object with one property per field. */
-export type RecordOf<F extends readonly FieldSpec[]> = { [P in F[number] as P[0]]: KindType<P[1]> };
+type RecordOf<F extends readonly FieldSpec[]> = { [P in F[number] as P[0]]: KindType<P[1]> };
 /** The fields as an argument list, in order. */
 type ArgsOf<F extends readonly FieldSpec[]> = {
   -readonly [I in keyof F]: F[I] extends readonly [string, infer K] ? KindType<K> : never;
@@ -446,8 +446,6 @@ type CallOf<E extends EntrySpec> = E extends { style: "options" }
 type Entries = typeof NATIVE_ENTRIES;
 /** The addon's exports. */
 export type NativeAddon = { [N in keyof Entries]: CallOf<Entries[N]> };
-/** The options object of an entry point taking one. */
-export type NativeOptions<N extends keyof Entries> = RecordOf<Entries[N]["fields"]>;
 /** A convolution's geometry as the conv entry points take it (ops/conv.ts's convGeom makes it). */
 export type ConvGeom = RecordOf<Records["convGeom"]>;
 
