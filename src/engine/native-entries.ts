@@ -1,12 +1,16 @@
-// The addon's entry points as TypeScript sees them: one row per entry point, its fields in order with
-// their kinds, mirroring the NS_ENTRY declarations in native/src/*.cc (one X-macro each). The types of
-// the calls (NativeAddon) are derived from this table, and the addon exports its own table
-// (nativeTable(), generated from the same X-macros that read the arguments), which tableDifferences()
-// compares with this one field by field when the addon loads and in test/engine/native-table.test.ts.
-//
-// Style: "positional" entry points take their fields as arguments in order (the short ones, called for
-// every elementwise op); "options" ones take one object whose properties are the fields.
-
+/*
+ * The addon's entry points as TypeScript sees them: one row per entry point, its fields in order with
+ * their kinds, mirroring the NS_ENTRY declarations in native/src/*.cc (one X-macro each). The types of
+ * the calls (NativeAddon) are derived from this table, and the addon exports its own table
+ * (nativeTable(), generated from the same X-macros that read the arguments), which tableDifferences()
+ * compares with this one field by field when the addon loads and in test/engine/native-table.test.ts.
+ *
+ * Style: "positional" entry points take their fields as arguments in order (the short ones, called for
+ * every elementwise op); "options" ones take one object whose properties are the fields.
+ *
+ * Over 400 lines: the whole table, one line per field of each of the 31 entry points, so that it reads
+ * down beside the C++ declarations; split, it would be two tables to keep in step instead of one.
+ */
 /** The convolutions' compute precision: a field of every conv call (the model's, passed down). */
 export type Precision = "fp32" | "bf16";
 
