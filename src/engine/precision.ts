@@ -18,7 +18,8 @@ export const PRECISION_CHOICES: readonly PrecisionChoice[] = ["auto", "fp32", "b
 
 /**
  * Whether bf16 compute is available: the CPU has AVX512-BF16 (oneDNN's effective ISA) and the
- * environment does not switch it off with NERVESEG_NO_BF16=1.
+ * environment does not switch it off with NERVESEG_NO_BF16=1. (The switch applies where a precision is
+ * chosen: resolvePrecision, and a UNet built at bf16; the addon itself checks only the CPU.)
  */
 export function bf16Supported(): boolean {
   if (process.env.NERVESEG_NO_BF16 === "1") return false;
