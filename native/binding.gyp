@@ -4,6 +4,7 @@
       "target_name": "nerveseg_native",
       "sources": [
         "src/addon.cc",
+        "src/entry.cc",
         "src/memory.cc",
         "src/conv.cc",
         "src/conv_primitives.cc",

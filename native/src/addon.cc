@@ -1,6 +1,6 @@
-// The addon's entry: the oneDNN engine and stream every family shares, the thread count, the
-// convolutions' compute precision (fp32, or bf16 where the CPU has it), and the
-// registration of each op family (one source file each, forward and backward side by side):
+// The addon's entry: the oneDNN engine and stream every family shares, the thread count, whether the
+// CPU has bf16, and the registration of every entry point (declared with NS_ENTRY in the source file
+// of its op family, forward and backward side by side):
 //   memory.cc       alloc / free of tensor buffers (the buffer pool itself is in TypeScript)
 //   conv.cc         convolution (training and prepared-weight inference); its primitives and
 //                   their caches in conv_primitives.cc, shared pieces in conv.h
@@ -9,11 +9,12 @@
 //   pool_resize.cc  2x2 max-pool, 2x upsample fused with the skip concatenation
 //   elementwise.cc  activations, add/mul, axpby, fill, sum of squares
 //   optim.cc        Adam and SGD updates
+// How an entry point's arguments are declared and read: entry.h (reading: entry.cc).
 #include <omp.h>
 
 #include <cstdio>
 
-#include "common.h"
+#include "entry.h"
 
 namespace ns {
 dnnl::engine& cpuEngine() {
@@ -25,77 +26,43 @@ dnnl::stream& cpuStream() {
   return s;
 }
 
-namespace {
-int precision = PREC_FP32;
-}  // namespace
-
-int ComputePrecision() { return precision; }
-
 bool Bf16Supported() {
-  auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-  auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
-  return (isa & bf16) == bf16;
+  static const bool supported = [] {
+    auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+    auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+    return (isa & bf16) == bf16;
+  }();
+  return supported;
 }
 
 namespace {
 
-Napi::Value Version(const Napi::CallbackInfo& info) {
+// ---------------------------------------------------------------------------------------------
+// Entry points
+
+NS_ENTRY(version, Positional, String, NS_NO_FIELDS) {
   const dnnl_version_t* v = dnnl_version();
   char buf[64];
   snprintf(buf, sizeof buf, "%d.%d.%d", v->major, v->minor, v->patch);
-  return Napi::String::New(info.Env(), buf);
+  return buf;
 }
 
 // setThreads(n): OpenMP threads for oneDNN and the kernels.
-Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  ArgReader r(info, "setThreads");
-  int64_t n = r.Int("n");
-  r.End();
-  if (n < 1) throw ArgError("setThreads: n must be >= 1");
-  omp_set_num_threads(static_cast<int>(n));
-  return info.Env().Undefined();
+#define SET_THREADS(X) X(Size, n)
+NS_ENTRY(setThreads, Positional, Void, SET_THREADS) {
+  if (a.n < 1) throw ArgError("setThreads: n must be >= 1");
+  omp_set_num_threads(static_cast<int>(a.n));
 }
 
-Napi::Value GetThreads(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), omp_get_max_threads());
-}
+NS_ENTRY(getThreads, Positional, Number, NS_NO_FIELDS) { return omp_get_max_threads(); }
 
-// setPrecision(code): 0 fp32, 1 bf16 (convolutions built from now on; the default is fp32).
-Napi::Value SetPrecision(const Napi::CallbackInfo& info) {
-  ArgReader r(info, "setPrecision");
-  int64_t p = r.Int("precision");
-  r.End();
-  if (p != PREC_FP32 && p != PREC_BF16) throw ArgError("setPrecision: expected 0 (fp32) or 1 (bf16)");
-  if (p == PREC_BF16 && !Bf16Supported())
-    throw ArgError("setPrecision: bf16 is not supported on this CPU (needs AVX512-BF16)");
-  precision = static_cast<int>(p);
-  return info.Env().Undefined();
-}
-
-Napi::Value GetPrecision(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), precision); }
-
-Napi::Value Bf16SupportedEntry(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), Bf16Supported());
-}
+NS_ENTRY(bf16Supported, Positional, Boolean, NS_NO_FIELDS) { return Bf16Supported(); }
 
 }  // namespace
 }  // namespace ns
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  using namespace ns;
-  NS_EXPORT("version", Version);
-  NS_EXPORT("setThreads", SetThreads);
-  NS_EXPORT("getThreads", GetThreads);
-  NS_EXPORT("setPrecision", SetPrecision);
-  NS_EXPORT("getPrecision", GetPrecision);
-  NS_EXPORT("bf16Supported", Bf16SupportedEntry);
-  RegisterMemory(env, exports);
-  RegisterConv(env, exports);
-  RegisterDense(env, exports);
-  RegisterBatchNorm(env, exports);
-  RegisterPoolResize(env, exports);
-  RegisterElementwise(env, exports);
-  RegisterOptim(env, exports);
+  for (const ns::EntrySpec& e : ns::Registry()) exports.Set(e.name, Napi::Function::New(env, e.call, e.name));
   return exports;
 }
 

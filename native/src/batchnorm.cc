@@ -11,6 +11,7 @@
 #include <cmath>
 #include <vector>
 
+#include "entry.h"
 #include "numeric.h"
 
 namespace ns {
@@ -154,130 +155,56 @@ void BatchNormBackward(const XT* x, const YT* y, const float* dy, const float* g
 }
 
 // ---------------------------------------------------------------------------------------------
-// Entry points: arguments in field order (see the signatures in src/engine/native.ts)
+// Entry points: x, y, dy and dx are [rows, c]; the per-channel buffers [c]
 
-// bnForward(x, gamma, beta, y, saveMean, saveInvstd, runMean, runVar, rows, C, eps, training, momentum, act, alpha,
-//           xBf16, yBf16)
-struct BnForwardArgs {
-  const void* x;
-  const float *gamma, *beta;
-  void* y;
-  float *saveMean, *saveInvstd, *runMean, *runVar;
-  int64_t rows, C;
-  double eps;
-  bool training;
-  double momentum;
-  int act;
-  float alpha;
-  bool xBf16, yBf16;
-  static BnForwardArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "bnForward");
-    F32Arg x = r.F32("x"), gamma = r.F32("gamma"), beta = r.F32("beta"), y = r.F32("y");
-    F32Arg saveMean = r.F32("saveMean"), saveInvstd = r.F32("saveInvstd");
-    F32Arg runMean = r.F32("runMean"), runVar = r.F32("runVar");
-    BnForwardArgs a;
-    a.rows = r.Int("rows");
-    a.C = r.Int("C");
-    a.eps = r.Number("eps");
-    a.training = r.Flag("training");
-    a.momentum = r.Number("momentum");
-    a.act = static_cast<int>(r.Int("act"));
-    a.alpha = static_cast<float>(r.Number("alpha"));
-    a.xBf16 = r.Flag("xBf16");
-    a.yBf16 = r.Flag("yBf16");
-    r.End();
-    a.x = x.NeedAs(a.xBf16, a.rows * a.C);
-    a.gamma = gamma.Need(a.C);
-    a.beta = beta.Need(a.C);
-    a.y = y.NeedAs(a.yBf16, a.rows * a.C);
-    a.saveMean = saveMean.Need(a.C);
-    a.saveInvstd = saveInvstd.Need(a.C);
-    a.runMean = runMean.Need(a.C);
-    a.runVar = runVar.Need(a.C);
-    return a;
-  }
-};
-
-Napi::Value BnForwardEntry(const Napi::CallbackInfo& info) {
-  BnForwardArgs a = BnForwardArgs::From(info);
-  auto run = [&](auto* x, auto* y) {
-    BatchNormForward(x, a.gamma, a.beta, y, a.saveMean, a.saveInvstd, a.runMean, a.runVar, a.rows, a.C, a.eps,
-                     a.training, a.momentum, a.act, a.alpha);
-  };
-  auto x16 = static_cast<const uint16_t*>(a.x);
-  auto x32 = static_cast<const float*>(a.x);
-  auto y16 = static_cast<uint16_t*>(a.y);
-  auto y32 = static_cast<float*>(a.y);
-  if (a.xBf16)
-    a.yBf16 ? run(x16, y16) : run(x16, y32);
-  else
-    a.yBf16 ? run(x32, y16) : run(x32, y32);
-  return info.Env().Undefined();
+// bnForward({x, gamma, beta, y, saveMean, saveInvstd, runMean, runVar, rows, c, eps, training, momentum,
+//            act, alpha, xBf16, yBf16}); x / y packed bf16 when xBf16 / yBf16
+#define BN_FORWARD(X)                                                                                     \
+  X(Buf, x) X(Buf, gamma) X(Buf, beta) X(Buf, y) X(Buf, saveMean) X(Buf, saveInvstd) X(Buf, runMean)      \
+      X(Buf, runVar) X(Size, rows) X(Size, c) X(F64, eps) X(Flag, training) X(F64, momentum) X(Code, act) \
+          X(F32, alpha) X(Flag, xBf16) X(Flag, yBf16)
+NS_ENTRY(bnForward, Options, Void, BN_FORWARD) {
+  const int64_t n = a.rows * a.c;
+  const void* x = a.x.NeedAs(a.xBf16, n);
+  const float* gamma = a.gamma.Need(a.c);
+  const float* beta = a.beta.Need(a.c);
+  void* y = a.y.NeedAs(a.yBf16, n);
+  float* saveMean = a.saveMean.Need(a.c);
+  float* saveInvstd = a.saveInvstd.Need(a.c);
+  float* runMean = a.runMean.Need(a.c);
+  float* runVar = a.runVar.Need(a.c);
+  WithStorages(a.xBf16, a.yBf16, [&](auto xs, auto ys) {
+    using XT = decltype(xs);
+    BatchNormForward(static_cast<const XT*>(x), gamma, beta, static_cast<decltype(ys)*>(y), saveMean, saveInvstd,
+                     runMean, runVar, a.rows, a.c, a.eps, a.training, a.momentum, a.act, a.alpha);
+  });
 }
 
-// bnBackward(x, y|null, dy, gamma, mean, invstd, dx|null, dgamma, dbeta, rows, C, act, alpha, training, xBf16,
-//            yBf16); x and dx are packed bf16 when xBf16, y when yBf16
-struct BnBackwardArgs {
-  const void *x, *y;
-  const float *dy, *gamma, *mean, *invstd;
-  void* dx;
-  float *dgamma, *dbeta;
-  int64_t rows, C;
-  int act;
-  float alpha;
-  bool training, xBf16, yBf16;
-  static BnBackwardArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "bnBackward");
-    F32Arg x = r.F32("x"), y = r.F32Opt("y"), dy = r.F32("dy"), gamma = r.F32("gamma");
-    F32Arg mean = r.F32("mean"), invstd = r.F32("invstd");
-    F32Arg dx = r.F32Opt("dx"), dgamma = r.F32("dgamma"), dbeta = r.F32("dbeta");
-    BnBackwardArgs a;
-    a.rows = r.Int("rows");
-    a.C = r.Int("C");
-    a.act = static_cast<int>(r.Int("act"));
-    a.alpha = static_cast<float>(r.Number("alpha"));
-    a.training = r.Flag("training");
-    a.xBf16 = r.Flag("xBf16");
-    a.yBf16 = r.Flag("yBf16");
-    r.End();
-    a.x = x.NeedAs(a.xBf16, a.rows * a.C);
-    // The activation's gradient is computed from its output: y is needed unless act is none.
-    a.y = a.act == ACT_NONE ? nullptr : y.NeedAs(a.yBf16, a.rows * a.C);
-    a.dy = dy.Need(a.rows * a.C);
-    a.gamma = gamma.Need(a.C);
-    a.mean = mean.Need(a.C);
-    a.invstd = invstd.Need(a.C);
-    a.dx = dx.present ? dx.NeedAs(a.xBf16, a.rows * a.C) : nullptr;
-    a.dgamma = dgamma.Need(a.C);
-    a.dbeta = dbeta.Need(a.C);
-    return a;
-  }
-};
-
-Napi::Value BnBackwardEntry(const Napi::CallbackInfo& info) {
-  BnBackwardArgs a = BnBackwardArgs::From(info);
-  auto run = [&](auto* x, auto* dx, auto* y) {
-    BatchNormBackward(x, y, a.dy, a.gamma, a.mean, a.invstd, dx, a.dgamma, a.dbeta, a.rows, a.C, a.act, a.alpha,
-                      a.training);
-  };
-  auto x16 = static_cast<const uint16_t*>(a.x);
-  auto x32 = static_cast<const float*>(a.x);
-  auto dx16 = static_cast<uint16_t*>(a.dx);
-  auto dx32 = static_cast<float*>(a.dx);
-  auto y16 = static_cast<const uint16_t*>(a.y);
-  auto y32 = static_cast<const float*>(a.y);
-  if (a.xBf16)
-    a.yBf16 ? run(x16, dx16, y16) : run(x16, dx16, y32);
-  else
-    a.yBf16 ? run(x32, dx32, y16) : run(x32, dx32, y32);
-  return info.Env().Undefined();
+// bnBackward({x, y, dy, gamma, mean, invstd, dx, dgamma, dbeta, rows, c, act, alpha, training, xBf16,
+//             yBf16}); x and dx packed bf16 when xBf16, y when yBf16; y may be null when act is none,
+//             dx when only dgamma and dbeta are wanted
+#define BN_BACKWARD(X)                                                                                        \
+  X(Buf, x) X(OptBuf, y) X(Buf, dy) X(Buf, gamma) X(Buf, mean) X(Buf, invstd) X(OptBuf, dx) X(Buf, dgamma) \
+      X(Buf, dbeta) X(Size, rows) X(Size, c) X(Code, act) X(F32, alpha) X(Flag, training) X(Flag, xBf16)    \
+          X(Flag, yBf16)
+NS_ENTRY(bnBackward, Options, Void, BN_BACKWARD) {
+  const int64_t n = a.rows * a.c;
+  const void* x = a.x.NeedAs(a.xBf16, n);
+  // The activation's gradient is computed from its output: y is needed unless act is none.
+  const void* y = a.act == ACT_NONE ? nullptr : a.y.NeedAs(a.yBf16, n);
+  const float* dy = a.dy.Need(n);
+  const float* gamma = a.gamma.Need(a.c);
+  const float* mean = a.mean.Need(a.c);
+  const float* invstd = a.invstd.Need(a.c);
+  void* dx = a.dx.NeedAsIfPresent(a.xBf16, n);
+  float* dgamma = a.dgamma.Need(a.c);
+  float* dbeta = a.dbeta.Need(a.c);
+  WithStorages(a.xBf16, a.yBf16, [&](auto xs, auto ys) {
+    using XT = decltype(xs);  // dx has x's storage
+    BatchNormBackward(static_cast<const XT*>(x), static_cast<const decltype(ys)*>(y), dy, gamma, mean, invstd,
+                      static_cast<XT*>(dx), dgamma, dbeta, a.rows, a.c, a.act, a.alpha, a.training);
+  });
 }
 
 }  // namespace
-
-void RegisterBatchNorm(Napi::Env env, Napi::Object exports) {
-  NS_EXPORT("bnForward", BnForwardEntry);
-  NS_EXPORT("bnBackward", BnBackwardEntry);
-}
-
 }  // namespace ns

@@ -1,8 +1,9 @@
 // Convolution internals shared by conv.cc (kernels and entry points) and conv_primitives.cc (the
 // oneDNN primitives, their memory objects and the caches).
 //
-// Precision: each primitive is built for the process-wide compute precision (ComputePrecision(),
-// common.h) at the time it is first needed; the precision is part of every cache key. In bf16 the
+// Precision: each call names its compute precision (the `precision` field of the conv entry points:
+// the model's), and a primitive is built for it when first needed; the precision is part of every
+// cache key, so models of both precisions share one process. In bf16 the
 // convolution reads bf16 source, weights and output gradient and accumulates in fp32. Each of x, y
 // and dy is, per call, fp32 (converted to bf16 on the way in; y written fp32) or packed bf16 (the
 // engine's bf16 activations and conv + BN's inner tensor: read or written in place, half the bytes,
@@ -14,7 +15,7 @@
 #include <cstdio>
 #include <string>
 
-#include "common.h"
+#include "entry.h"
 
 namespace ns {
 namespace conv {
@@ -23,28 +24,27 @@ using namespace dnnl;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-// A convolution's geometry, in the order TypeScript passes it (ConvGeomArgs in native.ts): batch,
-// input HxW, channels in/out, kernel, stride, pad, output HxW.
+// A convolution's geometry (ConvGeom in src/engine/ops/conv.ts, the `geom` field of the conv entry
+// points): batch, input HxW, channels in/out, kernel, stride, pad, output HxW.
+#define CONV_GEOM(X)                                                                                     \
+  X(Size, n) X(Size, h) X(Size, w) X(Size, c) X(Size, oc) X(Size, kh) X(Size, kw) X(Size, s) X(Size, p) \
+      X(Size, oh) X(Size, ow)
 struct ConvGeom {
-  int64_t n, h, w, c, oc, kh, kw, s, p, oh, ow;
+  static constexpr const char* kKind = "convGeom";
+  NS_FIELDS(CONV_GEOM)
 
-  static ConvGeom Read(ArgReader& r) {
-    ConvGeom g;
-    int64_t* f[] = {&g.n, &g.h, &g.w, &g.c, &g.oc, &g.kh, &g.kw, &g.s, &g.p, &g.oh, &g.ow};
-    const char* names[] = {"n", "h", "w", "c", "oc", "kh", "kw", "stride", "pad", "oh", "ow"};
-    for (size_t i = 0; i < 11; i++) *f[i] = r.Int(names[i]);
-    if (g.s < 1 || g.kh < 1 || g.kw < 1) throw ArgError(r.Where("geometry") + ": bad kernel/stride");
-    return g;
+  void Check(const Reader& r) const {
+    if (s < 1 || kh < 1 || kw < 1) throw ArgError(r.Where("s") + ": bad kernel/stride");
   }
   int64_t xSize() const { return n * h * w * c; }
   int64_t ySize() const { return n * oh * ow * oc; }
   int64_t wSize() const { return kh * kw * c * oc; }
 
-  std::string key(const char* kind, int extra1 = 0, float extra2 = 0) const {
+  std::string key(const char* kind, Precision prec, int extra1 = 0, float extra2 = 0) const {
     // The thread count is part of the key: oneDNN fixes a kernel's thread split when it is created.
     char buf[256];
     snprintf(buf, sizeof buf, "%s:%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld|%d|%g|t%d|p%d", kind, n, h, w, c, oc, kh,
-             kw, s, p, oh, ow, extra1, extra2, omp_get_max_threads(), ComputePrecision());
+             kw, s, p, oh, ow, extra1, extra2, omp_get_max_threads(), static_cast<int>(prec));
     return buf;
   }
   // The engine's fp32 layouts (NHWC activations, HWIO weights).
@@ -104,8 +104,8 @@ int64_t& ChunkBytes();
 int64_t ChunkCount(const ConvGeom& g, int64_t images);
 // Start of chunk i of k over n images (chunk i is [ChunkStart(n, k, i), ChunkStart(n, k, i + 1))).
 inline int64_t ChunkStart(int64_t n, int64_t k, int64_t i) { return n * i / k; }
-// In bf16, whether g's batch is chunked.
-inline bool Chunked(const ConvGeom& g) { return ComputePrecision() == PREC_BF16 && ChunkCount(g, g.n) > 1; }
+// Whether g's batch is chunked (only in bf16).
+inline bool Chunked(const ConvGeom& g, Precision prec) { return prec == PREC_BF16 && ChunkCount(g, g.n) > 1; }
 
 struct FwdEntry {
   convolution_forward::primitive_desc pd;
@@ -136,14 +136,16 @@ struct BwdWEntry {
 // kernel, or dx asked where the chunks cannot make it), and the caller runs the ordinary primitives.
 // xBf16 / dyBf16: x / dy are packed bf16 (read in place, no conversion).
 bool ConvBackwardSplit(const void* x, const float* w, const void* dy, float* dx, float* dw, float* db,
-                       const ConvGeom& g, bool xBf16, bool dyBf16);
+                       const ConvGeom& g, bool xBf16, bool dyBf16, Precision prec);
 
 // yBf16: the forward writes packed bf16 (the kernel's own output where it has a bf16 kernel); xBf16:
 // it reads packed bf16 x (in place where the kernel is bf16).
-FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16 = false, bool xBf16 = false);
+// Each primitive is built for `prec` (a bf16 kernel where oneDNN has a fast one, else fp32).
+FwdEntry& GetFwd(const ConvGeom& g, Precision prec, bool bias, int act, float alpha, bool yBf16 = false,
+                 bool xBf16 = false);
 // dyBf16 / xBf16: the operand is packed bf16 (read in place by a bf16 kernel, else converted).
-BwdDataEntry& GetBwdData(const ConvGeom& g, bool dyBf16 = false);
-BwdWEntry& GetBwdW(const ConvGeom& g, bool bias, bool xBf16 = false, bool dyBf16 = false);
+BwdDataEntry& GetBwdData(const ConvGeom& g, Precision prec, bool dyBf16 = false);
+BwdWEntry& GetBwdW(const ConvGeom& g, Precision prec, bool bias, bool xBf16 = false, bool dyBf16 = false);
 
 inline void* Handle(const void* p) { return const_cast<void*>(p); }
 

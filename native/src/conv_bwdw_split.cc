@@ -141,7 +141,7 @@ std::unique_ptr<Split> Build(const ConvGeom& g, bool bias, int nthr) {
 
 Split* GetSplit(const ConvGeom& g, bool bias, int nthr) {
   const std::string kind = "bwdw-split/" + std::to_string(ChunkBytes());
-  std::string k = g.key(kind.c_str(), bias ? 1 : 0);
+  std::string k = g.key(kind.c_str(), PREC_BF16, bias ? 1 : 0);
   auto it = cache.find(k);
   if (it != cache.end()) return it->second.get();
   std::unique_ptr<Split> s;
@@ -162,8 +162,8 @@ std::vector<stream>& ThreadStreams(int n) {
 }  // namespace
 
 bool ConvBackwardSplit(const void* x, const float* w, const void* dy, float* dx, float* dw, float* db,
-                       const ConvGeom& g, bool xBf16, bool dyBf16) {
-  if (ComputePrecision() != PREC_BF16) return false;
+                       const ConvGeom& g, bool xBf16, bool dyBf16, Precision prec) {
+  if (prec != PREC_BF16) return false;
   int nthr = std::min(omp_get_max_threads(), MAX_SPLIT);
   if (g.n < nthr) return false;
   if (nthr < 2 && ChunkCount(g, g.n) < 2) return false;  // one thread, one chunk: the ordinary primitive

@@ -1,5 +1,5 @@
 // The oneDNN convolution primitives (forward, backward data, backward weights), built once per
-// geometry, thread count and precision and cached with their memory objects; and the scratch
+// geometry, thread count and precision (the call's) and cached with their memory objects; and the scratch
 // buffers for the operands a primitive reads in another layout or precision (conv.h).
 #include <algorithm>
 #include <cstdlib>
@@ -37,12 +37,12 @@ convolution_forward::desc FwdDesc(const ConvGeom& g, bool bias, bool bf16, bool 
                                    g.strides(), g.padL(), g.padR());
 }
 
-// The primitive descriptor make(true) (bf16) where bf16 is asked for and oneDNN has an optimised
+// The primitive descriptor make(true) (bf16) where `prec` is bf16 and oneDNN has an optimised
 // kernel for it (not its reference one), else make(false) (fp32). Returns whether it is bf16.
 // `allowBf16` false keeps a shape fp32 where oneDNN's bf16 kernel is known to be wrong.
 template <class PD, class Make>
-bool Choose(PD& pd, Make make, bool allowBf16 = true) {
-  if (allowBf16 && ComputePrecision() == PREC_BF16) {
+bool Choose(PD& pd, Precision prec, Make make, bool allowBf16 = true) {
+  if (allowBf16 && prec == PREC_BF16) {
     try {
       pd = make(true);
       if (std::strncmp(pd.impl_info_str(), "ref", 3) != 0) return true;
@@ -126,8 +126,8 @@ void Operand::Finish() {
   if (reorderIt) conv.execute(cpuStream(), prim, user);
 }
 
-FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16, bool xBf16) {
-  std::string k = g.key("fwd", act * 8 + (bias ? 1 : 0) + (xBf16 ? 2 : 0) + (yBf16 ? 4 : 0), alpha);
+FwdEntry& GetFwd(const ConvGeom& g, Precision prec, bool bias, int act, float alpha, bool yBf16, bool xBf16) {
+  std::string k = g.key("fwd", prec, act * 8 + (bias ? 1 : 0) + (xBf16 ? 2 : 0) + (yBf16 ? 4 : 0), alpha);
   auto it = fwdCache.find(k);
   if (it != fwdCache.end()) return *it->second;
   auto& eng = cpuEngine();
@@ -138,7 +138,7 @@ FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16,
     attr.set_post_ops(po);
   }
   auto e = std::make_unique<FwdEntry>();
-  e->bf16 = Choose(e->pd, [&](bool bf16) {
+  e->bf16 = Choose(e->pd, prec, [&](bool bf16) {
     return convolution_forward::primitive_desc(FwdDesc(g, bias, bf16, yBf16), attr, eng);
   });
   e->prim = convolution_forward(e->pd);
@@ -150,13 +150,13 @@ FwdEntry& GetFwd(const ConvGeom& g, bool bias, int act, float alpha, bool yBf16,
   return *(fwdCache[k] = std::move(e));
 }
 
-BwdDataEntry& GetBwdData(const ConvGeom& g, bool dyBf16) {
-  std::string k = g.key("bwdd", dyBf16 ? 1 : 0);
+BwdDataEntry& GetBwdData(const ConvGeom& g, Precision prec, bool dyBf16) {
+  std::string k = g.key("bwdd", prec, dyBf16 ? 1 : 0);
   auto it = bwdDataCache.find(k);
   if (it != bwdDataCache.end()) return *it->second;
   auto& eng = cpuEngine();
   auto e = std::make_unique<BwdDataEntry>();
-  e->bf16 = Choose(e->pd, [&](bool bf16) {
+  e->bf16 = Choose(e->pd, prec, [&](bool bf16) {
     auto hint = convolution_forward::primitive_desc(FwdDesc(g, false, bf16), eng);
     convolution_backward_data::desc d(algorithm::convolution_direct, g.src(), g.wAny(bf16 ? dt::bf16 : dt::f32),
                                       g.dstIn(bf16), g.strides(), g.padL(), g.padR());
@@ -171,13 +171,13 @@ BwdDataEntry& GetBwdData(const ConvGeom& g, bool dyBf16) {
   return *(bwdDataCache[k] = std::move(e));
 }
 
-BwdWEntry& GetBwdW(const ConvGeom& g, bool bias, bool xBf16, bool dyBf16) {
-  std::string k = g.key("bwdw", (bias ? 1 : 0) + (xBf16 ? 2 : 0) + (dyBf16 ? 4 : 0));
+BwdWEntry& GetBwdW(const ConvGeom& g, Precision prec, bool bias, bool xBf16, bool dyBf16) {
+  std::string k = g.key("bwdw", prec, (bias ? 1 : 0) + (xBf16 ? 2 : 0) + (dyBf16 ? 4 : 0));
   auto it = bwdWCache.find(k);
   if (it != bwdWCache.end()) return *it->second;
   auto& eng = cpuEngine();
   auto e = std::make_unique<BwdWEntry>();
-  e->bf16 = Choose(e->pd, [&](bool bf16) {
+  e->bf16 = Choose(e->pd, prec, [&](bool bf16) {
     auto hint = convolution_forward::primitive_desc(FwdDesc(g, bias, bf16), eng);
     // The weight gradient stays fp32 (the kernel accumulates in fp32).
     if (bias)

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "entry.h"
 #include "numeric.h"
 
 namespace ns {
@@ -42,70 +43,28 @@ void DenseBackward(const float* x, const float* w, const float* dy, float* dx, f
 }
 
 // ---------------------------------------------------------------------------------------------
-// Entry points: arguments in field order (see the signatures in src/engine/native.ts)
+// Entry points: x [n, k], w [k, m], y and dy [n, m]
 
-// denseForward(x, w, b|null, y, n, k, m)
-struct DenseForwardArgs {
-  const float *x, *w, *b;
-  float* y;
-  int64_t n, k, m;
-  static DenseForwardArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "denseForward");
-    F32Arg x = r.F32("x"), w = r.F32("w"), b = r.F32Opt("b"), y = r.F32("y");
-    DenseForwardArgs a;
-    a.n = r.Int("n");
-    a.k = r.Int("k");
-    a.m = r.Int("m");
-    r.End();
-    a.x = x.Need(a.n * a.k);
-    a.w = w.Need(a.k * a.m);
-    a.b = b.NeedIfPresent(a.m);
-    a.y = y.Need(a.n * a.m);
-    return a;
-  }
-};
-
-Napi::Value DenseForwardEntry(const Napi::CallbackInfo& info) {
-  DenseForwardArgs a = DenseForwardArgs::From(info);
-  DenseForward(a.x, a.w, a.b, a.y, a.n, a.k, a.m);
-  return info.Env().Undefined();
+// denseForward({x, w, b, y, n, k, m})
+#define DENSE_FORWARD(X) X(Buf, x) X(Buf, w) X(OptBuf, b) X(Buf, y) X(Size, n) X(Size, k) X(Size, m)
+NS_ENTRY(denseForward, Options, Void, DENSE_FORWARD) {
+  const float* x = a.x.Need(a.n * a.k);
+  const float* w = a.w.Need(a.k * a.m);
+  const float* b = a.b.NeedIfPresent(a.m);
+  DenseForward(x, w, b, a.y.Need(a.n * a.m), a.n, a.k, a.m);
 }
 
-// denseBackward(x, w, dy, dx|null, dw|null, db|null, n, k, m)
-struct DenseBackwardArgs {
-  const float *x, *w, *dy;
-  float *dx, *dw, *db;
-  int64_t n, k, m;
-  static DenseBackwardArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "denseBackward");
-    F32Arg x = r.F32("x"), w = r.F32("w"), dy = r.F32("dy");
-    F32Arg dx = r.F32Opt("dx"), dw = r.F32Opt("dw"), db = r.F32Opt("db");
-    DenseBackwardArgs a;
-    a.n = r.Int("n");
-    a.k = r.Int("k");
-    a.m = r.Int("m");
-    r.End();
-    a.x = x.Need(a.n * a.k);
-    a.w = w.Need(a.k * a.m);
-    a.dy = dy.Need(a.n * a.m);
-    a.dx = dx.NeedIfPresent(a.n * a.k);
-    a.dw = dw.NeedIfPresent(a.k * a.m);
-    a.db = db.NeedIfPresent(a.m);
-    return a;
-  }
-};
-
-Napi::Value DenseBackwardEntry(const Napi::CallbackInfo& info) {
-  DenseBackwardArgs a = DenseBackwardArgs::From(info);
-  DenseBackward(a.x, a.w, a.dy, a.dx, a.dw, a.db, a.n, a.k, a.m);
-  return info.Env().Undefined();
+// denseBackward({x, w, dy, dx, dw, db, n, k, m}): each gradient only where its buffer is given
+#define DENSE_BACKWARD(X) \
+  X(Buf, x) X(Buf, w) X(Buf, dy) X(OptBuf, dx) X(OptBuf, dw) X(OptBuf, db) X(Size, n) X(Size, k) X(Size, m)
+NS_ENTRY(denseBackward, Options, Void, DENSE_BACKWARD) {
+  const float* x = a.x.Need(a.n * a.k);
+  const float* w = a.w.Need(a.k * a.m);
+  const float* dy = a.dy.Need(a.n * a.m);
+  float* dx = a.dx.NeedIfPresent(a.n * a.k);
+  float* dw = a.dw.NeedIfPresent(a.k * a.m);
+  DenseBackward(x, w, dy, dx, dw, a.db.NeedIfPresent(a.m), a.n, a.k, a.m);
 }
 
 }  // namespace
-
-void RegisterDense(Napi::Env env, Napi::Object exports) {
-  NS_EXPORT("denseForward", DenseForwardEntry);
-  NS_EXPORT("denseBackward", DenseBackwardEntry);
-}
-
 }  // namespace ns

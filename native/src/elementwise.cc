@@ -3,6 +3,7 @@
 // fill, sum of squares). OpenMP loops, parallel only above a size where that pays.
 #include <omp.h>
 
+#include "entry.h"
 #include "numeric.h"
 
 namespace ns {
@@ -52,168 +53,46 @@ double SumSquares(const float* x, int64_t n) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Entry points: arguments in field order (see the signatures in src/engine/native.ts)
+// Entry points: positional (short, and called for every elementwise op); every buffer holds n floats
 
 // unaryForward(act, x, y, n, alpha)
-struct UnaryForwardArgs {
-  int act;
-  const float* x;
-  float* y;
-  int64_t n;
-  float alpha;
-  static UnaryForwardArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "unaryForward");
-    UnaryForwardArgs a;
-    a.act = static_cast<int>(r.Int("act"));
-    F32Arg x = r.F32("x"), y = r.F32("y");
-    a.n = r.Int("n");
-    a.alpha = static_cast<float>(r.Number("alpha"));
-    r.End();
-    a.x = x.Need(a.n);
-    a.y = y.Need(a.n);
-    return a;
-  }
-};
-
-Napi::Value UnaryForwardEntry(const Napi::CallbackInfo& info) {
-  UnaryForwardArgs a = UnaryForwardArgs::From(info);
-  UnaryForward(a.act, a.x, a.y, a.n, a.alpha);
-  return info.Env().Undefined();
+#define UNARY_FORWARD(X) X(Code, act) X(Buf, x) X(Buf, y) X(Size, n) X(F32, alpha)
+NS_ENTRY(unaryForward, Positional, Void, UNARY_FORWARD) {
+  const float* x = a.x.Need(a.n);
+  UnaryForward(a.act, x, a.y.Need(a.n), a.n, a.alpha);
 }
 
-// unaryBackward(act, y, dy, dx, n, alpha)
-struct UnaryBackwardArgs {
-  int act;
-  const float *y, *dy;
-  float* dx;
-  int64_t n;
-  float alpha;
-  static UnaryBackwardArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "unaryBackward");
-    UnaryBackwardArgs a;
-    a.act = static_cast<int>(r.Int("act"));
-    F32Arg y = r.F32("y"), dy = r.F32("dy"), dx = r.F32("dx");
-    a.n = r.Int("n");
-    a.alpha = static_cast<float>(r.Number("alpha"));
-    r.End();
-    a.y = y.Need(a.n);
-    a.dy = dy.Need(a.n);
-    a.dx = dx.Need(a.n);
-    return a;
-  }
-};
-
-Napi::Value UnaryBackwardEntry(const Napi::CallbackInfo& info) {
-  UnaryBackwardArgs a = UnaryBackwardArgs::From(info);
-  UnaryBackward(a.act, a.y, a.dy, a.dx, a.n, a.alpha);
-  return info.Env().Undefined();
+// unaryBackward(act, y, dy, dx, n, alpha): the gradient from the forward's output y
+#define UNARY_BACKWARD(X) X(Code, act) X(Buf, y) X(Buf, dy) X(Buf, dx) X(Size, n) X(F32, alpha)
+NS_ENTRY(unaryBackward, Positional, Void, UNARY_BACKWARD) {
+  const float* y = a.y.Need(a.n);
+  const float* dy = a.dy.Need(a.n);
+  UnaryBackward(a.act, y, dy, a.dx.Need(a.n), a.n, a.alpha);
 }
 
 // binary(op, a, b, y, n): op 0 add, 1 mul
-struct BinaryArgs {
-  int op;
-  const float *a, *b;
-  float* y;
-  int64_t n;
-  static BinaryArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "binary");
-    BinaryArgs s;
-    s.op = static_cast<int>(r.Int("op"));
-    if (s.op != OP_ADD && s.op != OP_MUL) throw ArgError("binary: op must be 0 (add) or 1 (mul)");
-    F32Arg a = r.F32("a"), b = r.F32("b"), y = r.F32("y");
-    s.n = r.Int("n");
-    r.End();
-    s.a = a.Need(s.n);
-    s.b = b.Need(s.n);
-    s.y = y.Need(s.n);
-    return s;
-  }
-};
-
-Napi::Value BinaryEntry(const Napi::CallbackInfo& info) {
-  BinaryArgs a = BinaryArgs::From(info);
-  Binary(a.op, a.a, a.b, a.y, a.n);
-  return info.Env().Undefined();
+#define BINARY(X) X(Code, op) X(Buf, a) X(Buf, b) X(Buf, y) X(Size, n)
+NS_ENTRY(binary, Positional, Void, BINARY) {
+  if (a.op != OP_ADD && a.op != OP_MUL) throw ArgError("binary: op must be 0 (add) or 1 (mul)");
+  const float* lhs = a.a.Need(a.n);
+  const float* rhs = a.b.Need(a.n);
+  Binary(a.op, lhs, rhs, a.y.Need(a.n), a.n);
 }
 
-// axpby(y, x, a, b, n)
-struct AxpbyArgs {
-  float* y;
-  const float* x;
-  float a, b;
-  int64_t n;
-  static AxpbyArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "axpby");
-    F32Arg y = r.F32("y"), x = r.F32("x");
-    AxpbyArgs s;
-    s.a = static_cast<float>(r.Number("a"));
-    s.b = static_cast<float>(r.Number("b"));
-    s.n = r.Int("n");
-    r.End();
-    s.y = y.Need(s.n);
-    s.x = x.Need(s.n);
-    return s;
-  }
-};
-
-Napi::Value AxpbyEntry(const Napi::CallbackInfo& info) {
-  AxpbyArgs a = AxpbyArgs::From(info);
-  Axpby(a.y, a.x, a.a, a.b, a.n);
-  return info.Env().Undefined();
+// axpby(y, x, a, b, n): y = b*y + a*x
+#define AXPBY(X) X(Buf, y) X(Buf, x) X(F32, a) X(F32, b) X(Size, n)
+NS_ENTRY(axpby, Positional, Void, AXPBY) {
+  float* y = a.y.Need(a.n);
+  Axpby(y, a.x.Need(a.n), a.a, a.b, a.n);
 }
 
 // fill(y, value, n)
-struct FillArgs {
-  float* y;
-  float value;
-  int64_t n;
-  static FillArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "fill");
-    F32Arg y = r.F32("y");
-    FillArgs a;
-    a.value = static_cast<float>(r.Number("value"));
-    a.n = r.Int("n");
-    r.End();
-    a.y = y.Need(a.n);
-    return a;
-  }
-};
-
-Napi::Value FillEntry(const Napi::CallbackInfo& info) {
-  FillArgs a = FillArgs::From(info);
-  Fill(a.y, a.value, a.n);
-  return info.Env().Undefined();
-}
+#define FILL(X) X(Buf, y) X(F32, value) X(Size, n)
+NS_ENTRY(fill, Positional, Void, FILL) { Fill(a.y.Need(a.n), a.value, a.n); }
 
 // sumSquares(x, n) -> number
-struct SumSquaresArgs {
-  const float* x;
-  int64_t n;
-  static SumSquaresArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "sumSquares");
-    F32Arg x = r.F32("x");
-    SumSquaresArgs a;
-    a.n = r.Int("n");
-    r.End();
-    a.x = x.Need(a.n);
-    return a;
-  }
-};
-
-Napi::Value SumSquaresEntry(const Napi::CallbackInfo& info) {
-  SumSquaresArgs a = SumSquaresArgs::From(info);
-  return Napi::Number::New(info.Env(), SumSquares(a.x, a.n));
-}
+#define SUM_SQUARES(X) X(Buf, x) X(Size, n)
+NS_ENTRY(sumSquares, Positional, Number, SUM_SQUARES) { return SumSquares(a.x.Need(a.n), a.n); }
 
 }  // namespace
-
-void RegisterElementwise(Napi::Env env, Napi::Object exports) {
-  NS_EXPORT("unaryForward", UnaryForwardEntry);
-  NS_EXPORT("unaryBackward", UnaryBackwardEntry);
-  NS_EXPORT("binary", BinaryEntry);
-  NS_EXPORT("axpby", AxpbyEntry);
-  NS_EXPORT("fill", FillEntry);
-  NS_EXPORT("sumSquares", SumSquaresEntry);
-}
-
 }  // namespace ns

@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <unordered_map>
 
-#include "common.h"
+#include "entry.h"
 
 namespace ns {
 namespace {
@@ -51,53 +51,35 @@ Napi::Value Alloc(Napi::Env env, int64_t n, bool zero) {
   return Napi::Float32Array::New(env, static_cast<size_t>(n), ab, 0);
 }
 
-// alloc(n, zero) -> Float32Array
-struct AllocArgs {
-  int64_t n;
-  bool zero;
-  static AllocArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "alloc");
-    AllocArgs a;
-    a.n = r.Int("length");
-    a.zero = r.Flag("zero");
-    r.End();
-    return a;
-  }
-};
+// ---------------------------------------------------------------------------------------------
+// Entry points
 
-Napi::Value AllocEntry(const Napi::CallbackInfo& info) {
-  AllocArgs a = AllocArgs::From(info);
-  return Alloc(info.Env(), a.n, a.zero);
-}
+// alloc(n, zero) -> Float32Array
+#define ALLOC(X) X(Size, n) X(Flag, zero)
+NS_ENTRY(alloc, Positional, NewBuf, ALLOC) { return Alloc(env, a.n, a.zero); }
 
 // free(a): releases a's block now and detaches a's ArrayBuffer; a no-op when a was already freed
 // or is not the addon's.
-Napi::Value FreeEntry(const Napi::CallbackInfo& info) {
-  if (info.Length() != 1 || !info[0].IsTypedArray()) throw ArgError("free: expected one Float32Array");
-  auto ab = info[0].As<Napi::TypedArray>().ArrayBuffer();
+#define FREE(X) X(Buf, a)
+NS_ENTRY(free, Positional, Void, FREE) {
+  Napi::ArrayBuffer ab = a.a.array.ArrayBuffer();
   auto it = live.find(ab.Data());
-  if (ab.Data() == nullptr || it == live.end()) return info.Env().Undefined();
+  if (ab.Data() == nullptr || it == live.end()) return;
   Block* b = it->second;
   ab.Detach();
   Release(b);  // the finalizer still runs later (and only deletes the Block)
-  return info.Env().Undefined();
 }
 
 // liveBytes(): bytes allocated here and not yet freed (tensors in use plus the TS pool's buffers).
-Napi::Value LiveBytesEntry(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(liveBytes));
-}
+NS_ENTRY(liveBytes, Positional, Number, NS_NO_FIELDS) { return static_cast<double>(liveBytes); }
+
+// Tensor buffers are large and short-lived. glibc keeps freed heap blocks below its (adaptive) mmap
+// threshold, so a training run's RSS crept up epoch after epoch; serving every block of 1 MiB or
+// more by mmap returns it to the system on free. The user's MALLOC_MMAP_THRESHOLD_ still wins.
+const bool mmapThresholdSet = [] {
+  if (getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  return true;
+}();
 
 }  // namespace
-
-void RegisterMemory(Napi::Env env, Napi::Object exports) {
-  // Tensor buffers are large and short-lived. glibc keeps freed heap blocks below its (adaptive) mmap
-  // threshold, so a training run's RSS crept up epoch after epoch; serving every block of 1 MiB or
-  // more by mmap returns it to the system on free. The user's MALLOC_MMAP_THRESHOLD_ still wins.
-  if (getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  NS_EXPORT("alloc", AllocEntry);
-  NS_EXPORT("free", FreeEntry);
-  NS_EXPORT("liveBytes", LiveBytesEntry);
-}
-
 }  // namespace ns

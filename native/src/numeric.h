@@ -56,6 +56,20 @@ inline float Load(const float* p, int64_t i) { return p[i]; }
 inline float Load(const uint16_t* p, int64_t i) { return FromBf16(p[i]); }
 inline void Store(float* p, int64_t i, float v) { p[i] = v; }
 inline void Store(uint16_t* p, int64_t i, float v) { p[i] = ToBf16(v); }
+// Calls f(T{}) with T the storage of an operand held as packed bf16 (uint16_t) or fp32 (float): one
+// kernel template, instantiated for each, serves both.
+template <class F>
+void WithStorage(bool bf16, F&& f) {
+  if (bf16)
+    f(uint16_t{});
+  else
+    f(float{});
+}
+// WithStorage for two operands: f(x storage, y storage).
+template <class F>
+void WithStorages(bool xBf16, bool yBf16, F&& f) {
+  WithStorage(xBf16, [&](auto xs) { WithStorage(yBf16, [&](auto ys) { f(xs, ys); }); });
+}
 
 inline float ActApply(int act, float z, float alpha) {
   switch (act) {

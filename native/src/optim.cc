@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "common.h"
+#include "entry.h"
 
 namespace ns {
 namespace {
@@ -38,84 +38,28 @@ void SgdStep(float* p, const float* g, float* buf, int64_t n, float lr, float mo
 }
 
 // ---------------------------------------------------------------------------------------------
-// Entry points: arguments in field order (see the signatures in src/engine/native.ts)
+// Entry points: every buffer holds n floats
 
-// adamStep(p, g, m, v, n, lr, beta1, beta2, eps, bc1, bc2, weightDecay)
-struct AdamArgs {
-  float* p;
-  const float* g;
-  float *m, *v;
-  int64_t n;
-  float lr, beta1, beta2, eps;
-  double bc1, bc2;
-  float weightDecay;
-  static AdamArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "adamStep");
-    F32Arg p = r.F32("p"), g = r.F32("g"), m = r.F32("m"), v = r.F32("v");
-    AdamArgs a;
-    a.n = r.Int("n");
-    a.lr = static_cast<float>(r.Number("lr"));
-    a.beta1 = static_cast<float>(r.Number("beta1"));
-    a.beta2 = static_cast<float>(r.Number("beta2"));
-    a.eps = static_cast<float>(r.Number("eps"));
-    a.bc1 = r.Number("bc1");
-    a.bc2 = r.Number("bc2");
-    a.weightDecay = static_cast<float>(r.Number("weightDecay"));
-    r.End();
-    a.p = p.Need(a.n);
-    a.g = g.Need(a.n);
-    a.m = m.Need(a.n);
-    a.v = v.Need(a.n);
-    return a;
-  }
-};
-
-Napi::Value AdamStepEntry(const Napi::CallbackInfo& info) {
-  AdamArgs a = AdamArgs::From(info);
-  AdamStep(a.p, a.g, a.m, a.v, a.n, a.lr, a.beta1, a.beta2, a.eps, a.bc1, a.bc2, a.weightDecay);
-  return info.Env().Undefined();
+// adamStep({p, g, m, v, n, lr, beta1, beta2, eps, bc1, bc2, weightDecay})
+#define ADAM_STEP(X)                                                                                   \
+  X(Buf, p) X(Buf, g) X(Buf, m) X(Buf, v) X(Size, n) X(F32, lr) X(F32, beta1) X(F32, beta2) X(F32, eps) \
+      X(F64, bc1) X(F64, bc2) X(F32, weightDecay)
+NS_ENTRY(adamStep, Options, Void, ADAM_STEP) {
+  float* p = a.p.Need(a.n);
+  const float* g = a.g.Need(a.n);
+  float* m = a.m.Need(a.n);
+  AdamStep(p, g, m, a.v.Need(a.n), a.n, a.lr, a.beta1, a.beta2, a.eps, a.bc1, a.bc2, a.weightDecay);
 }
 
-// sgdStep(p, g, buf|null, n, lr, momentum, dampening, nesterov, weightDecay, first)
-struct SgdArgs {
-  float* p;
-  const float* g;
-  float* buf;
-  int64_t n;
-  float lr, momentum, dampening;
-  bool nesterov;
-  float weightDecay;
-  bool first;
-  static SgdArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "sgdStep");
-    F32Arg p = r.F32("p"), g = r.F32("g"), buf = r.F32Opt("buf");
-    SgdArgs a;
-    a.n = r.Int("n");
-    a.lr = static_cast<float>(r.Number("lr"));
-    a.momentum = static_cast<float>(r.Number("momentum"));
-    a.dampening = static_cast<float>(r.Number("dampening"));
-    a.nesterov = r.Flag("nesterov");
-    a.weightDecay = static_cast<float>(r.Number("weightDecay"));
-    a.first = r.Flag("first");
-    r.End();
-    a.p = p.Need(a.n);
-    a.g = g.Need(a.n);
-    a.buf = buf.NeedIfPresent(a.n);
-    return a;
-  }
-};
-
-Napi::Value SgdStepEntry(const Napi::CallbackInfo& info) {
-  SgdArgs a = SgdArgs::From(info);
-  SgdStep(a.p, a.g, a.buf, a.n, a.lr, a.momentum, a.dampening, a.nesterov, a.weightDecay, a.first);
-  return info.Env().Undefined();
+// sgdStep({p, g, buf, n, lr, momentum, dampening, nesterov, weightDecay, first}); buf null: no momentum
+#define SGD_STEP(X)                                                                                      \
+  X(Buf, p) X(Buf, g) X(OptBuf, buf) X(Size, n) X(F32, lr) X(F32, momentum) X(F32, dampening) X(Flag, nesterov) \
+      X(F32, weightDecay) X(Flag, first)
+NS_ENTRY(sgdStep, Options, Void, SGD_STEP) {
+  float* p = a.p.Need(a.n);
+  const float* g = a.g.Need(a.n);
+  SgdStep(p, g, a.buf.NeedIfPresent(a.n), a.n, a.lr, a.momentum, a.dampening, a.nesterov, a.weightDecay, a.first);
 }
 
 }  // namespace
-
-void RegisterOptim(Napi::Env env, Napi::Object exports) {
-  NS_EXPORT("adamStep", AdamStepEntry);
-  NS_EXPORT("sgdStep", SgdStepEntry);
-}
-
 }  // namespace ns

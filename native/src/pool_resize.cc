@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "entry.h"
 #include "numeric.h"
 
 namespace ns {
@@ -125,163 +126,79 @@ void UpsampleConcatBackward(const float* dy, float* dx, float* ds, int64_t N, in
 }
 
 // ---------------------------------------------------------------------------------------------
-// Entry points: arguments in field order (see the signatures in src/engine/native.ts)
+// Entry points: options objects with the shapes as flat fields
 
-// The pooled tensor's shape (the larger, input side): n, h, w, c.
-struct Nhwc {
-  int64_t n, h, w, c;
-  static Nhwc Read(ArgReader& r) {
-    Nhwc s;
-    s.n = r.Int("n");
-    s.h = r.Int("h");
-    s.w = r.Int("w");
-    s.c = r.Int("c");
-    return s;
-  }
-  int64_t size() const { return n * h * w * c; }
-  int64_t pooledSize() const { return n * (h / 2) * (w / 2) * c; }
-};
-
-// maxPoolForward(x, y, n, h, w, c, bf16); x and y packed bf16 when bf16
-struct MaxPoolForwardArgs {
-  const void* x;
-  void* y;
-  Nhwc s;
-  bool bf16;
-  static MaxPoolForwardArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "maxPoolForward");
-    F32Arg x = r.F32("x"), y = r.F32("y");
-    MaxPoolForwardArgs a;
-    a.s = Nhwc::Read(r);
-    a.bf16 = r.Flag("bf16");
-    r.End();
-    a.x = x.NeedAs(a.bf16, a.s.size());
-    a.y = y.NeedAs(a.bf16, a.s.pooledSize());
-    return a;
-  }
-};
-
-Napi::Value MaxPoolForwardEntry(const Napi::CallbackInfo& info) {
-  MaxPoolForwardArgs a = MaxPoolForwardArgs::From(info);
-  if (a.bf16)
-    MaxPoolForward(static_cast<const uint16_t*>(a.x), static_cast<uint16_t*>(a.y), a.s.n, a.s.h, a.s.w, a.s.c);
-  else
-    MaxPoolForward(static_cast<const float*>(a.x), static_cast<float*>(a.y), a.s.n, a.s.h, a.s.w, a.s.c);
-  return info.Env().Undefined();
+// The max-pool's input [n, h, w, c] and output [n, h/2, w/2, c] sizes.
+template <class A>
+int64_t InSize(const A& a) {
+  return a.n * a.h * a.w * a.c;
+}
+template <class A>
+int64_t PooledSize(const A& a) {
+  return a.n * (a.h / 2) * (a.w / 2) * a.c;
 }
 
-// maxPoolBackward(x, y, dy, dx, n, h, w, c, bf16); x and y packed bf16 when bf16
-struct MaxPoolBackwardArgs {
-  const void *x, *y;
-  const float* dy;
-  float* dx;
-  Nhwc s;
-  bool bf16;
-  static MaxPoolBackwardArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "maxPoolBackward");
-    F32Arg x = r.F32("x"), y = r.F32("y"), dy = r.F32("dy"), dx = r.F32("dx");
-    MaxPoolBackwardArgs a;
-    a.s = Nhwc::Read(r);
-    a.bf16 = r.Flag("bf16");
-    r.End();
-    a.x = x.NeedAs(a.bf16, a.s.size());
-    a.y = y.NeedAs(a.bf16, a.s.pooledSize());
-    a.dy = dy.Need(a.s.pooledSize());
-    a.dx = dx.Need(a.s.size());
-    return a;
-  }
-};
+// maxPoolForward({x, y, n, h, w, c, bf16}); x and y packed bf16 when bf16
+#define MAX_POOL_FORWARD(X) X(Buf, x) X(Buf, y) X(Size, n) X(Size, h) X(Size, w) X(Size, c) X(Flag, bf16)
+NS_ENTRY(maxPoolForward, Options, Void, MAX_POOL_FORWARD) {
+  const void* x = a.x.NeedAs(a.bf16, InSize(a));
+  void* y = a.y.NeedAs(a.bf16, PooledSize(a));
+  WithStorage(a.bf16, [&](auto s) {
+    using T = decltype(s);
+    MaxPoolForward(static_cast<const T*>(x), static_cast<T*>(y), a.n, a.h, a.w, a.c);
+  });
+}
 
-Napi::Value MaxPoolBackwardEntry(const Napi::CallbackInfo& info) {
-  MaxPoolBackwardArgs a = MaxPoolBackwardArgs::From(info);
-  if (a.bf16)
-    MaxPoolBackward(static_cast<const uint16_t*>(a.x), static_cast<const uint16_t*>(a.y), a.dy, a.dx, a.s.n, a.s.h,
-                    a.s.w, a.s.c);
-  else
-    MaxPoolBackward(static_cast<const float*>(a.x), static_cast<const float*>(a.y), a.dy, a.dx, a.s.n, a.s.h, a.s.w,
-                    a.s.c);
-  return info.Env().Undefined();
+// maxPoolBackward({x, y, dy, dx, n, h, w, c, bf16}); x and y packed bf16 when bf16
+#define MAX_POOL_BACKWARD(X) \
+  X(Buf, x) X(Buf, y) X(Buf, dy) X(Buf, dx) X(Size, n) X(Size, h) X(Size, w) X(Size, c) X(Flag, bf16)
+NS_ENTRY(maxPoolBackward, Options, Void, MAX_POOL_BACKWARD) {
+  const void* x = a.x.NeedAs(a.bf16, InSize(a));
+  const void* y = a.y.NeedAs(a.bf16, PooledSize(a));
+  const float* dy = a.dy.Need(PooledSize(a));
+  float* dx = a.dx.Need(InSize(a));
+  WithStorage(a.bf16, [&](auto s) {
+    using T = decltype(s);
+    MaxPoolBackward(static_cast<const T*>(x), static_cast<const T*>(y), dy, dx, a.n, a.h, a.w, a.c);
+  });
 }
 
 // The shapes of upsampleConcat: x [n, h, w, cx], skip [n, 2h, 2w, cs], y [n, 2h, 2w, cx + cs].
-struct UpConcatShape {
-  int64_t n, h, w, cx, cs;
-  static UpConcatShape Read(ArgReader& r) {
-    UpConcatShape s;
-    s.n = r.Int("n");
-    s.h = r.Int("h");
-    s.w = r.Int("w");
-    s.cx = r.Int("cx");
-    s.cs = r.Int("cs");
-    return s;
-  }
-  int64_t xSize() const { return n * h * w * cx; }
-  int64_t skipSize() const { return n * 4 * h * w * cs; }
-  int64_t ySize() const { return n * 4 * h * w * (cx + cs); }
-};
-
-// upsampleConcatForward(x, skip, y, n, h, w, cx, cs, bf16); x, skip and y packed bf16 when bf16
-struct UpsampleConcatForwardArgs {
-  const void *x, *skip;
-  void* y;
-  UpConcatShape s;
-  bool bf16;
-  static UpsampleConcatForwardArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "upsampleConcatForward");
-    F32Arg x = r.F32("x"), skip = r.F32("skip"), y = r.F32("y");
-    UpsampleConcatForwardArgs a;
-    a.s = UpConcatShape::Read(r);
-    a.bf16 = r.Flag("bf16");
-    r.End();
-    a.x = x.NeedAs(a.bf16, a.s.xSize());
-    a.skip = skip.NeedAs(a.bf16, a.s.skipSize());
-    a.y = y.NeedAs(a.bf16, a.s.ySize());
-    return a;
-  }
-};
-
-Napi::Value UpsampleConcatForwardEntry(const Napi::CallbackInfo& info) {
-  UpsampleConcatForwardArgs a = UpsampleConcatForwardArgs::From(info);
-  if (a.bf16)
-    UpsampleConcatForward(static_cast<const uint16_t*>(a.x), static_cast<const uint16_t*>(a.skip),
-                          static_cast<uint16_t*>(a.y), a.s.n, a.s.h, a.s.w, a.s.cx, a.s.cs);
-  else
-    UpsampleConcatForward(static_cast<const float*>(a.x), static_cast<const float*>(a.skip), static_cast<float*>(a.y),
-                          a.s.n, a.s.h, a.s.w, a.s.cx, a.s.cs);
-  return info.Env().Undefined();
+template <class A>
+int64_t XSize(const A& a) {
+  return a.n * a.h * a.w * a.cx;
+}
+template <class A>
+int64_t SkipSize(const A& a) {
+  return a.n * 4 * a.h * a.w * a.cs;
+}
+template <class A>
+int64_t YSize(const A& a) {
+  return a.n * 4 * a.h * a.w * (a.cx + a.cs);
 }
 
-// upsampleConcatBackward(dy, dx|null, dskip|null, n, h, w, cx, cs)
-struct UpsampleConcatBackwardArgs {
-  const float* dy;
-  float *dx, *dskip;
-  UpConcatShape s;
-  static UpsampleConcatBackwardArgs From(const Napi::CallbackInfo& info) {
-    ArgReader r(info, "upsampleConcatBackward");
-    F32Arg dy = r.F32("dy"), dx = r.F32Opt("dx"), dskip = r.F32Opt("dskip");
-    UpsampleConcatBackwardArgs a;
-    a.s = UpConcatShape::Read(r);
-    r.End();
-    a.dy = dy.Need(a.s.ySize());
-    a.dx = dx.NeedIfPresent(a.s.xSize());
-    a.dskip = dskip.NeedIfPresent(a.s.skipSize());
-    return a;
-  }
-};
+// upsampleConcatForward({x, skip, y, n, h, w, cx, cs, bf16}); x, skip and y packed bf16 when bf16
+#define UPSAMPLE_CONCAT_FORWARD(X) \
+  X(Buf, x) X(Buf, skip) X(Buf, y) X(Size, n) X(Size, h) X(Size, w) X(Size, cx) X(Size, cs) X(Flag, bf16)
+NS_ENTRY(upsampleConcatForward, Options, Void, UPSAMPLE_CONCAT_FORWARD) {
+  const void* x = a.x.NeedAs(a.bf16, XSize(a));
+  const void* skip = a.skip.NeedAs(a.bf16, SkipSize(a));
+  void* y = a.y.NeedAs(a.bf16, YSize(a));
+  WithStorage(a.bf16, [&](auto s) {
+    using T = decltype(s);
+    UpsampleConcatForward(static_cast<const T*>(x), static_cast<const T*>(skip), static_cast<T*>(y), a.n, a.h, a.w,
+                          a.cx, a.cs);
+  });
+}
 
-Napi::Value UpsampleConcatBackwardEntry(const Napi::CallbackInfo& info) {
-  UpsampleConcatBackwardArgs a = UpsampleConcatBackwardArgs::From(info);
-  UpsampleConcatBackward(a.dy, a.dx, a.dskip, a.s.n, a.s.h, a.s.w, a.s.cx, a.s.cs);
-  return info.Env().Undefined();
+// upsampleConcatBackward({dy, dx, dskip, n, h, w, cx, cs}); dx and dskip each only where given
+#define UPSAMPLE_CONCAT_BACKWARD(X) \
+  X(Buf, dy) X(OptBuf, dx) X(OptBuf, dskip) X(Size, n) X(Size, h) X(Size, w) X(Size, cx) X(Size, cs)
+NS_ENTRY(upsampleConcatBackward, Options, Void, UPSAMPLE_CONCAT_BACKWARD) {
+  const float* dy = a.dy.Need(YSize(a));
+  float* dx = a.dx.NeedIfPresent(XSize(a));
+  UpsampleConcatBackward(dy, dx, a.dskip.NeedIfPresent(SkipSize(a)), a.n, a.h, a.w, a.cx, a.cs);
 }
 
 }  // namespace
-
-void RegisterPoolResize(Napi::Env env, Napi::Object exports) {
-  NS_EXPORT("maxPoolForward", MaxPoolForwardEntry);
-  NS_EXPORT("maxPoolBackward", MaxPoolBackwardEntry);
-  NS_EXPORT("upsampleConcatForward", UpsampleConcatForwardEntry);
-  NS_EXPORT("upsampleConcatBackward", UpsampleConcatBackwardEntry);
-}
-
 }  // namespace ns

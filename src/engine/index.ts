@@ -27,12 +27,10 @@ export type { RngState } from "../core/random.js";
 export { heNormal, glorotUniform, fans } from "./init.js";
 export { setThreads, getThreads, setConvChunkBytes } from "./native.js";
 export {
-  setPrecision,
-  getPrecision,
   activationDType,
   bf16Supported,
   resolvePrecision,
-  applyPrecision,
+  choosePrecision,
   PRECISION_CHOICES,
 } from "./precision.js";
 export type { Precision, PrecisionChoice } from "./precision.js";

@@ -6,6 +6,7 @@ import { Rng } from "../core/random.js";
 import { heNormal, glorotUniform, fans } from "./init.js";
 import * as ops from "./ops.js";
 import type { Activation, BatchNormState } from "./ops.js";
+import type { Precision } from "./precision.js";
 
 /** A trainable tensor: never freed by tidy(), gradient preallocated (zeros). */
 export class Parameter extends Tensor {
@@ -142,7 +143,10 @@ export interface LayerInit {
   init?: Init;
 }
 
-/** k x k convolution, NHWC in/out, weight [k,k,in,out]. */
+/**
+ * k x k convolution, NHWC in/out, weight [k,k,in,out]. Its compute precision is the caller's (the
+ * model's), given on every forward; the backward runs at the forward's.
+ */
 export class Conv2d extends Module {
   readonly weight: Parameter;
   readonly bias: Parameter | null;
@@ -158,11 +162,11 @@ export class Conv2d extends Module {
     this.bias = opts.bias === false ? null : this.addParameter("bias", [outChannels]);
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, precision: Precision = "fp32"): Tensor {
+    const opts = { stride: this.opts.stride, pad: this.opts.pad, precision };
     // Eval without gradients: cached kernel-layout weights, no per-call reorder.
-    if (!this.training && !isGradEnabled())
-      return ops.conv2dActInference(x, this.weight, this.bias, this.opts);
-    return ops.conv2d(x, this.weight, this.bias, this.opts);
+    if (!this.training && !isGradEnabled()) return ops.conv2dActInference(x, this.weight, this.bias, opts);
+    return ops.conv2d(x, this.weight, this.bias, opts);
   }
 }
 
@@ -193,6 +197,7 @@ export class BatchNorm2d extends Module implements BatchNormState {
 /**
  * conv -> BN -> activation as one fused op (the U-Net building block). Train mode: batch
  * statistics with a fused backward; eval mode: BN folded into the conv, activation as a post-op.
+ * The precision is the caller's, given on every forward (in bf16 the output is a bf16 activation).
  */
 export class ConvBnAct extends Module {
   readonly conv: Conv2d;
@@ -218,13 +223,14 @@ export class ConvBnAct extends Module {
     this.bn = this.addModule("bn", new BatchNorm2d(outChannels, opts.momentum ?? 0.1));
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, precision: Precision = "fp32"): Tensor {
     return ops.convBnAct(x, this.conv.weight, this.conv.bias, this.bn, {
       stride: this.opts.stride,
       pad: this.opts.pad,
       training: this.training,
       act: this.opts.act ?? "elu",
       alpha: this.opts.alpha ?? 1,
+      precision,
     });
   }
 }

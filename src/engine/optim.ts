@@ -91,20 +91,20 @@ export class Adam extends Optimizer {
     const bc1 = 1 - Math.pow(this.beta1, this.stepCount);
     const bc2 = 1 - Math.pow(this.beta2, this.stepCount);
     this.params.forEach((p, i) => {
-      native.adamStep(
-        p.data,
-        gradOf(p).data,
-        this.m[i].data,
-        this.v[i].data,
-        p.size,
-        this.lr,
-        this.beta1,
-        this.beta2,
-        this.eps,
+      native.adamStep({
+        p: p.data,
+        g: gradOf(p).data,
+        m: this.m[i].data,
+        v: this.v[i].data,
+        n: p.size,
+        lr: this.lr,
+        beta1: this.beta1,
+        beta2: this.beta2,
+        eps: this.eps,
         bc1,
         bc2,
-        this.weightDecay,
-      );
+        weightDecay: this.weightDecay,
+      });
       p.version++;
     });
   }
@@ -158,18 +158,18 @@ export class SGD extends Optimizer {
     const first = this.stepCount === 0;
     this.stepCount++;
     this.params.forEach((p, i) => {
-      native.sgdStep(
-        p.data,
-        gradOf(p).data,
-        this.momentum > 0 ? this.buf[i].data : null,
-        p.size,
-        this.lr,
-        this.momentum,
-        this.dampening,
-        this.nesterov,
-        this.weightDecay,
+      native.sgdStep({
+        p: p.data,
+        g: gradOf(p).data,
+        buf: this.momentum > 0 ? this.buf[i].data : null,
+        n: p.size,
+        lr: this.lr,
+        momentum: this.momentum,
+        dampening: this.dampening,
+        nesterov: this.nesterov,
+        weightDecay: this.weightDecay,
         first,
-      );
+      });
       p.version++;
     });
   }

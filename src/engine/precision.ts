@@ -1,43 +1,34 @@
-// The convolutions' compute precision, process-wide: fp32 (the default) or bf16 where the CPU has
-// AVX512-BF16. In bf16 the convolutions (forward, both gradients, and inference on prepared
-// weights) read bf16 copies of their inputs and write fp32, with fp32 accumulation inside oneDNN;
-// everything else — master weights, optimizer state, BatchNorm statistics, the dense layer, losses
-// and metrics — stays fp32 (mixed precision as in AMP). In training the activations between layers
-// are stored in bf16 too (packed bf16 tensors, tensor.ts; ops/batchnorm.ts). A convolution shape oneDNN has no fast bf16
-// kernel for stays fp32.
-import { native, PrecisionCode } from "./native.js";
+// The convolutions' compute precision: fp32 (the default) or bf16 where the CPU has AVX512-BF16. It
+// belongs to a model (UNet's `precision`, which passes it to every op that depends on it: conv2d,
+// convBnAct, conv2dActInference), not to the process, so models of both precisions share one process.
+// In bf16 the convolutions (forward, both gradients, and inference on prepared weights) read bf16
+// copies of their inputs and write fp32, with fp32 accumulation inside oneDNN; everything else —
+// master weights, optimizer state, BatchNorm statistics, the dense layer, losses and metrics — stays
+// fp32 (mixed precision as in AMP). The activations between layers are stored in bf16 too (packed
+// bf16 tensors, tensor.ts; ops/batchnorm.ts). A convolution shape oneDNN has no fast bf16 kernel for
+// stays fp32.
+import { native } from "./native.js";
+import type { Precision } from "./native-entries.js";
 import type { DType } from "./tensor.js";
 
-export type Precision = "fp32" | "bf16";
+export type { Precision } from "./native-entries.js";
 /** What a user asks for: `auto` is bf16 where supported, else fp32. */
 export type PrecisionChoice = Precision | "auto";
 export const PRECISION_CHOICES: readonly PrecisionChoice[] = ["auto", "fp32", "bf16"];
 
 /**
  * Whether bf16 compute is available: the CPU has AVX512-BF16 (oneDNN's effective ISA) and the
- * environment does not switch it off with NERVESEG_NO_BF16=1.
+ * environment does not switch it off with NERVESEG_NO_BF16=1. (The switch applies where a precision is
+ * chosen: resolvePrecision, and a UNet built at bf16; the addon itself checks only the CPU.)
  */
 export function bf16Supported(): boolean {
   if (process.env.NERVESEG_NO_BF16 === "1") return false;
   return native.bf16Supported();
 }
 
-/** Sets the convolutions' precision for this process (default "fp32"). */
-export function setPrecision(p: Precision): void {
-  if (p !== "fp32" && p !== "bf16")
-    throw new Error(`setPrecision: expected "fp32" or "bf16", got ${String(p)}`);
-  if (p === "bf16" && !bf16Supported()) throw new Error(bf16Unsupported());
-  native.setPrecision(p === "bf16" ? PrecisionCode.Bf16 : PrecisionCode.Fp32);
-}
-
-/** The convolutions' current precision. */
-export function getPrecision(): Precision {
-  return native.getPrecision() === PrecisionCode.Bf16 ? "bf16" : "fp32";
-}
-
-/** How activations are stored at the current precision: packed bf16 in bf16, else fp32. */
-export function activationDType(): DType {
-  return getPrecision() === "bf16" ? "bf16" : "f32";
+/** How activations are stored at precision p: packed bf16 in bf16, else fp32. */
+export function activationDType(p: Precision): DType {
+  return p === "bf16" ? "bf16" : "f32";
 }
 
 /** "auto" -> bf16 where supported, else fp32; "bf16" where unsupported is an error that says why. */
@@ -56,12 +47,12 @@ function bf16Unsupported(): string {
 }
 
 /**
- * Resolves and sets a user's choice; returns what was chosen and the one line to tell the user
- * (null for an explicit fp32, the default, which changes nothing).
+ * Resolves a user's choice; returns what was chosen and the one line to tell the user (null for an
+ * explicit fp32, the default, which changes nothing). Sets nothing: the caller hands the precision
+ * to the model it builds.
  */
-export function applyPrecision(choice: PrecisionChoice): { precision: Precision; line: string | null } {
+export function choosePrecision(choice: PrecisionChoice): { precision: Precision; line: string | null } {
   const precision = resolvePrecision(choice);
-  setPrecision(precision);
   let line: string | null = null;
   if (choice === "auto")
     line =

@@ -159,9 +159,10 @@ export interface LoadedModel {
 /**
  * Loads a model folder, checking that the weights are intact (their checksum; folders written before
  * checksums existed load with a note) and finite, and match the config (every tensor present, with the
- * shape the config's architecture wants). The model is returned in eval mode.
+ * shape the config's architecture wants). The model is returned in eval mode, to run at `precision`
+ * (default fp32, whatever it was trained at).
  */
-export function loadModel(dir: string, note: Log = silent): LoadedModel {
+export function loadModel(dir: string, note: Log = silent, precision: E.Precision = "fp32"): LoadedModel {
   const config = readModelConfig(dir);
   const file = path.join(dir, WEIGHTS_FILE);
   if (!fs.existsSync(file)) throw fileError(file, "missing (the folder has a config but no weights)");
@@ -178,7 +179,7 @@ export function loadModel(dir: string, note: Log = silent): LoadedModel {
   const bad = firstNonFinite(Object.entries(st.tensors).map(([n, t]) => [n, t.data]));
   if (bad !== null)
     throw fileError(file, `non-finite weight ${bad}: the training run diverged or the file is damaged`);
-  const model = new UNet(config.model, config.normalization, new E.Rng(0));
+  const model = new UNet(config.model, config.normalization, new E.Rng(0), precision);
   try {
     const want = new Map([...model.namedParameters(), ...model.namedBuffers()].map(([n, t]) => [n, t.shape]));
     for (const [name, shape] of want) {
@@ -248,15 +249,19 @@ function inputWords(m: { fit: string; trim?: boolean }): string {
 }
 
 /**
- * Loads the members of an ensemble (one or more model folders, or CV folders; see modelFolders). They
- * must share the input size, fit and trim, so their probability maps can be averaged pixel by pixel; the
- * first member's post-processing is the ensemble's.
+ * Loads the members of an ensemble (one or more model folders, or CV folders; see modelFolders), each to
+ * run at `precision` (default fp32). They must share the input size, fit and trim, so their probability
+ * maps can be averaged pixel by pixel; the first member's post-processing is the ensemble's.
  */
-export function loadEnsemble(paths: string | readonly string[], note: Log = silent): LoadedModel[] {
+export function loadEnsemble(
+  paths: string | readonly string[],
+  note: Log = silent,
+  precision: E.Precision = "fp32",
+): LoadedModel[] {
   const members: LoadedModel[] = [];
   try {
     for (const dir of modelFolders(paths)) {
-      const m = loadModel(dir, note);
+      const m = loadModel(dir, note, precision);
       members.push(m);
       const a = members[0].config.model;
       const b = m.config.model;

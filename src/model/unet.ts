@@ -45,8 +45,8 @@ export class ConvPair extends E.Module {
     this.b = this.addModule("b", new E.ConvBnAct(cout, cout, kernel, { pad, act: "elu", rng }));
   }
 
-  forward(x: E.Tensor): E.Tensor {
-    const y = this.b.forward(this.a.forward(x));
+  forward(x: E.Tensor, precision: E.Precision): E.Tensor {
+    const y = this.b.forward(this.a.forward(x, precision), precision);
     return this.dropout > 0 && this.dropoutRng
       ? E.dropout(y, this.dropout, this.dropoutRng, this.training)
       : y;
@@ -74,12 +74,12 @@ export class Encoder extends E.Module {
   }
 
   /** Returns the features of every level, the last being the bottleneck. */
-  forward(x: E.Tensor): E.Tensor[] {
+  forward(x: E.Tensor, precision: E.Precision): E.Tensor[] {
     const feats: E.Tensor[] = [];
     let h = x;
     this.levels.forEach((level, i) => {
       if (i > 0) h = E.maxPool2x2(h);
-      h = level.forward(h);
+      h = level.forward(h, precision);
       feats.push(h);
     });
     return feats;
@@ -98,12 +98,12 @@ export class Decoder extends E.Module {
       );
   }
 
-  forward(feats: readonly E.Tensor[]): E.Tensor {
+  forward(feats: readonly E.Tensor[], precision: E.Precision): E.Tensor {
     let h = feats[feats.length - 1];
     this.levels.forEach((level, j) => {
       const skip = feats[feats.length - 2 - j];
       // One fused pass: the nearest 2x upsample of h and the skip, concatenated on channels, with no upsampled copy.
-      h = level.forward(E.upsampleConcat(h, skip));
+      h = level.forward(E.upsampleConcat(h, skip), precision);
     });
     return h;
   }
@@ -117,8 +117,8 @@ export class SegmentationHead extends E.Module {
     this.conv = this.addModule("conv", new E.Conv2d(channels, 1, 1, { rng, init: "glorot" }));
   }
 
-  forward(x: E.Tensor): E.Tensor {
-    return E.sigmoid(this.conv.forward(x));
+  forward(x: E.Tensor, precision: E.Precision): E.Tensor {
+    return E.sigmoid(this.conv.forward(x, precision));
   }
 }
 
@@ -132,8 +132,8 @@ export class PresenceHead extends E.Module {
     this.dense = this.addModule("dense", new E.Dense(cells, 1, { rng }));
   }
 
-  forward(bottleneck: E.Tensor): E.Tensor {
-    return E.sigmoid(this.dense.forward(E.flatten(E.sigmoid(this.conv.forward(bottleneck)))));
+  forward(bottleneck: E.Tensor, precision: E.Precision): E.Tensor {
+    return E.sigmoid(this.dense.forward(E.flatten(E.sigmoid(this.conv.forward(bottleneck, precision)))));
   }
 }
 
@@ -145,12 +145,19 @@ export class UNet extends E.Module {
   /** Drives dropout only (its state goes into checkpoints); null when dropout is off. */
   readonly dropoutRng: E.Rng | null;
 
+  /**
+   * `precision`: the convolutions' compute precision of every forward and backward of this model
+   * (bf16 where the CPU has it; the weights are fp32 either way).
+   */
   constructor(
     readonly config: ModelConfig,
     readonly normalization: Normalization,
     rng: E.Rng,
+    readonly precision: E.Precision = "fp32",
   ) {
     super();
+    // bf16 where the CPU (or NERVESEG_NO_BF16) says no is an error that says why, before any work.
+    if (precision !== "fp32") E.resolvePrecision(precision);
     const { height, width } = bottleneckSize(config);
     if (!(normalization.std > 0)) throw new Error(`normalization std must be > 0, got ${normalization.std}`);
     this.dropoutRng = config.dropout > 0 ? new E.Rng(rng.nextUint32()) : null;
@@ -171,9 +178,10 @@ export class UNet extends E.Module {
     const { inputHeight: h, inputWidth: w } = this.config;
     if (x.shape.length !== 4 || x.shape[1] !== h || x.shape[2] !== w || x.shape[3] !== 1)
       throw new Error(`UNet: input [${x.shape.join(", ")}], expected [N, ${h}, ${w}, 1]`);
-    const feats = this.encoder.forward(x);
-    const presence = this.presenceHead ? this.presenceHead.forward(feats[feats.length - 1]) : null;
-    const mask = this.segHead.forward(this.decoder.forward(feats));
+    const p = this.precision;
+    const feats = this.encoder.forward(x, p);
+    const presence = this.presenceHead ? this.presenceHead.forward(feats[feats.length - 1], p) : null;
+    const mask = this.segHead.forward(this.decoder.forward(feats, p), p);
     return { mask, presence };
   }
 

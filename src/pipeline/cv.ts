@@ -18,6 +18,7 @@ import { noProgress, silent, type ProgressFactory } from "../core/progress.js";
 import type { DedupePolicy } from "../data/dedupe.js";
 import { readManifest, type Manifest } from "../data/manifest.js";
 import { assignFolds, innerValidation } from "../data/split.js";
+import { resolvePrecision, type Precision } from "../engine/precision.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { csvLine } from "../io/csv.js";
 import { readJsonFile } from "../io/json.js";
@@ -249,7 +250,9 @@ export async function crossValidate(o: CvOptions): Promise<CvResult> {
       log(`stopped in fold ${f + 1}; continue with --resume`);
       break;
     }
-    const result = scoreFold(o, m, f, heldOut, t.epochsDone, (Date.now() - t0) / 60000);
+    // Scored at the precision the fold was trained at (train() resolved the same choice).
+    const precision = resolvePrecision(o.preset.train.precision ?? "fp32");
+    const result = scoreFold(o, m, f, heldOut, t.epochsDone, (Date.now() - t0) / 60000, [], precision);
     writeFileAtomic(resultFile(o.out, f), JSON.stringify(result, null, 1) + "\n");
     log(
       `fold ${f + 1}/${k}: Dice ${fmt(result.dice)} (frames with a target), Kaggle ${fmt(result.kaggle)}, ${result.minutes.toFixed(1)} min`,
@@ -280,9 +283,11 @@ export function scoreFold(
   minutes: number,
   /** More model folders averaged with fold k's (cv-rescore.ts's fold-by-fold ensembles). */
   more: readonly string[] = [],
+  /** The models' compute precision. */
+  precision: Precision = "fp32",
 ): FoldResult {
   const dir = path.join(o.out, `fold-${fold}`);
-  const members = loadEnsemble([dir, ...more]);
+  const members = loadEnsemble([dir, ...more], o.log, precision);
   const model = members.map((x) => x.model);
   const { config } = members[0];
   const tta = ttaOf(o.tta, members);

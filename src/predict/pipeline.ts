@@ -28,7 +28,7 @@ export interface ModelRunOptions {
   tta?: boolean;
   /** Compute threads (default: all cores). */
   threads?: number;
-  /** Convolution precision for inference (default: as the process is, fp32); independent of training's. */
+  /** Convolution precision the models run at (default fp32); independent of the one they were trained at. */
   precision?: E.PrecisionChoice;
   /** No precision line on stderr. */
   quiet?: boolean;
@@ -37,16 +37,22 @@ export interface ModelRunOptions {
   log?: Log;
 }
 
-/** Sets the inference precision when one is asked for (`auto` says through `log` which it chose). */
-export function applyInferencePrecision(o: Pick<ModelRunOptions, "precision" | "quiet" | "log">): void {
-  if (o.precision === undefined) return;
-  let line: string | null;
+/**
+ * The precision asked for, resolved (`auto` says through `log` which it chose), else fp32: what the models
+ * are loaded to run at (nothing process-wide is set).
+ */
+export function applyInferencePrecision(
+  o: Pick<ModelRunOptions, "precision" | "quiet" | "log">,
+): E.Precision {
+  if (o.precision === undefined) return "fp32";
+  let chosen: ReturnType<typeof E.choosePrecision>;
   try {
-    line = E.applyPrecision(o.precision).line;
+    chosen = E.choosePrecision(o.precision);
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-  if (line && !o.quiet) (o.log ?? silent)(line);
+  if (chosen.line && !o.quiet) (o.log ?? silent)(chosen.line);
+  return chosen.precision;
 }
 
 export interface PredictRunOptions extends ModelRunOptions {
@@ -63,8 +69,7 @@ export interface PredictRunOptions extends ModelRunOptions {
  */
 export async function predict(o: PredictRunOptions): Promise<PredictionSet> {
   if (o.threads) E.setThreads(o.threads);
-  applyInferencePrecision(o);
-  const members = loadEnsemble(o.model, o.log);
+  const members = loadEnsemble(o.model, o.log, applyInferencePrecision(o));
   const model = members.map((m) => m.model);
   const progress = o.progress ?? noProgress;
   try {

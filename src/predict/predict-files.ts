@@ -19,7 +19,7 @@ import { encodeRle } from "../io/rle.js";
 import { maskArea, placeMap, postprocess } from "../postprocess/mask-rule.js";
 import { loadEnsemble, ttaOf } from "../model/model-file.js";
 import type { UNet } from "../model/unet.js";
-import type { ModelRunOptions } from "./pipeline.js";
+import { applyInferencePrecision, type ModelRunOptions } from "./pipeline.js";
 import { predictFrames, type Frame } from "./predictor.js";
 import type { FrameBox } from "../data/trim.js";
 
@@ -66,9 +66,11 @@ function frameId(id: string, frame: DecodedFrameOut, frames: number): string {
 
 /** Runs a model folder over image files of any format and size; see the file comment for the outputs. */
 export async function predictFiles(o: PredictFilesOptions): Promise<PredictFilesResult> {
+  // Quiet: the caller says which precision `auto` chose (the CLI calls applyInferencePrecision first).
+  const precision = applyInferencePrecision({ ...o, quiet: true });
   const { files, maskFilesLeftOut } = listImageInputs(o.inputs);
   if (o.threads) E.setThreads(o.threads);
-  const members = loadEnsemble(o.model, o.log);
+  const members = loadEnsemble(o.model, o.log, precision);
   const model = members.map((m) => m.model);
   const { config } = members[0];
   const tta = ttaOf(o.tta, members);

@@ -71,10 +71,12 @@ export function openRun(opts: TrainOptions): Run {
 function setUp(opts: TrainOptions): Run {
   const log = opts.log ?? silent;
   const progress = opts.progress ?? noProgress;
-  const { model: m, train: t } = opts.preset;
-  checkFits(opts.preset, `preset "${m.preset}"`);
-  if (t.threads !== null) E.setThreads(t.threads);
-  applyTrainPrecision(t, log);
+  checkFits(opts.preset, `preset "${opts.preset.model.preset}"`);
+  if (opts.preset.train.threads !== null) E.setThreads(opts.preset.train.threads);
+  const { precision, train: t } = trainPrecision(opts.preset.train, log);
+  // The run reads the recipe with its precision resolved (the caller's is left as it was).
+  opts = { ...opts, preset: { ...opts.preset, train: t } };
+  const m = opts.preset.model;
   const manifest = readManifest(opts.data);
   const ckFile = checkpointPath(opts.out);
   if (!opts.resume && fs.existsSync(ckFile))
@@ -86,7 +88,7 @@ function setUp(opts: TrainOptions): Run {
   const { ctx, trainIdx, valIdx, dedupe } = data;
   const normalization = ctx.normalization;
 
-  const model = new UNet(m, normalization, new E.Rng(t.seed));
+  const model = new UNet(m, normalization, new E.Rng(t.seed), precision);
   const params = model.parameters();
   const opt: E.Optimizer =
     t.optimizer === "adam"
@@ -200,18 +202,24 @@ export function diverged(run: Run, what: string, batch: number | null): never {
 }
 
 /**
- * Sets the convolutions' precision from the recipe (absent: fp32) and stores what it resolved to —
- * "bf16", or no field for fp32, so fp32 recipes (and their resume fingerprints) are as before.
+ * The recipe's precision (absent: fp32) resolved, and a copy of the recipe that records it — "bf16",
+ * or no field for fp32, so fp32 recipes (their config.json and resume fingerprints) are as before.
+ * `t` itself is not changed.
  */
-export function applyTrainPrecision(t: TrainConfig, log: (line: string) => void): void {
-  let chosen: ReturnType<typeof E.applyPrecision>;
+export function trainPrecision(
+  t: TrainConfig,
+  log: (line: string) => void,
+): { precision: E.Precision; train: TrainConfig } {
+  let chosen: ReturnType<typeof E.choosePrecision>;
   try {
-    chosen = E.applyPrecision(t.precision ?? "fp32");
+    chosen = E.choosePrecision(t.precision ?? "fp32");
   } catch (e) {
     throw new UserError((e as Error).message);
   }
   const { precision, line } = chosen;
   if (line) log(line);
-  if (precision === "bf16") t.precision = "bf16";
-  else delete t.precision;
+  const train = { ...t };
+  if (precision === "bf16") train.precision = "bf16";
+  else delete train.precision;
+  return { precision, train };
 }

@@ -3,7 +3,7 @@
 // that reads or writes it is checked against the fp32 path on values bf16 represents exactly, where
 // the two must agree bit for bit (or, for the conv's own bf16 output, to one rounding); convBnAct in
 // bf16 against fp32 within the bf16 tolerance of bf16.test.ts. Skipped without AVX512-BF16.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as E from "../../src/engine/index.js";
 import { ActCode, native } from "../../src/engine/native.js";
@@ -11,8 +11,6 @@ import { ActCode, native } from "../../src/engine/native.js";
 const SKIP = E.bf16Supported()
   ? false
   : "bf16 not supported on this CPU (no AVX512-BF16): packed bf16 tests skipped";
-
-after(() => E.setPrecision("fp32"));
 
 /** Round to nearest even bf16, kept as fp32 (what the addon's ToBf16 stores). */
 function roundBf16(v: number): number {
@@ -61,46 +59,46 @@ test(
       const y = yBf16 ? new Float32Array(Math.ceil(n / 2)) : new Float32Array(n);
       const [mean, inv, rm, rv] = [0, 0, 0, 1].map((v) => new Float32Array(c).fill(v));
       const xin = xBf16 ? pack(x) : x;
-      native.bnForward(
-        xin,
+      native.bnForward({
+        x: xin,
         gamma,
         beta,
         y,
-        mean,
-        inv,
-        rm,
-        rv,
+        saveMean: mean,
+        saveInvstd: inv,
+        runMean: rm,
+        runVar: rv,
         rows,
         c,
-        1e-5,
-        true,
-        0.1,
-        ActCode.Elu,
-        1,
+        eps: 1e-5,
+        training: true,
+        momentum: 0.1,
+        act: ActCode.Elu,
+        alpha: 1,
         xBf16,
         yBf16,
-      );
+      });
       const dx = xBf16 ? new Float32Array(Math.ceil(n / 2)) : new Float32Array(n);
       const [dg, db] = [new Float32Array(c), new Float32Array(c)];
       const yb = yFor ?? y;
-      native.bnBackward(
-        xin,
-        yb,
+      native.bnBackward({
+        x: xin,
+        y: yb,
         dy,
         gamma,
         mean,
-        inv,
+        invstd: inv,
         dx,
-        dg,
-        db,
+        dgamma: dg,
+        dbeta: db,
         rows,
         c,
-        ActCode.Elu,
-        1,
-        true,
+        act: ActCode.Elu,
+        alpha: 1,
+        training: true,
         xBf16,
-        yBf16 && !yFor,
-      );
+        yBf16: yBf16 && !yFor,
+      });
       return {
         y: yBf16 ? unpack(y, n) : y,
         stats: [mean, inv, rm, rv],
@@ -128,7 +126,7 @@ test(
 );
 
 const G = { n: 7, h: 10, w: 8, c: 24, oc: 40 };
-const GEOM = [G.n, G.h, G.w, G.c, G.oc, 3, 3, 1, 1, G.h, G.w] as const;
+const GEOM = { ...G, kh: 3, kw: 3, s: 1, p: 1, oh: G.h, ow: G.w };
 const PER_IMAGE = G.h * G.w * (G.c + G.oc) * 2; // bf16 bytes of one image's x and y
 
 test(
@@ -139,14 +137,25 @@ test(
     const x = bf16Values(G.n * G.h * G.w * G.c, rng);
     const w = bf16Values(9 * G.c * G.oc, rng, 0.1);
     const ny = G.n * G.h * G.w * G.oc;
-    E.setPrecision("bf16");
     const saved = E.setConvChunkBytes(0);
     try {
       for (const chunk of [0, 2 * PER_IMAGE]) {
         E.setConvChunkBytes(chunk);
         const fwd = (xBf16: boolean, yBf16: boolean) => {
           const y = new Float32Array(yBf16 ? Math.ceil(ny / 2) : ny);
-          native.convForward(xBf16 ? pack(x) : x, w, null, y, ...GEOM, ActCode.None, 1, false, xBf16, yBf16);
+          native.convForward({
+            x: xBf16 ? pack(x) : x,
+            w,
+            b: null,
+            y,
+            geom: GEOM,
+            act: ActCode.None,
+            alpha: 1,
+            wPrepared: false,
+            xBf16,
+            yBf16,
+            precision: "bf16",
+          });
           return yBf16 ? unpack(y, ny) : y;
         };
         const y32 = fwd(false, false);
@@ -167,7 +176,6 @@ test(
       }
     } finally {
       E.setConvChunkBytes(saved);
-      E.setPrecision("fp32");
     }
   },
 );
@@ -179,7 +187,6 @@ test(
     const rng = new E.Rng(23);
     const threads = E.getThreads();
     const saved = E.setConvChunkBytes(0);
-    E.setPrecision("bf16");
     try {
       // The U-Net's 3x3 conv, and a one-channel 1x1 head (its data gradient has no bf16 kernel).
       for (const [k, oc] of [
@@ -187,7 +194,7 @@ test(
         [1, 1],
       ]) {
         const p = (k - 1) / 2;
-        const geom = [G.n, G.h, G.w, G.c, oc, k, k, 1, p, G.h, G.w] as const;
+        const geom = { ...G, oc, kh: k, kw: k, s: 1, p, oh: G.h, ow: G.w };
         const x = bf16Values(G.n * G.h * G.w * G.c, rng);
         const w = Float32Array.from({ length: k * k * G.c * oc }, () => 0.1 * rng.normal());
         const dy = bf16Values(G.n * G.h * G.w * oc, rng);
@@ -204,7 +211,18 @@ test(
             const dw = new Float32Array(w.length);
             const db = new Float32Array(oc);
             const xin = xBf16 ? pack(x) : x;
-            native.convBackward(xin, w, dyBf16 ? pack(dy) : dy, dx, dw, db, ...geom, xBf16, dyBf16);
+            native.convBackward({
+              x: xin,
+              w,
+              dy: dyBf16 ? pack(dy) : dy,
+              dx,
+              dw,
+              db,
+              geom,
+              xBf16,
+              dyBf16,
+              precision: "bf16",
+            });
             return [dx, dw, db];
           };
           for (const withDx of [true, false]) {
@@ -225,7 +243,6 @@ test(
     } finally {
       E.setConvChunkBytes(saved);
       E.setThreads(threads);
-      E.setPrecision("fp32");
     }
   },
 );
@@ -292,21 +309,18 @@ test(
     const dec = new E.ConvBnAct(40, 16, 3, { pad: 1, rng });
     const head = new E.Conv2d(16, 1, 1, { rng });
     const params = [enc, mid, dec, head].flatMap((m) => m.parameters());
-    const run = (dtype: E.DType) =>
+    const run = (p: E.Precision) =>
       E.tidy(() => {
-        const s = enc.forward(x);
-        const d = dec.forward(E.upsampleConcat(mid.forward(E.maxPool2x2(s)), s));
-        assert.equal(s.dtype, dtype, "a block's output is a bf16 activation in bf16 training");
-        const y = head.forward(d);
+        const s = enc.forward(x, p);
+        const d = dec.forward(E.upsampleConcat(mid.forward(E.maxPool2x2(s), p), s), p);
+        assert.equal(s.dtype, E.activationDType(p), "a block's output is a bf16 activation in bf16 training");
+        const y = head.forward(d, p);
         const grads = E.grad(E.sum(E.mul(y, r)), [x, ...params]);
         return [y, ...grads].map((t) => t.toFloat32Array());
       });
-    E.setPrecision("fp32");
-    const ref = run("f32");
-    E.setPrecision("bf16");
+    const ref = run("fp32");
     const got = run("bf16");
-    E.setPrecision("fp32");
-    assert.deepEqual(run("f32"), ref, "fp32 after bf16");
+    assert.deepEqual(run("fp32"), ref, "fp32 after bf16");
     // The head's bias gradient (last) sums the bf16 copy of its output gradient, a sum that cancels:
     // as in bf16.test.ts, its error is bounded by 1e-2 of the sum of |dy| instead.
     const last = ref.length - 1;

@@ -1,13 +1,14 @@
-// The bf16 compute path (E.setPrecision("bf16")): convolution forward, its data and weight gradients,
-// and inference on prepared weights against the fp32 path; a short training run of a tiny net; the
-// `auto` choice and the refusal of bf16 where it is switched off (NERVESEG_NO_BF16=1, child process).
+// The bf16 compute path (an op's `precision: "bf16"`, a layer's forward at bf16): convolution forward,
+// its data and weight gradients, and inference on prepared weights against the fp32 path; a short
+// training run of a tiny net; the `auto` choice and the refusal of bf16 where it is switched off
+// (NERVESEG_NO_BF16=1, child process).
 //
 // Tolerance: bf16 keeps 8 mantissa bits, so each input is rounded with relative error <= 2^-9 and a
 // sum of products carries a relative error of about 1e-2 at worst. Every comparison below asks for
 // a relative L2 error (|a - b| / |b| over the whole tensor) <= 1e-2 and a max abs error <= 3e-2 of
 // the largest reference magnitude (the bias gradient, a sum that cancels: an error <= 1e-2 of the sum
 // of |dy|). Skipped with a message where the CPU has no AVX512-BF16.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
@@ -19,8 +20,6 @@ const MAX_ABS_OF_PEAK = 3e-2;
 const SKIP = E.bf16Supported()
   ? false
   : "bf16 not supported on this CPU (no AVX512-BF16): bf16 tests skipped";
-
-after(() => E.setPrecision("fp32"));
 
 function close(name: string, got: Float32Array, ref: Float32Array): void {
   assert.equal(got.length, ref.length, `${name}: length`);
@@ -56,17 +55,38 @@ function randomTensor(shape: number[], rng: E.Rng, requiresGrad = false): E.Tens
   return t;
 }
 
-/** y = conv(x, w) + b and the gradients of sum(y * r) w.r.t. x, w and b, at the current precision. */
-function convAndGrads(x: E.Tensor, w: E.Tensor, b: E.Tensor, r: E.Tensor, pad: number): Float32Array[] {
+/**
+ * y = conv(x, w) + b and the gradients of sum(y * r) w.r.t. x, w and b, at `precision` (none given:
+ * the op's default).
+ */
+function convAndGrads(
+  x: E.Tensor,
+  w: E.Tensor,
+  b: E.Tensor,
+  r: E.Tensor,
+  pad: number,
+  precision?: E.Precision,
+): Float32Array[] {
   return E.tidy(() => {
-    const y = E.conv2d(x, w, b, { pad });
+    const y = E.conv2d(x, w, b, precision ? { pad, precision } : { pad });
     const [dx, dw, db] = E.grad(E.sum(E.mul(y, r)), [x, w, b]);
     return [y.toFloat32Array(), dx.toFloat32Array(), dw.toFloat32Array(), db.toFloat32Array()];
   });
 }
 
-test("bf16 is opt-in: the default precision is fp32", () => {
-  assert.equal(E.getPrecision(), "fp32");
+test("bf16 is opt-in: a conv without a precision is fp32, bit for bit", () => {
+  const rng = new E.Rng(3);
+  const x = randomTensor([2, 6, 5, 8], rng, true);
+  const w = randomTensor([3, 3, 8, 4], rng, true);
+  const b = randomTensor([4], rng, true);
+  const r = randomTensor([2, 6, 5, 4], rng);
+  assert.deepEqual(convAndGrads(x, w, b, r, 1), convAndGrads(x, w, b, r, 1, "fp32"));
+  const block = new E.ConvBnAct(8, 4, 3, { pad: 1, rng });
+  const out = (p?: E.Precision) =>
+    E.tidy(() => (p ? block.forward(x, p) : block.forward(x)).toFloat32Array());
+  assert.deepEqual(out(), out("fp32"));
+  block.dispose();
+  for (const t of [x, w, b, r]) t.dispose();
 });
 
 test(
@@ -86,13 +106,10 @@ test(
       const w = randomTensor([k, k, c, oc], rng, true);
       const b = randomTensor([oc], rng, true);
       const r = randomTensor([4, 12 + 2 * pad - k + 1, 10 + 2 * pad - k + 1, oc], rng);
-      E.setPrecision("fp32");
-      const ref = convAndGrads(x, w, b, r, pad);
-      E.setPrecision("bf16");
-      const got = convAndGrads(x, w, b, r, pad);
-      assert.deepEqual(convAndGrads(x, w, b, r, pad), got, "bf16 is deterministic");
-      E.setPrecision("fp32");
-      const again = convAndGrads(x, w, b, r, pad);
+      const ref = convAndGrads(x, w, b, r, pad, "fp32");
+      const got = convAndGrads(x, w, b, r, pad, "bf16");
+      assert.deepEqual(convAndGrads(x, w, b, r, pad, "bf16"), got, "bf16 is deterministic");
+      const again = convAndGrads(x, w, b, r, pad, "fp32");
       const names = ["y", "dx", "dw", "db"];
       for (let i = 0; i < 4; i++) {
         const name = `${c}->${oc} ${k}x${k} ${names[i]}`;
@@ -108,7 +125,7 @@ test(
             assert.ok(err <= REL_L2 * mag, `${name}[${o}]: error ${err} > ${REL_L2} x sum |dy| ${mag}`);
           }
         } else close(name, got[i], ref[i]);
-        // Back to fp32: bit-identical to before (the caches are keyed by precision).
+        // fp32 again after bf16: bit-identical to before (the caches are keyed by precision).
         assert.deepEqual(again[i], ref[i], `${name}: fp32 after bf16`);
       }
       for (const t of [x, w, b, r]) t.dispose();
@@ -127,19 +144,16 @@ test(
     const b = randomTensor([40], rng, true);
     const r = randomTensor([6, 10, 8, 40], rng);
     try {
-      E.setPrecision("fp32");
-      const ref = convAndGrads(x, w, b, r, 1);
-      E.setPrecision("bf16");
+      const ref = convAndGrads(x, w, b, r, 1, "fp32");
       E.setThreads(1);
-      const one = convAndGrads(x, w, b, r, 1);
+      const one = convAndGrads(x, w, b, r, 1, "bf16");
       E.setThreads(2);
-      const two = convAndGrads(x, w, b, r, 1);
-      assert.deepEqual(convAndGrads(x, w, b, r, 1), two, "deterministic at 2 threads");
+      const two = convAndGrads(x, w, b, r, 1, "bf16");
+      assert.deepEqual(convAndGrads(x, w, b, r, 1, "bf16"), two, "deterministic at 2 threads");
       close("dw, 2 threads vs fp32", two[2], ref[2]);
       close("dw, 1 thread vs fp32", one[2], ref[2]);
       close("dx, 2 threads vs fp32", two[1], ref[1]);
     } finally {
-      E.setPrecision("fp32");
       E.setThreads(threads);
       for (const t of [x, w, b, r]) t.dispose();
     }
@@ -161,15 +175,13 @@ test(
     const perImage = (10 * 8 * 24 + 10 * 8 * 40) * 2;
     const saved = E.setConvChunkBytes(0);
     try {
-      E.setPrecision("fp32");
-      const ref = convAndGrads(x, w, b, r, 1);
-      E.setPrecision("bf16");
+      const ref = convAndGrads(x, w, b, r, 1, "fp32");
       for (const n of [1, 2]) {
         E.setThreads(n);
         E.setConvChunkBytes(0);
-        const whole = convAndGrads(x, w, b, r, 1);
+        const whole = convAndGrads(x, w, b, r, 1, "bf16");
         E.setConvChunkBytes(2 * perImage);
-        const chunked = convAndGrads(x, w, b, r, 1);
+        const chunked = convAndGrads(x, w, b, r, 1, "bf16");
         // Each output pixel and input gradient is computed alone: the same bits; the weight
         // gradient sums the chunks in another order.
         assert.deepEqual(chunked[0], whole[0], `y, ${n} thread(s)`);
@@ -179,13 +191,16 @@ test(
           chunked[2].some((v, i) => v !== whole[2][i]),
           "the weight gradient was summed chunk by chunk (else nothing was chunked)",
         );
-        assert.deepEqual(convAndGrads(x, w, b, r, 1), chunked, `chunked is deterministic, ${n} thread(s)`);
+        assert.deepEqual(
+          convAndGrads(x, w, b, r, 1, "bf16"),
+          chunked,
+          `chunked is deterministic, ${n} thread(s)`,
+        );
         for (let o = 0; o < 40; o++)
           assert.ok(Math.abs(chunked[3][o] - whole[3][o]) <= 1e-3 * (1 + Math.abs(whole[3][o])));
       }
     } finally {
       E.setConvChunkBytes(saved);
-      E.setPrecision("fp32");
       E.setThreads(threads);
       for (const t of [x, w, b, r]) t.dispose();
     }
@@ -198,20 +213,17 @@ test("bf16 inference on prepared weights (BN folded, ELU post-op) matches fp32",
   E.tidy(() => void block.forward(randomTensor([2, 8, 8, 16], rng)));
   block.eval();
   const x = randomTensor([3, 8, 8, 16], rng);
-  const run = () => E.tidy(() => E.noGrad(() => block.forward(x).toFloat32Array()));
-  E.setPrecision("fp32");
-  const ref = run();
-  E.setPrecision("bf16");
-  const got = run();
-  E.setPrecision("fp32");
+  const run = (p: E.Precision) => E.tidy(() => E.noGrad(() => block.forward(x, p).toFloat32Array()));
+  const ref = run("fp32");
+  const got = run("bf16");
   close("folded conv+BN+ELU", got, ref);
-  assert.deepEqual(run(), ref, "fp32 after bf16");
+  assert.deepEqual(run("fp32"), ref, "fp32 after bf16");
   x.dispose();
   block.dispose();
 });
 
-/** A tiny segmentation net trained with Adam for a few steps; returns the mean loss of the last steps. */
-function trainTiny(): number {
+/** A tiny segmentation net trained with Adam for a few steps at p; returns the mean loss of the last steps. */
+function trainTiny(p: E.Precision): number {
   const rng = new E.Rng(7);
   const a = new E.ConvBnAct(1, 16, 3, { pad: 1, rng });
   const b = new E.ConvBnAct(16, 16, 3, { pad: 1, rng });
@@ -236,8 +248,8 @@ function trainTiny(): number {
     losses.push(
       E.tidy(() => {
         const x = E.fromArray([n, h, w, 1], img);
-        const p = E.sigmoid(head.forward(b.forward(a.forward(x))));
-        const loss = E.diceLoss(p, E.fromArray([n, h, w, 1], mask));
+        const prob = E.sigmoid(head.forward(b.forward(a.forward(x, p), p), p));
+        const loss = E.diceLoss(prob, E.fromArray([n, h, w, 1], mask));
         opt.zeroGrad();
         loss.backward();
         opt.step();
@@ -250,11 +262,8 @@ function trainTiny(): number {
 }
 
 test("a tiny net trained in bf16 reaches the fp32 loss within 0.05", { skip: SKIP }, () => {
-  E.setPrecision("fp32");
-  const fp32 = trainTiny();
-  E.setPrecision("bf16");
-  const bf16 = trainTiny();
-  E.setPrecision("fp32");
+  const fp32 = trainTiny("fp32");
+  const bf16 = trainTiny("bf16");
   assert.ok(fp32 < 0.5, `fp32 training did not learn (loss ${fp32})`);
   assert.ok(
     Math.abs(bf16 - fp32) <= 0.05,
@@ -267,18 +276,20 @@ test("NERVESEG_NO_BF16=1: auto falls back to fp32 and bf16 is refused clearly", 
   const script = `
     const E = await import(${JSON.stringify(engine)});
     let refused = "";
-    try { E.setPrecision("bf16"); } catch (e) { refused = e.message; }
+    try { E.choosePrecision("bf16"); } catch (e) { refused = e.message; }
     let resolved = "";
     try { E.resolvePrecision("bf16"); } catch (e) { resolved = e.message; }
-    console.log(JSON.stringify({ supported: E.bf16Supported(), auto: E.resolvePrecision("auto"), refused, resolved, now: E.getPrecision() }));`;
+    console.log(JSON.stringify({ supported: E.bf16Supported(), auto: E.choosePrecision("auto"), refused, resolved }));`;
   const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
     env: { ...process.env, NERVESEG_NO_BF16: "1" },
     encoding: "utf8",
   });
   const r = JSON.parse(out.trim()) as Record<string, unknown>;
   assert.equal(r.supported, false);
-  assert.equal(r.auto, "fp32");
-  assert.equal(r.now, "fp32");
+  assert.deepEqual(r.auto, {
+    precision: "fp32",
+    line: "precision: fp32 (auto: bf16 switched off by NERVESEG_NO_BF16=1)",
+  });
   assert.match(String(r.refused), /bf16 precision is switched off by NERVESEG_NO_BF16=1/);
   assert.match(String(r.resolved), /bf16 precision is switched off by NERVESEG_NO_BF16=1/);
 });

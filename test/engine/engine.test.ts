@@ -295,7 +295,7 @@ test("the addon checks buffer lengths and argument counts (a TypeError, never a 
   assert.throws(() => fill([1, 2], 1, 2), /native: fill: y: expected a Float32Array/);
   assert.throws(() => native.binary(2 as 0, a, a, a, 4), /binary: op must be 0 \(add\) or 1 \(mul\)/);
   assert.throws(
-    () => native.denseForward(a, a, null, a, 2, 2, 3),
+    () => native.denseForward({ x: a, w: a, b: null, y: a, n: 2, k: 2, m: 3 }),
     /native: denseForward: w: buffer has 4 floats, needs 6/,
   );
   const freed = native.alloc(4, false);

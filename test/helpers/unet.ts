@@ -1,8 +1,11 @@
 import * as E from "../../src/engine/index.js";
 import { UNet } from "../../src/model/unet.js";
 
-/** The product's two-head U-Net at a small square size, identity normalisation (inputs used as given). */
-export function smallUNet(filters: number[], size: number, rng: E.Rng): UNet {
+/**
+ * The product's two-head U-Net at a small square size, identity normalisation (inputs used as given),
+ * computing at `precision` (default fp32).
+ */
+export function smallUNet(filters: number[], size: number, rng: E.Rng, precision?: E.Precision): UNet {
   return new UNet(
     {
       preset: "test",
@@ -16,5 +19,6 @@ export function smallUNet(filters: number[], size: number, rng: E.Rng): UNet {
     },
     { mean: 0, std: 1 },
     rng,
+    precision,
   );
 }

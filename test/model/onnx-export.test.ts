@@ -53,49 +53,48 @@ test(
     // input and weights to 8 mantissa bits (2^-9 relative each) through ~10 layers, so the probabilities
     // may move by about 1e-2; 0.02 absolute bounds that, and the fp32 engine must still match to 1e-4.
     const rng = new E.Rng(17);
-    E.setPrecision("bf16");
-    try {
-      const net = smallUNet([4, 8, 16], 16, rng);
-      const opt = new E.Adam(net.parameters(), { lr: 1e-2 });
-      const img = Float32Array.from({ length: 4 * 256 }, () => rng.uniform());
-      for (let i = 0; i < 3; i++)
-        E.tidy(() => {
-          const out = net.forward(E.fromArray([4, 16, 16, 1], img));
-          const loss = E.diceLoss(
-            out.mask,
-            E.fromArray(
-              out.mask.shape,
-              img.map((v) => (v > 0.6 ? 1 : 0)),
-            ),
-          );
-          opt.zeroGrad();
-          loss.backward();
-          opt.step();
-        });
-      opt.dispose();
-      net.eval();
-      const xv = Float32Array.from({ length: 3 * 256 }, () => rng.uniform());
-      const infer = () =>
-        E.tidy(() =>
-          E.noGrad(() => {
-            const out = net.forward(E.fromArray([3, 16, 16, 1], xv));
-            return { mask: out.mask.toFloat32Array(), presence: out.presence!.toFloat32Array() };
-          }),
+    const net = smallUNet([4, 8, 16], 16, rng, "bf16");
+    const opt = new E.Adam(net.parameters(), { lr: 1e-2 });
+    const img = Float32Array.from({ length: 4 * 256 }, () => rng.uniform());
+    for (let i = 0; i < 3; i++)
+      E.tidy(() => {
+        const out = net.forward(E.fromArray([4, 16, 16, 1], img));
+        const loss = E.diceLoss(
+          out.mask,
+          E.fromArray(
+            out.mask.shape,
+            img.map((v) => (v > 0.6 ? 1 : 0)),
+          ),
         );
-      const bf16 = infer();
-      E.setPrecision("fp32");
-      const fp32 = infer();
-      const out = await runOnnx(exportOnnx(net), { image: { dims: [3, 16, 16, 1], data: xv } });
-      const onnxMask = out.mask_probability.data as Float32Array;
-      const onnxPresence = out.presence.data as Float32Array;
-      assert.ok(maxDiff(onnxMask, fp32.mask) <= 1e-4, "the export is fp32: it matches fp32 inference");
-      const dm = maxDiff(onnxMask, bf16.mask);
-      const dp = maxDiff(onnxPresence, bf16.presence);
-      assert.ok(dm <= 0.02 && dp <= 0.02, `ONNX vs bf16 inference: mask ${dm}, presence ${dp}`);
-      assert.ok(dm > 0, "bf16 inference differs from fp32 somewhere (else bf16 did not run)");
-      net.dispose();
-    } finally {
-      E.setPrecision("fp32");
-    }
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+      });
+    opt.dispose();
+    net.eval();
+    // The same weights in an fp32 model (as predict --precision fp32 loads a bf16-trained folder).
+    const fp32Net = smallUNet([4, 8, 16], 16, new E.Rng(1), "fp32");
+    fp32Net.loadStateDict(net.stateDict());
+    fp32Net.eval();
+    const xv = Float32Array.from({ length: 3 * 256 }, () => rng.uniform());
+    const infer = (m: typeof net) =>
+      E.tidy(() =>
+        E.noGrad(() => {
+          const out = m.forward(E.fromArray([3, 16, 16, 1], xv));
+          return { mask: out.mask.toFloat32Array(), presence: out.presence!.toFloat32Array() };
+        }),
+      );
+    const bf16 = infer(net);
+    const fp32 = infer(fp32Net);
+    const out = await runOnnx(exportOnnx(net), { image: { dims: [3, 16, 16, 1], data: xv } });
+    const onnxMask = out.mask_probability.data as Float32Array;
+    const onnxPresence = out.presence.data as Float32Array;
+    assert.ok(maxDiff(onnxMask, fp32.mask) <= 1e-4, "the export is fp32: it matches fp32 inference");
+    const dm = maxDiff(onnxMask, bf16.mask);
+    const dp = maxDiff(onnxPresence, bf16.presence);
+    assert.ok(dm <= 0.02 && dp <= 0.02, `ONNX vs bf16 inference: mask ${dm}, presence ${dp}`);
+    assert.ok(dm > 0, "bf16 inference differs from fp32 somewhere (else bf16 did not run)");
+    net.dispose();
+    fp32Net.dispose();
   },
 );

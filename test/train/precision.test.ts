@@ -1,6 +1,7 @@
-// --precision auto|fp32|bf16 for training: the recipe stores what it resolved to (bf16, or no field
-// for fp32, so fp32 runs keep their resume fingerprints), `auto` says which it chose in one line,
-// and bf16 where it is switched off (NERVESEG_NO_BF16=1) is refused with a one-line error.
+// --precision auto|fp32|bf16 for training: the run's copy of the recipe stores what it resolved to
+// (bf16, or no field for fp32, so fp32 runs keep their config.json and resume fingerprints) while the
+// recipe given is left as it was, `auto` says which it chose in one line, and bf16 where it is switched
+// off (NERVESEG_NO_BF16=1) is refused with a one-line error.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -10,32 +11,59 @@ import { PROJECT_ROOT, tempDir } from "../helpers/sample.js";
 import * as E from "../../src/engine/index.js";
 import { loadPreset, PRESETS } from "../../src/model/config.js";
 import { fingerprintOf } from "../../src/train/checkpoint.js";
-import { applyTrainPrecision } from "../../src/train/run.js";
+import { readModelConfig } from "../../src/model/model-file.js";
+import { trainPrecision } from "../../src/train/run.js";
+import { train as trainRun } from "../../src/train/trainer.js";
+import { quietTrainOptions, tinyPreset, writePreparedFixture } from "./trainer-fixture.js";
 
 const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
 
-test("fp32 (explicit or absent) leaves the recipe and its fingerprint as before; bf16 is stored", () => {
+test("fp32 (explicit or absent) records the recipe and its fingerprint as before; bf16 is stored; the input is kept", () => {
   const lines: string[] = [];
   const base = fingerprintOf(PRESETS.fast, "d", "off", [1]);
   for (const choice of [undefined, "fp32"] as const) {
     const p = structuredClone(PRESETS.fast);
     if (choice) p.train.precision = choice;
-    applyTrainPrecision(p.train, (l) => lines.push(l));
-    assert.equal(p.train.precision, undefined);
-    assert.equal(fingerprintOf(p, "d", "off", [1]), base);
-    assert.equal(E.getPrecision(), "fp32");
+    const given = JSON.stringify(p.train);
+    const r = trainPrecision(p.train, (l) => lines.push(l));
+    assert.equal(r.precision, "fp32");
+    assert.equal("precision" in r.train, false, "fp32 recipes have no precision field");
+    assert.equal(JSON.stringify(r.train), JSON.stringify(PRESETS.fast.train), "as an fp32 recipe always was");
+    assert.equal(fingerprintOf({ ...p, train: r.train }, "d", "off", [1]), base);
+    assert.equal(JSON.stringify(p.train), given, "reading a recipe does not change it");
   }
   assert.equal(lines.length, 0, "an explicit or default fp32 prints nothing");
   if (E.bf16Supported()) {
-    const p = structuredClone(PRESETS.fast);
-    p.train.precision = "auto";
-    applyTrainPrecision(p.train, (l) => lines.push(l));
-    assert.equal(p.train.precision as string, "bf16");
-    assert.equal(E.getPrecision(), "bf16");
-    assert.notEqual(fingerprintOf(p, "d", "off", [1]), base, "a bf16 run is another recipe");
+    const p = structuredClone(PRESETS.real);
+    assert.equal(p.train.precision, "auto");
+    const r = trainPrecision(p.train, (l) => lines.push(l));
+    assert.equal(r.precision, "bf16");
+    assert.equal(r.train.precision, "bf16");
+    assert.equal(p.train.precision, "auto", "the recipe given still says auto");
+    // In place: the saved config.json lists the fields in the recipe's order.
+    assert.deepEqual(Object.keys(r.train), Object.keys(p.train));
+    const fp32 = trainPrecision({ ...p.train, precision: "fp32" }, () => {}).train;
+    assert.notEqual(
+      fingerprintOf({ ...p, train: r.train }, "d", "off", [1]),
+      fingerprintOf({ ...p, train: fp32 }, "d", "off", [1]),
+      "a bf16 run is another recipe",
+    );
     assert.match(lines[0], /^precision: bf16 \(auto:/);
-    E.setPrecision("fp32");
   }
+});
+
+test("training reads its recipe without changing it; the model folder records the resolved precision", async () => {
+  const data = tempDir("precision-data");
+  writePreparedFixture(data, { frames: 8, width: 16, height: 16, val: [1, 5], seed: 2 });
+  const preset = tinyPreset({ epochs: 1 });
+  preset.train.precision = "auto";
+  const given = JSON.stringify(preset);
+  const out = tempDir("precision-run");
+  await trainRun({ ...quietTrainOptions(data, preset), out, prefetchWorker: false });
+  assert.equal(JSON.stringify(preset), given, "the caller's preset is as it was");
+  const saved = readModelConfig(out).train;
+  if (E.bf16Supported()) assert.equal(saved.precision, "bf16");
+  else assert.equal("precision" in saved, false);
 });
 
 test("a preset file may ask for a precision; anything else is refused", () => {

@@ -71,25 +71,25 @@ function bnForwardRaw(
   const y = new Tensor(x.shape, { dtype: yType });
   const mean = new Tensor([c]);
   const inv = new Tensor([c]);
-  native.bnForward(
-    x.raw,
-    bn.gamma.data,
-    bn.beta.data,
-    y.raw,
-    mean.data,
-    inv.data,
-    bn.runningMean.data,
-    bn.runningVar.data,
+  native.bnForward({
+    x: x.raw,
+    gamma: bn.gamma.data,
+    beta: bn.beta.data,
+    y: y.raw,
+    saveMean: mean.data,
+    saveInvstd: inv.data,
+    runMean: bn.runningMean.data,
+    runVar: bn.runningVar.data,
     rows,
     c,
-    bn.eps ?? 1e-5,
+    eps: bn.eps ?? 1e-5,
     training,
-    bn.momentum ?? 0.1,
+    momentum: bn.momentum ?? 0.1,
     act,
     alpha,
-    x.dtype === "bf16",
-    yType === "bf16",
-  );
+    xBf16: x.dtype === "bf16",
+    yBf16: yType === "bf16",
+  });
   if (training) {
     bn.runningMean.version++;
     bn.runningVar.version++;
@@ -116,24 +116,24 @@ function bnBackwardRaw(
   const dgamma = new Tensor([c]);
   const dbeta = new Tensor([c]);
   check(!dx || dx.dtype === x.dtype, "batchNorm", "dx must have x's dtype");
-  native.bnBackward(
-    x.raw,
-    act === ActCode.None ? null : fwd.y.raw,
-    dy.data,
-    bn.gamma.data,
-    fwd.mean.data,
-    fwd.inv.data,
-    dx ? dx.raw : null,
-    dgamma.data,
-    dbeta.data,
+  native.bnBackward({
+    x: x.raw,
+    y: act === ActCode.None ? null : fwd.y.raw,
+    dy: dy.data,
+    gamma: bn.gamma.data,
+    mean: fwd.mean.data,
+    invstd: fwd.inv.data,
+    dx: dx ? dx.raw : null,
+    dgamma: dgamma.data,
+    dbeta: dbeta.data,
     rows,
     c,
     act,
     alpha,
     training,
-    x.dtype === "bf16",
-    fwd.y.dtype === "bf16",
-  );
+    xBf16: x.dtype === "bf16",
+    yBf16: fwd.y.dtype === "bf16",
+  });
   return [dgamma, dbeta];
 }
 
@@ -197,9 +197,10 @@ export function foldBatchNorm(w: Tensor, b: Tensor | null, bn: BatchNormState): 
 }
 
 /**
- * conv -> batch norm -> activation as one op. Training: one tape node whose backward runs the
- * fused BN+activation gradient pass and then the conv gradients. Eval without gradients: BN is
- * folded into the conv and the activation runs as a oneDNN post-op (one primitive call).
+ * conv -> batch norm -> activation as one op, at opts.precision (default fp32): in bf16 its output
+ * is a bf16 activation. Training: one tape node whose backward runs the fused BN+activation gradient
+ * pass and then the conv gradients. Eval without gradients: BN is folded into the conv and the
+ * activation runs as a oneDNN post-op (one primitive call).
  */
 export function convBnAct(
   x: Tensor,
@@ -212,25 +213,21 @@ export function convBnAct(
   bnCheckChannels(g.oc, bn);
   const act = ACT[opts.act ?? "none"];
   const alpha = opts.alpha ?? 1;
+  const precision = opts.precision ?? "fp32";
+  const dtype = activationDType(precision);
   const needsGrad = isGradEnabled() && [x, w, b, bn.gamma, bn.beta].some((t) => t?.requiresGrad);
   if (!opts.training) {
     if (!needsGrad) {
       const f = foldBatchNorm(w, b, bn);
       // In bf16 the block's output is a bf16 activation here too (the next conv reads bf16 anyway).
-      return conv2dActInference(x, f.w, f.b, {
-        ...opts,
-        act: opts.act ?? "none",
-        alpha,
-        out: activationDType(),
-      });
+      return conv2dActInference(x, f.w, f.b, { ...opts, act: opts.act ?? "none", alpha, out: dtype });
     }
     return batchNorm(conv2d(x, w, b, opts), bn, opts);
   }
   const rows = g.n * g.oh * g.ow;
   check(rows > 1, "convBnAct", "training needs more than one value per channel");
-  const dtype = activationDType();
   const z = new Tensor([g.n, g.oh, g.ow, g.oc], { dtype });
-  convForwardInto(x, w.data, b, z, g);
+  convForwardInto(x, w.data, b, z, g, precision);
   const fwd = bnForwardRaw(z, bn, rows, g.oc, true, act, alpha, dtype);
   const { y, mean, inv } = fwd;
   if (!needsGrad) z.dispose();
@@ -238,7 +235,7 @@ export function convBnAct(
   return record(inputs, y, (dy, needs) => {
     const dz = new Tensor(z.shape, { dtype });
     const [dgamma, dbeta] = bnBackwardRaw(z, fwd, dy, bn, dz, rows, g.oc, true, act, alpha);
-    const [dx, dw, db] = convBackward(x, w, b, g, dz, needs[0], needs[1], needs[4] ?? false);
+    const [dx, dw, db] = convBackward(x, w, b, g, precision, dz, needs[0], needs[1], needs[4] ?? false);
     // z, mean and inv are internal to this op (the caller never sees them): free them now.
     dz.dispose();
     z.dispose();

@@ -1,27 +1,18 @@
 // Convolution and dense layers (native/src/conv.cc): training convolution with its two gradients,
 // inference convolution on weights cached in the kernel's layout with a fused activation, and the
 // dense layer.
-import { ActCode, native, type ConvGeomArgs } from "../native.js";
+import { ActCode, native } from "../native.js";
+import type { ConvGeom, Precision } from "../native-entries.js";
 import { Tensor, record, type DType } from "../tensor.js";
 import { ACT, check, fmt, rank, type Activation } from "./check.js";
+
+export type { ConvGeom } from "../native-entries.js";
 
 export interface ConvOptions {
   stride?: number;
   pad?: number;
-}
-
-export interface ConvGeom {
-  n: number;
-  h: number;
-  w: number;
-  c: number;
-  oc: number;
-  kh: number;
-  kw: number;
-  s: number;
-  p: number;
-  oh: number;
-  ow: number;
+  /** The convolution's compute precision (default fp32): the model's, passed down to every call. */
+  precision?: Precision;
 }
 
 export function convGeom(op: string, x: Tensor, w: Tensor, b: Tensor | null, opts: ConvOptions): ConvGeom {
@@ -42,13 +33,9 @@ export function convGeom(op: string, x: Tensor, w: Tensor, b: Tensor | null, opt
   return { n, h, w: wd, c, oc, kh, kw, s, p, oh, ow };
 }
 
-export function geomArgs(g: ConvGeom): ConvGeomArgs {
-  return [g.n, g.h, g.w, g.c, g.oc, g.kh, g.kw, g.s, g.p, g.oh, g.ow];
-}
-
 /**
- * y = act(conv(x, w) + b) into y, the addon reading and writing each of x and y in its dtype (fp32
- * or packed bf16). w is HWIO, or in the kernel's own layout when `prepared`.
+ * y = act(conv(x, w) + b) into y at `precision`, the addon reading and writing each of x and y in its
+ * dtype (fp32 or packed bf16). w is HWIO, or in the kernel's own layout when `prepared`.
  */
 export function convForwardInto(
   x: Tensor,
@@ -56,20 +43,22 @@ export function convForwardInto(
   b: Tensor | null,
   y: Tensor,
   g: ConvGeom,
+  precision: Precision,
   opts: { act?: ActCode; alpha?: number; prepared?: boolean } = {},
 ): void {
-  native.convForward(
-    x.raw,
+  native.convForward({
+    x: x.raw,
     w,
-    b ? b.data : null,
-    y.raw,
-    ...geomArgs(g),
-    opts.act ?? ActCode.None,
-    opts.alpha ?? 1,
-    opts.prepared ?? false,
-    x.dtype === "bf16",
-    y.dtype === "bf16",
-  );
+    b: b ? b.data : null,
+    y: y.raw,
+    geom: g,
+    act: opts.act ?? ActCode.None,
+    alpha: opts.alpha ?? 1,
+    wPrepared: opts.prepared ?? false,
+    xBf16: x.dtype === "bf16",
+    yBf16: y.dtype === "bf16",
+    precision,
+  });
 }
 
 /**
@@ -81,6 +70,7 @@ export function convBackward(
   w: Tensor,
   b: Tensor | null,
   g: ConvGeom,
+  precision: Precision,
   dy: Tensor,
   needX: boolean,
   needW: boolean,
@@ -90,28 +80,33 @@ export function convBackward(
   const dw = needW || needB ? new Tensor(w.shape) : null;
   const db = dw && b ? new Tensor(b.shape) : null;
   if (dx || dw)
-    native.convBackward(
-      x.raw,
-      w.data,
-      dy.raw,
-      dx?.data ?? null,
-      dw?.data ?? null,
-      db?.data ?? null,
-      ...geomArgs(g),
-      x.dtype === "bf16",
-      dy.dtype === "bf16",
-    );
+    native.convBackward({
+      x: x.raw,
+      w: w.data,
+      dy: dy.raw,
+      dx: dx?.data ?? null,
+      dw: dw?.data ?? null,
+      db: db?.data ?? null,
+      geom: g,
+      xBf16: x.dtype === "bf16",
+      dyBf16: dy.dtype === "bf16",
+      precision,
+    });
   return [dx, dw, db];
 }
 
-/** 2-D convolution: x [N,H,W,C] (fp32 or a bf16 activation), w [KH,KW,C,OC], b [OC] or null -> fp32 [N,OH,OW,OC]. */
+/**
+ * 2-D convolution at opts.precision (default fp32; its backward too): x [N,H,W,C] (fp32 or a bf16
+ * activation), w [KH,KW,C,OC], b [OC] or null -> fp32 [N,OH,OW,OC].
+ */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: ConvOptions = {}): Tensor {
   const g = convGeom("conv2d", x, w, b, opts);
+  const precision = opts.precision ?? "fp32";
   const y = new Tensor([g.n, g.oh, g.ow, g.oc]);
-  convForwardInto(x, w.data, b, y, g);
+  convForwardInto(x, w.data, b, y, g, precision);
   const inputs = b ? [x, w, b] : [x, w];
   return record(inputs, y, (dy, needs) => {
-    const [dx, dw, db] = convBackward(x, w, b, g, dy, needs[0], needs[1], needs[2] ?? false);
+    const [dx, dw, db] = convBackward(x, w, b, g, precision, dy, needs[0], needs[1], needs[2] ?? false);
     return [dx, dw, db];
   });
 }
@@ -134,6 +129,7 @@ function preparedWeights(
   act: ActCode,
   alpha: number,
   yBf16: boolean,
+  precision: Precision,
 ): Tensor {
   let e = prepCache.get(w);
   if (!e || e.version !== w.version) {
@@ -143,12 +139,13 @@ function preparedWeights(
   }
   // The kernel (and so its weight layout and type) depends on the thread count, the precision and
   // the output's dtype too.
-  const key = `${hasBias}|${geomArgs(g).join(",")}|${act}|${alpha}|${yBf16}|${native.getThreads()}|${native.getPrecision()}`;
+  const geom = [g.n, g.h, g.w, g.c, g.oc, g.kh, g.kw, g.s, g.p, g.oh, g.ow].join(",");
+  const key = `${hasBias}|${geom}|${act}|${alpha}|${yBf16}|${native.getThreads()}|${precision}`;
   let t = e.byGeom.get(key);
   if (!t || t.disposed) {
-    const n = native.convPreparedSize(hasBias, ...geomArgs(g), act, alpha, yBf16);
-    t = new Tensor([n], { track: false });
-    native.convPrepareWeights(w.data, t.data, hasBias, ...geomArgs(g), act, alpha, yBf16);
+    const kernel = { hasBias, geom: g, act, alpha, yBf16, precision };
+    t = new Tensor([native.convPreparedSize(kernel)], { track: false });
+    native.convPrepareWeights({ w: w.data, out: t.data, ...kernel });
     e.byGeom.set(key, t);
   }
   return t;
@@ -156,9 +153,10 @@ function preparedWeights(
 
 /**
  * Convolution with an activation fused as a oneDNN post-op, forward only (inference; not
- * recorded on the tape). Weights are reordered once into the kernel's layout and cached until
- * the weight tensor changes (its version). x is fp32 or a bf16 activation; the output is `out`
- * (default fp32; bf16 inference keeps its activations in bf16 between layers).
+ * recorded on the tape), at opts.precision (default fp32). Weights are reordered once into the
+ * kernel's layout and cached until the weight tensor changes (its version). x is fp32 or a bf16
+ * activation; the output is `out` (default fp32; bf16 inference keeps its activations in bf16
+ * between layers).
  */
 export function conv2dActInference(
   x: Tensor,
@@ -170,9 +168,10 @@ export function conv2dActInference(
   const act = ACT[opts.act ?? "none"];
   const alpha = opts.alpha ?? 1;
   const yBf16 = opts.out === "bf16";
-  const pw = preparedWeights(w, b !== null, g, act, alpha, yBf16);
+  const precision = opts.precision ?? "fp32";
+  const pw = preparedWeights(w, b !== null, g, act, alpha, yBf16, precision);
   const y = new Tensor([g.n, g.oh, g.ow, g.oc], { dtype: opts.out ?? "f32" });
-  convForwardInto(x, pw.data, b, y, g, { act, alpha, prepared: true });
+  convForwardInto(x, pw.data, b, y, g, precision, { act, alpha, prepared: true });
   return y;
 }
 
@@ -185,23 +184,23 @@ export function dense(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
   check(k === k2, "dense", `input has ${k} features but weight ${fmt(w.shape)} expects ${k2}`);
   if (b) check(b.shape.length === 1 && b.shape[0] === m, "dense", `bias must be [${m}], got ${fmt(b.shape)}`);
   const y = new Tensor([n, m]);
-  native.denseForward(x.data, w.data, b ? b.data : null, y.data, n, k, m);
+  native.denseForward({ x: x.data, w: w.data, b: b ? b.data : null, y: y.data, n, k, m });
   const inputs = b ? [x, w, b] : [x, w];
   return record(inputs, y, (dy, needs) => {
     const dx = needs[0] ? new Tensor(x.shape) : null;
     const dw = needs[1] ? new Tensor(w.shape) : null;
     const db = b && needs[2] ? new Tensor([m]) : null;
-    native.denseBackward(
-      x.data,
-      w.data,
-      dy.data,
-      dx?.data ?? null,
-      dw?.data ?? null,
-      db?.data ?? null,
+    native.denseBackward({
+      x: x.data,
+      w: w.data,
+      dy: dy.data,
+      dx: dx?.data ?? null,
+      dw: dw?.data ?? null,
+      db: db?.data ?? null,
       n,
       k,
       m,
-    );
+    });
     return [dx, dw, db];
   });
 }

@@ -11,10 +11,10 @@ export function maxPool2x2(x: Tensor): Tensor {
   check(h >= 2 && w >= 2, "maxPool2x2", `input ${fmt(x.shape)} is smaller than 2x2`);
   const bf16 = x.dtype === "bf16";
   const y = new Tensor([n, Math.floor(h / 2), Math.floor(w / 2), c], { dtype: x.dtype });
-  native.maxPoolForward(x.raw, y.raw, n, h, w, c, bf16);
+  native.maxPoolForward({ x: x.raw, y: y.raw, n, h, w, c, bf16 });
   return record([x], y, (dy) => {
     const dx = new Tensor(x.shape);
-    native.maxPoolBackward(x.raw, y.raw, dy.data, dx.data, n, h, w, c, bf16);
+    native.maxPoolBackward({ x: x.raw, y: y.raw, dy: dy.data, dx: dx.data, n, h, w, c, bf16 });
     return [dx];
   });
 }
@@ -39,11 +39,30 @@ export function upsampleConcat(x: Tensor, skip: Tensor): Tensor {
     `x is ${x.dtype} but skip is ${skip.dtype}: both fp32 or both bf16 activations`,
   );
   const y = new Tensor([n, 2 * h, 2 * w, cx + cs], { dtype: x.dtype });
-  native.upsampleConcatForward(x.raw, skip.raw, y.raw, n, h, w, cx, cs, x.dtype === "bf16");
+  native.upsampleConcatForward({
+    x: x.raw,
+    skip: skip.raw,
+    y: y.raw,
+    n,
+    h,
+    w,
+    cx,
+    cs,
+    bf16: x.dtype === "bf16",
+  });
   return record([x, skip], y, (dy, needs) => {
     const dx = needs[0] ? new Tensor(x.shape) : null;
     const ds = needs[1] ? new Tensor(skip.shape) : null;
-    native.upsampleConcatBackward(dy.data, dx ? dx.data : null, ds ? ds.data : null, n, h, w, cx, cs);
+    native.upsampleConcatBackward({
+      dy: dy.data,
+      dx: dx ? dx.data : null,
+      dskip: ds ? ds.data : null,
+      n,
+      h,
+      w,
+      cx,
+      cs,
+    });
     return [dx, ds];
   });
 }

@@ -67,12 +67,12 @@ export interface BenchOptions {
 }
 
 /**
- * Best-case GFLOP/s of one large 3x3 convolution (the practical peak of this machine), in the current
- * precision, its input and output stored as training stores activations (bf16: packed, no conversion).
+ * Best-case GFLOP/s of one large 3x3 convolution (the practical peak of this machine) at `precision`,
+ * its input and output stored as training stores activations (bf16: packed, no conversion).
  */
-export function measurePeakGflops(): number {
+export function measurePeakGflops(precision: E.Precision): number {
   const [n, h, w, c, oc] = [32, 16, 20, 256, 256];
-  const dtype = E.activationDType();
+  const dtype = E.activationDType(precision);
   const x = new E.Tensor([n, h, w, c], { dtype });
   if (dtype === "bf16")
     new Uint16Array(x.raw.buffer, x.raw.byteOffset, x.size).fill(0x3c24); // 0.01
@@ -80,29 +80,21 @@ export function measurePeakGflops(): number {
   const wt = E.full([3, 3, c, oc], 0.01);
   const y = new E.Tensor([n, h, w, oc], { dtype });
   const bf16 = dtype === "bf16";
+  const geom = { n, h, w, c, oc, kh: 3, kw: 3, s: 1, p: 1, oh: h, ow: w };
   const run = () =>
-    native.convForward(
-      x.raw,
-      wt.data,
-      null,
-      y.raw,
-      n,
-      h,
-      w,
-      c,
-      oc,
-      3,
-      3,
-      1,
-      1,
-      h,
-      w,
-      ActCode.None,
-      1,
-      false,
-      bf16,
-      bf16,
-    );
+    native.convForward({
+      x: x.raw,
+      w: wt.data,
+      b: null,
+      y: y.raw,
+      geom,
+      act: ActCode.None,
+      alpha: 1,
+      wPrepared: false,
+      xBf16: bf16,
+      yBf16: bf16,
+      precision,
+    });
   run();
   const ms = timeIt(8, run);
   for (const t of [x, wt, y]) t.dispose();
@@ -120,8 +112,7 @@ export function peakRssRun(
   threads: number,
 ): void {
   E.setThreads(threads);
-  E.setPrecision(precision);
-  const net = benchNet(new E.Rng(1));
+  const net = benchNet(new E.Rng(1), precision);
   const img = new Float32Array(batch * UNET_H * UNET_W).fill(0.5);
   if (kind === "train") {
     const step = trainingStep(net, new E.Adam(net.parameters(), { lr: 1e-4 }), batch, img);
@@ -170,11 +161,12 @@ function precisionsOf(choice: E.PrecisionChoice): { list: E.Precision[]; bf16Ski
 }
 
 /** The product's model at the fast preset's shape: UNet-64x80, filters 32..512, both heads. */
-function benchNet(rng: E.Rng): UNet {
+function benchNet(rng: E.Rng, precision: E.Precision): UNet {
   return new UNet(
     { ...PRESETS.fast.model, inputHeight: UNET_H, inputWidth: UNET_W, filters: [...UNET_FILTERS] },
     { mean: 0, std: 1 },
     rng,
+    precision,
   );
 }
 
@@ -225,8 +217,7 @@ function trainingStep(net: UNet, opt: E.Optimizer, batch: number, pixels: Float3
  * weights (seed 1); returns the net in eval mode with its inference rows.
  */
 function runPass(p: Pass): { net: UNet; inferRows: [number, BenchRow][] } {
-  E.setPrecision(p.precision);
-  const net = benchNet(new E.Rng(1));
+  const net = benchNet(new E.Rng(1), p.precision);
   const fwdFlops = unetFlopsPerImage(UNET_FILTERS, UNET_H, UNET_W);
   const row = (
     name: string,
@@ -267,7 +258,7 @@ function runPass(p: Pass): { net: UNet; inferRows: [number, BenchRow][] } {
   // The reference preset (160x160, 5x5, SGD + Nesterov, batch 32): about 14x the work per image,
   // so two timed steps; its img/s is what a user of that recipe waits on.
   p.log(`${p.precision}: reference preset training batch 32...`);
-  const refNet = new UNet(PRESETS.reference.model, { mean: 0, std: 1 }, new E.Rng(1));
+  const refNet = new UNet(PRESETS.reference.model, { mean: 0, std: 1 }, new E.Rng(1), p.precision);
   const rt = PRESETS.reference.train;
   const sgd = new E.SGD(refNet.parameters(), { lr: 1e-3, momentum: rt.momentum, nesterov: rt.nesterov });
   const refStep = trainingStep(refNet, sgd, rt.batch, p.img);
@@ -303,8 +294,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   const peaks: Partial<Record<E.Precision, number>> = {};
   for (const pr of list) {
     log(`measuring the ${pr} peak (one large oneDNN conv, ${threads} threads)...`);
-    E.setPrecision(pr);
-    peaks[pr] = measurePeakGflops();
+    peaks[pr] = measurePeakGflops(pr);
   }
   const inputRng = new E.Rng(2);
   const img = Float32Array.from({ length: 32 * UNET_H * UNET_W }, () => inputRng.uniform());
@@ -326,7 +316,6 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     else pass.net.dispose();
     E.releaseMemoryPool();
   }
-  E.setPrecision("fp32");
 
   // onnxruntime-node on the same weights (the export is fp32), against the fp32 rows.
   let onnxMaxAbsDiff: number | null = null;
