@@ -102,14 +102,18 @@ export function detectFormat(bytes: Uint8Array): ImageFormat | null {
  * otherwise a regular file with the DICOM marker "DICM" at offset 128 (DICOM files often have no extension).
  */
 export function isImageFile(file: string): boolean {
-  if (IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase())) return true;
+  return IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase()) || isDicomFile(file);
+}
+
+/** Whether a file holds DICOM: the "DICM" marker at offset 128 (an unreadable file is not). */
+export function isDicomFile(file: string): boolean {
   let fd: number | undefined;
   try {
     fd = fs.openSync(file, "r");
     const head = new Uint8Array(132);
     return fs.readSync(fd, head, 0, 132, 0) === 132 && isDicom(head);
   } catch {
-    return false;
+    return false; // reading it as an image, if that is asked, names the problem
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }

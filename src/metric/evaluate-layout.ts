@@ -12,8 +12,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileError, UserError } from "../core/errors.js";
 import { readCsv } from "../io/csv.js";
-import { isDicom } from "../io/dicom.js";
-import { maskFromDecoded, readImageFile, type DecodedFile, type PixelSpacing } from "../io/image-read.js";
+import {
+  isDicomFile,
+  maskFromDecoded,
+  readImageFile,
+  type DecodedFile,
+  type PixelSpacing,
+} from "../io/image-read.js";
 import { decodeRle } from "../io/rle.js";
 import { SegScoreAccumulator, type SegScore } from "./segmentation-score.js";
 import { isValidSpacing, parseSpacing } from "./surface-distance.js";
@@ -183,20 +188,6 @@ export function matchPredictions(
     matched.set(hit.id, k);
   });
   return matched;
-}
-
-/** Whether a file holds DICOM (the "DICM" marker at offset 128): only those carry a pixel spacing. */
-function isDicomFile(file: string): boolean {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, "r");
-    const head = new Uint8Array(132);
-    return fs.readSync(fd, head, 0, 132, 0) === 132 && isDicom(head);
-  } catch {
-    return false; // unreadable: reading it as an image, if needed, names the problem
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
 }
 
 /** A CSV layout's spacing_mm column, by resolved image path (empty cells left out). */

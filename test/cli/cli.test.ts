@@ -7,16 +7,7 @@ import { frame, rectMask, writeGrey } from "../helpers/images.js";
 import { PROJECT_ROOT, tempDir } from "../helpers/sample.js";
 import { presetFromFlags } from "../../src/cli/commands/train.js";
 import { PRESETS } from "../../src/model/config.js";
-
-const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, CI: "1" },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { cli } from "../helpers/cli.js";
 
 test("every command has --help with an example", () => {
   const top = cli("--help");

@@ -1,22 +1,12 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { maskFromDecoded, readImageFile } from "../../src/io/image-read.js";
 import { frame, rectMask, writeGrey } from "../helpers/images.js";
-import { DDTI_DIR, needsData, PROJECT_ROOT, tempDir } from "../helpers/sample.js";
+import { DDTI_DIR, needsData, tempDir } from "../helpers/sample.js";
 import { saveTinyModel } from "../helpers/tiny-model.js";
-
-const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, CI: "1" },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { cli } from "../helpers/cli.js";
 
 const W = 24;
 const H = 16;

@@ -8,7 +8,7 @@ import { AtomicFileWriter, writeFileAtomic } from "../../src/io/atomic.js";
 import { writeTiff } from "../../src/io/tiff.js";
 import { checkpointPath } from "../../src/train/checkpoint.js";
 import { PROJECT_ROOT, tempDir } from "../helpers/sample.js";
-import { writePreparedFixture } from "../train/trainer-fixture.js";
+import { longTinyTrainArgs } from "../train/trainer-fixture.js";
 
 const CLI = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
 
@@ -98,18 +98,7 @@ test("a closed stderr pipe during prepare stops it like a signal: nothing half-m
 });
 
 test("Ctrl-C during train: stops after the step, saves the resume state, says what it kept; --resume finishes", async () => {
-  const data = tempDir();
-  writePreparedFixture(data, { frames: 16, width: 32, height: 32, val: [1, 6], seed: 3 });
-  const preset = path.join(data, "tiny.json");
-  fs.writeFileSync(
-    preset,
-    JSON.stringify({
-      model: { inputHeight: 16, inputWidth: 16, filters: [4, 8] },
-      train: { epochs: 400, batch: 4, valMinArea: 0 },
-    }),
-  );
-  const out = tempDir();
-  const args = ["train", "--data", data, "--preset", preset, "--out", out, "--threads", "1", "--quiet"];
+  const { data, out, args } = longTinyTrainArgs();
   const r = await interrupt(args, () => fs.existsSync(path.join(out, "history.csv")));
   assert.ok(r.sent);
   assert.equal(r.code, 130, r.stderr);
@@ -123,7 +112,7 @@ test("Ctrl-C during train: stops after the step, saves the resume state, says wh
     [],
   );
   fs.writeFileSync(
-    preset,
+    path.join(data, "tiny.json"),
     JSON.stringify({
       model: { inputHeight: 16, inputWidth: 16, filters: [4, 8] },
       train: { epochs: 2, batch: 4, valMinArea: 0 },
@@ -170,18 +159,7 @@ test("a full disk names the file, and the temp file is gone", () => {
 });
 
 test("SIGTERM during train: the same graceful stop, and the conventional exit status 143", async () => {
-  const data = tempDir();
-  writePreparedFixture(data, { frames: 16, width: 32, height: 32, val: [1, 6], seed: 3 });
-  const preset = path.join(data, "tiny.json");
-  fs.writeFileSync(
-    preset,
-    JSON.stringify({
-      model: { inputHeight: 16, inputWidth: 16, filters: [4, 8] },
-      train: { epochs: 400, batch: 4 },
-    }),
-  );
-  const out = tempDir();
-  const args = ["train", "--data", data, "--preset", preset, "--out", out, "--threads", "1", "--quiet"];
+  const { out, args } = longTinyTrainArgs();
   const r = await interrupt(args, () => fs.existsSync(path.join(out, "history.csv")), "SIGTERM");
   assert.ok(r.sent);
   assert.equal(r.code, 143, r.stderr);

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { PNG } from "pngjs";
 import sharp from "sharp";
 
 /** Writes an 8-bit grey image in the format its extension names (png, jpg, gif, tif), through sharp. */
@@ -42,4 +43,13 @@ export function rectMask(
   const m = new Uint8Array(width * height);
   for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) m[y * width + x] = 255;
   return m;
+}
+
+/** A PNG's pixels as packed RGB (alpha dropped), through pngjs. */
+export function decodePngRgb(buf: Buffer): { width: number; height: number; rgb: Uint8Array } {
+  const png = PNG.sync.read(buf);
+  const rgb = new Uint8Array(png.width * png.height * 3);
+  for (let i = 0; i < png.width * png.height; i++)
+    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = png.data[i * 4 + c];
+  return { width: png.width, height: png.height, rgb };
 }

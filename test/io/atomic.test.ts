@@ -12,7 +12,7 @@ import {
   writeFileAtomic,
 } from "../../src/io/atomic.js";
 import { PROJECT_ROOT, tempDir } from "../helpers/sample.js";
-import { writePreparedFixture } from "../train/trainer-fixture.js";
+import { longTinyTrainArgs } from "../train/trainer-fixture.js";
 
 /** A pid that is certainly gone: a child that has exited. */
 function deadPid(): number {
@@ -67,19 +67,8 @@ test("a lock per output folder: a second writer is refused naming the first; a d
   assert.ok(!fs.existsSync(path.join(dir, LOCK_FILE)));
 
   // Two trainings into one folder through the CLI: the second is refused at once while the first goes on.
-  const data = tempDir();
-  writePreparedFixture(data, { frames: 16, width: 32, height: 32, val: [1, 6], seed: 3 });
-  const preset = path.join(data, "tiny.json");
-  fs.writeFileSync(
-    preset,
-    JSON.stringify({
-      model: { inputHeight: 16, inputWidth: 16, filters: [4, 8] },
-      train: { epochs: 400, batch: 4 },
-    }),
-  );
-  const out = tempDir();
-  const cli = path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js");
-  const args = [cli, "train", "--data", data, "--preset", preset, "--out", out, "--threads", "1", "--quiet"];
+  const { out, args: trainArgs } = longTinyTrainArgs();
+  const args = [path.join(PROJECT_ROOT, "dist", "src", "cli", "main.js"), ...trainArgs];
   const first = spawn(process.execPath, args, { stdio: "ignore" });
   const firstDone = new Promise<number | null>((resolve) => first.on("exit", resolve));
   while (!fs.existsSync(path.join(out, LOCK_FILE))) await new Promise((r) => setTimeout(r, 10));

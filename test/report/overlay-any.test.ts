@@ -4,22 +4,13 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { PNG } from "pngjs";
 import { encodeGreyPng } from "../../src/io/png.js";
 import { overlayFolder, overlayImageFile, overlayImagePng } from "../../src/report/overlay-files.js";
 import { contourBand, PRED_COLOR, TRUTH_COLOR, type Rgb } from "../../src/report/overlay.js";
 import { encodeDicom, TS } from "../helpers/dicom-writer.js";
 import { rejectsNaming } from "../helpers/errors.js";
-import { frame, rectMask, writeGrey } from "../helpers/images.js";
+import { frame, rectMask, writeGrey, decodePngRgb } from "../helpers/images.js";
 import { tempDir } from "../helpers/sample.js";
-
-function readPng(buf: Buffer): { width: number; height: number; rgb: Uint8Array } {
-  const png = PNG.sync.read(buf);
-  const rgb = new Uint8Array(png.width * png.height * 3);
-  for (let i = 0; i < png.width * png.height; i++)
-    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = png.data[i * 4 + c];
-  return { width: png.width, height: png.height, rgb };
-}
 
 /** The pixels of the frame's rows (above any legend) painted `c`, as 0/1. */
 function painted(pic: { rgb: Uint8Array }, w: number, h: number, c: Rgb): Uint8Array {
@@ -47,7 +38,7 @@ test("overlay of a PNG with a PNG mask and prediction: the contours where the ma
     mask: path.join(dir, "scan_mask.png"),
     pred: path.join(dir, "pred.png"),
   });
-  const pic = readPng(fs.readFileSync(out));
+  const pic = decodePngRgb(fs.readFileSync(out));
   assert.equal(pic.width, w);
   assert.ok(pic.height > h, "a legend strip under the frame");
   const predEdge = contourBand(pred, w, h, 2, "inner");
@@ -56,7 +47,7 @@ test("overlay of a PNG with a PNG mask and prediction: the contours where the ma
   assert.deepEqual(painted(pic, w, h, TRUTH_COLOR), truthEdge);
   assert.ok(sum(predEdge) > 100 && sum(truthEdge) > 100);
   // The legend says the Dice: a picture with a perfect prediction differs there only.
-  const perfect = readPng(
+  const perfect = decodePngRgb(
     await overlayImagePng(path.join(dir, "scan.png"), {
       mask: path.join(dir, "scan_mask.png"),
       pred: path.join(dir, "scan_mask.png"),
@@ -65,7 +56,7 @@ test("overlay of a PNG with a PNG mask and prediction: the contours where the ma
   assert.equal(perfect.height, pic.height);
   assert.notDeepEqual(perfect.rgb.subarray(w * h * 3), pic.rgb.subarray(w * h * 3));
   // Without a mask: the plain overlay at the image's size.
-  const plain = readPng(
+  const plain = decodePngRgb(
     await overlayImagePng(path.join(dir, "scan.png"), { pred: path.join(dir, "pred.png") }),
   );
   assert.deepEqual([plain.width, plain.height], [w, h]);
@@ -86,13 +77,13 @@ test("overlay of a DICOM with a label-map mask (--mask-label) and a mask of anot
       else if (x >= 22 && x < 34) labels[y * w + x] = 2;
   // A true 8-bit grey PNG (sharp would store these small values as colour).
   fs.writeFileSync(path.join(dir, "labels.png"), encodeGreyPng({ width: w, height: h, data: labels }));
-  const pic = readPng(
+  const pic = decodePngRgb(
     await overlayImagePng(path.join(dir, "IM0001.dcm"), { mask: path.join(dir, "labels.png"), maskLabel: 2 }),
   );
   const two = labels.map((v) => (v === 2 ? 1 : 0));
   assert.deepEqual(painted(pic, w, h, TRUTH_COLOR), contourBand(two, w, h, 2, "outer"));
   // Without the label every non-zero value is the structure: both boxes are outlined.
-  const both = readPng(
+  const both = decodePngRgb(
     await overlayImagePng(path.join(dir, "IM0001.dcm"), { mask: path.join(dir, "labels.png") }),
   );
   assert.deepEqual(painted(both, w, h, TRUTH_COLOR), contourBand(labels, w, h, 2, "outer"));
@@ -125,11 +116,11 @@ test("overlay folder form on JPEGs: masks beside them (X_mask.*) or in a folder 
   assert.deepEqual(r, { written: 3, withMask: 2 });
   const files = (fs.readdirSync(out, { recursive: true }) as string[]).filter((f) => f.endsWith(".png"));
   assert.deepEqual(files.sort(), ["a.png", "b.png", path.join("sub", "c.png")]);
-  const a = readPng(fs.readFileSync(path.join(out, "a.png")));
+  const a = decodePngRgb(fs.readFileSync(path.join(out, "a.png")));
   assert.equal(a.width, 48);
   assert.ok(a.height > 36, "with a mask: the legend");
   assert.deepEqual(painted(a, 48, 36, TRUTH_COLOR), contourBand(truthOf("a"), 48, 36, 2, "outer"));
-  const c = readPng(fs.readFileSync(path.join(out, "sub", "c.png")));
+  const c = decodePngRgb(fs.readFileSync(path.join(out, "sub", "c.png")));
   assert.deepEqual([c.width, c.height], [32, 24], "no mask: the frame's size, its prediction drawn");
   assert.ok(sum(painted(c, 32, 24, PRED_COLOR)) > 20);
 

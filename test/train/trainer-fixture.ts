@@ -1,6 +1,7 @@
 // A tiny prepared folder (manifest.json + uint8 .npy arrays, the layout `nerveseg prepare` writes) of
 // synthetic frames: a bright disc on a noisy background, its mask the disc; some frames empty.
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import * as E from "../../src/engine/index.js";
 import { encodeNpyHeader } from "../../src/io/npy.js";
@@ -140,5 +141,28 @@ export function quietTrainOptions(data: string, preset: Preset): TrainOptions {
     maxMinutes: null,
     logs: false,
     log: () => {},
+  };
+}
+
+/**
+ * A long tiny training through the CLI (400 epochs of a 16x16 two-level net on 16 frames): the arguments of
+ * `nerveseg train` into a fresh --out, for tests that interrupt or contend with a run in progress.
+ */
+export function longTinyTrainArgs(): { data: string; out: string; args: string[] } {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), "nerveseg-test-"));
+  writePreparedFixture(data, { frames: 16, width: 32, height: 32, val: [1, 6], seed: 3 });
+  const preset = path.join(data, "tiny.json");
+  fs.writeFileSync(
+    preset,
+    JSON.stringify({
+      model: { inputHeight: 16, inputWidth: 16, filters: [4, 8] },
+      train: { epochs: 400, batch: 4, valMinArea: 0 },
+    }),
+  );
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "nerveseg-test-"));
+  return {
+    data,
+    out,
+    args: ["train", "--data", data, "--preset", preset, "--out", out, "--threads", "1", "--quiet"],
   };
 }

@@ -5,7 +5,6 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { PNG } from "pngjs";
 import { encodeRle } from "../../src/io/rle.js";
 import { dice } from "../../src/metric/dice.js";
 import { DEFAULT_POSTPROCESS, postprocess } from "../../src/postprocess/mask-rule.js";
@@ -14,7 +13,7 @@ import { contourBand, PRED_COLOR, TRUTH_COLOR } from "../../src/report/overlay.j
 import { startViewer, type ImageEntry, type RunningViewer } from "../../src/web/server.js";
 import { encodeDicom, TS } from "../helpers/dicom-writer.js";
 import { rejectsNaming } from "../helpers/errors.js";
-import { frame, writeGrey } from "../helpers/images.js";
+import { frame, writeGrey, decodePngRgb } from "../helpers/images.js";
 import { tempDir } from "../helpers/sample.js";
 
 interface Listing {
@@ -37,25 +36,17 @@ function ellipse(w: number, h: number, cx: number, cy: number, rx: number, ry: n
 const to255 = (m: Uint8Array): Uint8Array => m.map((v) => (v ? 255 : 0));
 const area = (m: Uint8Array): number => m.reduce((a, v) => a + (v ? 1 : 0), 0);
 
-function decodePng(buf: Buffer): { width: number; height: number; rgb: Uint8Array } {
-  const png = PNG.sync.read(buf);
-  const rgb = new Uint8Array(png.width * png.height * 3);
-  for (let i = 0; i < png.width * png.height; i++)
-    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = png.data[i * 4 + c];
-  return { width: png.width, height: png.height, rgb };
-}
-
 async function listing(v: RunningViewer, q = "sort=id"): Promise<Listing> {
   const r = await fetch(`${v.url}api/images?limit=100&${q}`);
   assert.equal(r.status, 200, await r.clone().text());
   return (await r.json()) as Listing;
 }
 
-async function png(v: RunningViewer, id: string, q: string): Promise<ReturnType<typeof decodePng>> {
+async function png(v: RunningViewer, id: string, q: string): Promise<ReturnType<typeof decodePngRgb>> {
   const r = await fetch(`${v.url}img/${encodeURIComponent(id)}.png?${q}`);
   assert.equal(r.status, 200, await r.clone().text());
   assert.equal(r.headers.get("content-type"), "image/png");
-  return decodePng(Buffer.from(await r.arrayBuffer()));
+  return decodePngRgb(Buffer.from(await r.arrayBuffer()));
 }
 
 /** Frames of three sizes: each a texture, its truth an ellipse, its prediction the ellipse moved by `shift`. */

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { PNG } from "pngjs";
+import { decodePngRgb } from "../helpers/images.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH, type GreyImage } from "../../src/io/image.js";
 import { contourBand, PRED_COLOR, TRUTH_COLOR } from "../../src/report/overlay.js";
 import { decodeRle } from "../../src/io/rle.js";
@@ -54,14 +54,6 @@ function makeFolder(): { images: string; preds: string; masks: Map<string, Uint8
   const preds = path.join(root, "preds");
   writeFakePredictions(preds, masks);
   return { images, preds, masks };
-}
-
-function decodePng(buf: Buffer): { width: number; height: number; rgb: Uint8Array } {
-  const png = PNG.sync.read(buf);
-  const rgb = new Uint8Array(png.width * png.height * 3);
-  for (let i = 0; i < png.width * png.height; i++)
-    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = png.data[i * 4 + c];
-  return { width: png.width, height: png.height, rgb };
 }
 
 /** A raw GET (no URL normalisation by the client), with an optional Host header. */
@@ -232,12 +224,12 @@ test("/img/<id>.png: the image layer is the frame; overlay: truth blue outside, 
   const plain = await fetch(`${viewer.url}img/${id}.png?layer=image`);
   assert.equal(plain.status, 200);
   assert.equal(plain.headers.get("content-type"), "image/png");
-  const img = decodePng(Buffer.from(await plain.arrayBuffer()));
+  const img = decodePngRgb(Buffer.from(await plain.arrayBuffer()));
   assert.equal(img.width, W);
   assert.equal(img.height, H);
   for (let i = 0; i < W * H; i++) assert.equal(img.rgb[i * 3 + 1], frame.data[i]);
 
-  const over = decodePng(Buffer.from(await (await fetch(`${viewer.url}img/${id}.png`)).arrayBuffer()));
+  const over = decodePngRgb(Buffer.from(await (await fetch(`${viewer.url}img/${id}.png`)).arrayBuffer()));
   const preds = readPredictions(folder.preds);
   const i = preds.ids.indexOf(id);
   const pred = postprocess(
@@ -271,7 +263,7 @@ test("/img/<id>.png: the image layer is the frame; overlay: truth blue outside, 
 
 test("/img: heat layer colours only where there is probability; half size is 290x210", async () => {
   const id = "3_1";
-  const heat = decodePng(
+  const heat = decodePngRgb(
     Buffer.from(await (await fetch(`${viewer.url}img/${id}.png?layer=heat`)).arrayBuffer()),
   );
   const frame = readTiff(path.join(folder.images, `${id}.tif`));
@@ -300,7 +292,7 @@ test("/img: heat layer colours only where there is probability; half size is 290
     white++;
   }
   assert.ok(white > 200);
-  const half = decodePng(
+  const half = decodePngRgb(
     Buffer.from(await (await fetch(`${viewer.url}img/${id}.png?size=half`)).arrayBuffer()),
   );
   assert.deepEqual([half.width, half.height], [290, 210]);
@@ -455,7 +447,7 @@ test(
       assert.equal(data.items.find((it) => it.id === "1_14")!.truthArea, 7194); // from the sample's README
       const png = await fetch(`${v.url}img/1_14.png?layer=heat&size=half`);
       assert.equal(png.status, 200);
-      assert.deepEqual([decodePng(Buffer.from(await png.arrayBuffer())).width], [290]);
+      assert.deepEqual([decodePngRgb(Buffer.from(await png.arrayBuffer())).width], [290]);
     } finally {
       await v.close();
     }

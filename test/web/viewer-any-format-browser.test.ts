@@ -6,17 +6,15 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { needsChromium, openBrowser, type Browser } from "../helpers/browser.js";
 import { encodeRle } from "../../src/io/rle.js";
 import { PRED_COLOR, TRUTH_COLOR } from "../../src/report/overlay.js";
 import { startViewer, type ImageEntry, type RunningViewer } from "../../src/web/server.js";
 import { frame, rectMask, writeGrey } from "../helpers/images.js";
 import { tempDir } from "../helpers/sample.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = fs.existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} not found: the viewer's browser test needs Debian's chromium (apt-get install chromium, as scripts/install.sh does)`;
+const skip = needsChromium;
 
 /** Three PNG frames of different sizes with rectangle masks (x0, y0, x1, y1); predictions shifted. */
 const FRAMES = [
@@ -55,34 +53,14 @@ async function makeSet(): Promise<{ data: string; preds: string }> {
 let viewer: RunningViewer;
 let context: BrowserContext;
 let page: Page;
-const problems: string[] = [];
+let browser: Browser;
 
 before(async () => {
   if (skip) return;
   const set = await makeSet();
   viewer = await startViewer({ data: set.data, preds: set.preds, port: 0 });
-  context = await chromium.launchPersistentContext(tempDir("nerveseg-chromium-"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(10_000);
-  page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  browser = await openBrowser();
+  ({ context, page } = browser);
 });
 
 after(async () => {
@@ -90,21 +68,9 @@ after(async () => {
   await viewer?.close();
 });
 
-const js = <T>(expr: string): Promise<T> => page.evaluate(expr) as Promise<T>;
+const js = <T>(expr: string): Promise<T> => browser.js<T>(expr);
 
-/** Waits until a page expression is truthy (polled through DevTools: the page's CSP forbids eval). */
-async function until(expr: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await js<boolean>(expr)) return;
-    } catch {
-      // a context torn down by a navigation: try again
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${expr}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (expr: string, timeoutMs?: number): Promise<void> => browser.until(expr, timeoutMs);
 
 /** The picture an <img> shows, as the browser decoded it: its size and its pixels of the two contour colours. */
 function colours(selector: string): Promise<{ width: number; height: number; truth: number; pred: number }> {
@@ -167,6 +133,6 @@ test(
     assert.equal(await page.textContent("#mheatcap"), "the image alone");
     await page.keyboard.press("Escape");
     await until(`!document.getElementById("modal").classList.contains("open")`);
-    assert.deepEqual(problems, []);
+    assert.deepEqual(browser.problems, []);
   },
 );

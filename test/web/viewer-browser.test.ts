@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { needsChromium, openBrowser, type Browser } from "../helpers/browser.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../../src/io/image.js";
 import { writeTiff } from "../../src/io/tiff.js";
 import { writePredictions } from "../../src/predict/prediction-store.js";
@@ -14,10 +15,7 @@ import { startViewer, type ImageEntry, type RunningViewer } from "../../src/web/
 import { tempDir } from "../helpers/sample.js";
 import { FAKE_H, FAKE_W, fakeProb } from "./fake-preds.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = fs.existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} not found: the viewer's browser test needs Debian's chromium (apt-get install chromium, as scripts/install.sh does)`;
+const skip = needsChromium;
 
 const W = KAGGLE_WIDTH;
 const H = KAGGLE_HEIGHT;
@@ -62,34 +60,14 @@ let set: ReturnType<typeof makeSet>;
 let viewer: RunningViewer;
 let context: BrowserContext;
 let page: Page;
-const problems: string[] = [];
+let browser: Browser;
 
 before(async () => {
   if (skip) return;
   set = makeSet();
   viewer = await startViewer({ images: set.images, preds: set.preds, truth: set.images, port: 0 });
-  context = await chromium.launchPersistentContext(tempDir("nerveseg-chromium-"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(10_000);
-  page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  browser = await openBrowser();
+  ({ context, page } = browser);
 });
 
 after(async () => {
@@ -103,28 +81,11 @@ async function listing(q: string): Promise<ImageEntry[]> {
   return ((await r.json()) as { items: ImageEntry[] }).items;
 }
 
-const js = <T>(expr: string): Promise<T> => page.evaluate(expr) as Promise<T>;
+const js = <T>(expr: string): Promise<T> => browser.js<T>(expr);
 const cardIds = () => js<string[]>(`[...document.querySelectorAll(".card")].map((c) => c.dataset.id)`);
 const query = () => Object.fromEntries(new URL(page.url()).searchParams);
 
-/**
- * Waits until a page expression is truthy. Not page.waitForFunction: it evaluates a string predicate again
- * from the page's own timers, which the viewer's CSP refuses (no 'unsafe-eval'); page.evaluate runs it
- * through the DevTools protocol, which the CSP does not govern.
- */
-async function until(expr: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    let last: unknown = "false";
-    try {
-      if (await js<boolean>(expr)) return;
-    } catch (e) {
-      last = e; // e.g. a context torn down by a navigation: try again
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${expr} (last: ${String(last)})`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (expr: string, timeoutMs?: number): Promise<void> => browser.until(expr, timeoutMs);
 
 /** Waits until the modal shows `id` with its pictures loaded, and the URL names it. */
 async function shows(id: string): Promise<void> {
@@ -260,7 +221,7 @@ test(
       fn.map((it) => it.id),
     );
 
-    assert.deepEqual(problems, []);
+    assert.deepEqual(browser.problems, []);
   },
 );
 
@@ -285,7 +246,7 @@ test(
         "fp",
         "fn",
       ]);
-      assert.deepEqual(problems, []);
+      assert.deepEqual(browser.problems, []);
     } finally {
       await bare.close();
     }
