@@ -4,8 +4,8 @@
  * CRLF or LF, optional UTF-8 BOM, blank lines skipped. Quoted fields may not span lines. Written lines
  * quote exactly the fields that need it, so a file name holding a comma survives the round trip.
  */
-import fs from "node:fs";
 import { fileError } from "../core/errors.js";
+import { readRegularFileSync, TEXT_FILE_LIMIT } from "./read-file.js";
 
 export interface CsvRow {
   /** 1-based line number in the file (the header is line 1). */
@@ -83,15 +83,12 @@ export function parseCsv(text: string, file: string): CsvTable {
   return { file, header, rows };
 }
 
-/** Reads and parses a CSV file. */
+/** Reads and parses a CSV file (a regular file, of at most MAX_TEXT_FILE_BYTES). */
 export function readCsv(file: string): CsvTable {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw fileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  return parseCsv(text, file);
+  return parseCsv(
+    readRegularFileSync(file, { ...TEXT_FILE_LIMIT, what: "a CSV file" }).toString("utf8"),
+    file,
+  );
 }
 
 /** One CSV line; a field holding a comma, a quote or surrounding spaces is quoted ("" for a quote). */

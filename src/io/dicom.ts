@@ -36,7 +36,9 @@
  * window) kept together, so what a DICOM frame becomes can be read in one place.
  */
 import dicomParser from "dicom-parser";
-import { fileError } from "../core/errors.js";
+import { fileError, UserError } from "../core/errors.js";
+import { inflateUpTo } from "./inflate.js";
+import { checkBudget, maxInflatedBytes, yielder, type DecodeBudget, type DecodeLimits } from "./limits.js";
 import { lumaOfRgb } from "./luma.js";
 import { decodeWithSharp } from "./sharp-decode.js";
 
@@ -139,13 +141,84 @@ function tsLabel(uid: string): string {
 }
 
 /**
- * Decodes a DICOM Part 10 file held in memory. `maxFrames` limits how many frames are decoded; `maxPixels`
- * guards each frame's size and `maxTotalPixels` all decoded frames together.
+ * What the image pixel module declares (all frames, as stored): checked against the limits before any pixel
+ * is read, and, for a deflated file, before more than its first megabyte is inflated.
+ */
+function declaredBudget(ds: dicomParser.DataSet, fileBytes: number): DecodeBudget {
+  const rows = ds.uint16("x00280010") ?? 0;
+  const cols = ds.uint16("x00280011") ?? 0;
+  const declared = ds.intString("x00280008") ?? 1;
+  const frames = Number.isInteger(declared) && declared >= 1 ? declared : 1;
+  const spp = ds.uint16("x00280002") ?? 1;
+  const samples = (ds.string("x00280004") ?? "").trim().toUpperCase() === "YBR_FULL_422" ? 2 : spp;
+  const bits = ds.uint16("x00280100") ?? 8;
+  return {
+    frames,
+    width: cols,
+    height: rows,
+    totalPixels: frames * rows * cols,
+    sampleBytes: Math.ceil((frames * rows * cols * samples * bits) / 8),
+    fileBytes,
+  };
+}
+
+/** Inflated bytes read before the rest of a deflated data set is sized from its header. */
+const DEFLATED_HEAD_BYTES = 2 ** 20;
+/** Room for elements after the Pixel Data (padding, signatures) when inflating a deflated data set. */
+const DEFLATED_TRAILER_BYTES = 2 ** 20;
+
+/**
+ * The file with its deflated data set inflated, no further than its header allows: first one megabyte, whose
+ * elements before the Pixel Data declare the image (refused there if over the limits), then up to the end of
+ * the pixel data. `complete` is false when the stream held more (elements after the pixels, left unread).
+ */
+async function inflateDataSet(
+  buffer: Buffer,
+  file: string,
+  limits: DecodeLimits,
+): Promise<{ bytes: Buffer; complete: boolean }> {
+  const start = (dicomParser.readPart10Header(buffer) as dicomParser.DataSet & { position: number }).position;
+  const deflated = buffer.subarray(start);
+  const inflate = async (max: number): Promise<{ data: Buffer; complete: boolean }> => {
+    try {
+      return await inflateUpTo(deflated, max);
+    } catch (e) {
+      throw fileError(
+        file,
+        `corrupt or truncated DICOM (deflated data: ${(e as { code?: string }).code ?? "zlib error"})`,
+      );
+    }
+  };
+  const withHead = (data: Buffer): Buffer => Buffer.concat([buffer.subarray(0, start), data]);
+  const cap = maxInflatedBytes(deflated.length, limits);
+  const head = await inflate(Math.min(cap, DEFLATED_HEAD_BYTES));
+  if (head.complete) return { bytes: withHead(head.data), complete: true };
+  let need = cap;
+  try {
+    const full = withHead(head.data);
+    const ds = dicomParser.parseDicom(full, { untilTag: "x7fe00010", inflater: () => full } as never);
+    const pixel = ds.elements.x7fe00010;
+    if (pixel) {
+      const budget = declaredBudget(ds, buffer.length);
+      checkBudget(file, budget, limits);
+      need = Math.min(cap, pixel.dataOffset - start + budget.sampleBytes + DEFLATED_TRAILER_BYTES);
+    }
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    // The elements before the pixels are longer than the first megabyte: the cap alone bounds the rest.
+  }
+  const all = await inflate(need);
+  return { bytes: withHead(all.data), complete: all.complete };
+}
+
+/**
+ * Decodes a DICOM Part 10 file held in memory. `maxFrames` limits how many frames are decoded; the file as a
+ * whole (all its frames) must be within `limits`.
  */
 export async function decodeDicom(
   bytes: Uint8Array,
   file: string,
-  opts: { maxFrames?: number; maxPixels: number; maxTotalPixels: number },
+  opts: { maxFrames?: number; limits: DecodeLimits },
 ): Promise<DecodedDicom> {
   const fail = (problem: string): never => {
     throw fileError(file, problem);
@@ -169,9 +242,18 @@ export async function decodeDicom(
       `DICOM transfer syntax ${tsLabel(transferSyntax)} is not supported (only uncompressed little/big endian, deflated, and JPEG Baseline)`,
     );
 
+  let parseOptions = {};
+  if (transferSyntax === TS.deflatedLE) {
+    const inflated = await inflateDataSet(buffer, file, opts.limits);
+    // Elements after the pixels were left deflated: stop the parse at the pixel data.
+    parseOptions = {
+      inflater: () => inflated.bytes,
+      ...(inflated.complete ? {} : { untilTag: "x7fe00010" }),
+    };
+  }
   let ds: dicomParser.DataSet;
   try {
-    ds = dicomParser.parseDicom(buffer);
+    ds = dicomParser.parseDicom(buffer, parseOptions);
   } catch (e) {
     return fail(`corrupt or truncated DICOM (${parserReason(e)})`);
   }
@@ -181,7 +263,7 @@ export async function decodeDicom(
   const rows = ds.uint16("x00280010") ?? 0;
   const cols = ds.uint16("x00280011") ?? 0;
   if (rows === 0 || cols === 0) fail(`DICOM image of ${cols}x${rows} pixels (Rows/Columns missing or zero)`);
-  if (rows * cols > opts.maxPixels) fail(`image too large (${cols}x${rows} > ${opts.maxPixels} pixels)`);
+  checkBudget(file, declaredBudget(ds, bytes.length), opts.limits);
   const spp = ds.uint16("x00280002") ?? 1;
   const photometric = (ds.string("x00280004") ?? (spp === 1 ? "MONOCHROME2" : "")).trim().toUpperCase();
   const bitsAllocated = ds.uint16("x00280100") ?? 0;
@@ -222,9 +304,6 @@ export async function decodeDicom(
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const littleEndian = transferSyntax !== TS.explicitBE;
 
-  if (nFrames * n > opts.maxTotalPixels)
-    fail(`too many pixels in all frames together (${nFrames} x ${cols}x${rows} > ${opts.maxTotalPixels})`);
-
   // One frame's stored samples: grey values (unsigned or signed) or interleaved RGB. Frames are read one at a
   // time so that only the 8-bit results of a long cine stay in memory.
   let readFrame: (k: number) => Promise<Int32Array | Uint8Array>;
@@ -251,7 +330,7 @@ export async function decodeDicom(
         return fail(`corrupt DICOM: cannot find the JPEG data of frame ${k + 1} (${parserReason(e)})`);
       }
       const dec = await decodeWithSharp(frameBytes, file, `JPEG of DICOM frame ${k + 1}`, {
-        maxPixels: opts.maxPixels,
+        limits: opts.limits,
       });
       if (dec.width !== cols || dec.height !== rows)
         fail(`corrupt DICOM: frame ${k + 1} is a ${dec.width}x${dec.height} JPEG in a ${cols}x${rows} image`);
@@ -322,9 +401,11 @@ export async function decodeDicom(
   }
 
   const frames: DicomFrame[] = [];
+  const pause = yielder();
   if (spp === 3) {
     for (let k = 0; k < nFrames; k++) {
       frames.push({ image: lumaOfRgb((await readFrame(k)) as Uint8Array, n), colour: "rgb" });
+      await pause();
     }
   } else {
     // Signed data without a window is stretched over its actual range: one pass to find it.
@@ -339,6 +420,7 @@ export async function decodeDicom(
           if (v < min) min = v;
           if (v > max) max = v;
         }
+        await pause();
       }
       range = [min, max];
     }
@@ -357,6 +439,7 @@ export async function decodeDicom(
         labels.set(values);
       }
       frames.push({ image, ...(labels ? { labels } : {}), colour: "grey" });
+      await pause();
     }
   }
   return {

@@ -15,6 +15,7 @@ import {
   type SegScore,
 } from "../../index.js";
 import { intOption } from "../options.js";
+import { addDecodeLimitOptions } from "../limits.js";
 
 /** The human-readable summary printed by `evaluate`. */
 export function scoreSummary(s: Score): string {
@@ -57,8 +58,7 @@ interface EvaluateOptions {
 }
 
 export function register(program: Command): void {
-  program
-    .command("evaluate")
+  addDecodeLimitOptions(program.command("evaluate"))
     .description("score predicted masks as Kaggle did: mean per-image Dice (1 when both masks are empty)")
     .requiredOption(
       "--truth <path>",

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { DEFAULT_POSTPROCESS, readPostprocessFile, startViewer } from "../../index.js";
 import { intOption } from "../options.js";
+import { addDecodeLimitOptions } from "../limits.js";
 import { progressFactory, type Progress } from "../progress.js";
 
 interface ViewOptions {
@@ -14,8 +15,7 @@ interface ViewOptions {
 }
 
 export function register(program: Command): void {
-  program
-    .command("view")
+  addDecodeLimitOptions(program.command("view"))
     .description(
       "browse frames with truth/prediction overlays, presence, per-image Dice and heat-maps in a local web page " +
         "(sort, filter to false positives/negatives or frames with a target, keyboard navigation; the view is in the URL)",
