@@ -334,7 +334,9 @@ export async function decodeDicom(
       });
       if (dec.width !== cols || dec.height !== rows)
         fail(`corrupt DICOM: frame ${k + 1} is a ${dec.width}x${dec.height} JPEG in a ${cols}x${rows} image`);
-      if (dec.channels === 3) return dec.data as Uint8Array;
+      if (dec.channels === 3)
+        // A colour JPEG in a grey image (found by fuzzing: it overran the frame) is read as its luma.
+        return spp === 3 ? (dec.data as Uint8Array) : Int32Array.from(lumaOfRgb(dec.data as Uint8Array, n));
       if (spp === 1) return Int32Array.from(dec.data);
       // A grey JPEG in a colour file: its grey values serve as the luma.
       const rgb = new Uint8Array(3 * n);

@@ -133,7 +133,7 @@ export function checkBudget(file: string, b: DecodeBudget, limits: DecodeLimits)
   if (b.sampleBytes > limits.maxExpansion * Math.max(1, b.fileBytes))
     throw overLimit(
       file,
-      `the header promises ${n(Math.ceil(b.sampleBytes))} bytes of samples from ${n(b.fileBytes)} bytes of data (${n(Math.round(b.sampleBytes / Math.max(1, b.fileBytes)))}x): more than the data can hold`,
+      `the header promises ${n(Math.ceil(b.sampleBytes))} bytes of samples from ${n(b.fileBytes)} bytes (${n(Math.round(b.sampleBytes / Math.max(1, b.fileBytes)))}x)`,
       "maxExpansion",
       limits,
     );

@@ -226,18 +226,19 @@ function dicomPart10Head(transferSyntax: string): Uint8Array {
 
 /**
  * A Deflated Explicit VR Little Endian DICOM of `frames` frames of `rows` x `cols` zeros, all of them really
- * in the deflate stream: raw deflate blocks of one zero MiB (each ends byte-aligned by a sync flush and refers
- * only to itself) repeated, so the file is about a thousandth of what it inflates to and builds in
- * milliseconds.
+ * in the deflate stream, then `trailing` more zero bytes after the Pixel Data: raw deflate blocks of one zero
+ * MiB (each ends byte-aligned by a sync flush and refers only to itself) repeated, so the file is about a
+ * thousandth of what it inflates to and builds in milliseconds.
  */
-export function deflatedDicom(rows: number, cols: number, frames: number): Uint8Array {
+export function deflatedDicom(rows: number, cols: number, frames: number, trailing = 0): Uint8Array {
   const pixelBytes = rows * cols * frames;
   const sync = { finishFlush: zlib.constants.Z_SYNC_FLUSH, level: 9 };
   const head = zlib.deflateRawSync(dicomImageHead(rows, cols, frames, pixelBytes), sync);
   const MiB = 1 << 20;
+  const zeros = pixelBytes + trailing;
   const chunk = zlib.deflateRawSync(new Uint8Array(MiB), sync);
-  const whole = Math.floor(pixelBytes / MiB);
-  const tail = zlib.deflateRawSync(new Uint8Array(pixelBytes - whole * MiB), { level: 9 });
+  const whole = Math.floor(zeros / MiB);
+  const tail = zlib.deflateRawSync(new Uint8Array(zeros - whole * MiB), { level: 9 });
   const parts: Uint8Array[] = [dicomPart10Head("1.2.840.10008.1.2.1.99"), head];
   for (let i = 0; i < whole; i++) parts.push(chunk);
   parts.push(tail);
