@@ -114,45 +114,58 @@ export async function jpegBomb(): Promise<Bomb> {
 // TIFF
 
 /**
- * A classic little-endian TIFF of `pages` pages of `width` x `height` 8-bit grey, Deflate-compressed (so sharp
- * decodes them), every page pointing at the same one strip: a few hundred kilobytes for 2,000 pages.
+ * A classic little-endian TIFF of the given pages, 8-bit grey of one value each, Deflate-compressed (so sharp
+ * decodes them); pages alike share one strip, so 2,000 pages take a few hundred kilobytes.
  */
-export function manyPageTiff(pages: number, width = 64, height = 64): Uint8Array {
-  const strip = zlib.deflateSync(new Uint8Array(width * height).fill(90));
+export function tiffOfPages(pages: readonly { width: number; height: number; value?: number }[]): Uint8Array {
+  const strips = new Map<string, { at: number; bytes: Uint8Array }>();
+  let at = 8;
+  for (const p of pages) {
+    const key = `${p.width}x${p.height}:${p.value ?? 90}`;
+    if (strips.has(key)) continue;
+    const bytes = zlib.deflateSync(new Uint8Array(p.width * p.height).fill(p.value ?? 90));
+    strips.set(key, { at, bytes });
+    at += bytes.length + (bytes.length & 1);
+  }
   const entries = 9;
   const ifdSize = 2 + entries * 12 + 4;
-  const stripAt = 8;
-  const firstIfd = stripAt + strip.length + (strip.length & 1);
-  const out = new Uint8Array(firstIfd + pages * ifdSize);
+  const firstIfd = at;
+  const out = new Uint8Array(firstIfd + pages.length * ifdSize);
   const view = new DataView(out.buffer);
   out.set([0x49, 0x49, 42, 0]);
   view.setUint32(4, firstIfd, true);
-  out.set(strip, stripAt);
-  for (let p = 0; p < pages; p++) {
-    const ifd = firstIfd + p * ifdSize;
+  for (const s of strips.values()) out.set(s.bytes, s.at);
+  pages.forEach((p, k) => {
+    const ifd = firstIfd + k * ifdSize;
+    const strip = strips.get(`${p.width}x${p.height}:${p.value ?? 90}`)!;
     view.setUint16(ifd, entries, true);
     const tags: [number, number, number][] = [
-      [256, 3, width],
-      [257, 3, height],
+      [256, 3, p.width],
+      [257, 3, p.height],
       [258, 3, 8],
       [259, 3, 8], // Deflate
       [262, 3, 1],
-      [273, 4, stripAt],
+      [273, 4, strip.at],
       [277, 3, 1],
-      [278, 3, height],
-      [279, 4, strip.length],
+      [278, 3, p.height],
+      [279, 4, strip.bytes.length],
     ];
     tags.forEach(([tag, type, value], i) => {
-      const at = ifd + 2 + i * 12;
-      view.setUint16(at, tag, true);
-      view.setUint16(at + 2, type, true);
-      view.setUint32(at + 4, 1, true);
-      if (type === 3) view.setUint16(at + 8, value, true);
-      else view.setUint32(at + 8, value, true);
+      const e = ifd + 2 + i * 12;
+      view.setUint16(e, tag, true);
+      view.setUint16(e + 2, type, true);
+      view.setUint32(e + 4, 1, true);
+      if (type === 3) view.setUint16(e + 8, value, true);
+      else view.setUint32(e + 8, value, true);
     });
-    view.setUint32(ifd + 2 + entries * 12, p + 1 < pages ? ifd + ifdSize : 0, true);
-  }
+    view.setUint32(ifd + 2 + entries * 12, k + 1 < pages.length ? ifd + ifdSize : 0, true);
+  });
   return out;
+}
+
+/** `pages` pages of `width` x `height`, all alike. */
+export function manyPageTiff(pages: number, width = 64, height = 64): Uint8Array {
+  return tiffOfPages(Array.from({ length: pages }, () => ({ width, height })));
 }
 
 export function tiffPagesBomb(): Bomb {
