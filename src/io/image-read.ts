@@ -23,8 +23,11 @@
  *   stored order, so an image and its mask stay aligned).
  *
  * Errors: every bad input raises a UserError whose one-line message names the file and what is wrong (empty,
- * unknown format, truncated, corrupt, zero or absurd size, unsupported variant). Messages never quote file
- * bytes.
+ * unknown format, truncated, corrupt, zero size, unsupported variant, not a regular file). Messages never
+ * quote file bytes. Before any pixel is decoded, each reader checks what the header says the file expands to
+ * against the decode limits (limits.ts: pixels per frame, frames, pixels per file, expansion), and refuses a
+ * file over one with a line naming the flag that raises it; data shorter than the header are an error, never
+ * a padded image.
  *
  * Over 400 lines: the one dispatch from magic bytes to every format's decoder and the shared frame rules
  * (naming, size limits, 16-bit and colour conversion), which read best side by side.
