@@ -8,6 +8,7 @@
 
 // core: errors, progress, seeded random.
 export { UserError, fileError } from "./core/errors.js";
+export { editDistance } from "./core/text.js";
 export { VERSION } from "./core/version.js";
 export { noProgress, silent, type Log, type Progress, type ProgressFactory } from "./core/progress.js";
 
@@ -39,6 +40,7 @@ export {
   type LayoutKind,
   type ScannedLayout,
 } from "./data/layout.js";
+export { GROUP_BY, type GroupBy } from "./data/groups.js";
 export { DEFAULT_DEDUPE_THRESHOLD, type DedupePolicy } from "./data/dedupe.js";
 export { dedupeReport, signTrainDir, type DedupeReport } from "./data/dedupe-report.js";
 
@@ -67,7 +69,22 @@ export {
   type Score,
 } from "./metric/evaluate.js";
 export { evaluateLayout, type EvaluateLayoutOptions } from "./metric/evaluate-layout.js";
-export { SegScoreAccumulator, segPerImageCsv, type SegScore } from "./metric/segmentation-score.js";
+export {
+  SegScoreAccumulator,
+  segPerGroupCsv,
+  segPerImageCsv,
+  type DistanceUnit,
+  type SegScore,
+  type SegSummary,
+} from "./metric/segmentation-score.js";
+export {
+  boundaryDistances,
+  parseSpacing,
+  type BoundaryDistances,
+  type BoundarySummary,
+  type MaskGeometry,
+  type PixelSpacing,
+} from "./metric/surface-distance.js";
 
 // postprocess: the mask rule and its tuning.
 export {
@@ -100,7 +117,16 @@ export {
 export { exportOnnx, readOnnxMetadata, ONNX_OUTPUTS } from "./model/onnx-export.js";
 
 // report: pictures.
-export { overlayFile, overlayPng, overlayFolder, worstOverlaysFromCsv } from "./report/overlay-files.js";
+export {
+  overlayFile,
+  overlayPng,
+  overlayFolder,
+  overlayImageFile,
+  overlayImagePng,
+  worstOverlaysFromCsv,
+  type OverlayFolderOptions,
+  type OverlayImageOptions,
+} from "./report/overlay-files.js";
 
 // train.
 export { train, type TrainOptions, type TrainResult } from "./train/trainer.js";
@@ -136,7 +162,8 @@ export {
 } from "./pipeline/cv.js";
 export { rescoreCv, type RescoreOptions } from "./pipeline/cv-rescore.js";
 export { runDemo, type DemoOptions, type DemoResult } from "./pipeline/demo.js";
-export { formatBench, runBench, type BenchResult } from "./pipeline/bench/bench.js";
+export { runBench, type BenchResult } from "./pipeline/bench/bench.js";
+export { formatBench } from "./pipeline/bench/format.js";
 
 // web: the viewer.
-export { startViewer, type ViewerOptions } from "./web/server.js";
+export { startViewer, type RunningViewer, type ViewerOptions } from "./web/server.js";

@@ -15,9 +15,8 @@ import { register as registerDedupe } from "./commands/dedupe.js";
 import { register as registerTrain } from "./commands/train.js";
 import { register as registerCv } from "./commands/cv.js";
 import { register as registerBench } from "./commands/bench.js";
-import { UserError } from "../index.js";
+import { editDistance, UserError, VERSION } from "../index.js";
 import { installSignalHandlers } from "./signals.js";
-import { VERSION } from "../index.js";
 
 const program = new Command();
 program
@@ -82,15 +81,6 @@ function checkUnknownFlags(argv: readonly string[]): void {
       });
     }
   }
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length][b.length];
 }
 
 async function main(): Promise<void> {

@@ -2,6 +2,7 @@
 // reads, masks merged by union. The work of a decode worker (decode-worker.ts), kept apart from its message
 // loop so that the pool (decode-pool.ts) shares the job types without importing the worker.
 import { maskFromDecoded, readImageFile } from "../io/image-read.js";
+import { maskValues } from "../io/mask-read.js";
 import { resizeArea, resizeMask } from "./resize.js";
 
 /** One image file (and its masks) to decode on a worker. */
@@ -35,6 +36,8 @@ export interface DecodedFrameOut {
   mask: Uint8Array | null;
   /** Foreground pixels of `mask`. */
   area: number;
+  /** The label values its masks hold (see maskValues in src/io/mask-read.ts), ascending; [] for none. */
+  maskValues: number[];
   mean: number;
   std: number;
 }
@@ -54,9 +57,14 @@ function meanStd(data: Uint8Array): [number, number] {
   return [mean, Math.sqrt(Math.max(0, s2 / data.length - mean * mean))];
 }
 
-/** The union of a training image's masks (each checked against the image's size). */
-async function readMasks(job: DecodeJob, width: number, height: number): Promise<Uint8Array> {
+/** The union of a training image's masks (each checked against the image's size) and the labels they hold. */
+async function readMasks(
+  job: DecodeJob,
+  width: number,
+  height: number,
+): Promise<{ union: Uint8Array; values: number[] }> {
   const union = new Uint8Array(width * height);
+  const values = new Set<number>();
   for (const file of job.masks ?? []) {
     const d = await readImageFile(file, { frames: "refuse-multi" });
     const f = d.frames[0];
@@ -66,8 +74,13 @@ async function readMasks(job: DecodeJob, width: number, height: number): Promise
       );
     const m = maskFromDecoded(d, f, { label: job.maskLabel });
     for (let i = 0; i < union.length; i++) union[i] |= m[i];
+    // A picked label is a label map for sure: every value counts, and the label wherever it is (even on a
+    // palette entry the binary reading calls background), so that "no mask holds it" is exact.
+    const picked = job.maskLabel !== undefined;
+    for (const v of maskValues(d, f, picked ? Infinity : undefined)) values.add(v);
+    if (picked && m.includes(1)) values.add(job.maskLabel!);
   }
-  return union;
+  return { union, values: [...values].sort((a, b) => a - b) };
 }
 
 export async function decode(job: DecodeJob): Promise<DecodedFrameOut[]> {
@@ -82,8 +95,10 @@ export async function decode(job: DecodeJob): Promise<DecodedFrameOut[]> {
     const image = W === ow && H === oh ? f.image.data : resizeArea(f.image.data, ow, oh, W, H);
     let mask: Uint8Array | null = null;
     let area = 0;
+    let values: number[] = [];
     if (job.masks !== null) {
-      const own = await readMasks(job, ow, oh);
+      const { union: own, values: held } = await readMasks(job, ow, oh);
+      values = held;
       mask = W === ow && H === oh ? own : resizeMask(own, ow, oh, W, H);
       for (let i = 0; i < mask.length; i++) area += mask[i];
     }
@@ -97,6 +112,7 @@ export async function decode(job: DecodeJob): Promise<DecodedFrameOut[]> {
       ownHeight: oh,
       mask,
       area,
+      maskValues: values,
       mean,
       std,
     });

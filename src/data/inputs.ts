@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileError } from "../core/errors.js";
 import { checkRegularFile } from "../io/read-file.js";
-import { DEFAULT_MASK_SUFFIXES, listTree, maskBase, stemOf } from "./layout.js";
+import { DEFAULT_MASK_SUFFIXES, listTree, maskBase, stemOf } from "./names.js";
 
 /**
  * The image files named on a command line: files as given, folders searched below (mask files, by the
@@ -48,6 +48,9 @@ export function listImageInputs(
   }
   const seen = new Map<string, string>();
   for (const f of files) {
+    // Ids become CSV cells and file names of the outputs: a line break in one is refused before any work.
+    if (/[\r\n]/.test(f.file))
+      throw fileError(JSON.stringify(f.file), "its name holds a line break; rename the file");
     const other = seen.get(f.id);
     if (other !== undefined && other !== f.file)
       throw fileError(

@@ -1,55 +1,58 @@
 /*
- * Data set layouts: which files are images, which masks belong to each, and which group (subject, patient,
- * case) each image is of. Only names are looked at here; decoding happens later (src/io/image-read.ts).
+ * Data set layouts: which files are images, which masks belong to each, and which label (class) and group
+ * (subject, patient, case) each image has. Only names are looked at here; decoding happens later
+ * (src/io/image-read.ts).
  *
  *   kaggle        input/train/<subject>_<n>.tif + <subject>_<n>_mask.tif, input/test/<n>.tif
  *   folders       an image folder and a mask folder (images/ + masks/, or any two named by flags), paired by
- *                 relative path and stem; the mask may carry a suffix (_mask, _seg, ...) and another extension
+ *                 relative path and stem; the mask may carry a suffix (_mask, _seg, ...) and another
+ *                 extension. The pair may sit at any depth and come several times (BUSI:
+ *                 `<class>/images/X.png` + `<class>/mask/X_mask.png`).
  *   side-by-side  X.png beside X_mask.png (any suffix of the list), in any folder below the input
  *   csv           a CSV of image,mask[,group] (paths relative to the CSV; one row per mask, so an image may
  *                 have several rows; an empty mask cell means an image without a target)
- * In every layout images may sit in subfolders (class or patient): the folder becomes the frame's label
- * and, by default, its group. Several masks for one image (X_mask.png, X_mask_1.png, ...) are merged later
- * by union.
+ * In every layout images may sit in subfolders: classes (labels) or patients (groups), told apart in
+ * src/data/groups.ts. Several masks for one image (X_mask.png, X_mask_1.png, ...) are merged later by
+ * union. A test/ or val/ folder of the set's own is set apart and named, never trained on.
  */
 import fs from "node:fs";
 import path from "node:path";
-import { fileError, UserError } from "../core/errors.js";
+import { fileError } from "../core/errors.js";
 import { readCsv } from "../io/csv.js";
 import { compareIds } from "../io/ids.js";
+import { assignGroups, type GroupBy } from "./groups.js";
+import { DEFAULT_MASK_SUFFIXES, ext, IMAGE_EXTS, listTree, maskBase, stemOf } from "./names.js";
+import {
+  commonFolder,
+  findPairs,
+  folderPairs,
+  heldOutFolder,
+  isInside,
+  pairSideBySide,
+  setAsideHeldOut,
+  type FolderPair,
+  type Pairing,
+} from "./pairing.js";
+
+export { DEFAULT_MASK_SUFFIXES, IMAGE_EXTS, isImageName, listTree, maskBase, stemOf } from "./names.js";
 
 export const LAYOUTS = ["kaggle", "folders", "side-by-side", "csv"] as const;
 export type LayoutKind = (typeof LAYOUTS)[number];
 
-/** Extensions read as images (DICOM files may also have none: see isImageName). */
-export const IMAGE_EXTS = [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".dcm", ".dicom"];
-
-/** Mask suffixes tried in this order (longest match wins); `--mask-suffix` replaces the list. */
-export const DEFAULT_MASK_SUFFIXES = ["_mask", "_seg", "_gt", "_label", "_Annotation"];
-
-/** Folder names taken for the mask folder of the `folders` layout when no flag names it. */
-const MASK_DIR_NAMES = [
-  "masks",
-  "mask",
-  "labels",
-  "label",
-  "annotations",
-  "annotation",
-  "gt",
-  "groundtruth",
-  "ground_truth",
-  "segmentations",
-  "segmentation",
-];
-
 export interface LayoutOptions {
   layout?: LayoutKind | "auto";
-  /** folders layout: the image and mask folders (relative to the input, or absolute). */
+  /**
+   * folders layout: the image and mask folders. A plain name is the folders' name at any depth (`images`
+   * and `mask` in every BUSI class folder); a path (with a slash, or absolute) is one folder, relative to
+   * the input.
+   */
   imagesDir?: string;
   masksDir?: string;
   maskSuffixes?: string[];
   /** A regular expression whose first capture group is the group of an image (matched on its id). */
   groupPattern?: string;
+  /** Where groups come from: guessed (auto), the subfolder, the name, or none (see src/data/groups.ts). */
+  groupBy?: GroupBy;
 }
 
 /** A labelled image: its masks (one or more, merged by union; none = no target) and its group. */
@@ -59,7 +62,9 @@ export interface LayoutEntry {
   image: string;
   masks: string[];
   group: string;
-  /** The subfolder below the image root, when there is one (a class or patient name). */
+  /** The subfolder below the image root (a class or a patient), or null; one all images share is null. */
+  folder: string | null;
+  /** The image's class: its subfolder when the subfolders are classes (src/data/groups.ts), else null. */
   label: string | null;
 }
 
@@ -74,57 +79,14 @@ export interface ScannedLayout {
   groupRule: string;
   /** File-level problems: masks without images, images without masks, ... (errors unless --skip-bad). */
   problems: { file: string; reason: string }[];
+  /** One line each for the user: held-out folders set apart, files not read, groups that may leak. */
+  warnings: string[];
 }
-
-const ext = (f: string): string => path.extname(f).toLowerCase();
-export const stemOf = (f: string): string =>
-  IMAGE_EXTS.includes(ext(f)) ? f.slice(0, -path.extname(f).length) : f;
-
-/** An image file by its name: a known extension, or none at all (DICOM files often have none). */
-export function isImageName(name: string): boolean {
-  if (name.startsWith(".")) return false;
-  const e = ext(name);
-  return IMAGE_EXTS.includes(e) || e === "";
-}
-
-/** Every image file below `dir`, as paths relative to it (sorted, hidden entries skipped). */
-export function listTree(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string): void => {
-    for (const d of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      if (d.name.startsWith(".")) continue;
-      const r = rel ? path.join(rel, d.name) : d.name;
-      if (d.isDirectory()) walk(r);
-      else if (d.isFile() && isImageName(d.name)) out.push(r);
-    }
-  };
-  walk("");
-  return out.sort(compareIds);
-}
-
-/**
- * Splits a mask's stem into the image stem it belongs to: `X_mask` → X, `X_mask_2` → X (the third mask of
- * X), with the longest matching suffix; null when no suffix matches.
- */
-export function maskBase(stem: string, suffixes: readonly string[]): string | null {
-  let best: string | null = null;
-  let bestLen = -1;
-  for (const s of suffixes) {
-    if (s === "") continue;
-    const m = new RegExp(`^(.+)${escapeRegExp(s)}(?:_\\d+)?$`).exec(stem);
-    if (m && s.length > bestLen) {
-      best = m[1];
-      bestLen = s.length;
-    }
-  }
-  return best;
-}
-
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 const TRAIN_IMAGE = /^(\d+)_(\d+)\.tif$/;
 const TRAIN_MASK = /^(\d+)_(\d+)_mask\.tif$/;
 const TEST_IMAGE = /^(\d+)\.tif$/;
+const TEST_MASK = /^(\d+)_mask\.tif$/;
 
 /** Picks the layout of `input` (a folder or a CSV file), unless the options name one. */
 export function detectLayout(input: string, opts: LayoutOptions = {}): LayoutKind {
@@ -142,41 +104,25 @@ export function detectLayout(input: string, opts: LayoutOptions = {}): LayoutKin
     fs.readdirSync(train).some((f) => TRAIN_IMAGE.test(f))
   )
     return "kaggle";
-  if (findMaskDir(input)) return "folders";
+  if (findPairs(input).length > 0) return "folders";
   return "side-by-side";
 }
 
-/** The `folders` layout's two folders: a mask-named folder and the one other folder holding images. */
-function findMaskDir(input: string): { images: string; masks: string } | null {
-  const dirs = fs
-    .readdirSync(input, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && !d.name.startsWith("."))
-    .map((d) => d.name);
-  const masks = dirs.find((d) => MASK_DIR_NAMES.includes(d.toLowerCase()));
-  if (!masks) return null;
-  const others = dirs.filter((d) => d !== masks);
-  const images =
-    others.find((d) => ["images", "image", "imgs", "img", "frames"].includes(d.toLowerCase())) ??
-    (others.length === 1 ? others[0] : undefined);
-  return images ? { images, masks } : null;
-}
-
-/** Reads a data set's names in its layout: pairs, groups, and the problems found. */
+/** Reads a data set's names in its layout: pairs, labels, groups, and the problems found. */
 export function scanLayout(input: string, opts: LayoutOptions = {}): ScannedLayout {
   const layout = detectLayout(input, opts);
   const suffixes = opts.maskSuffixes ?? DEFAULT_MASK_SUFFIXES;
   let scanned: ScannedLayout;
-  if (layout === "kaggle") scanned = scanKaggle(input);
+  if (layout === "kaggle") scanned = scanKaggle(input, opts);
   else if (layout === "folders") scanned = scanFolders(input, opts, suffixes);
-  else if (layout === "side-by-side") scanned = scanSideBySide(input, suffixes);
-  else scanned = scanCsv(input);
-  if (opts.groupPattern !== undefined) applyGroupPattern(scanned, opts.groupPattern);
+  else if (layout === "side-by-side") scanned = scanSideBySide(input, opts, suffixes);
+  else scanned = scanCsv(input, opts);
   if (scanned.train.length === 0 && scanned.problems.length === 0)
     throw fileError(input, `no images with masks found (${layout} layout)`);
   return scanned;
 }
 
-function scanKaggle(input: string): ScannedLayout {
+function scanKaggle(input: string, opts: LayoutOptions): ScannedLayout {
   const dir = path.join(input, "train");
   const files = fs
     .readdirSync(dir)
@@ -210,148 +156,174 @@ function scanKaggle(input: string): ScannedLayout {
       image: full,
       masks: [path.join(dir, maskName)],
       group: m[1],
+      folder: null,
       label: null,
     });
   }
   const test: ScannedLayout["test"] = [];
   const testDir = path.join(input, "test");
+  let testMasks = 0;
   if (fs.existsSync(testDir))
     for (const f of fs
       .readdirSync(testDir)
       .filter((f) => !f.startsWith("."))
       .sort()) {
       const m = TEST_IMAGE.exec(f);
-      if (!m) problems.push({ file: path.join(testDir, f), reason: "unexpected file name (want <n>.tif)" });
+      if (TEST_MASK.test(f)) testMasks++;
+      else if (!m)
+        problems.push({ file: path.join(testDir, f), reason: "unexpected file name (want <n>.tif)" });
       else test.push({ id: m[1], image: path.join(testDir, f) });
     }
   const byId = (a: { id: string }, b: { id: string }) => compareIds(a.id, b.id);
+  const kaggleRule = "Kaggle subject (<subject>_<n>)";
+  const { groupRule, warnings } = assignGroups(train, { ...opts, given: kaggleRule, nameRule: kaggleRule });
+  if (testMasks > 0)
+    warnings.push(
+      `test/: ${testMasks} mask file(s) beside its ${test.length} images — read as the unlabelled test set; the masks were not used (evaluate on them with \`nerveseg evaluate\`)`,
+    );
   return {
     layout: "kaggle",
     root: dir,
     train: train.sort(byId),
     test: test.sort(byId),
-    groupRule: "Kaggle subject (<subject>_<n>)",
+    groupRule,
     problems,
+    warnings,
   };
 }
 
-/** The group of an id: its subfolder, else Kaggle-style leading digits ("12_3" → "12"), else itself. */
-function assignGroups(entries: LayoutEntry[]): string {
-  if (entries.length > 0 && entries.every((e) => e.label !== null)) {
-    for (const e of entries) e.group = e.label!;
-    return "subfolder";
-  }
-  const lead = /^(\d+)_/;
-  if (entries.length > 0 && entries.every((e) => lead.test(path.basename(e.id)))) {
-    for (const e of entries) e.group = lead.exec(path.basename(e.id))![1];
-    return "leading digits of the name (<group>_...)";
-  }
-  for (const e of entries) e.group = e.id;
-  return "none found: every image is its own group (frames of one subject may straddle the split; give --group-pattern)";
-}
-
-function applyGroupPattern(scanned: ScannedLayout, pattern: string): void {
-  let re: RegExp;
-  try {
-    re = new RegExp(pattern);
-  } catch (e) {
-    throw new UserError(`--group-pattern: not a regular expression (${(e as Error).message})`);
-  }
-  for (const e of scanned.train) {
-    const m = re.exec(e.id);
-    if (!m || m[1] === undefined)
-      throw fileError(
-        e.image,
-        `--group-pattern ${pattern} does not match its id "${e.id}" with a capture group`,
-      );
-    e.group = m[1];
-  }
-  scanned.groupRule = `--group-pattern ${pattern}`;
-}
-
-const labelOf = (rel: string): string | null => {
+/** The subfolder of a path relative to the image root, or null at the root. */
+const folderOf = (rel: string): string | null => {
   const dir = path.dirname(rel);
-  return dir === "." ? null : dir;
+  return dir === "." || dir === "" ? null : dir;
 };
 
 function scanFolders(input: string, opts: LayoutOptions, suffixes: readonly string[]): ScannedLayout {
-  const found = opts.imagesDir && opts.masksDir ? null : findMaskDir(input);
-  const resolve = (d: string | undefined, fallback: string | undefined, what: string): string => {
-    const name = d ?? fallback;
-    if (!name)
-      throw fileError(input, `folders layout: cannot tell the ${what} folder; name it with --${what}-dir`);
-    const full = path.isAbsolute(name) ? name : path.join(input, name);
-    if (!fs.existsSync(full) || !fs.statSync(full).isDirectory())
-      throw fileError(full, `${what} folder not found`);
-    return full;
-  };
-  const imagesDir = resolve(opts.imagesDir, found?.images, "images");
-  const masksDir = resolve(opts.masksDir, found?.masks, "masks");
-  const masksByKey = new Map<string, string[]>();
-  for (const rel of listTree(masksDir)) {
-    const stem = stemOf(rel);
-    const key = maskBase(stem, suffixes) ?? stem;
-    masksByKey.set(key, [...(masksByKey.get(key) ?? []), path.join(masksDir, rel)]);
-  }
-  const problems: ScannedLayout["problems"] = [];
-  const train: LayoutEntry[] = [];
-  const used = new Set<string>();
-  for (const rel of listTree(imagesDir)) {
-    const id = stemOf(rel);
-    const masks = masksByKey.get(id);
-    if (!masks) {
-      problems.push({ file: path.join(imagesDir, rel), reason: `no mask for it in ${masksDir}` });
-      continue;
+  const { pairs, searched } = folderPairs(input, opts);
+  const pairOf = new Map<string, FolderPair>();
+  const all: Pairing = { paired: [], lonely: [], orphans: [] };
+  for (const p of pairs) {
+    const masksByKey = new Map<string, string[]>();
+    for (const rel of listTree(p.masks)) {
+      const stem = stemOf(rel);
+      const key = maskBase(stem, suffixes) ?? stem;
+      masksByKey.set(key, [...(masksByKey.get(key) ?? []), path.join(p.masks, rel)]);
     }
-    used.add(id);
-    train.push({ id, image: path.join(imagesDir, rel), masks, group: "", label: labelOf(rel) });
+    const used = new Set<string>();
+    for (const rel of listTree(p.images)) {
+      const image = path.join(p.images, rel);
+      pairOf.set(image, p);
+      const masks = masksByKey.get(stemOf(rel));
+      if (!masks) all.lonely.push(image);
+      else {
+        used.add(stemOf(rel));
+        all.paired.push({ image, masks });
+      }
+    }
+    for (const [key, files] of masksByKey)
+      if (!used.has(key))
+        for (const f of files) {
+          pairOf.set(f, p);
+          all.orphans.push(f);
+        }
   }
-  for (const [key, files] of masksByKey)
-    if (!used.has(key))
-      for (const f of files) problems.push({ file: f, reason: `mask without its image in ${imagesDir}` });
-  const groupRule = assignGroups(train);
-  return { layout: "folders", root: imagesDir, train, test: [], groupRule, problems };
+  // Images outside every pair: a held-out folder's are counted with it (paired side by side, as a test/
+  // folder beside images/ and masks/ often is), the rest are named as not read.
+  const covered = (f: string): boolean => pairs.some((p) => isInside(f, p.images) || isInside(f, p.masks));
+  const outside = searched
+    ? listTree(input)
+        .filter((rel) => IMAGE_EXTS.includes(ext(rel)))
+        .filter((rel) => !covered(path.join(input, rel)))
+    : [];
+  const outsideHeld = outside.filter((rel) => heldOutFolder(input, path.join(input, rel)) !== null);
+  const loose = pairSideBySide(input, outsideHeld, suffixes);
+  const aside = setAsideHeldOut(input, {
+    paired: [...all.paired, ...loose.paired],
+    lonely: [...all.lonely, ...loose.lonely],
+    orphans: all.orphans,
+  });
+  const warnings = aside.warnings;
+  // The loose files were read for the count only; unless their folder was set apart, they are not read.
+  const kept: Pairing = {
+    paired: aside.kept.paired.filter((x) => pairOf.has(x.image)),
+    lonely: aside.kept.lonely.filter((f) => pairOf.has(f)),
+    orphans: aside.kept.orphans,
+  };
+  const heldSet = new Set(outsideHeld);
+  const notRead = aside.apart ? outside.filter((rel) => !heldSet.has(rel)) : outside;
+  if (notRead.length > 0)
+    warnings.push(
+      `${notRead.length} image file(s) outside the image/mask folders were not read, e.g. ${notRead[0]}`,
+    );
+  // Ids and folders: below the image folder for one pair (as before); below the pairs' common folder for
+  // several, with the image folder kept in the id (the path `nerveseg predict` gives it) and left out of
+  // the folder (`benign/images/x` is of folder `benign`).
+  const keptPairs = pairs.filter((p) =>
+    [...kept.paired.map((x) => x.image), ...kept.lonely].some((f) => pairOf.get(f) === p),
+  );
+  const single = keptPairs.length <= 1;
+  const root = single ? (keptPairs[0] ?? pairs[0]).images : commonFolder(keptPairs.map((p) => p.dir));
+  const train: LayoutEntry[] = kept.paired.map(({ image, masks }) => {
+    const p = pairOf.get(image)!;
+    const inner = path.dirname(path.relative(p.images, image));
+    const folder = single ? inner : path.join(path.relative(root, p.dir), inner);
+    return {
+      id: stemOf(path.relative(root, image)),
+      image,
+      masks,
+      group: "",
+      folder: folder === "." || folder === "" ? null : folder,
+      label: null,
+    };
+  });
+  const problems: ScannedLayout["problems"] = [
+    ...kept.lonely.map((f) => ({ file: f, reason: `no mask for it in ${pairOf.get(f)!.masks}` })),
+    ...kept.orphans.map((f) => ({ file: f, reason: `mask without its image in ${pairOf.get(f)!.images}` })),
+  ];
+  const groups = assignGroups(train, opts);
+  return {
+    layout: "folders",
+    root,
+    train,
+    test: [],
+    groupRule: groups.groupRule,
+    problems,
+    warnings: [...warnings, ...groups.warnings],
+  };
 }
 
-function scanSideBySide(input: string, suffixes: readonly string[]): ScannedLayout {
+function scanSideBySide(input: string, opts: LayoutOptions, suffixes: readonly string[]): ScannedLayout {
   const files = listTree(input);
-  const byStem = new Map(files.map((rel) => [stemOf(rel), rel]));
-  const masksOf = new Map<string, string[]>();
-  const problems: ScannedLayout["problems"] = [];
-  for (const rel of files) {
-    const base = maskBase(stemOf(rel), suffixes);
-    if (base === null) continue;
-    if (!byStem.has(base) || maskBase(base, suffixes) !== null) {
-      // X_mask.png whose X is missing; a mask of a mask is not a thing.
-      if (!byStem.has(base)) problems.push({ file: path.join(input, rel), reason: "mask without its image" });
-      continue;
-    }
-    masksOf.set(base, [...(masksOf.get(base) ?? []), path.join(input, rel)]);
-  }
-  const train: LayoutEntry[] = [];
-  for (const rel of files) {
-    const stem = stemOf(rel);
-    if (maskBase(stem, suffixes) !== null && byStem.has(maskBase(stem, suffixes)!)) continue;
-    const masks = masksOf.get(stem);
-    if (!masks) {
-      problems.push({
-        file: path.join(input, rel),
-        reason: `no mask beside it (want ${path.basename(stem)}${suffixes[0]}.<ext>)`,
-      });
-      continue;
-    }
-    train.push({ id: stem, image: path.join(input, rel), masks, group: "", label: labelOf(rel) });
-  }
-  if (train.length === 0 && files.length > 0 && problems.length === files.length)
+  const { kept, warnings } = setAsideHeldOut(input, pairSideBySide(input, files, suffixes));
+  const problems: ScannedLayout["problems"] = [
+    ...kept.orphans.map((f) => ({ file: f, reason: "mask without its image" })),
+    ...kept.lonely.map((f) => ({
+      file: f,
+      reason: `no mask beside it (want ${path.basename(stemOf(f))}${suffixes[0]}.<ext>)`,
+    })),
+  ];
+  if (kept.paired.length === 0 && files.length > 0 && problems.length >= files.length)
     throw fileError(
       input,
       `no image has a mask beside it (mask suffixes tried: ${suffixes.join(", ")}); name the layout with --layout or the folders with --images-dir/--masks-dir`,
     );
-  const groupRule = assignGroups(train);
-  return { layout: "side-by-side", root: input, train, test: [], groupRule, problems };
+  const train: LayoutEntry[] = kept.paired.map(({ image, masks }) => {
+    const rel = path.relative(input, image);
+    return { id: stemOf(rel), image, masks, group: "", folder: folderOf(rel), label: null };
+  });
+  const groups = assignGroups(train, opts);
+  return {
+    layout: "side-by-side",
+    root: input,
+    train,
+    test: [],
+    groupRule: groups.groupRule,
+    problems,
+    warnings: [...warnings, ...groups.warnings],
+  };
 }
 
-function scanCsv(file: string): ScannedLayout {
+function scanCsv(file: string, opts: LayoutOptions): ScannedLayout {
   const table = readCsv(file);
   const col = (name: string): number => table.header.findIndex((h) => h.toLowerCase() === name);
   const [ci, cm, cg] = [col("image"), col("mask"), col("group")];
@@ -373,7 +345,8 @@ function scanCsv(file: string): ScannedLayout {
         image,
         masks: [],
         group: cg >= 0 ? row.fields[cg] : "",
-        label: labelOf(path.normalize(rel)),
+        folder: folderOf(path.normalize(rel)),
+        label: null,
       };
       byImage.set(image, e);
     } else if (cg >= 0 && row.fields[cg] !== e.group)
@@ -389,6 +362,9 @@ function scanCsv(file: string): ScannedLayout {
     if (ids.has(e.id)) throw fileError(file, `two images share the id ${e.id} (same path without extension)`);
     ids.add(e.id);
   }
-  const groupRule = cg >= 0 ? "the CSV's group column" : assignGroups(train);
-  return { layout: "csv", root: dir, train, test: [], groupRule, problems: [] };
+  const { groupRule, warnings } = assignGroups(train, {
+    ...opts,
+    given: cg >= 0 ? "the CSV's group column" : undefined,
+  });
+  return { layout: "csv", root: dir, train, test: [], groupRule, problems: [], warnings };
 }

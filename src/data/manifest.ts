@@ -28,7 +28,10 @@ export const ManifestSchema = z.object({
     ids: z.array(z.string()),
     /** Subject / patient / case of each frame: frames of one group stay on one side of a split. */
     groups: z.array(z.string()),
-    /** The subfolder (class or patient) of each frame, or null. */
+    /**
+     * The class of each frame (its subfolder, when the subfolders are classes: src/data/groups.ts), or null.
+     * Labels stratify the split. Before they were told apart from groups, any subfolder was stored here.
+     */
     labels: z.array(z.string().nullable()),
     /** Source image of each frame (`file#k` for frame k of a multi-frame file). */
     files: z.array(z.string()),
@@ -68,6 +71,16 @@ export const ManifestSchema = z.object({
     folds: z.object({ k: z.number().int().min(2), of: z.array(z.number().int().nonnegative()) }).nullable(),
   }),
   skipped: z.array(z.object({ file: z.string(), reason: z.string() })),
+  /** One line each that `prepare` printed for the user to read (absent in older folders). */
+  warnings: z.array(z.string()).optional(),
+  /**
+   * The label values the masks hold (label maps: 1 nerve, 2 vessel; plain masks: 255 or 1) with how many
+   * frames hold each, ascending; what --mask-label picks from. Empty when none could be counted (colour or
+   * lossy masks); absent in older folders.
+   */
+  maskValues: z
+    .array(z.object({ value: z.number().int().nonnegative(), frames: z.number().int().positive() }))
+    .optional(),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 

@@ -19,7 +19,7 @@ export interface PrepareOptions {
   skipBad: boolean;
   /** Layout, folders, mask suffixes, group pattern (default: detected). */
   layout?: LayoutOptions;
-  /** Foreground value of label-map masks. */
+  /** Foreground value of label-map masks; an error naming the labels found when no mask holds it. */
   maskLabel?: number;
   /**
    * The working size frames are stored at. Default: 580x420 for the Kaggle layout; otherwise the first
@@ -117,6 +117,9 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
     };
     let pixelSum = 0;
     let pixelSq = 0;
+    // Frames holding each mask value, and whether any one image's masks hold several (a label map).
+    const valueFrames = new Map<number, number>();
+    let severalInOne = false;
     // The worker's error names the file it is about (the image, or one of its masks).
     const onBad = (r: DecodeResult & { ok: false }, files: string[]): void => {
       const file = files.find((f) => r.error.startsWith(`${f}: `)) ?? files[0];
@@ -150,12 +153,28 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
         kept.maskArea.push(f.area);
         kept.mean.push(f.mean);
         kept.std.push(f.std);
+        for (const v of f.maskValues) valueFrames.set(v, (valueFrames.get(v) ?? 0) + 1);
+        if (f.maskValues.length > 1) severalInOne = true;
         pixelSum += f.mean;
         pixelSq += f.std * f.std + f.mean * f.mean;
       },
       opts.workers,
     );
     if (kept.ids.length === 0) throw new UserError(`${scanned.root}: every training image was bad`);
+    const maskValues = [...valueFrames]
+      .sort((a, b) => a[0] - b[0])
+      .map(([value, frames]) => ({ value, frames }));
+    if (opts.maskLabel !== undefined && !valueFrames.has(opts.maskLabel))
+      throw fileError(
+        scanned.root,
+        `--mask-label ${opts.maskLabel}: no mask holds it; the masks hold ${maskValues.length > 0 ? describeValues(maskValues) : "no countable labels"}`,
+      );
+    const warnings = [...scanned.warnings];
+    // Until multi-class training lands, a label map read as binary merges its structures: said, not hidden.
+    if (opts.maskLabel === undefined && severalInOne)
+      warnings.push(
+        `masks hold several labels: ${describeValues(maskValues)}; merged into one foreground — pick one with --mask-label N`,
+      );
 
     let testPart: Manifest["test"] = null;
     if (test.length > 0) {
@@ -188,6 +207,11 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
     const n = kept.ids.length;
     const trainMean = pixelSum / n;
     const hasMask = kept.maskArea.map((a) => a > 0);
+    const val = chooseValidation(hasMask, kept.groups, opts.split, kept.labels);
+    const folds = opts.split.folds
+      ? { k: opts.split.folds, of: assignFolds(kept.groups, opts.split.folds, opts.split.seed, scanned.root) }
+      : null;
+    warnings.push(...splitWarnings(hasMask, val, folds, opts.split, new Set(kept.groups).size));
     const manifest: Manifest = {
       format: "nerveseg-prepared",
       version: 2,
@@ -209,15 +233,12 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
         kind: opts.split.kind,
         seed: opts.split.seed,
         valFraction: opts.split.valFraction,
-        val: chooseValidation(hasMask, kept.groups, opts.split),
-        folds: opts.split.folds
-          ? {
-              k: opts.split.folds,
-              of: assignFolds(kept.groups, opts.split.folds, opts.split.seed, scanned.root),
-            }
-          : null,
+        val,
+        folds,
       },
       skipped,
+      warnings,
+      maskValues,
     };
     for (const w of writers) w.commit();
     // An earlier run's test array would outlive a manifest that says there is none.
@@ -231,6 +252,46 @@ export async function prepare(opts: PrepareOptions): Promise<Manifest> {
     if (created) fs.rmSync(opts.out, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** "1 (204 frames), 2 (183 frames)": the values and how many frames hold each (the first 8). */
+function describeValues(values: { value: number; frames: number }[]): string {
+  const shown = values.slice(0, 8).map((v) => `${v.value} (${v.frames} frame${v.frames === 1 ? "" : "s"})`);
+  return shown.join(", ") + (values.length > 8 ? ` and ${values.length - 8} more` : "");
+}
+
+/** A side of the split (or a fold) without any target, or an empty validation side: one line each. */
+function splitWarnings(
+  hasMask: boolean[],
+  val: number[],
+  folds: { k: number; of: number[] } | null,
+  spec: SplitSpec,
+  groups: number,
+): string[] {
+  const out: string[] = [];
+  if (!hasMask.some(Boolean)) return out;
+  const inVal = new Set(val);
+  const how =
+    spec.kind !== "group"
+      ? "too few frames for its share"
+      : groups < 2
+        ? "one group holds every frame: use --split stratified or --group-by"
+        : "the split keeps whole groups: try another --seed, --group-by, or --split stratified";
+  if (val.length === 0) {
+    if (spec.valFraction > 0) out.push(`the validation side is empty (${how})`);
+  } else {
+    const targets = (side: boolean) => hasMask.filter((m, i) => m && inVal.has(i) === side).length;
+    if (targets(true) === 0)
+      out.push(
+        `the validation side holds no frame with a target: its score says nothing about the structure (${how})`,
+      );
+    if (targets(false) === 0) out.push(`the training side holds no frame with a target (${how})`);
+  }
+  if (folds)
+    for (let f = 0; f < folds.k; f++)
+      if (!folds.of.some((x, i) => x === f && hasMask[i]))
+        out.push(`fold ${f} holds no frame with a target (its groups have none)`);
+  return out;
 }
 
 /** The working size: as asked, 580x420 for Kaggle, else the first readable image's own size. */

@@ -16,21 +16,35 @@ export interface SplitSpec {
 /**
  * Chooses validation frames, deterministic by seed.
  * - stratified: the same fraction of frames with and without a nerve (the reference's split), so the
- *   validation score sees the real class balance.
+ *   validation score sees the real class balance; with labels (class folders), of each label × presence.
  * - group: whole groups (subjects, patients, cases) held out, so near-duplicate frames of one video never
- *   straddle the split and the validation score is not inflated by them.
+ *   straddle the split and the validation score is not inflated by them; with labels, each label × presence
+ *   stratum gives its share of groups (a group counts in the stratum of its most common label and of
+ *   whether any of its frames has a target).
+ * Without labels (all null or none given) the choice is exactly what it was before labels existed.
  * Returns sorted indices into the training list.
  */
-export function chooseValidation(hasMask: boolean[], groups: readonly string[], spec: SplitSpec): number[] {
+export function chooseValidation(
+  hasMask: boolean[],
+  groups: readonly string[],
+  spec: SplitSpec,
+  labels: readonly (string | null)[] = [],
+): number[] {
   const rng = new Rng(spec.seed);
   const n = hasMask.length;
+  const labelled = labels.some((l) => l !== null);
+  const strata = labelled ? [...new Set(labels)].sort((a, b) => compareIds(a ?? "", b ?? "")) : [null];
+  const labelOf = (i: number): string | null => (labelled ? labels[i] : null);
   const val: number[] = [];
   if (spec.kind === "stratified") {
-    for (const wanted of [true, false]) {
-      const stratum = rng.shuffle(hasMask.flatMap((m, i) => (m === wanted ? [i] : [])));
-      val.push(...stratum.slice(0, Math.round(stratum.length * spec.valFraction)));
-    }
-  } else {
+    for (const label of strata)
+      for (const wanted of [true, false]) {
+        const stratum = rng.shuffle(
+          hasMask.flatMap((m, i) => (m === wanted && labelOf(i) === label ? [i] : [])),
+        );
+        val.push(...stratum.slice(0, Math.round(stratum.length * spec.valFraction)));
+      }
+  } else if (!labelled) {
     const byGroup = framesByGroup(groups);
     const order = rng.shuffle([...byGroup.keys()].sort(compareIds));
     const target = Math.round(n * spec.valFraction);
@@ -39,6 +53,34 @@ export function chooseValidation(hasMask: boolean[], groups: readonly string[], 
       // Keep at least one group for training.
       if (val.length + byGroup.get(s)!.length >= n) continue;
       val.push(...byGroup.get(s)!);
+    }
+  } else {
+    const byGroup = framesByGroup(groups);
+    const stratumOf = (frames: number[]): string => {
+      const count = new Map<string | null, number>();
+      for (const i of frames) count.set(labelOf(i), (count.get(labelOf(i)) ?? 0) + 1);
+      const label = [...count].sort((a, b) => b[1] - a[1] || compareIds(a[0] ?? "", b[0] ?? ""))[0][0];
+      return `${strata.indexOf(label)}:${frames.some((i) => hasMask[i]) ? 0 : 1}`;
+    };
+    const byStratum = new Map<string, string[]>();
+    for (const g of [...byGroup.keys()].sort(compareIds)) {
+      const key = stratumOf(byGroup.get(g)!);
+      const list = byStratum.get(key);
+      if (list) list.push(g);
+      else byStratum.set(key, [g]);
+    }
+    for (const key of [...byStratum.keys()].sort(compareIds)) {
+      const order = rng.shuffle(byStratum.get(key)!);
+      const size = order.reduce((s, g) => s + byGroup.get(g)!.length, 0);
+      const target = Math.round(size * spec.valFraction);
+      let taken = 0;
+      for (const g of order) {
+        const k = byGroup.get(g)!.length;
+        // A group goes only where it brings the stratum closer to its share (never all of a big stratum).
+        if (Math.abs(taken + k - target) >= Math.abs(taken - target)) continue;
+        val.push(...byGroup.get(g)!);
+        taken += k;
+      }
     }
   }
   return val.sort((a, b) => a - b);

@@ -58,7 +58,14 @@ export class Tensor {
     this.size = checkShape(shape, "tensor");
     this.shape = Object.freeze([...shape]);
     this.dtype = opts.dtype ?? "f32";
-    this.buf = takeBuffer(this.dtype === "bf16" ? Math.ceil(this.size / 2) : this.size, opts.zero ?? false);
+    try {
+      this.buf = takeBuffer(this.dtype === "bf16" ? Math.ceil(this.size / 2) : this.size, opts.zero ?? false);
+    } catch (e) {
+      // Say which tensor: the caller (training, inference) adds which model.
+      throw new Error(`${(e as Error).message} for a [${shape.join(", ")}] ${this.dtype} tensor`, {
+        cause: e,
+      });
+    }
     if (opts.track !== false && scopes.length > 0) scopes[scopes.length - 1].push(this);
   }
 

@@ -42,9 +42,81 @@ export function writeError(target: string, e: unknown): UserError {
   );
 }
 
+/** Whether a process with this pid is alive (EPERM: alive, someone else's). */
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Temp names carry their owner's pid: `.<name>.tmp-<pid>-<ms>` and `.nerveseg-tmp-<pid>-<ms>`. */
+const TEMP_NAME = /^\.(?:.+\.tmp|nerveseg-tmp)-(\d+)-\d+$/;
+const swept = new Set<string>();
+
+/**
+ * Removes the temp files and staging folders in `dir` whose process is gone (a SIGKILL or a power cut
+ * leaves them: no handler runs). Once per folder per process; a live owner's temps are left alone.
+ */
+export function sweepStaleTemps(dir: string): number {
+  const key = path.resolve(dir);
+  if (swept.has(key)) return 0;
+  swept.add(key);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+    n++;
+  }
+  return n;
+}
+
 /** A temp path beside `target`, so the final rename stays on one file system. */
 export function tempPathFor(target: string): string {
+  sweepStaleTemps(path.dirname(target));
   return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${Date.now()}`);
+}
+
+export const LOCK_FILE = ".nerveseg.lock";
+
+/**
+ * Claims an output folder for this process (`<dir>/.nerveseg.lock` holding its pid and what it does):
+ * a second writer is refused with a line naming the first; a lock whose process is gone is taken over.
+ * Returns the release function (also run on interruption, like the temps).
+ */
+export function lockFolder(dir: string, what: string): () => void {
+  const file = path.join(dir, LOCK_FILE);
+  fs.mkdirSync(dir, { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid} ${what}\n`, { flag: "wx" });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw writeError(file, e);
+      const [pid, ...rest] = fs.readFileSync(file, "utf8").trim().split(" ");
+      if (alive(Number(pid)) && Number(pid) !== process.pid)
+        throw fileError(
+          dir,
+          `in use by process ${pid} (${rest.join(" ") || "nerveseg"}); wait for it to finish, or choose another folder`,
+        );
+      fs.rmSync(file, { force: true });
+    }
+  }
+  const untrack = trackTemp(file);
+  return () => {
+    untrack();
+    fs.rmSync(file, { force: true });
+  };
 }
 
 /** Writes a whole file so readers see either the old content or the new, never half of it. */
@@ -143,6 +215,7 @@ export class StagedFolder {
   private readonly untrack: () => void;
 
   constructor(readonly out: string) {
+    sweepStaleTemps(out);
     this.stage = path.join(out, `.nerveseg-tmp-${process.pid}-${Date.now()}`);
     this.untrack = trackTemp(this.stage);
     try {

@@ -3,6 +3,11 @@
  * comma-separated, fields optionally in double quotes (inside which commas are data and "" is a quote),
  * CRLF or LF, optional UTF-8 BOM, blank lines skipped. Quoted fields may not span lines. Written lines
  * quote exactly the fields that need it, so a file name holding a comma survives the round trip.
+ *
+ * Spreadsheet formulas (CSV injection, as OWASP describes it): a text cell that a spreadsheet would run —
+ * starting with =, +, -, @, a tab or a carriage return — is written quoted with a leading apostrophe, which
+ * spreadsheets show as text; a cell that itself starts with an apostrophe gets one more. Reading strips
+ * exactly one apostrophe from a quoted field that starts with one, so our files round-trip.
  */
 import { fileError } from "../core/errors.js";
 import { readRegularFileSync, TEXT_FILE_LIMIT } from "./read-file.js";
@@ -41,7 +46,7 @@ function splitLine(line: string): string[] | null {
         }
       }
       while (line[i] === " " || line[i] === "\t") i++;
-      fields.push(value);
+      fields.push(value.startsWith("'") ? value.slice(1) : value);
       if (i >= line.length) return fields;
       if (line[i] !== ",") return null;
       i++;
@@ -97,8 +102,9 @@ export function csvLine(fields: ReadonlyArray<string | number>): string {
 }
 
 function csvField(v: string | number): string {
-  const s = String(v);
-  if (/[\r\n]/.test(s))
-    throw new Error(`csv: a field may not hold a line break: ${JSON.stringify(s.slice(0, 40))}`);
-  return /[",]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  if (typeof v === "number") return String(v); // numbers (negative ones too) are data, not formulas
+  if (/[\r\n]/.test(v))
+    throw new Error(`csv: a field may not hold a line break: ${JSON.stringify(v.slice(0, 40))}`);
+  if (/^[=+\-@\t\r']/.test(v)) return `"'${v.replace(/"/g, '""')}"`;
+  return /[",]|^\s|\s$/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }

@@ -39,6 +39,7 @@ import dicomParser from "dicom-parser";
 import { fileError } from "../core/errors.js";
 import { declaredBudget, inflateDataSet } from "./dicom-budget.js";
 import { checkBudget, yielder, type DecodeLimits } from "./limits.js";
+import type { PixelSpacing } from "./image.js";
 import { lumaOfRgb } from "./luma.js";
 import { decodeWithSharp } from "./sharp-decode.js";
 
@@ -108,6 +109,8 @@ export interface DecodedDicom {
   frameCount: number;
   frames: DicomFrame[];
   transferSyntax: string;
+  /** Pixel Spacing (0028,0030) as stored, when present. */
+  pixelSpacing?: PixelSpacing;
 }
 
 /** Detects a Part 10 file: "DICM" after the 128-byte preamble. */
@@ -381,7 +384,16 @@ export async function decodeDicom(
     frameCount,
     frames,
     transferSyntax,
+    ...pixelSpacingOf(ds),
   };
+}
+
+/** Pixel Spacing (0028,0030), row then column in mm, as stored: a malformed value reads as NaN. */
+function pixelSpacingOf(ds: dicomParser.DataSet): { pixelSpacing?: PixelSpacing } {
+  if (!ds.elements.x00280030) return {};
+  const values = (ds.string("x00280030") ?? "").split("\\").map((v) => (v.trim() === "" ? NaN : Number(v)));
+  const [row, col] = values.length === 2 ? values : [NaN, NaN];
+  return { pixelSpacing: { row, col } };
 }
 
 /** YBR_FULL → RGB (PS3.3 C.7.6.3.1.2), rounded and clamped, written at out[at..at+2]. */

@@ -38,7 +38,7 @@ import { fileError } from "../core/errors.js";
 import { decodeBmp, isBmp } from "./bmp.js";
 import { decodeDicom, isDicom } from "./dicom.js";
 import { decodeGif, isGif } from "./gif.js";
-import type { DecodedFile, ImageFormat, SampleModel } from "./image.js";
+import type { DecodedFile, ImageFormat, PixelSpacing, SampleModel } from "./image.js";
 import { lumaOfRgb, to8bit } from "./luma.js";
 import { PNG_SIGNATURE, decodePalettePng, readPngHeader } from "./png-palette.js";
 import { checkBudget, limitsOf, maxImageFileBytes, type DecodeLimits } from "./limits.js";
@@ -55,7 +55,7 @@ import { isLossyTiffCompression, tiffPages, type TiffPageInfo } from "./tiff-pag
 
 export { maskFromDecoded, MASK_MAX_GREY_LEVELS, MASK_MAX_MID_GREY_SHARE } from "./mask-read.js";
 export type { MaskOptions } from "./mask-read.js";
-export type { DecodedFile, DecodedFrame, ImageFormat, SampleModel } from "./image.js";
+export type { DecodedFile, DecodedFrame, ImageFormat, PixelSpacing, SampleModel } from "./image.js";
 
 export interface ReadImageOptions {
   /**
@@ -152,6 +152,7 @@ interface PartialFrame {
 }
 
 interface Decoded {
+  pixelSpacing?: PixelSpacing;
   lossy: boolean;
   bitDepth: number;
   frameCount: number;
@@ -240,6 +241,7 @@ export async function decodeImage(
         bitDepth: d.bitDepth,
         frameCount: d.frameCount,
         frames: d.frames.map((f) => ({ width: d.width, height: d.height, ...f })),
+        ...(d.pixelSpacing ? { pixelSpacing: d.pixelSpacing } : {}),
       };
       break;
     }
@@ -261,6 +263,7 @@ export async function decodeImage(
       ...(f.labels ? { labels: f.labels } : {}),
       colour: f.colour,
     })),
+    ...(decoded.pixelSpacing ? { pixelSpacing: decoded.pixelSpacing } : {}),
   };
 }
 

@@ -32,6 +32,15 @@ export interface DecodedFrame {
   colour: SampleModel;
 }
 
+/**
+ * Physical size of a pixel in millimetres: `row` between the centres of adjacent rows (vertical), `col`
+ * between adjacent columns (horizontal): DICOM PixelSpacing's order.
+ */
+export interface PixelSpacing {
+  row: number;
+  col: number;
+}
+
 /** A decoded file. */
 export interface DecodedFile {
   /** The path as given. */
@@ -47,4 +56,9 @@ export interface DecodedFile {
   /** How many frames the file holds (frames may hold only the first, see ReadImageOptions). */
   frameCount: number;
   frames: DecodedFrame[];
+  /**
+   * DICOM Pixel Spacing (0028,0030) as stored, when the file has it (values not checked: a malformed one
+   * reads as NaN). Other formats carry no physical size.
+   */
+  pixelSpacing?: PixelSpacing;
 }

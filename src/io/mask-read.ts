@@ -77,6 +77,30 @@ export function maskFromDecoded(d: DecodedFile, frame: DecodedFrame, opts: MaskO
   return out;
 }
 
+/**
+ * The label values a mask holds: the distinct raw values (palette indices, stored grey values) of its
+ * foreground pixels as the binary reading sees them (grey: non-zero; palette: a colour other than black),
+ * ascending. Counted from the decoded file, so a label map's labels are known without a second decode.
+ * Empty when there are none, or when the file has no exact values to count: lossy or colour files, or more
+ * than `limit` values (for a mask read as binary: anti-aliased edges rather than labels).
+ */
+export function maskValues(d: DecodedFile, frame: DecodedFrame, limit = MASK_MAX_GREY_LEVELS): number[] {
+  const labels = frame.labels;
+  if (d.lossy || !labels || frame.colour === "rgb") return [];
+  const palette = frame.colour === "palette";
+  const img = frame.image.data;
+  const seen = new Uint8Array(labels instanceof Uint16Array ? 0x10000 : 0x100);
+  const values: number[] = [];
+  for (let i = 0; i < labels.length; i++) {
+    const v = labels[i]!;
+    if (seen[v] || (palette ? img[i] === 0 : v === 0)) continue;
+    seen[v] = 1;
+    values.push(v);
+    if (values.length > limit) return [];
+  }
+  return values.sort((a, b) => a - b);
+}
+
 /** Distinct 8-bit levels and the share of pixels in the mid-grey band. */
 export function greyStats(img: Uint8Array): { levels: number; midShare: number } {
   const hist = new Uint32Array(256);

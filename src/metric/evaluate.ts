@@ -6,8 +6,15 @@ import fs from "node:fs";
 import { UserError } from "../core/errors.js";
 import { csvLine } from "../io/csv.js";
 import { loadPredictionCsv, loadTruth, type MaskSet } from "../io/mask-set.js";
-import { parseRle, runsArea, runsIntersection } from "../io/rle.js";
+import { parseRle, runsArea, runsIntersection, runsToMask } from "../io/rle.js";
 import { diceFromCounts } from "./dice.js";
+import {
+  boundaryDistances,
+  summarizeBoundary,
+  type BoundarySummary,
+  type DistanceUnit,
+  type PixelSpacing,
+} from "./surface-distance.js";
 
 export interface ImageScore {
   id: string;
@@ -15,6 +22,9 @@ export interface ImageScore {
   truthArea: number;
   predArea: number;
   intersection: number;
+  /** HD95 and ASSD (with ScoreOptions.boundary; null where a side is empty). */
+  hd95?: number | null;
+  assd?: number | null;
 }
 
 /** Presence of a (non-empty) mask: positive = the image has a nerve. */
@@ -32,11 +42,18 @@ export interface Score {
   n: number;
   confusion: Confusion;
   perImage: ImageScore[];
+  /** Boundary distances over the images (with ScoreOptions.boundary). */
+  boundary?: BoundarySummary & { distanceUnit: DistanceUnit };
 }
 
 export interface ScoreOptions {
   /** Score only the ids present in pred (truth may have more); by default both must hold the same ids. */
   subset?: boolean;
+  /**
+   * Also measure HD95 and ASSD (surface-distance.ts), in mm with a spacing, else in pixels: the masks of
+   * images where both sides are non-empty are decoded for it.
+   */
+  boundary?: { spacing: PixelSpacing | null };
 }
 
 /**
@@ -68,7 +85,21 @@ export function scoreMasks(
     const intersection = runsIntersection(t, p);
     const d = diceFromCounts(intersection, truthArea, predArea);
     sum += d;
-    perImage.push({ id, dice: d, truthArea, predArea, intersection });
+    const row: ImageScore = { id, dice: d, truthArea, predArea, intersection };
+    if (opts.boundary) {
+      // Only images with both sides non-empty have distances: the others are not decoded.
+      const b =
+        truthArea > 0 && predArea > 0
+          ? boundaryDistances(runsToMask(t, width, height), runsToMask(p, width, height), {
+              width,
+              height,
+              spacing: opts.boundary.spacing,
+            })
+          : null;
+      row.hd95 = b?.kind === "measured" ? b.hd95 : null;
+      row.assd = b?.kind === "measured" ? b.assd : null;
+    }
+    perImage.push(row);
     if (truthArea > 0) {
       if (predArea > 0) confusion.tp++;
       else confusion.fn++;
@@ -76,7 +107,13 @@ export function scoreMasks(
     else confusion.tn++;
   }
   if (perImage.length === 0) throw new UserError("no images to score");
-  return { score: sum / perImage.length, n: perImage.length, confusion, perImage };
+  const score: Score = { score: sum / perImage.length, n: perImage.length, confusion, perImage };
+  if (opts.boundary)
+    score.boundary = {
+      distanceUnit: opts.boundary.spacing ? "mm" : "px",
+      ...summarizeBoundary(perImage),
+    };
+  return score;
 }
 
 /** Checks that pred's ids are in truth (and, unless subset, that truth's are all in pred). */
@@ -123,10 +160,31 @@ export function presenceRates(c: Confusion): { precision: number; recall: number
   };
 }
 
-/** The per-image table as CSV: img,dice,truth_px,pred_px,intersection_px. */
+/**
+ * The per-image table as CSV: img,dice,truth_px,pred_px,intersection_px, then hd95_<unit>,assd_<unit>
+ * when the boundary was measured (empty where a side is empty).
+ */
 export function perImageCsv(score: Score): string {
-  let s = csvLine(["img", "dice", "truth_px", "pred_px", "intersection_px"]);
-  for (const r of score.perImage) s += csvLine([r.id, r.dice, r.truthArea, r.predArea, r.intersection]);
+  const u = score.boundary?.distanceUnit;
+  const distance = (v: number | null | undefined): (string | number)[] => (u === undefined ? [] : [v ?? ""]);
+  let s = csvLine([
+    "img",
+    "dice",
+    "truth_px",
+    "pred_px",
+    "intersection_px",
+    ...(u ? [`hd95_${u}`, `assd_${u}`] : []),
+  ]);
+  for (const r of score.perImage)
+    s += csvLine([
+      r.id,
+      r.dice,
+      r.truthArea,
+      r.predArea,
+      r.intersection,
+      ...distance(r.hd95),
+      ...distance(r.assd),
+    ]);
   return s;
 }
 
@@ -137,6 +195,7 @@ export function scoreJson(score: Score, withPerImage: boolean): string {
     n: score.n,
     confusion: score.confusion,
     ...presenceRates(score.confusion),
+    ...(score.boundary ? { boundary: score.boundary } : {}),
   };
   return JSON.stringify(withPerImage ? { ...summary, perImage: score.perImage } : summary, null, 2) + "\n";
 }

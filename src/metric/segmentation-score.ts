@@ -3,11 +3,23 @@
  * - the Kaggle score: mean Dice over all images, 1 when truth and prediction are both empty;
  * - mean Dice and mean IoU over the images that have a target (what papers on lesions and nerves report);
  * - presence of a target (TP/FP/FN/TN);
+ * - boundary distances HD95 and ASSD (surface-distance.ts) per image, their mean and median over the images
+ *   where truth and prediction are both non-empty, and how many images had exactly one side empty (there
+ *   the distances are undefined: counted apart, never Infinity in a mean);
  * - the same per group (subject, patient, case), so a bad subject shows.
  */
 import { csvLine } from "../io/csv.js";
 import { diceFromCounts, maskCounts } from "./dice.js";
 import type { Confusion } from "./evaluate.js";
+import {
+  boundaryDistances,
+  summarizeBoundary,
+  type BoundarySummary,
+  type DistanceUnit,
+  type MaskGeometry,
+} from "./surface-distance.js";
+
+export type { DistanceUnit } from "./surface-distance.js";
 
 export interface SegImageScore {
   id: string;
@@ -17,9 +29,12 @@ export interface SegImageScore {
   truthArea: number;
   predArea: number;
   intersection: number;
+  /** HD95 and ASSD in the score's unit; null when not measured (a side empty, or no geometry given). */
+  hd95: number | null;
+  assd: number | null;
 }
 
-export interface SegSummary {
+export interface SegSummary extends BoundarySummary {
   images: number;
   /** Images with a non-empty truth. */
   withTarget: number;
@@ -33,6 +48,7 @@ export interface SegSummary {
 }
 
 export interface SegScore extends SegSummary {
+  distanceUnit: DistanceUnit;
   perGroup: ({ group: string } & SegSummary)[];
   perImage: SegImageScore[];
 }
@@ -67,17 +83,39 @@ function summarize(rows: readonly SegImageScore[]): SegSummary {
     dice: withTarget ? dice / withTarget : NaN,
     iou: withTarget ? iou / withTarget : NaN,
     confusion,
+    ...summarizeBoundary(rows),
   };
 }
 
-/** Collects per-image counts; `add` takes two masks of one size (nonzero = on). */
+/**
+ * Collects per-image scores. `add` takes two masks of one size (nonzero = on) and, to measure HD95 and
+ * ASSD, their geometry (size, and the pixel spacing when known: then distances are in mm). Images with and
+ * without a spacing cannot be mixed in one score: their distances would not share a unit.
+ */
 export class SegScoreAccumulator {
   private readonly rows: SegImageScore[] = [];
+  private unit: DistanceUnit | null = null;
 
-  add(id: string, group: string, truth: Uint8Array, pred: Uint8Array): SegImageScore {
+  add(
+    id: string,
+    group: string,
+    truth: Uint8Array,
+    pred: Uint8Array,
+    geometry?: MaskGeometry,
+  ): SegImageScore {
     if (truth.length !== pred.length)
       throw new Error(`${id}: truth has ${truth.length} pixels, prediction ${pred.length}`);
     const { areaA: truthArea, areaB: predArea, intersection } = maskCounts(truth, pred);
+    let hd95: number | null = null;
+    let assd: number | null = null;
+    if (geometry) {
+      const unit: DistanceUnit = geometry.spacing ? "mm" : "px";
+      if (this.unit !== null && unit !== this.unit)
+        throw new Error(`${id}: distances in ${unit} among images measured in ${this.unit}`);
+      this.unit = unit;
+      const b = boundaryDistances(truth, pred, geometry);
+      if (b.kind === "measured") ({ hd95, assd } = b);
+    }
     const row: SegImageScore = {
       id,
       group,
@@ -86,6 +124,8 @@ export class SegScoreAccumulator {
       truthArea,
       predArea,
       intersection,
+      hd95,
+      assd,
     };
     this.rows.push(row);
     return row;
@@ -95,16 +135,75 @@ export class SegScoreAccumulator {
     const groups = [...new Set(this.rows.map((r) => r.group))];
     return {
       ...summarize(this.rows),
+      distanceUnit: this.unit ?? "px",
       perGroup: groups.map((group) => ({ group, ...summarize(this.rows.filter((r) => r.group === group)) })),
       perImage: [...this.rows],
     };
   }
 }
 
-/** The per-image table of an any-layout evaluation, as CSV. */
+const cell = (v: number | null): string | number => (v === null || Number.isNaN(v) ? "" : v);
+
+/** The per-image table of an any-layout evaluation, as CSV; distances carry their unit in the column name. */
 export function segPerImageCsv(s: SegScore): string {
-  let out = csvLine(["id", "group", "dice", "iou", "truth_px", "pred_px", "intersection_px"]);
+  const u = s.distanceUnit;
+  let out = csvLine([
+    "id",
+    "group",
+    "dice",
+    "iou",
+    "truth_px",
+    "pred_px",
+    "intersection_px",
+    `hd95_${u}`,
+    `assd_${u}`,
+  ]);
   for (const r of s.perImage)
-    out += csvLine([r.id, r.group, r.dice, r.iou, r.truthArea, r.predArea, r.intersection]);
+    out += csvLine([
+      r.id,
+      r.group,
+      r.dice,
+      r.iou,
+      r.truthArea,
+      r.predArea,
+      r.intersection,
+      cell(r.hd95),
+      cell(r.assd),
+    ]);
+  return out;
+}
+
+/** The per-group table as CSV: every group, with its scores and boundary distances (empty when none). */
+export function segPerGroupCsv(s: SegScore): string {
+  const u = s.distanceUnit;
+  let out = csvLine([
+    "group",
+    "images",
+    "with_target",
+    "dice",
+    "iou",
+    "kaggle",
+    "boundary_images",
+    "one_side_empty",
+    `hd95_mean_${u}`,
+    `hd95_median_${u}`,
+    `assd_mean_${u}`,
+    `assd_median_${u}`,
+  ]);
+  for (const g of s.perGroup)
+    out += csvLine([
+      g.group,
+      g.images,
+      g.withTarget,
+      cell(g.dice),
+      cell(g.iou),
+      cell(g.kaggle),
+      g.boundaryImages,
+      g.oneSideEmpty,
+      cell(g.hd95Mean),
+      cell(g.hd95Median),
+      cell(g.assdMean),
+      cell(g.assdMedian),
+    ]);
   return out;
 }

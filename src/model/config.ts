@@ -1,7 +1,8 @@
 import fs from "node:fs";
+import os from "node:os";
 import { z } from "zod";
 import { fileError } from "../core/errors.js";
-import { parseWith, readJson } from "../io/json.js";
+import { parseWith, readJson, unknownKeys } from "../io/json.js";
 import { FITS } from "../data/resize.js";
 
 /**
@@ -9,17 +10,21 @@ import { FITS } from "../data/resize.js";
  * beside the weights, so a model folder alone is enough to predict (normalisation and post-processing
  * included).
  */
+/** Hard caps on a config's sizes; within them, trainingBytes against the machine's memory decides. */
+export const MAX_INPUT_SIDE = 4096;
+export const MAX_FILTERS = 4096;
+
 export const ModelConfigSchema = z.object({
   preset: z.string(),
   /** Network input, height x width (the Kaggle frames are resized to it). */
-  inputHeight: z.number().int().min(16),
-  inputWidth: z.number().int().min(16),
+  inputHeight: z.number().int().min(16).max(MAX_INPUT_SIDE),
+  inputWidth: z.number().int().min(16).max(MAX_INPUT_SIDE),
   kernel: z
     .number()
     .int()
     .refine((k) => k % 2 === 1, "kernel must be odd"),
   /** Encoder filters per level; the decoder mirrors them. */
-  filters: z.array(z.number().int().positive()).min(2),
+  filters: z.array(z.number().int().positive().max(MAX_FILTERS)).min(2).max(8),
   /** How frames of other sizes meet the input: stretch (the Kaggle recipe) or letterbox (keep the aspect). */
   fit: z.enum(FITS).default("stretch"),
   /**
@@ -198,6 +203,9 @@ export function loadPreset(nameOrFile: string): Preset {
   if (!fs.existsSync(nameOrFile))
     throw fileError(nameOrFile, `not a preset (${Object.keys(PRESETS).join(", ")}) nor a config file`);
   const raw = readJson(nameOrFile) as { model?: object; train?: object };
+  // Checked on the file as written: the merge below would drop an unknown top-level key unseen.
+  const unknown = unknownKeys(PresetSchema, raw);
+  if (unknown.length > 0) throw fileError(nameOrFile, unknown[0]);
   const base = PRESETS.fast;
   const merged = {
     model: { ...base.model, preset: nameOrFile, ...raw.model },
@@ -209,7 +217,43 @@ export function loadPreset(nameOrFile: string): Preset {
   } catch (e) {
     throw fileError(nameOrFile, `model: ${(e as Error).message}`);
   }
+  checkFits(preset, nameOrFile);
   return preset;
+}
+
+/**
+ * An estimate of training's peak memory in bytes, before anything is allocated: per level the encoder's
+ * and decoder's stored tensors (conv output and BN + activation output of two convs each, the pooled and
+ * the concatenated tensors), twice for their gradients, at the batch size; plus the weights with their
+ * gradients and optimizer state. It overestimates (bf16 halves the activations; buffers are reused), so it
+ * only refuses what could never fit.
+ */
+export function trainingBytes(p: Preset): number {
+  const { inputHeight: H, inputWidth: W, filters: f, kernel: k } = p.model;
+  let perImage = 0;
+  let weights = 0;
+  for (let l = 0; l < f.length; l++) {
+    const px = (H / 2 ** l) * (W / 2 ** l);
+    const below = f[l + 1] ?? 0;
+    perImage += px * (8 * f[l] + 2 * below + f[l]);
+    const inC = l === 0 ? 1 : f[l - 1];
+    weights +=
+      k * k * (inC * f[l] + f[l] * f[l]) + (below ? k * k * (f[l] + below) * f[l] + k * k * f[l] * f[l] : 0);
+  }
+  return 2 * 4 * perImage * p.train.batch + 4 * 4 * weights;
+}
+
+/** Refuses a recipe whose training could not fit in this machine's memory, naming it and the estimate. */
+export function checkFits(p: Preset, where: string, totalBytes = os.totalmem()): void {
+  const need = trainingBytes(p);
+  if (need <= totalBytes) return;
+  const gib = (b: number) => (b / 2 ** 30).toFixed(b < 2 ** 34 ? 1 : 0);
+  const { inputHeight: h, inputWidth: w, filters } = p.model;
+  throw fileError(
+    where,
+    `input ${h}x${w}, filters ${filters.join("-")} at batch ${p.train.batch} would need about ${gib(need)} GiB to train; ` +
+      `this machine has ${gib(totalBytes)} GiB (lower the input size, filters or batch)`,
+  );
 }
 
 /** The bottleneck size of a config: input / 2^(levels-1); throws when the input does not divide. */

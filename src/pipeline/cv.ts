@@ -66,6 +66,8 @@ export const FoldResultSchema = z.object({
   minutes: z.number(),
   /** Whether the held-out frames were scored with flip TTA (absent in results of older versions). */
   tta: z.boolean().optional(),
+  /** Mean HD95 in pixels of the working size over frames where truth and prediction are both non-empty. */
+  hd95: z.number().nullable().optional(),
 });
 export type FoldResult = z.infer<typeof FoldResultSchema>;
 
@@ -114,7 +116,7 @@ export interface CvResult {
   /** Every fold trained and scored. */
   complete: boolean;
   stopped: "done" | "time";
-  summary: { dice: Stat; kaggle: Stat; presenceAccuracy: Stat; minutes: Stat } | null;
+  summary: { dice: Stat; kaggle: Stat; presenceAccuracy: Stat; minutes: Stat; hd95: Stat } | null;
 }
 
 /** Mean and sample standard deviation (NaN values left out; sd 0 for one value). */
@@ -133,6 +135,7 @@ export function summarize(folds: readonly FoldResult[]): NonNullable<CvResult["s
     kaggle: meanSd(folds.map((r) => r.kaggle)),
     presenceAccuracy: meanSd(folds.map((r) => r.presenceAccuracy)),
     minutes: meanSd(folds.map((r) => r.minutes)),
+    hd95: meanSd(folds.map((r) => r.hd95 ?? null)),
   };
 }
 
@@ -307,7 +310,7 @@ export function scoreFold(
         height: m.height,
       });
       const truth = masks.read(r);
-      acc.add(ids[i], m.train.groups[r], truth, pred);
+      acc.add(ids[i], m.train.groups[r], truth, pred, { width: m.width, height: m.height });
       if (set.presence[i] >= 0.5 === m.train.maskArea[r] > 0) presenceRight++;
     });
     const s = acc.result();
@@ -323,6 +326,7 @@ export function scoreFold(
       epochs,
       minutes,
       tta,
+      hd95: Number.isNaN(s.hd95Mean) ? null : s.hd95Mean,
     };
   } finally {
     images.close();
@@ -340,6 +344,7 @@ function foldsCsv(folds: readonly FoldResult[]): string {
     "dice",
     "iou",
     "kaggle",
+    "hd95_px",
     "presence_accuracy",
     "epochs",
     "minutes",
@@ -353,6 +358,7 @@ function foldsCsv(folds: readonly FoldResult[]): string {
       r.dice ?? "",
       r.iou ?? "",
       r.kaggle,
+      r.hd95 ?? "",
       r.presenceAccuracy,
       r.epochs,
       r.minutes.toFixed(2),
@@ -362,16 +368,17 @@ function foldsCsv(folds: readonly FoldResult[]): string {
 
 /** The per-fold table with mean ± sd, as the CLI prints it. */
 export function cvTable(r: CvResult): string {
-  const lines = ["fold  groups  frames  target    Dice     IoU  Kaggle  presence  epochs  minutes"];
+  const lines = ["fold  groups  frames  target    Dice     IoU  Kaggle  HD95 px  presence  epochs  minutes"];
+  const px = (x: number | null | undefined): string => (x === null || x === undefined ? "-" : x.toFixed(2));
   for (const f of r.folds)
     lines.push(
-      `${String(f.fold).padStart(4)}  ${String(f.groups).padStart(6)}  ${String(f.frames).padStart(6)}  ${String(f.withTarget).padStart(6)}  ${fmt(f.dice).padStart(6)}  ${fmt(f.iou).padStart(6)}  ${fmt(f.kaggle).padStart(6)}  ${f.presenceAccuracy.toFixed(3).padStart(8)}  ${String(f.epochs).padStart(6)}  ${f.minutes.toFixed(1).padStart(7)}`,
+      `${String(f.fold).padStart(4)}  ${String(f.groups).padStart(6)}  ${String(f.frames).padStart(6)}  ${String(f.withTarget).padStart(6)}  ${fmt(f.dice).padStart(6)}  ${fmt(f.iou).padStart(6)}  ${fmt(f.kaggle).padStart(6)}  ${px(f.hd95).padStart(7)}  ${f.presenceAccuracy.toFixed(3).padStart(8)}  ${String(f.epochs).padStart(6)}  ${f.minutes.toFixed(1).padStart(7)}`,
     );
   if (r.summary) {
     const s = r.summary;
     const pm = (x: Stat, d = 4) => `${x.mean.toFixed(d)} ± ${x.sd.toFixed(d)}`;
     lines.push(
-      `mean ± sd over ${r.folds.length} folds: Dice ${pm(s.dice)}, Kaggle ${pm(s.kaggle)}, presence ${pm(s.presenceAccuracy, 3)}, ${pm(s.minutes, 1)} min per fold` +
+      `mean ± sd over ${r.folds.length} folds: Dice ${pm(s.dice)}, Kaggle ${pm(s.kaggle)}, HD95 ${pm(s.hd95, 2)} px, presence ${pm(s.presenceAccuracy, 3)}, ${pm(s.minutes, 1)} min per fold` +
         (r.folds.every((f) => f.tta) ? " (flip TTA)" : ""),
     );
   }

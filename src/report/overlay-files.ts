@@ -1,17 +1,22 @@
 // Overlay pictures of files: one image with its truth and prediction contours (a legend with the Dice when
-// the truth is given), a whole folder of them, or the lowest-Dice frames of a scored submission.
+// the truth is given), a whole folder of them, or the lowest-Dice frames of a scored submission. Images
+// and masks in any format readImageFile reads (overlayFile and overlayPng: Kaggle TIFFs, synchronously).
 import fs from "node:fs";
 import path from "node:path";
-import { fileError } from "../core/errors.js";
+import { fileError, UserError } from "../core/errors.js";
 import { noProgress, type ProgressFactory } from "../core/progress.js";
+import { listImageInputs } from "../data/inputs.js";
+import { stemOf } from "../data/layout.js";
 import { StagedFolder, writeFileAtomic } from "../io/atomic.js";
-import { compareIds } from "../io/ids.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH, type GreyImage } from "../io/image.js";
+import { readImageFile } from "../io/image-read.js";
 import { loadPredictionCsv, loadTruth } from "../io/mask-set.js";
 import { encodePng } from "../io/png.js";
 import { readTiff } from "../io/tiff.js";
 import { dice } from "../metric/dice.js";
 import { checkIds, scoreMasks, type ImageScore, type Score } from "../metric/evaluate.js";
+import { checkMaskSize, readMaskFile } from "./mask-files.js";
+import { maskFolderItems, matchToImages } from "./match.js";
 import { overlayRgb } from "./overlay.js";
 import { withCaption, writeWorstOverlays } from "./worst-overlays.js";
 
@@ -40,10 +45,15 @@ export function overlayPng(image: string, mask?: string, pred?: string): Buffer 
   const img = readTiff(image);
   const t = mask ? readMask(mask, img) : null;
   const p = pred ? readMask(pred, img) : null;
+  return picture(img, t, p, path.basename(image).replace(/\.tiff?$/i, ""));
+}
+
+/** The overlay as PNG bytes: with a true mask, a legend strip under the frame (areas, Dice, id). */
+function picture(img: GreyImage, t: Uint8Array | null, p: Uint8Array | null, id: string): Buffer {
   const rgb = overlayRgb(img, t, p);
   if (!t) return encodePng(rgb, img.width, img.height);
   const pic = withCaption(rgb, img.width, img.height, {
-    id: path.basename(image).replace(/\.tiff?$/i, ""),
+    id,
     truth: true,
     pred: p !== null,
     truthArea: area(t),
@@ -53,55 +63,97 @@ export function overlayPng(image: string, mask?: string, pred?: string): Buffer 
   return encodePng(pic.rgb, pic.width, pic.height);
 }
 
+export interface OverlayImageOptions {
+  /** The true mask (nonzero = on, or the value `maskLabel` of a label map). */
+  mask?: string;
+  /** The predicted mask (nonzero = on). */
+  pred?: string;
+  maskLabel?: number;
+}
+
+/**
+ * overlayPng for an image and masks in any format readImageFile reads (PNG, JPEG, TIFF, BMP, GIF, DICOM),
+ * each single-frame; a mask of another size than the image is an error naming both files.
+ */
+export async function overlayImagePng(image: string, o: OverlayImageOptions = {}): Promise<Buffer> {
+  const d = await readImageFile(image, { frames: "refuse-multi" });
+  const img = d.frames[0].image;
+  const read = async (file: string, label?: number): Promise<Uint8Array> => {
+    const m = await readMaskFile(file, label);
+    checkMaskSize(m, file, img, `the image ${image}`);
+    return m.mask;
+  };
+  const t = o.mask ? await read(o.mask, o.maskLabel) : null;
+  const p = o.pred ? await read(o.pred) : null;
+  return picture(img, t, p, stemOf(path.basename(image)));
+}
+
+/** Writes overlayImagePng's picture to `out` (atomically). */
+export async function overlayImageFile(
+  image: string,
+  out: string,
+  o: OverlayImageOptions = {},
+): Promise<void> {
+  writeFileAtomic(out, await overlayImagePng(image, o));
+}
+
 export interface OverlayFolderOptions {
-  /** Folder of `<id>.tif` images. */
+  /** Folder of images in any format (searched below; files named like masks, X_mask.*, are left out). */
   images: string;
-  /** Masks matched as `<id>_mask.tif` (missing ones are skipped). */
+  /**
+   * True masks: X_mask.* beside the images, or a folder of masks named as the images (X.* or X_mask.*),
+   * matched by path below the folder, then by unique stem. Images without one are drawn without.
+   */
   masks?: string;
-  /** Predictions matched as `<id>_mask.tif` or `<id>.tif`. */
+  /** Predicted masks, matched the same way (`nerveseg predict`'s output folder gives its masks/). */
   preds?: string;
+  maskLabel?: number;
   out: string;
   progress?: ProgressFactory;
 }
 
-/** One overlay PNG per image of a folder, staged: a bad file or an interruption leaves `out` as it was. */
-export function overlayFolder(o: OverlayFolderOptions): { written: number; withMask: number } {
-  let names: string[];
-  try {
-    names = fs.readdirSync(o.images);
-  } catch (e) {
-    throw fileError(o.images, `cannot read folder (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  const ids = names
-    .filter((f) => f.endsWith(".tif") && !f.endsWith("_mask.tif"))
-    .map((f) => f.slice(0, -4))
-    .sort(compareIds);
-  if (ids.length === 0) throw fileError(o.images, "no .tif images in this folder");
-  const find = (dir: string | undefined, candidates: string[]): string | undefined => {
-    if (!dir) return undefined;
-    for (const c of candidates) {
-      const f = path.join(dir, c);
-      if (fs.existsSync(f)) return f;
+/**
+ * One overlay PNG per image of a folder (`<id>.png`, subfolders kept), staged: a bad file or an
+ * interruption leaves `out` as it was.
+ */
+export async function overlayFolder(o: OverlayFolderOptions): Promise<{ written: number; withMask: number }> {
+  if (!fs.statSync(o.images, { throwIfNoEntry: false })?.isDirectory())
+    throw fileError(o.images, "not a folder (want a folder of images)");
+  const images = listImageInputs([o.images]).files.map((f) => ({
+    id: f.id.split(path.sep).join("/"),
+    file: f.file,
+  }));
+  if (images.length === 0) throw fileError(o.images, "no images in this folder, only masks");
+  const pairs = (dir: string | undefined): Map<string, string> => {
+    const found = new Map<string, string>();
+    if (!dir) return found;
+    for (const [id, frames] of matchToImages(images, maskFolderItems(dir, o.images)).byImage) {
+      const it = frames.get("");
+      if (!it) throw new UserError(`${[...frames.values()][0].where}: a mask per frame is not drawn here`);
+      found.set(id, it.value);
     }
-    return undefined;
+    return found;
   };
+  const masks = pairs(o.masks);
+  const preds = pairs(o.preds);
   const stage = new StagedFolder(o.out);
-  const bar = (o.progress ?? noProgress)("overlay", ids.length);
-  let withMask = 0;
+  const bar = (o.progress ?? noProgress)("overlay", images.length);
   try {
-    ids.forEach((id, k) => {
-      const mask = find(o.masks, [`${id}_mask.tif`]);
-      const pred = find(o.preds, [`${id}_mask.tif`, `${id}.tif`]);
-      if (mask) withMask++;
-      stage.write(`${id}.png`, overlayPng(path.join(o.images, `${id}.tif`), mask, pred));
+    for (const [k, im] of images.entries()) {
+      const png = await overlayImagePng(im.file, {
+        mask: masks.get(im.id),
+        pred: preds.get(im.id),
+        maskLabel: o.maskLabel,
+      });
+      stage.write(`${im.id}.png`, png);
       bar.update(k + 1);
-    });
+    }
     stage.commit();
   } finally {
     stage.abort();
     bar.stop();
   }
-  return { written: ids.length, withMask };
+  return { written: images.length, withMask: masks.size };
 }
 
 /** The `worst` lowest-Dice frames of a submission CSV scored against the truth, as captioned overlays. */

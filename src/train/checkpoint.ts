@@ -5,7 +5,8 @@
  *             optim.<slot>.<i>      optimizer slots (Adam m/v, SGD momentum) in parameter order
  *             ema.<name>            the weights' moving average, when the recipe has one (its update
  *                                   count is the state's globalStep)
- *   metadata  format "nerveseg-checkpoint", state: JSON of TrainState (below).
+ *   metadata  format "nerveseg-checkpoint", state: JSON of TrainState (below), sha256: of the tensors and
+ *             the state together (checked on load: an altered file is refused, not resumed).
  * Everything random in training is derived from (seed, epoch, batch) (see batches.ts), so the position
  * plus the dropout generator's state is all the RNG state there is.
  */
@@ -15,7 +16,8 @@ import path from "node:path";
 import * as E from "../engine/index.js";
 import { fileError } from "../core/errors.js";
 import { readSafetensors, writeSafetensors, type Tensor as StTensor } from "../io/safetensors.js";
-import { modelTensors } from "../model/model-file.js";
+import { firstNonFinite, modelTensors, tensorsDigest } from "../model/model-file.js";
+import crypto from "node:crypto";
 import type { PlateauState } from "./lr-schedule.js";
 import type { HistoryRow } from "./history.js";
 
@@ -79,7 +81,57 @@ export function saveCheckpoint(
   for (const [slot, arrays] of Object.entries(os.slots))
     arrays.forEach((a, i) => (tensors[`optim.${slot}.${i}`] = { shape: shapes[i], data: a }));
   const json = JSON.stringify({ ...state, history: rowsToJson(state.history) });
-  writeSafetensors(checkpointPath(out), tensors, { format: CHECKPOINT_FORMAT, state: json });
+  writeSafetensors(checkpointPath(out), tensors, {
+    format: CHECKPOINT_FORMAT,
+    state: json,
+    sha256: checkpointDigest(tensors, json),
+  });
+}
+
+/** SHA-256 of a checkpoint's tensors and state JSON: one bit changed anywhere changes it. */
+function checkpointDigest(tensors: Record<string, StTensor>, state: string): string {
+  return crypto.createHash("sha256").update(tensorsDigest(tensors)).update(state).digest("hex");
+}
+
+const CORRUPT = "corrupt checkpoint";
+
+/**
+ * The state's numbers make sense on their own: counters are non-negative integers that agree with each
+ * other, losses and rates are finite. (Against the run — batches per epoch — see checkResumePosition.)
+ */
+function checkState(s: TrainState, file: string): void {
+  const count = (name: string, v: unknown): number => {
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+      throw fileError(file, `${CORRUPT}: ${name} is ${JSON.stringify(v)}, not a count`);
+    return v;
+  };
+  const finite = (name: string, v: unknown): void => {
+    if (typeof v !== "number" || !Number.isFinite(v))
+      throw fileError(file, `${CORRUPT}: ${name} is ${JSON.stringify(v)}, not a finite number`);
+  };
+  count("epoch", s.epoch);
+  count("batchInEpoch", s.batchInEpoch);
+  count("globalStep", s.globalStep);
+  count("optimizer.step", s.optimizer?.step);
+  if (s.optimizer.step !== s.globalStep)
+    throw fileError(file, `${CORRUPT}: optimizer step ${s.optimizer.step} but global step ${s.globalStep}`);
+  finite("optimizer.lr", s.optimizer.lr);
+  if (!Array.isArray(s.history) || s.history.length !== s.epoch)
+    throw fileError(file, `${CORRUPT}: ${s.history?.length} history rows for ${s.epoch} finished epochs`);
+  for (const [k, v] of Object.entries(s.running ?? {})) finite(`running.${k}`, v);
+  if (s.best !== null) finite("best.valLoss", s.best?.valLoss);
+}
+
+/**
+ * The saved position fits the run being resumed: with `batches` batches per epoch (fixed by the data, the
+ * split and the batch size, all in the fingerprint), the global step is exactly epoch x batches + batch.
+ */
+export function checkResumePosition(out: string, s: TrainState, batches: number): void {
+  if (s.batchInEpoch > batches || s.globalStep !== s.epoch * batches + s.batchInEpoch)
+    throw fileError(
+      checkpointPath(out),
+      `${CORRUPT}: epoch ${s.epoch}, batch ${s.batchInEpoch}, step ${s.globalStep} do not fit ${batches} batches per epoch`,
+    );
 }
 
 export interface LoadedCheckpoint {
@@ -103,6 +155,16 @@ export function readCheckpoint(out: string): LoadedCheckpoint | null {
     throw fileError(file, `checkpoint state is not valid JSON (${(e as Error).message})`);
   }
   if (raw.version !== 1) throw fileError(file, `checkpoint version ${String(raw.version)} is not supported`);
+  if (st.metadata.sha256 === undefined)
+    throw fileError(
+      file,
+      "has no checksum (altered, or written by an older nerveseg): it cannot be trusted; start the run again",
+    );
+  if (checkpointDigest(st.tensors, st.metadata.state) !== st.metadata.sha256)
+    throw fileError(file, "checksum mismatch: the checkpoint was altered or damaged after it was written");
+  const bad = firstNonFinite(Object.entries(st.tensors).map(([n, t]) => [n, t.data]));
+  if (bad !== null) throw fileError(file, `${CORRUPT}: non-finite value ${bad}`);
+  checkState(raw, file);
   const state: TrainState = { ...raw, history: rowsFromJson(raw.history as unknown[]) };
   const model = new Map<string, { shape: number[]; data: Float32Array }>();
   const slots: Record<string, Float32Array[]> = {};

@@ -9,13 +9,14 @@ import * as E from "../engine/index.js";
 import { UserError } from "../core/errors.js";
 import { noProgress, silent, type ProgressFactory } from "../core/progress.js";
 import { readManifest } from "../data/manifest.js";
-import type { ModelConfig, TrainConfig } from "../model/config.js";
+import { checkFits, type ModelConfig, type TrainConfig } from "../model/config.js";
 import { DEFAULT_POSTPROCESS } from "../postprocess/mask-rule.js";
 import type { ModelFolderConfig } from "../model/model-file.js";
 import { UNet } from "../model/unet.js";
 import type { BatchContext } from "./batches.js";
 import {
   checkpointPath,
+  checkResumePosition,
   fingerprintOf,
   readCheckpoint,
   restoreCheckpoint,
@@ -71,6 +72,7 @@ function setUp(opts: TrainOptions): Run {
   const log = opts.log ?? silent;
   const progress = opts.progress ?? noProgress;
   const { model: m, train: t } = opts.preset;
+  checkFits(opts.preset, `preset "${m.preset}"`);
   if (t.threads !== null) E.setThreads(t.threads);
   applyTrainPrecision(t, log);
   const manifest = readManifest(opts.data);
@@ -161,6 +163,7 @@ function resume(run: Run): void {
     log(`resume: no checkpoint in ${opts.out} yet, starting from scratch`);
     return;
   }
+  checkResumePosition(opts.out, ck.state, Math.ceil(run.trainIdx.length / run.t.batch));
   if (ck.state.fingerprint !== run.state.fingerprint)
     throw new UserError(
       `${checkpointPath(opts.out)}: was written by a different model, recipe, data set or dedupe policy; resume with the same options (only --epochs, --threads and --max-minutes may change)`,

@@ -13,6 +13,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as E from "../engine/index.js";
+import { UserError } from "../core/errors.js";
+import { lockFolder } from "../io/atomic.js";
 import type { Preset } from "../model/config.js";
 import { firstNonFinite, writeModelConfig, writeModelWeights } from "../model/model-file.js";
 import { BatchSource } from "./batch-source.js";
@@ -29,6 +31,23 @@ export type { TrainOptions, TrainResult } from "./options.js";
 
 /** Trains a model; see the file comment for what lands in opts.out. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
+  // One writer per output folder (per fold for cv): a second `train --out X` or `cv --fold k` is refused.
+  const unlock = lockFolder(opts.out, `training ${opts.preset.model.preset}`);
+  try {
+    return await trainRun(opts);
+  } catch (e) {
+    // A native allocation failure names the tensor; say which run and recipe asked for it.
+    if (!(e instanceof UserError) && /out of memory/.test((e as Error).message))
+      throw new UserError(
+        `${opts.out}: training preset "${opts.preset.model.preset}" ran out of memory: ${(e as Error).message}`,
+      );
+    throw e;
+  } finally {
+    unlock();
+  }
+}
+
+async function trainRun(opts: TrainOptions): Promise<TrainResult> {
   const run = openRun(opts);
   let stopped: Stop | "failed" = "done";
   const source = new BatchSource(run.ctx, opts.prefetchWorker ?? true);

@@ -36,7 +36,7 @@ export const VIEWER_HTML = `<!doctype html>
 <main id="grid" aria-busy="false"></main>
 <div id="modal" role="dialog" aria-modal="true" aria-labelledby="mtitle" tabindex="-1"><h2 id="mtitle"></h2><div class="row">
   <figure><img id="mover" alt="overlay"><div id="mstatus">loading…</div><figcaption>frame with truth (blue, outside its mask) and prediction (orange, inside)</figcaption></figure>
-  <figure><img id="mheat" alt="probability heat-map"><figcaption>probability heat-map (blue 0 → red 1), prediction outlined white</figcaption></figure>
+  <figure><img id="mheat" alt="probability heat-map"><figcaption id="mheatcap">probability heat-map (blue 0 → red 1), prediction outlined white</figcaption></figure>
 </div><div class="hint">&larr; / &rarr; previous / next frame (across pages) &middot; Esc or click to close</div></div>
 </body>
 </html>
@@ -61,7 +61,7 @@ main.busy { opacity: 0.35; }
 .card { background: var(--panel); border-radius: 6px; overflow: hidden; cursor: pointer; border: 2px solid transparent; }
 .card:hover { border-color: #666; }
 .card:focus-visible, .card:focus { outline: none; border-color: var(--focus); }
-.card img { width: 100%; aspect-ratio: 580 / 420; display: block; background: #000; }
+.card img { width: 100%; aspect-ratio: 4 / 3; object-fit: contain; display: block; background: #000; }
 .meta { display: flex; justify-content: space-between; padding: 6px 8px; gap: 8px; }
 .id { font-weight: 600; }
 .num { color: var(--dim); font-size: 12px; font-variant-numeric: tabular-nums; }

@@ -1,46 +1,51 @@
 /**
- * The local viewer: a node:http server over a folder of frames, optionally with a prediction folder and
- * truth masks. It lists the frames with presence, areas and per-image Dice (sortable, filterable,
- * paginated, and able to find the page a given frame is on) and serves each frame as PNG layers. Ids in URLs are only ever looked up in the index built from the folder
- * listing, never joined into paths, so a request cannot reach other files.
+ * The local viewer: a node:http server over the frames of a data set in any layout or of a folder of
+ * images in any format, with their truth and predictions (see frames.ts for the forms each takes). It
+ * lists the frames with presence, areas and per-image Dice (sortable, filterable, paginated, and able to
+ * find the page a given frame is on) and serves each frame as PNG layers at its own size, decoded when
+ * asked for. Ids in URLs are only ever looked up in the index built from the listing, never joined into
+ * paths, so a request cannot reach other files.
  */
-import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
-import { fileError, UserError } from "../core/errors.js";
-import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
-import { encodePng } from "../io/png.js";
-import { parseRle, runsArea, runsToMask } from "../io/rle.js";
-import { readTiff } from "../io/tiff.js";
-import { dice } from "../metric/dice.js";
+import { UserError } from "../core/errors.js";
 import { compareIds } from "../io/ids.js";
-import { loadTruth, maskIdFromFile } from "../io/mask-set.js";
-import {
-  DEFAULT_POSTPROCESS,
-  fullResProbability,
-  KAGGLE_SIZE,
-  maskArea,
-  postprocess,
-  type PostprocessParams,
-} from "../postprocess/mask-rule.js";
-import { frameProbMap, readPredictions, type PredictionSet } from "../predict/prediction-store.js";
+import { readImageFile } from "../io/image-read.js";
+import { encodePng } from "../io/png.js";
+import { runsArea, runsToMask } from "../io/rle.js";
+import { diceRuns } from "../metric/dice.js";
+import { DEFAULT_POSTPROCESS, fullResProbability, type PostprocessParams } from "../postprocess/mask-rule.js";
+import { frameProbMap, type PredictionSet } from "../predict/prediction-store.js";
+import type { LayoutOptions } from "../data/layout.js";
 import { LAYERS, renderLayer, type Layer } from "./layers.js";
 import { CSP, viewerAssets } from "./assets.js";
+import { isSafeId, loadFrames, type MaskRuns, type ViewFrame } from "./frames.js";
 
 export interface ViewerOptions {
-  /** Folder of frames (*.tif; *_mask.tif files are not listed as frames). */
-  images: string;
-  /** Prediction folder (predictions.json + probs.npy). */
+  /**
+   * A folder of images in any format (searched below; files named like masks, `X_mask.png`, are not
+   * listed): the Kaggle train/ or test/ folder, a folder of PNGs, DICOMs, ...
+   */
+  images?: string;
+  /** A data set in any layout `nerveseg prepare` reads, its masks as the truth (instead of images + truth). */
+  data?: string;
+  layout?: LayoutOptions;
+  /** The truth masks are label maps: this value is the structure. */
+  maskLabel?: number;
+  /**
+   * Predictions: a `nerveseg predict` output for files (predictions.csv + masks/), a folder of mask images,
+   * a predictions CSV, or a prediction folder (predictions.json + probs.npy).
+   */
   preds?: string;
-  /** Truth: a Kaggle CSV (subject,img,pixels or img,pixels) or a folder of *_mask.tif. */
+  /** Truth: a Kaggle CSV (subject,img,pixels or img,pixels), a predictions-style CSV, or a folder of masks. */
   truth?: string;
+  /** Post-processing of a prediction folder's probabilities. */
   params?: PostprocessParams;
   /** Default 127.0.0.1 (loopback only). */
   host?: string;
   /** Default 8080; 0 picks a free port. */
   port?: number;
-  /** Called while the per-image scores are computed at start-up. */
+  /** Called while the masks are read and scored at start-up. */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -55,19 +60,18 @@ export interface ImageEntry {
 
 export interface ViewerIndex {
   images: ImageEntry[];
-  files: Map<string, string>;
-  preds: PredictionSet | null;
-  predIndex: Map<string, number>;
-  /** id → parsed truth runs (see io/rle.ts). */
-  truth: Map<string, Uint32Array> | null;
+  frames: Map<string, ViewFrame>;
+  /** The probability maps, when the predictions are a prediction folder (for the heat-map). */
+  probs: PredictionSet | null;
+  hasTruth: boolean;
+  hasPreds: boolean;
   params: PostprocessParams;
   /** Mean Dice over the frames that have both a prediction and truth. */
   meanDice: number | null;
-  source: { images: string; preds: string | null; truth: string | null };
+  source: { images: string; data: string | null; preds: string | null; truth: string | null };
+  /** What was left out, for the user. */
+  notes: string[];
 }
-
-/** Safe id characters: what Kaggle file names use. Anything else is refused before any lookup. */
-const ID_RE = /^[A-Za-z0-9_-]{1,100}$/;
 
 export const SORT_KEYS = ["id", "dice", "presence", "predArea", "truthArea"] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
@@ -88,70 +92,45 @@ export function passesFilter(it: ImageEntry, filter: Filter): boolean {
   return true;
 }
 
-/** Lists the frames, loads predictions and truth, and scores every frame with a prediction. */
-export function buildIndex(opts: ViewerOptions): ViewerIndex {
+/** Lists the frames, reads truth and predictions, and scores every frame that has both. */
+export async function buildIndex(opts: ViewerOptions): Promise<ViewerIndex> {
   const params = opts.params ?? DEFAULT_POSTPROCESS;
-  let names: string[];
-  try {
-    names = fs.readdirSync(opts.images);
-  } catch (e) {
-    throw fileError(opts.images, `cannot read folder (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  const files = new Map<string, string>();
-  for (const n of names) {
-    if (!/\.tiff?$/i.test(n) || /_mask\.tiff?$/i.test(n)) continue;
-    const id = maskIdFromFile(n);
-    if (ID_RE.test(id)) files.set(id, path.join(opts.images, n));
-  }
-  if (files.size === 0) throw fileError(opts.images, "no .tif frames in this folder");
-  const ids = [...files.keys()].sort(compareIds);
-
-  const preds = opts.preds ? readPredictions(opts.preds) : null;
-  const predIndex = new Map<string, number>();
-  if (preds) preds.ids.forEach((id, i) => predIndex.set(id, i));
-  let truth: Map<string, Uint32Array> | null = null;
-  if (opts.truth) {
-    const set = loadTruth(opts.truth, KAGGLE_WIDTH, KAGGLE_HEIGHT);
-    truth = new Map();
-    for (const [id, rle] of set.masks)
-      truth.set(id, parseRle(rle, KAGGLE_WIDTH, KAGGLE_HEIGHT, set.where.get(id)));
-  }
-
+  const loaded = await loadFrames({ ...opts, params });
   const images: ImageEntry[] = [];
+  const frames = new Map<string, ViewFrame>();
   let diceSum = 0;
   let diceCount = 0;
-  ids.forEach((id, k) => {
-    const runs = truth?.get(id) ?? null;
+  for (const f of loaded.frames) {
+    frames.set(f.id, f);
     const entry: ImageEntry = {
-      id,
-      presence: null,
-      predArea: null,
-      truthArea: runs ? runsArea(runs) : null,
+      id: f.id,
+      presence: f.pred?.presence ?? null,
+      predArea: f.pred ? runsArea(f.pred.runs) : null,
+      truthArea: f.truth ? runsArea(f.truth.runs) : null,
       dice: null,
     };
-    const i = predIndex.get(id);
-    if (preds && i !== undefined) {
-      entry.presence = preds.presence[i];
-      const mask = postprocess(frameProbMap(preds, i, KAGGLE_SIZE), entry.presence, params);
-      entry.predArea = maskArea(mask);
-      if (runs) {
-        entry.dice = dice(mask, runsToMask(runs, KAGGLE_WIDTH, KAGGLE_HEIGHT));
-        diceSum += entry.dice;
-        diceCount++;
-      }
+    if (f.truth && f.pred) {
+      entry.dice = diceRuns(f.pred.runs, f.truth.runs);
+      diceSum += entry.dice;
+      diceCount++;
     }
     images.push(entry);
-    opts.onProgress?.(k + 1, ids.length);
-  });
+  }
   return {
     images,
-    files,
-    preds,
-    predIndex,
-    truth,
+    frames,
+    probs: loaded.probs,
+    hasTruth: loaded.hasTruth,
+    hasPreds: loaded.hasPreds,
     params,
     meanDice: diceCount > 0 ? diceSum / diceCount : null,
-    source: { images: opts.images, preds: opts.preds ?? null, truth: opts.truth ?? null },
+    source: {
+      images: loaded.root,
+      data: opts.data ?? null,
+      preds: opts.preds ?? null,
+      truth: opts.truth ?? null,
+    },
+    notes: loaded.notes,
   };
 }
 
@@ -240,13 +219,13 @@ function apiImages(index: ViewerIndex, q: URLSearchParams): unknown {
   if (order !== "asc" && order !== "desc") throw new HttpError(400, "order must be asc or desc");
   const filter = (q.get("filter") ?? "all") as Filter;
   if (!FILTERS.includes(filter)) throw new HttpError(400, `filter must be one of ${FILTERS.join(", ")}`);
-  if (filter === "target" && !index.truth) throw new HttpError(400, "filter target needs truth (--truth)");
-  if ((filter === "fp" || filter === "fn") && !(index.truth && index.preds))
+  if (filter === "target" && !index.hasTruth) throw new HttpError(400, "filter target needs truth (--truth)");
+  if ((filter === "fp" || filter === "fn") && !(index.hasTruth && index.hasPreds))
     throw new HttpError(400, `filter ${filter} needs truth and predictions (--truth, --preds)`);
   let offset = intParam(q, "offset", 0, 0, 1e9);
   const limit = intParam(q, "limit", 48, 1, 10_000);
   const around = q.get("around");
-  if (around !== null && !ID_RE.test(around)) throw new HttpError(400, "bad image id in around");
+  if (around !== null && !isSafeId(around)) throw new HttpError(400, "bad image id in around");
   const items = sortedImages(index, sort, order, filter);
   let position: number | null = null;
   if (around !== null) {
@@ -262,43 +241,57 @@ function apiImages(index: ViewerIndex, q: URLSearchParams): unknown {
     order,
     filter,
     position,
-    hasPreds: index.preds !== null,
-    hasTruth: index.truth !== null,
+    hasPreds: index.hasPreds,
+    hasTruth: index.hasTruth,
+    hasProbs: index.probs !== null,
     meanDice: index.meanDice,
     params: index.params,
-    model: index.preds?.model ?? null,
-    tta: index.preds?.tta ?? null,
+    model: index.probs?.model ?? null,
+    tta: index.probs?.tta ?? null,
     source: index.source,
     items: items.slice(offset, offset + limit),
   };
 }
 
-/** Renders /img/<id>.png. */
-function imagePng(index: ViewerIndex, id: string, q: URLSearchParams): Buffer {
-  const file = index.files.get(id);
-  if (file === undefined) throw new HttpError(404, `no image ${id}`);
+/** A mask of the frame's size, or a 422 naming both files when it is of another size. */
+function maskOf(
+  m: MaskRuns | null,
+  image: { width: number; height: number },
+  file: string,
+): Uint8Array | null {
+  if (!m) return null;
+  if (m.width !== image.width || m.height !== image.height)
+    throw new HttpError(
+      422,
+      `${m.where}: mask is ${m.width}x${m.height} but the image ${file} is ${image.width}x${image.height}`,
+    );
+  return runsToMask(m.runs, m.width, m.height);
+}
+
+/** Renders /img/<id>.png: the frame decoded now, at its own size (or half of it). */
+async function imagePng(index: ViewerIndex, id: string, q: URLSearchParams): Promise<Buffer> {
+  const f = index.frames.get(id);
+  if (f === undefined) throw new HttpError(404, `no image ${id}`);
   const layer = (q.get("layer") ?? "overlay") as Layer;
   if (!LAYERS.includes(layer)) throw new HttpError(400, `layer must be one of ${LAYERS.join(", ")}`);
   const size = q.get("size") ?? "full";
   if (size !== "full" && size !== "half") throw new HttpError(400, "size must be full or half");
-  const image = readTiff(file);
-  const runs = index.truth?.get(id);
-  const i = index.predIndex.get(id);
-  const needsKaggleSize = layer !== "image" && (runs !== undefined || i !== undefined);
-  if (needsKaggleSize && (image.width !== KAGGLE_WIDTH || image.height !== KAGGLE_HEIGHT)) {
-    throw new HttpError(
-      422,
-      `${file}: ${image.width}x${image.height}, masks need ${KAGGLE_WIDTH}x${KAGGLE_HEIGHT}`,
-    );
-  }
+  const decoded = await readImageFile(f.file, { frames: f.frame === 0 ? "first" : "all" });
+  const frame = decoded.frames[f.frame];
+  if (!frame) throw new HttpError(422, `${f.file}: has ${decoded.frameCount} frame(s), not ${f.frame + 1}`);
+  const image = frame.image;
+  let truth: Uint8Array | null = null;
   let pred: Uint8Array | null = null;
   let prob: Float32Array | null = null;
-  if (layer !== "image" && index.preds && i !== undefined) {
-    const map = frameProbMap(index.preds, i, KAGGLE_SIZE);
-    pred = postprocess(map, index.preds.presence[i], index.params);
-    if (layer === "heat") prob = fullResProbability(map, index.params);
+  if (layer !== "image") {
+    truth = maskOf(f.truth, image, f.file);
+    pred = maskOf(f.pred, image, f.file);
+    const i = f.pred?.prob ?? null;
+    if (layer === "heat" && index.probs && i !== null) {
+      const own = { width: image.width, height: image.height };
+      prob = fullResProbability(frameProbMap(index.probs, i, own), index.params, own);
+    }
   }
-  const truth = layer !== "image" && runs ? runsToMask(runs, KAGGLE_WIDTH, KAGGLE_HEIGHT) : null;
   const out = renderLayer(layer, { image, truth, pred, prob }, size === "half");
   return encodePng(out.rgb, out.width, out.height);
 }
@@ -308,7 +301,9 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 /** The request handler, separate from listen() so tests can drive it on an ephemeral port. */
 export function createViewerServer(index: ViewerIndex, loopbackOnly: boolean): http.Server {
   const assets = viewerAssets();
-  return http.createServer((req, res) => {
+  return http.createServer((req, res) => void handle(req, res));
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const send = (status: number, type: string, body: string | Buffer, cache = "no-store"): void => {
       res.writeHead(status, {
         "Content-Type": type,
@@ -341,16 +336,21 @@ export function createViewerServer(index: ViewerIndex, loopbackOnly: boolean): h
         } catch {
           throw new HttpError(400, "bad image id");
         }
-        if (!ID_RE.test(id)) throw new HttpError(400, "bad image id");
-        send(200, "image/png", imagePng(index, id, url.searchParams), "max-age=300");
+        if (!isSafeId(id)) throw new HttpError(400, "bad image id");
+        const png = await imagePng(index, id, url.searchParams);
+        send(200, "image/png", png, "max-age=300");
         return;
       }
       throw new HttpError(404, "not found");
     } catch (e) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
       const status = e instanceof HttpError ? e.status : e instanceof UserError ? 422 : 500;
       send(status, "text/plain; charset=utf-8", `${e instanceof Error ? e.message : String(e)}\n`);
     }
-  });
+  }
 }
 
 export interface RunningViewer {
@@ -362,7 +362,7 @@ export interface RunningViewer {
 
 /** Builds the index and listens (127.0.0.1:8080 unless told otherwise). */
 export async function startViewer(opts: ViewerOptions): Promise<RunningViewer> {
-  const index = buildIndex(opts);
+  const index = await buildIndex(opts);
   const host = opts.host ?? "127.0.0.1";
   const server = createViewerServer(index, LOOPBACK_HOSTS.has(host));
   await new Promise<void>((resolve, reject) => {

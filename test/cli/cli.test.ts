@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { frame, rectMask, writeGrey } from "../helpers/images.js";
 import { PROJECT_ROOT, tempDir } from "../helpers/sample.js";
 import { presetFromFlags } from "../../src/cli/commands/train.js";
 import { PRESETS } from "../../src/model/config.js";
@@ -133,4 +134,49 @@ test("--trim / --no-trim override the preset's model.trim; absent, the preset de
     },
   );
   assert.match(help.stdout, /--no-trim/);
+});
+
+test("prepare prints the labels with their frames and every warning; --help tells labels from groups", async () => {
+  const help = cli("prepare", "--help");
+  assert.match(help.out, /--group-by <how>/);
+  assert.match(help.out, /subfolders are class labels when there are at most 10 of them/);
+  const dir = tempDir();
+  const input = path.join(dir, "busi");
+  for (const [c, target] of [
+    ["benign", true],
+    ["normal", false],
+  ] as const)
+    for (let k = 1; k <= 20; k++) {
+      await writeGrey(path.join(input, c, `${c} (${k}).png`), 8, 8, frame(8, 8, k));
+      const mask = target ? rectMask(8, 8, 0, 0, 3, 3) : new Uint8Array(64);
+      await writeGrey(path.join(input, c, `${c} (${k})_mask.png`), 8, 8, mask);
+    }
+  for (let k = 1; k <= 2; k++) {
+    await writeGrey(path.join(input, "test", `t${k}.png`), 8, 8, frame(8, 8, 50 + k));
+    await writeGrey(path.join(input, "test", `t${k}_mask.png`), 8, 8, rectMask(8, 8, 0, 0, 3, 3));
+  }
+  const r = cli("prepare", "--input", input, "--out", path.join(dir, "p"), "--split", "group", "--quiet");
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^ {2}labels \(class folders; they stratify the split\): benign 20, normal 20$/m);
+  assert.match(r.out, /^ {2}groups: 40 by none in the names: every image is its own group$/m);
+  assert.match(r.out, /^ {2}warning: no patient in the names: frames of one patient may sit on both sides/m);
+  assert.match(
+    r.out,
+    /^ {2}warning: test\/: 2 images with masks — not used for training; evaluate on it with `nerveseg evaluate`$/m,
+  );
+  const byFolder = cli(
+    "prepare",
+    "--input",
+    input,
+    "--out",
+    path.join(dir, "q"),
+    "--group-by",
+    "folder",
+    "--quiet",
+  );
+  assert.equal(byFolder.code, 0, byFolder.err);
+  assert.match(byFolder.out, /^ {2}warning: the groups are the labels \(benign, normal\)/m);
+  const bad = cli("prepare", "--input", input, "--out", path.join(dir, "r"), "--group-by", "patient");
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--group-by must be one of auto, folder, name, none/);
 });

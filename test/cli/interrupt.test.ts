@@ -168,3 +168,23 @@ test("a full disk names the file, and the temp file is gone", () => {
   }
   assert.deepEqual(fs.readdirSync(dir), []);
 });
+
+test("SIGTERM during train: the same graceful stop, and the conventional exit status 143", async () => {
+  const data = tempDir();
+  writePreparedFixture(data, { frames: 16, width: 32, height: 32, val: [1, 6], seed: 3 });
+  const preset = path.join(data, "tiny.json");
+  fs.writeFileSync(
+    preset,
+    JSON.stringify({
+      model: { inputHeight: 16, inputWidth: 16, filters: [4, 8] },
+      train: { epochs: 400, batch: 4 },
+    }),
+  );
+  const out = tempDir();
+  const args = ["train", "--data", data, "--preset", preset, "--out", out, "--threads", "1", "--quiet"];
+  const r = await interrupt(args, () => fs.existsSync(path.join(out, "history.csv")), "SIGTERM");
+  assert.ok(r.sent);
+  assert.equal(r.code, 143, r.stderr);
+  assert.match(r.stdout, /interrupted \(SIGTERM\) after \d+ step\(s\): the resume state is saved/);
+  assert.ok(fs.existsSync(checkpointPath(out)));
+});

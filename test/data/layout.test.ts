@@ -39,7 +39,7 @@ test("globs: ** crosses folders, * and ? stay within a name, classes work", () =
   assert.ok(globRegExp("x[0-9].jpg").test("x4.jpg") && !globRegExp("x[0-9].jpg").test("xa.jpg"));
 });
 
-test("folders layout: PNG images + GIF masks by stem, subfolders as label and group, odd names", async () => {
+test("folders layout: PNG images + GIF masks by stem, numbered subfolders as groups (not labels), odd names", async () => {
   const dir = tempDir();
   const names = ["p1/é 1", "p1/scan (2)", "p2/a,b 3", "p2/x_4"];
   for (const [k, n] of names.entries()) {
@@ -65,7 +65,8 @@ test("folders layout: PNG images + GIF masks by stem, subfolders as label and gr
   assert.equal(s.problems.length, 0);
   const out = tempDir();
   const m = await prepare({ input: dir, out, split, skipBad: false, workers: 1 });
-  assert.deepEqual(m.train.labels, ["p1", "p1", "p2", "p2"]);
+  // p1 and p2 are patients (numbered, few images): groups, not class labels.
+  assert.deepEqual(m.train.labels, [null, null, null, null]);
   assert.deepEqual(m.train.maskArea, [12, 16, 20, 24]);
   assert.equal(m.train.files[2], path.join("images", "p2", "a,b 3.png"));
   assert.deepEqual(readManifest(out), m);

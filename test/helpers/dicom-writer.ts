@@ -35,6 +35,8 @@ export interface DicomSpec {
   rescaleSlope?: number;
   rescaleIntercept?: number;
   lossyImageCompression?: "00" | "01";
+  /** Pixel Spacing (0028,0030) as written, e.g. "0.1\\0.2" (row\\column, mm). */
+  pixelSpacing?: string;
   /**
    * Native pixel data, all frames one after the other, as stored samples: bytes for 8-bit (and for 1-bit,
    * already packed), 16-bit words for 16-bit (signed words are written as their two's complement).
@@ -155,6 +157,7 @@ export function encodeDicom(spec: DicomSpec): Uint8Array {
   ds(0x0028, 0x1053, spec.rescaleSlope);
   ds(0x0028, 0x1056, spec.voiLutFunction, "CS");
   ds(0x0028, 0x2110, spec.lossyImageCompression, "CS");
+  ds(0x0028, 0x0030, spec.pixelSpacing);
 
   if (!spec.noPixelData) {
     if (spec.fragments) {

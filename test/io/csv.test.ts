@@ -26,3 +26,13 @@ test("parseCsv: a row with the wrong number of fields names its line", () => {
 test("csvLine joins fields and ends the line", () => {
   assert.equal(csvLine(["a", 1, 0.5]), "a,1,0.5\n");
 });
+
+test("csvLine defuses spreadsheet formulas (OWASP CSV injection) and parseCsv reads the cells back as written", () => {
+  const cells = ["=1+1", "@SUM(A1)", "+cmd|calc", "-2+3", "\tx", "'quoted", "plain", "a,b", "-"];
+  const line = csvLine([...cells, -0.5, 3]);
+  assert.equal(line, `"'=1+1","'@SUM(A1)","'+cmd|calc","'-2+3","'\tx","''quoted",plain,"a,b","'-",-0.5,3\n`);
+  // No written text cell starts a formula once a spreadsheet unquotes it.
+  const back = parseCsv("h" + ",h".repeat(cells.length + 1) + "\n" + line, "t.csv").rows[0].fields;
+  assert.deepEqual(back, [...cells, "-0.5", "3"]);
+  assert.throws(() => csvLine(["a\nb"]), /line break/);
+});

@@ -321,6 +321,31 @@ test("Lossy Image Compression 01 marks an uncompressed file lossy", async () => 
   assert.equal(d.lossy, true);
 });
 
+test("Pixel Spacing (0028,0030) is exposed on the decoded file, row then column; absent elsewhere", async () => {
+  for (const ts of [TS.explicitLE, TS.implicitLE, TS.explicitBE, TS.deflatedLE]) {
+    const d = await decode({
+      transferSyntax: ts,
+      rows: 3,
+      cols: 4,
+      pixels: ramp8,
+      pixelSpacing: "0.1\\0.25",
+    });
+    assert.deepEqual(d.pixelSpacing, { row: 0.1, col: 0.25 }, ts);
+  }
+  const none = await decode({ transferSyntax: TS.explicitLE, rows: 3, cols: 4, pixels: ramp8 });
+  assert.equal(none.pixelSpacing, undefined);
+  // A malformed value is kept as NaN for the caller to refuse (the image itself still reads).
+  const bad = await decode({
+    transferSyntax: TS.explicitLE,
+    rows: 3,
+    cols: 4,
+    pixels: ramp8,
+    pixelSpacing: "0.1",
+  });
+  assert.ok(Number.isNaN(bad.pixelSpacing!.row) && Number.isNaN(bad.pixelSpacing!.col));
+  assert.equal(bad.frames.length, 1);
+});
+
 test("unsupported transfer syntaxes are refused by name", async () => {
   for (const [uid, name] of [
     [TS.jpeg2000, /JPEG 2000 Lossless \(1\.2\.840\.10008\.1\.2\.4\.90\) is not supported/],

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { UserError } from "../../src/core/errors.js";
+import { encodeRle } from "../../src/io/rle.js";
 import { writeTiff } from "../../src/io/tiff.js";
 import { loadMaskCsv, loadMaskDir, loadTruth } from "../../src/io/mask-set.js";
 import { evaluateFiles, perImageCsv, scoreMasks } from "../../src/metric/evaluate.js";
@@ -72,6 +73,55 @@ test("scoreMasks: exact mean Dice and presence counts on hand-made masks", () =>
     perImageCsv(s),
     "img,dice,truth_px,pred_px,intersection_px\na,1,0,0,0\nb,0,4,0,0\nc,0,0,1,0\nd,0.5,4,4,2\ne,1,5,5,5\n",
   );
+});
+
+test("scoreMasks with boundary: HD95 and ASSD per image and summed up, in px or mm, in the CSV", () => {
+  const [w, h] = [20, 14];
+  const square = (x0: number): string => {
+    const m = new Uint8Array(w * h);
+    for (let y = 0; y < 10; y++) for (let x = x0; x < x0 + 10; x++) m[y * w + x] = 1;
+    return encodeRle(m, w, h);
+  };
+  const truth = new Map([
+    ["a", square(0)],
+    ["b", square(0)],
+    ["c", ""],
+    ["d", ""],
+  ]);
+  const pred = new Map([
+    ["a", square(3)],
+    ["b", ""],
+    ["c", ""],
+    ["d", square(1)],
+  ]);
+  const s = scoreMasks(truth, pred, w, h, { boundary: { spacing: null } });
+  assert.deepEqual(
+    s.perImage.map((r) => [r.id, r.hd95, r.assd]),
+    [
+      ["a", 3, 1.5],
+      ["b", null, null],
+      ["c", null, null],
+      ["d", null, null],
+    ],
+  );
+  assert.deepEqual(s.boundary, {
+    distanceUnit: "px",
+    boundaryImages: 1,
+    oneSideEmpty: 2,
+    hd95Mean: 3,
+    hd95Median: 3,
+    assdMean: 1.5,
+    assdMedian: 1.5,
+  });
+  assert.equal(
+    perImageCsv(s),
+    "img,dice,truth_px,pred_px,intersection_px,hd95_px,assd_px\na,0.7,100,100,70,3,1.5\nb,0,100,0,0,,\nc,1,0,0,0,,\nd,0,0,100,0,,\n",
+  );
+  const mm = scoreMasks(truth, pred, w, h, { boundary: { spacing: { row: 0.5, col: 0.5 } } });
+  assert.deepEqual([mm.perImage[0].hd95, mm.boundary!.distanceUnit], [1.5, "mm"]);
+  assert.match(perImageCsv(mm), /^img,dice,truth_px,pred_px,intersection_px,hd95_mm,assd_mm\n/);
+  // Without the option the table keeps its five columns.
+  assert.equal(scoreMasks(truth, pred, w, h).boundary, undefined);
 });
 
 test("scoreMasks: ids must match (or be a subset with the option)", () => {
@@ -201,6 +251,11 @@ test("CLI evaluate: a perfect prediction scores 1", { skip: needsSample }, () =>
   assert.equal(summary.score, 1);
   assert.equal(summary.n, 5635);
   assert.deepEqual(summary.confusion, { tp: 2323, fp: 0, fn: 0, tn: 3312 });
+  // Every real mask against itself: no boundary distance at all.
+  assert.deepEqual(
+    [summary.boundary.boundaryImages, summary.boundary.hd95Mean, summary.boundary.assdMean],
+    [2323, 0, 0],
+  );
 });
 
 test("CLI evaluate: all-empty predictions score the fraction of empty masks", { skip: needsSample }, () => {
@@ -215,7 +270,7 @@ test("CLI evaluate: all-empty predictions score the fraction of empty masks", { 
   assert.equal(summary.score, nEmpty / truth.size);
   assert.deepEqual(summary.confusion, { tp: 0, fp: 0, fn: truth.size - nEmpty, tn: nEmpty });
   const rows = fs.readFileSync(out, "utf8").trim().split("\n");
-  assert.equal(rows[0], "img,dice,truth_px,pred_px,intersection_px");
+  assert.equal(rows[0], "img,dice,truth_px,pred_px,intersection_px,hd95_px,assd_px");
   assert.equal(rows.length, 1 + truth.size);
   assert.equal(rows.filter((l) => l.split(",")[1] === "1").length, nEmpty);
 
@@ -233,8 +288,19 @@ test("CLI evaluate: all-empty predictions score the fraction of empty masks", { 
     truthArea: full.perImage[0].truthArea,
     predArea: 0,
     intersection: 0,
+    hd95: null,
+    assd: null,
   });
   assert.ok(full.perImage[0].truthArea > 0);
+  assert.deepEqual(full.boundary, {
+    distanceUnit: "px",
+    boundaryImages: 0,
+    oneSideEmpty: truth.size - nEmpty,
+    hd95Mean: null,
+    hd95Median: null,
+    assdMean: null,
+    assdMedian: null,
+  });
 });
 
 test(

@@ -6,7 +6,7 @@ import { readManifest } from "../../src/data/manifest.js";
 import { loadEnsemble, loadModel, modelFolders } from "../../src/model/model-file.js";
 import { DEFAULT_POSTPROCESS } from "../../src/postprocess/mask-rule.js";
 import { innerValidation } from "../../src/data/split.js";
-import { crossValidate, defaultValidation, meanSd } from "../../src/pipeline/cv.js";
+import { crossValidate, cvTable, defaultValidation, meanSd } from "../../src/pipeline/cv.js";
 import { PRESETS } from "../../src/model/config.js";
 import { rescoreCv } from "../../src/pipeline/cv-rescore.js";
 import { predictFrames } from "../../src/predict/predictor.js";
@@ -72,6 +72,11 @@ test("cv: K models, each scored on whole groups it never saw; the table has mean
   }
   const dice = meanSd(r.folds.map((f) => f.dice));
   assert.deepEqual(r.summary!.dice, dice);
+  // Boundary distance per fold (px at the working size), where a fold has frames with both masks.
+  for (const f of r.folds)
+    assert.ok(f.hd95 === null || (f.hd95 !== undefined && f.hd95 >= 0), `fold ${f.fold}: ${f.hd95}`);
+  assert.deepEqual(r.summary!.hd95, meanSd(r.folds.map((f) => f.hd95 ?? null)));
+  assert.match(cvTable(r), /HD95 px/);
   assert.ok(fs.readFileSync(path.join(out, "folds.csv"), "utf8").startsWith("fold,groups,frames"));
   assert.deepEqual(
     modelFolders(out).map((d) => path.basename(d)),

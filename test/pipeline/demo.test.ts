@@ -9,9 +9,8 @@ import { tempDir } from "../helpers/sample.js";
 test("the demo runs the whole pipeline on synthetic data and leaves every artefact", async () => {
   const out = tempDir();
   const lines: string[] = [];
-  const log = console.log;
-  console.log = (...a: unknown[]) => void lines.push(a.join(" "));
   const opts = {
+    log: (line: string) => void lines.push(line),
     input: path.join(out, "no-kaggle-here"),
     out,
     minutes: 0.05,
@@ -21,14 +20,10 @@ test("the demo runs the whole pipeline on synthetic data and leaves every artefa
     seed: 3,
     tta: true,
   };
-  try {
-    await runDemo(opts);
-    // Running it again (as `npm start` twice would) replaces the previous demo instead of refusing.
-    lines.length = 0;
-    await runDemo(opts);
-  } finally {
-    console.log = log;
-  }
+  await runDemo(opts);
+  // Running it again (as `npm start` twice would) replaces the previous demo instead of refusing.
+  lines.length = 0;
+  await runDemo(opts);
   const text = lines.join("\n");
   assert.match(text, /Kaggle score \d\.\d{4} on 6 test images \(all-empty baseline \d\.\d{4}\)/);
   assert.equal(validateSubmission(path.join(out, "submission.csv"), ["1", "2", "3", "4", "5", "6"]).rows, 6);

@@ -225,3 +225,23 @@ test("predict --skip-bad: unreadable files are listed with their reason and the 
   assert.equal(none.status, 1);
   assert.match(none.stderr, /none of the 1 file\(s\) could be read/);
 });
+
+test("a file whose name holds a line break is refused up front, named, before any output", async () => {
+  const dir = tempDir();
+  const model = tempDir();
+  saveTinyModel(model);
+  await writeGrey(path.join(dir, "in", "ok.png"), 20, 20, frame(20, 20, 1));
+  await writeGrey(path.join(dir, "in", "two\nlines.png"), 20, 20, frame(20, 20, 2));
+  const out = path.join(dir, "out");
+  const r = spawnSync(
+    "node",
+    [CLI, "predict", "--model", model, path.join(dir, "in"), "--out", out, "--quiet"],
+    {
+      encoding: "utf8",
+    },
+  );
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.match(r.stderr, /two\\nlines\.png.*line break/);
+  assert.ok(!fs.existsSync(path.join(out, "predictions.csv")));
+});

@@ -134,7 +134,7 @@ export function register(program: Command): void {
           console.log(
             `interrupted (${interrupted}): finished folds and the current fold's resume state are kept; continue with --resume`,
           );
-          process.exitCode = 130;
+          process.exitCode = interrupted === "SIGTERM" ? 143 : 130;
         } else if (!r.complete)
           console.log(
             r.stopped === "time"

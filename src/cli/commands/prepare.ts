@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { LAYOUTS, prepare, type LayoutKind, type Manifest } from "../../index.js";
+import { GROUP_BY, LAYOUTS, prepare, type GroupBy, type LayoutKind, type Manifest } from "../../index.js";
 import { choiceOption, floatOption, intOption, sizeOption } from "../options.js";
 import { addDecodeLimitOptions } from "../limits.js";
 import { progressFactory, type Progress } from "../progress.js";
@@ -33,6 +33,17 @@ export function splitSummary(m: Manifest): string[] {
   return lines;
 }
 
+/** "benign 437, malignant 210, normal 133": each label and its frames; null when the frames have none. */
+export function labelSummary(m: Manifest): string | null {
+  const counts = new Map<string, number>();
+  for (const l of m.train.labels) if (l !== null) counts.set(l, (counts.get(l) ?? 0) + 1);
+  if (counts.size === 0) return null;
+  return [...counts]
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([l, n]) => `${l} ${n}`)
+    .join(", ");
+}
+
 export function register(program: Command): void {
   addDecodeLimitOptions(program.command("prepare"))
     .description(
@@ -50,8 +61,14 @@ export function register(program: Command): void {
       choiceOption("--layout", ["auto", ...LAYOUTS]),
       "auto",
     )
-    .option("--images-dir <dir>", "folders layout: the image folder (default: detected)")
-    .option("--masks-dir <dir>", "folders layout: the mask folder (default: masks, mask, labels, gt, ...)")
+    .option(
+      "--images-dir <dir>",
+      "folders layout: the image folder; a plain name is matched at any depth (default: images, imgs, ...)",
+    )
+    .option(
+      "--masks-dir <dir>",
+      "folders layout: the mask folder beside it; a plain name is matched at any depth (default: masks, mask, labels, gt, ...)",
+    )
     .option(
       "--mask-suffix <list>",
       "comma-separated mask name suffixes (default _mask,_seg,_gt,_label,_Annotation)",
@@ -62,8 +79,14 @@ export function register(program: Command): void {
       intOption("--mask-label", 0, 65535),
     )
     .option(
+      "--group-by <how>",
+      "group (patient) of an image: auto, folder (its subfolder), name (its name's patient part), none (each image alone)",
+      choiceOption("--group-by", GROUP_BY),
+      "auto",
+    )
+    .option(
       "--group-pattern <regex>",
-      "group (subject/patient) of an image: the first capture of this regex on its id",
+      "group (subject/patient) of an image: the first capture of this regex on its id (implies --group-by name)",
     )
     .option(
       "--split <kind>",
@@ -88,9 +111,17 @@ export function register(program: Command): void {
     .option("--quiet", "no progress bar")
     .addHelpText(
       "after",
-      "\nExamples:\n  nerveseg prepare --input input --out work/prepared --split group --seed 1" +
+      "\nLabels and groups: subfolders are class labels when there are at most 10 of them, each with at least" +
+        "\n20 images, none named with a digit, and the file names do not name one patient per folder" +
+        "\n(benign/ malignant/ normal/); labels stratify the split and are not groups. Otherwise subfolders are" +
+        "\npatients (groups). Groups (auto): --group-pattern, the Kaggle subject or a CSV group column, a subfolder" +
+        "\nthat is not a label, the digits before the first _ of the name, else every image alone (said so)." +
+        "\nA test/ or val/ folder of the set is set apart and named, not trained on." +
+        "\n\nExamples:\n  nerveseg prepare --input input --out work/prepared --split group --seed 1" +
         "\n  nerveseg prepare --input ../shared/data/nerve-real --out work/nerve --split group --folds 5" +
-        "\n  nerveseg prepare --input data --images-dir cropped --masks-dir mask --group-pattern '^(\\d+)_' --split group",
+        "\n  nerveseg prepare --input data --images-dir cropped --masks-dir mask --group-pattern '^(\\d+)_' --split group" +
+        "\n  nerveseg prepare --input Dataset_BUSI_with_GT --out work/busi --split group      # classes: labels" +
+        "\n  nerveseg prepare --input ../shared/data/usgra-nerve-vessel --out work/nerve1 --mask-label 1",
     )
     .action(async (o) => {
       const start = Date.now();
@@ -104,6 +135,7 @@ export function register(program: Command): void {
           masksDir: o.masksDir,
           maskSuffixes: o.maskSuffix ? String(o.maskSuffix).split(",") : undefined,
           groupPattern: o.groupPattern,
+          groupBy: o.groupBy as GroupBy,
         },
         maskLabel: o.maskLabel,
         split: {
@@ -140,8 +172,11 @@ export function register(program: Command): void {
           `  mask area px (at ${m.width}x${m.height}): min ${areas[0]}, median ${areas[areas.length >> 1]}, max ${areas[areas.length - 1]}`,
         );
       console.log(`  pixel mean ${m.stats.trainMean.toFixed(2)}, std ${m.stats.trainStd.toFixed(2)}`);
+      const labels = labelSummary(m);
+      if (labels) console.log(`  labels (class folders; they stratify the split): ${labels}`);
       console.log(`  groups: ${new Set(m.train.groups).size} by ${m.groupRule}`);
       for (const line of splitSummary(m)) console.log(`  ${line}`);
       for (const s of m.skipped) console.log(`  skipped ${s.file}: ${s.reason}`);
+      for (const w of m.warnings ?? []) console.log(`  warning: ${w}`);
     });
 }

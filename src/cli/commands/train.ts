@@ -160,14 +160,14 @@ export function register(program: Command): void {
         stopAfterSteps: f.stopAfterSteps,
       });
       const best = r.best
-        ? `best val_loss ${r.best.valLoss.toFixed(4)} at epoch ${r.best.epoch}`
+        ? `best ${r.valFrames > 0 ? "val_loss" : "training loss (no validation frames)"} ${r.best.valLoss.toFixed(4)} at epoch ${r.best.epoch}`
         : "no epoch finished";
       if (r.stopped === "interrupted") {
         console.log(
           `interrupted (${interrupted}) after ${r.globalStep} step(s): the resume state is saved in ${checkpointPath(f.out)}; ` +
             `${r.best ? `the best model so far (epoch ${r.best.epoch}) is in ${f.out}` : "no model yet (no epoch finished)"}; continue with --resume`,
         );
-        process.exitCode = 130;
+        process.exitCode = interrupted === "SIGTERM" ? 143 : 130;
         return;
       }
       console.log(

@@ -1,11 +1,22 @@
 import type { Command } from "commander";
-import { DEFAULT_POSTPROCESS, readPostprocessFile, startViewer } from "../../index.js";
-import { intOption } from "../options.js";
+import {
+  DEFAULT_POSTPROCESS,
+  LAYOUTS,
+  readPostprocessFile,
+  startViewer,
+  type LayoutKind,
+} from "../../index.js";
+import { choiceOption, intOption } from "../options.js";
 import { addDecodeLimitOptions } from "../limits.js";
 import { progressFactory, type Progress } from "../progress.js";
 
 interface ViewOptions {
-  images: string;
+  images?: string;
+  data?: string;
+  layout: LayoutKind | "auto";
+  imagesDir?: string;
+  masksDir?: string;
+  maskLabel?: number;
   preds?: string;
   truth?: string;
   params?: string;
@@ -17,16 +28,43 @@ interface ViewOptions {
 export function register(program: Command): void {
   addDecodeLimitOptions(program.command("view"))
     .description(
-      "browse frames with truth/prediction overlays, presence, per-image Dice and heat-maps in a local web page " +
-        "(sort, filter to false positives/negatives or frames with a target, keyboard navigation; the view is in the URL)",
+      "browse images with truth/prediction overlays, presence, per-image Dice and heat-maps in a local web page " +
+        "(any format and size; sort, filter to false positives/negatives or frames with a target, keyboard navigation; the view is in the URL)",
     )
-    .requiredOption("--images <dir>", "folder of .tif frames (*_mask.tif files are not listed)")
-    .option("--preds <dir>", "prediction folder from `nerveseg predict` (predictions.json + probs.npy)")
+    .option(
+      "--images <dir>",
+      "folder of images in any format (PNG, JPEG, TIFF, BMP, GIF, DICOM; searched below; X_mask.* files are not listed)",
+    )
+    .option(
+      "--data <dir|csv>",
+      "instead of --images: a data set in any layout `prepare` reads, its masks as the truth",
+    )
+    .option(
+      "--layout <kind>",
+      `--data: auto, or one of ${LAYOUTS.join(", ")}`,
+      choiceOption("--layout", ["auto", ...LAYOUTS]),
+      "auto",
+    )
+    .option("--images-dir <dir>", "--data, folders layout: the image folder (default: detected)")
+    .option("--masks-dir <dir>", "--data, folders layout: the mask folder (default: detected)")
+    .option(
+      "--mask-label <n>",
+      "true masks are label maps: foreground is this value (or palette index)",
+      intOption("--mask-label", 0, 65535),
+    )
+    .option(
+      "--preds <path>",
+      "predictions: `nerveseg predict` output (predictions.csv + masks/, or predictions.json + probs.npy), " +
+        "a folder of mask images, or a predictions CSV (id,width,height,pixels; or img,pixels)",
+    )
     .option(
       "--truth <csv|dir>",
-      "true masks: subject,img,pixels or img,pixels CSV, or a folder of *_mask.tif",
+      "with --images: true masks as a subject,img,pixels or img,pixels CSV, or a folder of masks (X_mask.* or X.*)",
     )
-    .option("--params <json>", "post-processing settings (a JSON file: the params or {postprocess: ...})")
+    .option(
+      "--params <json>",
+      "post-processing of probabilities (a JSON file: the params or {postprocess: ...})",
+    )
     .option("--port <n>", "port (0 = any free one)", intOption("--port", 0, 65535), 8080)
     .option(
       "--host <addr>",
@@ -38,13 +76,18 @@ export function register(program: Command): void {
       "after",
       "\nExamples:\n" +
         "  nerveseg view --images input/train --preds work/val-preds --truth input/train_masks.csv\n" +
-        "  nerveseg view --images input/test --preds preds/ --port 0",
+        "  nerveseg view --images input/test --preds preds/ --port 0\n" +
+        "  nerveseg view --data ../shared/data/ddti-thyroid --preds work/ddti-pred     # PNG + GIF masks, predict's output\n" +
+        '  nerveseg view --images "scans/patient a" --truth scans/masks --preds out/predictions.csv   # DICOM, masks by name',
     )
     .action(async (o: ViewOptions) => {
       const params = o.params ? readPostprocessFile(o.params) : DEFAULT_POSTPROCESS;
       let bar: Progress | null = null;
       const viewer = await startViewer({
         images: o.images,
+        data: o.data,
+        layout: { layout: o.layout, imagesDir: o.imagesDir, masksDir: o.masksDir },
+        maskLabel: o.maskLabel,
         preds: o.preds,
         truth: o.truth,
         params,
@@ -57,6 +100,7 @@ export function register(program: Command): void {
       });
       (bar as Progress | null)?.stop();
       const { index } = viewer;
+      for (const note of index.notes) console.warn(`note: ${note}`);
       const dice = index.meanDice === null ? "" : `, mean Dice ${index.meanDice.toFixed(4)}`;
       console.log(`${index.images.length} frames${dice}`);
       if (!["127.0.0.1", "localhost", "::1"].includes(o.host)) {

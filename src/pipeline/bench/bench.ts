@@ -7,7 +7,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import * as E from "../../engine/index.js";
 import { native, ActCode } from "../../engine/native.js";
 import { PRESETS } from "../../model/config.js";
-import { formatPytorch, runPytorch, type PytorchResult } from "./pytorch.js";
+import { runPytorch, type PytorchResult } from "./pytorch.js";
+import { best, timeIt, timeWithConvs } from "./timing.js";
 import { exportOnnx } from "../../model/onnx-export.js";
 import { UNet } from "../../model/unet.js";
 import { unetFlopsPerImage } from "./flops.js";
@@ -63,54 +64,6 @@ export interface BenchOptions {
   trainSteps?: number;
   repeats?: number;
   log?: (line: string) => void;
-}
-
-function best(times: number[]): number {
-  return Math.min(...times);
-}
-
-function timeIt(reps: number, fn: () => void): number {
-  const out: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t = performance.now();
-    fn();
-    out.push(performance.now() - t);
-  }
-  return best(out);
-}
-
-const CONV_FNS = ["convForward", "convBackwardData", "convBackwardWeights", "convBackward"] as const;
-
-/** Runs fn once with the native conv calls timed; returns their total ms. */
-/**
- * Best of `reps` runs of fn, with the native conv calls timed in every run: returns the best run's
- * total ms and the conv ms of that same run (so both see the same machine load).
- */
-function timeWithConvs(reps: number, fn: () => void): { ms: number; convMs: number } {
-  const n = native as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const saved = CONV_FNS.map((k) => n[k]);
-  let conv = 0;
-  CONV_FNS.forEach((k, i) => {
-    n[k] = (...a: unknown[]) => {
-      const t = performance.now();
-      const r = saved[i](...a);
-      conv += performance.now() - t;
-      return r;
-    };
-  });
-  let best = { ms: Infinity, convMs: 0 };
-  try {
-    for (let i = 0; i < reps; i++) {
-      conv = 0;
-      const t = performance.now();
-      fn();
-      const ms = performance.now() - t;
-      if (ms < best.ms) best = { ms, convMs: conv };
-    }
-  } finally {
-    CONV_FNS.forEach((k, i) => (n[k] = saved[i]));
-  }
-  return best;
 }
 
 /**
@@ -235,8 +188,8 @@ interface Pass {
   rows: BenchRow[];
 }
 
-const TRAIN_ROW = "train (fwd+bwd+Adam)";
-const REFERENCE_ROW = "train, reference preset (160x160, 5x5, SGD)";
+export const TRAIN_ROW = "train (fwd+bwd+Adam)";
+export const REFERENCE_ROW = "train, reference preset (160x160, 5x5, SGD)";
 
 /** Forward convs and both gradients (about twice the forward; the first layer has no data gradient). */
 function trainFlopsPerImage(net: UNet): number {
@@ -437,78 +390,4 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   log("PyTorch on the same net (where python3-torch is installed)...");
   result.pytorch = runPytorch(threads, repeats);
   return result;
-}
-
-/** bf16 against fp32 from the same run: ms/img ratios and training peak RSS. */
-function bf16Summary(r: BenchResult): string[] {
-  const find = (pr: E.Precision, name: string, batch: number) =>
-    r.rows.find((x) => x.precision === pr && x.name === name && x.batch === batch);
-  if (r.bf16Skipped) return ["", `bf16 not benchmarked: ${r.bf16Skipped}`];
-  const pairs: [string, string, number][] = [
-    ["train batch 32", TRAIN_ROW, 32],
-    ["inference batch 1", "inference", 1],
-    ["inference batch 32", "inference", 32],
-    ["reference preset training", REFERENCE_ROW, 32],
-  ];
-  const parts: string[] = [];
-  for (const [label, name, batch] of pairs) {
-    const a = find("fp32", name, batch);
-    const b = find("bf16", name, batch);
-    if (a && b) parts.push(`${label} ${(b.msPerImage / a.msPerImage).toFixed(2)}x`);
-  }
-  const ta = find("fp32", TRAIN_ROW, 32);
-  const tb = find("bf16", TRAIN_ROW, 32);
-  const ra = find("fp32", REFERENCE_ROW, 32);
-  const rb = find("bf16", REFERENCE_ROW, 32);
-  const peaks = Object.entries(r.peakGflopsByPrecision)
-    .map(([k, v]) => `${k} ${v.toFixed(0)}`)
-    .join(", ");
-  const lines = ["", `measured peaks (GFLOP/s): ${peaks}`];
-  if (parts.length) lines.push(`bf16 / fp32 ms per image (same run): ${parts.join(", ")}`);
-  if (ta?.peakRssMiB && tb?.peakRssMiB)
-    lines.push(
-      `training peak RSS: fp32 ${ta.peakRssMiB.toFixed(0)} MiB, bf16 ${tb.peakRssMiB.toFixed(0)} MiB`,
-    );
-  if (ra && rb)
-    lines.push(
-      `reference preset training (batch 32): fp32 ${(1000 / ra.msPerImage).toFixed(2)} img/s, ` +
-        `bf16 ${(1000 / rb.msPerImage).toFixed(2)} img/s`,
-    );
-  return lines;
-}
-
-/** The result as an aligned text table. */
-export function formatBench(r: BenchResult): string {
-  const lines = [
-    `${r.net}: ${(r.parameters / 1e6).toFixed(2)}M parameters, ${r.forwardGflopPerImage.toFixed(2)} GFLOP/image forward, ` +
-      `${r.threads} threads, oneDNN ${r.onednn}, measured peak ${r.peakGflops.toFixed(0)} GFLOP/s`,
-    "",
-    "| run | precision | batch | ms/img | of which convs | GFLOP/s | % peak of its precision | peak RSS MiB | onnxruntime ms/img | ORT / ours |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-  ];
-  for (const x of r.rows)
-    lines.push(
-      `| ${x.name} | ${x.precision} | ${x.batch} | ${x.msPerImage.toFixed(2)} | ${x.convMsPerImage.toFixed(2)} | ` +
-        `${x.gflops.toFixed(1)} | ${x.pctPeak.toFixed(0)}% | ` +
-        `${x.peakRssMiB?.toFixed(0) ?? "-"} | ${x.onnxruntimeMsPerImage?.toFixed(2) ?? "-"} | ` +
-        `${x.speedupVsOnnxruntime ? `${x.speedupVsOnnxruntime.toFixed(2)}x` : "-"} |`,
-    );
-  lines.push(...bf16Summary(r));
-  if (r.onnxMaxAbsDiff !== null)
-    lines.push(
-      "",
-      `onnxruntime vs ours (fp32), batch 32 mask: max abs diff ${r.onnxMaxAbsDiff.toExponential(2)}`,
-    );
-  if (r.onnxruntimeError) lines.push("", `onnxruntime-node unavailable: ${r.onnxruntimeError}`);
-  const ms = (name: string, batch: number) =>
-    r.rows.find((x) => x.precision === "fp32" && x.name === name && x.batch === batch)?.msPerImage;
-  lines.push(
-    "",
-    ...formatPytorch(r.pytorch, {
-      train32: ms(TRAIN_ROW, 32),
-      infer1: ms("inference", 1),
-      infer32: ms("inference", 32),
-    }),
-  );
-  return lines.join("\n");
 }

@@ -1,6 +1,6 @@
 /**
- * The open frame: its overlay and probability heat-map large in a dialog, stepping to the previous or next
- * frame across page edges. The pictures of a frame flipped past are dropped; meanwhile the old ones are
+ * The open frame: its overlay and probability heat-map (the plain frame when the predictions are masks)
+ * large in a dialog, at the frame's own size, stepping to the previous or next frame across page edges. The pictures of a frame flipped past are dropped; meanwhile the old ones are
  * dimmed under "loading…".
  */
 import { $ } from "./dom.js";
@@ -31,9 +31,14 @@ function show(it: ImageEntry): void {
   delete modal.dataset.loaded;
   if (document.activeElement !== modal) modal.focus();
   let pending = 2;
+  // Predictions given as masks have no probabilities: the second picture is then the plain frame.
+  const second = state.hasProbs ? (["heat", "probability heat-map"] as const) : (["image", "image"] as const);
+  $("mheatcap").textContent = state.hasProbs
+    ? "probability heat-map (blue 0 → red 1), prediction outlined white"
+    : "the image alone";
   const layers = [
     ["mover", "overlay", "overlay"],
-    ["mheat", "heat", "probability heat-map"],
+    ["mheat", ...second],
   ] as const;
   for (const [el, layer, alt] of layers) {
     const img = new Image();

@@ -50,6 +50,7 @@ export async function load(around?: string | null): Promise<Listing | null> {
   state.offset = data.offset;
   state.total = data.total;
   state.items = data.items;
+  state.hasProbs = data.hasProbs;
   render(data);
   busy(false);
   return data;
@@ -82,7 +83,7 @@ function render(data: Listing): void {
   const parts = [data.total + (data.total === data.frames ? " frames" : " of " + data.frames + " frames")];
   if (data.meanDice !== null) parts.push("mean Dice " + data.meanDice.toFixed(4));
   if (data.model) parts.push("model " + data.model + (data.tta ? " (TTA)" : ""));
-  if (data.hasPreds) {
+  if (data.hasProbs) {
     const p = data.params;
     parts.push(
       "pixel > " + p.pixelThreshold + ", presence ≥ " + p.presenceThreshold + ", min area " + p.minArea,

@@ -31,6 +31,8 @@ export interface Listing {
   position: number | null;
   hasPreds: boolean;
   hasTruth: boolean;
+  /** Whether the predictions carry probabilities (a heat-map to show), or are masks only. */
+  hasProbs: boolean;
   meanDice: number | null;
   params: { pixelThreshold: number; presenceThreshold: number; minArea: number };
   model: string | null;
@@ -48,6 +50,8 @@ export interface ViewState {
   items: ImageEntry[];
   /** The index in `items` of the frame shown large, or -1. */
   open: number;
+  /** From the listing: whether a frame's second picture is its heat-map (else the plain image). */
+  hasProbs: boolean;
 }
 
 export const state: ViewState = {
@@ -59,6 +63,7 @@ export const state: ViewState = {
   total: 0,
   items: [],
   open: -1,
+  hasProbs: false,
 };
 
 const pick = <T>(v: unknown, allowed: readonly T[], def: T): T => allowed.find((a) => a === v) ?? def;

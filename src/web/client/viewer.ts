@@ -1,7 +1,7 @@
 /**
  * The viewer page's entry module: a grid of thumbnails (truth contour blue, prediction orange) with
  * presence, areas and Dice, sortable, filterable and paginated from /api/images; clicking a frame (or Tab
- * to it and Enter) opens it large beside its probability heat-map, and ←/→ walk through the listing across
+ * to it and Enter) opens it large beside its probability heat-map (or the plain frame), and ←/→ walk through the listing across
  * page edges. Sort, order, filter, page size, page and the open frame live in the URL (?sort=…&page=…&frame=…),
  * so a link or a reload shows the same view and Back/Forward step through views. Plain DOM, no framework.
  * The page (src/web/page.ts) loads this as a module; the server serves every module of this folder.
