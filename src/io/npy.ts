@@ -1,6 +1,7 @@
+import { constants as bufferConstants } from "node:buffer";
 import fs from "node:fs";
 import { fileError, UserError } from "../core/errors.js";
-import { checkRegularFile } from "./read-file.js";
+import { checkRegularFile, readRegularFileSync } from "./read-file.js";
 
 /** numpy dtype strings we read and write (little-endian). */
 export type NpyDtype = "|u1" | "<f4";
@@ -100,7 +101,11 @@ export function readNpyHeader(file: string): NpyHeader {
 /** A whole .npy array in memory. */
 export function readNpy(file: string): { header: NpyHeader; data: Uint8Array | Float32Array } {
   const header = readNpyHeader(file);
-  const bytes = fs.readFileSync(file);
+  const bytes = readRegularFileSync(file, {
+    maxBytes: bufferConstants.MAX_LENGTH,
+    reason: "the most one buffer holds",
+    what: "a .npy file",
+  });
   const raw = bytes.subarray(header.dataOffset);
   if (header.dtype === "|u1") return { header, data: new Uint8Array(raw.buffer, raw.byteOffset, raw.length) };
   const f = new Float32Array(raw.length / 4);
