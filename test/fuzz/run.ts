@@ -334,7 +334,8 @@ export function table(results: readonly FormatSummary[]): string {
 
 async function main(argv: string[]): Promise<void> {
   const arg = (name: string, fallback: string): string => {
-    const i = argv.indexOf(name);
+    // The last one wins: `npm run fuzz -- --count 20000` follows the script's own --count.
+    const i = argv.lastIndexOf(name);
     return i >= 0 && i + 1 < argv.length ? argv[i + 1]! : fallback;
   };
   const count = Number(arg("--count", "5000"));
