@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import zlib from "node:zlib";
 import sharp from "sharp";
 import { UserError } from "../../src/core/errors.js";
@@ -24,6 +24,7 @@ import { rejectsNaming } from "../helpers/errors.js";
 import { tempDir } from "../helpers/sample.js";
 
 const tmp = tempDir("nerveseg-limits-");
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function throwsNaming(fn: () => unknown, file: string, pattern: RegExp): void {
   assert.throws(fn, (e: unknown) => {
