@@ -14,6 +14,13 @@ export { noProgress, silent, type Log, type Progress, type ProgressFactory } fro
 
 // io: files and formats, and writing outputs safely.
 export { readImageFile, maskFromDecoded, type DecodedFile, type DecodedFrame } from "./io/image-read.js";
+export {
+  DEFAULT_DECODE_LIMITS,
+  LIMIT_FLAGS,
+  decodeLimits,
+  setDecodeLimits,
+  type DecodeLimits,
+} from "./io/limits.js";
 export { KAGGLE_WIDTH, KAGGLE_HEIGHT, type GreyImage } from "./io/image.js";
 export { readTiff, writeTiff } from "./io/tiff.js";
 export { encodeRle, decodeRle } from "./io/rle.js";

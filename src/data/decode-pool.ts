@@ -1,11 +1,14 @@
 import os from "node:os";
 import { Worker } from "node:worker_threads";
+import { decodeLimits } from "../io/limits.js";
 import type { DecodeJob, DecodeResult } from "./decode-job.js";
 export type { DecodedFrameOut, DecodeJob, DecodeResult } from "./decode-job.js";
 
 /**
  * Decodes jobs on worker threads and hands results back strictly in job order, holding at most
- * `window` decoded frames at once, so memory stays flat however many images there are.
+ * `window` decoded frames at once, so memory stays flat however many images there are. The workers decode
+ * under this thread's decode limits (src/io/limits.ts). An interruption (Ctrl-C, SIGTERM: the CLI exits the
+ * process) ends them mid-file: they hold nothing on disk, and their decodes pause between frames.
  */
 export async function decodeInOrder(
   jobs: DecodeJob[],
@@ -16,7 +19,8 @@ export async function decodeInOrder(
   if (jobs.length === 0) return;
   const pool = Array.from(
     { length: Math.min(workers, jobs.length) },
-    () => new Worker(new URL("./decode-worker.js", import.meta.url)),
+    () =>
+      new Worker(new URL("./decode-worker.js", import.meta.url), { workerData: { limits: decodeLimits() } }),
   );
   const done = new Map<number, DecodeResult>();
   let nextToSend = 0;

@@ -1,7 +1,11 @@
 // Decodes one image file (and its masks) per message, off the main thread, so prepare and predict use
 // every core (the work itself: decode-job.ts).
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
+import { setDecodeLimits, type DecodeLimits } from "../io/limits.js";
 import { decode, type DecodeJob, type DecodeResult } from "./decode-job.js";
+
+// The limits of the thread that started the pool (module state is per thread).
+setDecodeLimits((workerData as { limits: DecodeLimits }).limits);
 
 parentPort!.on("message", (job: DecodeJob) => {
   decode(job).then(

@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileError } from "../core/errors.js";
+import { checkRegularFile } from "../io/read-file.js";
 import { DEFAULT_MASK_SUFFIXES, listTree, maskBase, stemOf } from "./names.js";
 
 /**
@@ -28,7 +29,11 @@ export function listImageInputs(
           else files.push({ id: stemOf(rel), file: path.join(arg, rel) });
         }
         if (found.length === 0) throw fileError(arg, "no image files in this folder");
-      } else files.push({ id: stemOf(path.basename(arg)), file: arg });
+      } else {
+        // /dev/zero or a FIFO named as an image is refused here, before any model is loaded.
+        checkRegularFile(arg, { maxBytes: Infinity, reason: "", what: "an image file" });
+        files.push({ id: stemOf(path.basename(arg)), file: arg });
+      }
       continue;
     }
     if (!/[*?[]/.test(arg)) throw fileError(arg, "not found");

@@ -9,6 +9,7 @@
  * Alpha is ignored. Direct colour channels narrower than 8 bits are widened as round(v * 255 / max).
  */
 import { fileError } from "../core/errors.js";
+import { checkBudget, type DecodeLimits } from "./limits.js";
 import { luma601, paletteLuma } from "./luma.js";
 
 export interface DecodedBmp {
@@ -37,8 +38,8 @@ export function isBmp(bytes: Uint8Array): boolean {
   return [12, 40, 52, 56, 64, 108, 124].includes(size);
 }
 
-/** Decodes a BMP held in memory; `maxPixels` guards against absurd sizes. */
-export function decodeBmp(bytes: Uint8Array, file: string, maxPixels: number): DecodedBmp {
+/** Decodes a BMP held in memory; its size is checked against `limits` before its pixels are read. */
+export function decodeBmp(bytes: Uint8Array, file: string, limits: DecodeLimits): DecodedBmp {
   const fail = (problem: string): never => {
     throw fileError(file, problem);
   };
@@ -72,8 +73,19 @@ export function decodeBmp(bytes: Uint8Array, file: string, maxPixels: number): D
   const topDown = rawHeight < 0;
   const height = Math.abs(rawHeight);
   if (width <= 0 || height === 0) fail(`empty or invalid size (${width}x${rawHeight})`);
-  if (width * height > maxPixels) fail(`image too large (${width}x${height} > ${maxPixels} pixels)`);
   if (![1, 4, 8, 16, 24, 32].includes(bpp)) fail(`${bpp} bits per pixel is not a BMP depth`);
+  checkBudget(
+    file,
+    {
+      frames: 1,
+      width,
+      height,
+      totalPixels: width * height,
+      sampleBytes: height * Math.ceil((width * bpp) / 8),
+      fileBytes: bytes.length,
+    },
+    limits,
+  );
 
   if (compression === BI_RLE4) fail("RLE4-compressed BMP is not supported (only RLE8 and uncompressed)");
   if (compression === BI_JPEG || compression === BI_PNG)

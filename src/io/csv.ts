@@ -9,8 +9,8 @@
  * spreadsheets show as text; a cell that itself starts with an apostrophe gets one more. Reading strips
  * exactly one apostrophe from a quoted field that starts with one, so our files round-trip.
  */
-import fs from "node:fs";
 import { fileError } from "../core/errors.js";
+import { readRegularFileSync, TEXT_FILE_LIMIT } from "./read-file.js";
 
 export interface CsvRow {
   /** 1-based line number in the file (the header is line 1). */
@@ -88,15 +88,12 @@ export function parseCsv(text: string, file: string): CsvTable {
   return { file, header, rows };
 }
 
-/** Reads and parses a CSV file. */
+/** Reads and parses a CSV file (a regular file, of at most MAX_TEXT_FILE_BYTES). */
 export function readCsv(file: string): CsvTable {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw fileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  return parseCsv(text, file);
+  return parseCsv(
+    readRegularFileSync(file, { ...TEXT_FILE_LIMIT, what: "a CSV file" }).toString("utf8"),
+    file,
+  );
 }
 
 /** One CSV line; a field holding a comma, a quote or surrounding spaces is quoted ("" for a quote). */

@@ -37,6 +37,8 @@
  */
 import dicomParser from "dicom-parser";
 import { fileError } from "../core/errors.js";
+import { declaredBudget, inflateDataSet } from "./dicom-budget.js";
+import { checkBudget, yielder, type DecodeLimits } from "./limits.js";
 import type { PixelSpacing } from "./image.js";
 import { lumaOfRgb } from "./luma.js";
 import { decodeWithSharp } from "./sharp-decode.js";
@@ -142,13 +144,13 @@ function tsLabel(uid: string): string {
 }
 
 /**
- * Decodes a DICOM Part 10 file held in memory. `maxFrames` limits how many frames are decoded; `maxPixels`
- * guards each frame's size and `maxTotalPixels` all decoded frames together.
+ * Decodes a DICOM Part 10 file held in memory. `maxFrames` limits how many frames are decoded; the file as a
+ * whole (all its frames) must be within `limits`.
  */
 export async function decodeDicom(
   bytes: Uint8Array,
   file: string,
-  opts: { maxFrames?: number; maxPixels: number; maxTotalPixels: number },
+  opts: { maxFrames?: number; limits: DecodeLimits },
 ): Promise<DecodedDicom> {
   const fail = (problem: string): never => {
     throw fileError(file, problem);
@@ -172,9 +174,18 @@ export async function decodeDicom(
       `DICOM transfer syntax ${tsLabel(transferSyntax)} is not supported (only uncompressed little/big endian, deflated, and JPEG Baseline)`,
     );
 
+  let parseOptions = {};
+  if (transferSyntax === TS.deflatedLE) {
+    const inflated = await inflateDataSet(buffer, file, opts.limits);
+    // Elements after the pixels were left deflated: stop the parse at the pixel data.
+    parseOptions = {
+      inflater: () => inflated.bytes,
+      ...(inflated.complete ? {} : { untilTag: "x7fe00010" }),
+    };
+  }
   let ds: dicomParser.DataSet;
   try {
-    ds = dicomParser.parseDicom(buffer);
+    ds = dicomParser.parseDicom(buffer, parseOptions);
   } catch (e) {
     return fail(`corrupt or truncated DICOM (${parserReason(e)})`);
   }
@@ -184,7 +195,7 @@ export async function decodeDicom(
   const rows = ds.uint16("x00280010") ?? 0;
   const cols = ds.uint16("x00280011") ?? 0;
   if (rows === 0 || cols === 0) fail(`DICOM image of ${cols}x${rows} pixels (Rows/Columns missing or zero)`);
-  if (rows * cols > opts.maxPixels) fail(`image too large (${cols}x${rows} > ${opts.maxPixels} pixels)`);
+  checkBudget(file, declaredBudget(ds, bytes.length), opts.limits);
   const spp = ds.uint16("x00280002") ?? 1;
   const photometric = (ds.string("x00280004") ?? (spp === 1 ? "MONOCHROME2" : "")).trim().toUpperCase();
   const bitsAllocated = ds.uint16("x00280100") ?? 0;
@@ -225,9 +236,6 @@ export async function decodeDicom(
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const littleEndian = transferSyntax !== TS.explicitBE;
 
-  if (nFrames * n > opts.maxTotalPixels)
-    fail(`too many pixels in all frames together (${nFrames} x ${cols}x${rows} > ${opts.maxTotalPixels})`);
-
   // One frame's stored samples: grey values (unsigned or signed) or interleaved RGB. Frames are read one at a
   // time so that only the 8-bit results of a long cine stay in memory.
   let readFrame: (k: number) => Promise<Int32Array | Uint8Array>;
@@ -254,11 +262,13 @@ export async function decodeDicom(
         return fail(`corrupt DICOM: cannot find the JPEG data of frame ${k + 1} (${parserReason(e)})`);
       }
       const dec = await decodeWithSharp(frameBytes, file, `JPEG of DICOM frame ${k + 1}`, {
-        maxPixels: opts.maxPixels,
+        limits: opts.limits,
       });
       if (dec.width !== cols || dec.height !== rows)
         fail(`corrupt DICOM: frame ${k + 1} is a ${dec.width}x${dec.height} JPEG in a ${cols}x${rows} image`);
-      if (dec.channels === 3) return dec.data as Uint8Array;
+      if (dec.channels === 3)
+        // A colour JPEG in a grey image (found by fuzzing: it overran the frame) is read as its luma.
+        return spp === 3 ? (dec.data as Uint8Array) : Int32Array.from(lumaOfRgb(dec.data as Uint8Array, n));
       if (spp === 1) return Int32Array.from(dec.data);
       // A grey JPEG in a colour file: its grey values serve as the luma.
       const rgb = new Uint8Array(3 * n);
@@ -325,9 +335,11 @@ export async function decodeDicom(
   }
 
   const frames: DicomFrame[] = [];
+  const pause = yielder();
   if (spp === 3) {
     for (let k = 0; k < nFrames; k++) {
       frames.push({ image: lumaOfRgb((await readFrame(k)) as Uint8Array, n), colour: "rgb" });
+      await pause();
     }
   } else {
     // Signed data without a window is stretched over its actual range: one pass to find it.
@@ -342,6 +354,7 @@ export async function decodeDicom(
           if (v < min) min = v;
           if (v > max) max = v;
         }
+        await pause();
       }
       range = [min, max];
     }
@@ -360,6 +373,7 @@ export async function decodeDicom(
         labels.set(values);
       }
       frames.push({ image, ...(labels ? { labels } : {}), colour: "grey" });
+      await pause();
     }
   }
   return {

@@ -14,6 +14,7 @@
  * black, as browsers do.
  */
 import { fileError } from "../core/errors.js";
+import { checkBudget, yielder, type DecodeLimits } from "./limits.js";
 import { paletteLuma } from "./luma.js";
 
 /** One composited GIF frame. */
@@ -32,18 +33,6 @@ export interface DecodedGif {
   frames: GifFrame[];
 }
 
-interface RawGifFrame {
-  left: number;
-  top: number;
-  width: number;
-  height: number;
-  indices: Uint8Array;
-  /** Luma per index of the colour table in force for this frame (256 entries; missing entries black). */
-  lumaTable: Uint8Array;
-  transparent: number; // -1 when none
-  disposal: number;
-}
-
 /** Detects GIF87a/GIF89a. */
 export function isGif(bytes: Uint8Array): boolean {
   if (bytes.length < 6) return false;
@@ -51,16 +40,33 @@ export function isGif(bytes: Uint8Array): boolean {
   return head === "GIF87a" || head === "GIF89a";
 }
 
+/** A frame as the scan finds it: its place, colour table and where its LZW data lies, not yet decoded. */
+interface ScannedFrame {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+  flags: number;
+  lumaTable: Uint8Array;
+  minCodeSize: number;
+  /** [start, end) of each data sub-block's bytes. */
+  blocks: [number, number][];
+  transparent: number;
+  disposal: number;
+}
+
 /**
- * Decodes a GIF held in memory. `maxFrames` stops after that many frames (the count of frames in the file is
- * still returned through `frameCount`); `maxPixels` guards the canvas size and `maxTotalPixels` all
- * composited frames together.
+ * Decodes a GIF held in memory. The whole file is scanned first (block structure only, no LZW), so its frame
+ * count and canvas are known and checked against `limits` before anything is decoded. `maxFrames` stops after
+ * that many frames (the count of frames in the file is still returned through `frameCount`). Frames are
+ * composited one at a time, with a turn of the event loop now and then so a signal is handled.
  */
-export function decodeGif(
+export async function decodeGif(
   bytes: Uint8Array,
   file: string,
-  opts: { maxFrames?: number; maxPixels: number; maxTotalPixels: number },
-): DecodedGif & { frameCount: number } {
+  limits: DecodeLimits,
+  opts: { maxFrames?: number } = {},
+): Promise<DecodedGif & { frameCount: number }> {
   const fail = (problem: string): never => {
     throw fileError(file, problem);
   };
@@ -93,35 +99,25 @@ export function decodeGif(
     globalLuma = lumaTableOf(readTable(1 << globalBits));
   }
 
-  /** Skips data sub-blocks; returns their concatenation when `keep`. */
-  const subBlocks = (keep: boolean): Uint8Array => {
-    const parts: Uint8Array[] = [];
-    let total = 0;
+  /** Steps over data sub-blocks, returning where each one's bytes lie. */
+  const subBlocks = (): [number, number][] => {
+    const spans: [number, number][] = [];
     for (;;) {
       if (pos >= bytes.length) fail("truncated GIF (data blocks run past the end)");
       const n = bytes[pos++]!;
       if (n === 0) break;
       if (pos + n > bytes.length) fail("truncated GIF (data blocks run past the end)");
-      if (keep) parts.push(bytes.subarray(pos, pos + n));
-      total += n;
+      spans.push([pos, pos + n]);
       pos += n;
     }
-    if (!keep) return new Uint8Array(0);
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return spans;
   };
 
-  const raws: RawGifFrame[] = [];
-  let frameCount = 0;
+  const scanned: ScannedFrame[] = [];
+  let count = 0;
   let bitDepth = globalBits;
   let transparent = -1;
   let disposal = 0;
-  const maxFrames = opts.maxFrames ?? Infinity;
   for (;;) {
     if (pos >= bytes.length) fail("truncated GIF (no trailer)");
     const block = bytes[pos++]!;
@@ -129,73 +125,75 @@ export function decodeGif(
     if (block === 0x21) {
       if (pos >= bytes.length) fail("truncated GIF (extension runs past the end)");
       const label = bytes[pos++]!;
-      if (label === 0xf9) {
-        const gce = subBlocks(true);
-        if (gce.length >= 4) {
-          disposal = (gce[0]! >> 2) & 7;
-          transparent = gce[0]! & 1 ? gce[3]! : -1;
-        }
-      } else subBlocks(false);
+      const spans = subBlocks();
+      if (label === 0xf9 && spans.length > 0 && spans[0]![1] - spans[0]![0] >= 4) {
+        const gce = spans[0]![0];
+        disposal = (bytes[gce]! >> 2) & 7;
+        transparent = bytes[gce]! & 1 ? bytes[gce + 3]! : -1;
+      }
       continue;
     }
     if (block !== 0x2c) fail(`corrupt GIF (unknown block type 0x${block.toString(16)})`);
     if (pos + 9 > bytes.length) fail("truncated GIF (image descriptor runs past the end)");
-    const left = u16(pos);
-    const top = u16(pos + 2);
-    const fw = u16(pos + 4);
-    const fh = u16(pos + 6);
     const flags = bytes[pos + 8]!;
+    const frame = { left: u16(pos), top: u16(pos + 2), width: u16(pos + 4), height: u16(pos + 6), flags };
     pos += 9;
     let lumaTable = globalLuma;
     if (flags & 0x80) {
       const bits = (flags & 7) + 1;
       lumaTable = lumaTableOf(readTable(1 << bits));
-      if (frameCount === 0) bitDepth = bits;
+      if (count === 0) bitDepth = bits;
     }
-    if (!lumaTable) fail(`corrupt GIF (frame ${frameCount + 1} has no colour table)`);
+    if (!lumaTable) fail(`corrupt GIF (frame ${count + 1} has no colour table)`);
     if (pos >= bytes.length) fail("truncated GIF (image data runs past the end)");
     const minCodeSize = bytes[pos++]!;
-    const wanted = frameCount < maxFrames;
-    const data = subBlocks(wanted);
-    frameCount++;
-    if (wanted) {
-      if (fw * fh > opts.maxPixels) fail(`frame too large (${fw}x${fh} > ${opts.maxPixels} pixels)`);
-      if (minCodeSize < 1 || minCodeSize > 8) fail(`corrupt GIF (LZW code size ${minCodeSize})`);
-      const indices = lzwDecodeGif(data, minCodeSize, fw * fh, fail);
-      raws.push({
-        left,
-        top,
-        width: fw,
-        height: fh,
-        indices: flags & 0x40 ? deinterlace(indices, fw, fh) : indices,
-        lumaTable: lumaTable!,
-        transparent,
-        disposal,
-      });
-    }
+    if (minCodeSize < 1 || minCodeSize > 8) fail(`corrupt GIF (LZW code size ${minCodeSize})`);
+    const blocks = subBlocks();
+    // Past the frame limit the file is refused below; only count the rest, keeping nothing.
+    if (count < limits.maxFrames)
+      scanned.push({ ...frame, lumaTable: lumaTable!, minCodeSize, blocks, transparent, disposal });
+    count++;
     transparent = -1;
     disposal = 0;
   }
-  if (raws.length === 0) fail("GIF without any image");
+  if (scanned.length === 0) fail("GIF without any image");
 
   // The canvas covers the logical screen and every frame (as libnsgif and browsers grow it).
-  for (const f of raws) {
+  for (const f of scanned) {
     width = Math.max(width, f.left + f.width);
     height = Math.max(height, f.top + f.height);
   }
   if (width === 0 || height === 0) fail(`empty image (${width}x${height})`);
-  if (width * height > opts.maxPixels)
-    fail(`image too large (${width}x${height} > ${opts.maxPixels} pixels)`);
-  if (raws.length * width * height > opts.maxTotalPixels)
-    fail(
-      `too many pixels in all frames together (${raws.length} x ${width}x${height} > ${opts.maxTotalPixels})`,
-    );
+  // Every frame becomes a canvas-sized frame (indices and luma): that is what the file asks for.
+  const frameCount = count;
+  checkBudget(
+    file,
+    {
+      frames: frameCount,
+      width,
+      height,
+      totalPixels: frameCount * width * height,
+      sampleBytes: frameCount * width * height,
+      fileBytes: bytes.length,
+    },
+    limits,
+  );
 
   const canvasIdx = new Uint8Array(width * height).fill(background);
-  const canvasLuma = new Uint8Array(width * height).fill((globalLuma ?? raws[0]!.lumaTable)[background]!);
+  const canvasLuma = new Uint8Array(width * height).fill((globalLuma ?? scanned[0]!.lumaTable)[background]!);
   const bgLuma = canvasLuma[0]!;
   const frames: GifFrame[] = [];
-  raws.forEach((f, k) => {
+  const pause = yielder();
+  const wanted = scanned.slice(0, opts.maxFrames ?? Infinity);
+  for (const [k, f] of wanted.entries()) {
+    const data = new Uint8Array(f.blocks.reduce((s, [a, b]) => s + b - a, 0));
+    let at = 0;
+    for (const [a, b] of f.blocks) {
+      data.set(bytes.subarray(a, b), at);
+      at += b - a;
+    }
+    const decoded = lzwDecodeGif(data, f.minCodeSize, f.width * f.height, fail);
+    const indices = f.flags & 0x40 ? deinterlace(decoded, f.width, f.height) : decoded;
     const saved = f.disposal === 3 ? { idx: canvasIdx.slice(), luma: canvasLuma.slice() } : null;
     for (let y = 0; y < f.height; y++) {
       const cy = f.top + y;
@@ -203,7 +201,7 @@ export function decodeGif(
       for (let x = 0; x < f.width; x++) {
         const cx = f.left + x;
         if (cx >= width) break;
-        const v = f.indices[y * f.width + x]!;
+        const v = indices[y * f.width + x]!;
         if (v === f.transparent && k > 0) continue;
         const i = cy * width + cx;
         canvasIdx[i] = v;
@@ -221,7 +219,8 @@ export function decodeGif(
       canvasIdx.set(saved.idx);
       canvasLuma.set(saved.luma);
     }
-  });
+    await pause();
+  }
   return { width, height, bitDepth, frames, frameCount };
 }
 

@@ -23,8 +23,11 @@
  *   stored order, so an image and its mask stay aligned).
  *
  * Errors: every bad input raises a UserError whose one-line message names the file and what is wrong (empty,
- * unknown format, truncated, corrupt, zero or absurd size, unsupported variant). Messages never quote file
- * bytes.
+ * unknown format, truncated, corrupt, zero size, unsupported variant, not a regular file). Messages never
+ * quote file bytes. Before any pixel is decoded, each reader checks what the header says the file expands to
+ * against the decode limits (limits.ts: pixels per frame, frames, pixels per file, expansion), and refuses a
+ * file over one with a line naming the flag that raises it; data shorter than the header are an error, never
+ * a padded image.
  *
  * Over 400 lines: the one dispatch from magic bytes to every format's decoder and the shared frame rules
  * (naming, size limits, 16-bit and colour conversion), which read best side by side.
@@ -38,9 +41,17 @@ import { decodeGif, isGif } from "./gif.js";
 import type { DecodedFile, ImageFormat, PixelSpacing, SampleModel } from "./image.js";
 import { lumaOfRgb, to8bit } from "./luma.js";
 import { PNG_SIGNATURE, decodePalettePng, readPngHeader } from "./png-palette.js";
-import { decodeWithSharp, sharpPageCount, type SharpPixels } from "./sharp-decode.js";
-import { MAX_TIFF_PIXELS, decodeTiff } from "./tiff.js";
-import { isLossyTiffCompression, tiffPages } from "./tiff-pages.js";
+import { checkBudget, limitsOf, maxImageFileBytes, type DecodeLimits } from "./limits.js";
+import { readRegularFile } from "./read-file.js";
+import {
+  decodePagesWithSharp,
+  decodeWithSharp,
+  sharpHeader,
+  type SharpHeader,
+  type SharpPixels,
+} from "./sharp-decode.js";
+import { decodeTiff } from "./tiff.js";
+import { isLossyTiffCompression, tiffPages, type TiffPageInfo } from "./tiff-pages.js";
 
 export { maskFromDecoded, MASK_MAX_GREY_LEVELS, MASK_MAX_MID_GREY_SHARE } from "./mask-read.js";
 export type { MaskOptions } from "./mask-read.js";
@@ -52,6 +63,11 @@ export interface ReadImageOptions {
    * the file has several); "refuse-multi": a file with more than one frame is an error.
    */
   frames?: "all" | "first" | "refuse-multi";
+  /**
+   * Limits on what the file may expand to (src/io/limits.ts); missing ones are the process's. They apply to
+   * the file as a whole, whatever part of it `frames` reads.
+   */
+  limits?: Partial<DecodeLimits>;
 }
 
 /** The file name endings treated as images (lower case, with the dot). Extensionless DICOM is sniffed. */
@@ -76,11 +92,6 @@ const EXTENSION_FORMAT: Record<string, string> = {
   ".gif": "GIF",
   ".dcm": "DICOM file",
 };
-
-/** Frames larger than this are refused rather than allocated. */
-export const MAX_IMAGE_PIXELS = MAX_TIFF_PIXELS;
-/** All frames of one file together may not exceed this many pixels. */
-export const MAX_TOTAL_PIXELS = 400_000_000;
 
 /** The format of an image held in memory, from its magic bytes; null when it is none of ours. */
 export function detectFormat(bytes: Uint8Array): ImageFormat | null {
@@ -109,7 +120,9 @@ export function isImageFile(file: string): boolean {
 export function isDicomFile(file: string): boolean {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, "r");
+    // Opening a FIFO for reading would wait for a writer: look at the type first.
+    if (!fs.statSync(file).isFile()) return false;
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     const head = new Uint8Array(132);
     return fs.readSync(fd, head, 0, 132, 0) === 132 && isDicom(head);
   } catch {
@@ -119,19 +132,19 @@ export function isDicomFile(file: string): boolean {
   }
 }
 
-/** Reads and decodes an image file; see the module doc for formats and conversions. */
+/**
+ * Reads and decodes an image file; see the module doc for formats and conversions. Only regular files are
+ * read (a device, FIFO or folder is refused, also behind a symlink), and none larger than an image within the
+ * limits can be.
+ */
 export async function readImageFile(file: string, opts: ReadImageOptions = {}): Promise<DecodedFile> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.promises.readFile(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw fileError(
-      file,
-      code === "EISDIR" ? "is a folder, not an image file" : `cannot read (${code ?? String(e)})`,
-    );
-  }
-  return decodeImage(bytes, file, opts);
+  const limits = limitsOf(opts.limits);
+  const bytes = await readRegularFile(file, {
+    maxBytes: maxImageFileBytes(limits),
+    reason: "the largest image within the limits: 8 bytes per pixel of --max-total-pixels",
+    what: "an image file",
+  });
+  return decodeImage(bytes, file, { ...opts, limits });
 }
 
 interface PartialFrame {
@@ -170,29 +183,29 @@ export async function decodeImage(
   }
   const mode = opts.frames ?? "all";
   const maxFrames = mode === "all" ? Infinity : 1;
+  const limits = limitsOf(opts.limits);
 
   let decoded: Decoded;
   switch (format) {
     case "png":
-      decoded = await readPng(bytes, file);
+      decoded = await readPng(bytes, file, limits);
       break;
-    case "jpeg":
+    case "jpeg": {
+      const check = (h: { width: number; height: number; channels: number; bits: number }): void =>
+        checkBudget(file, budgetOf(bytes, [h]), limits);
       decoded = {
         lossy: true,
         bitDepth: 8,
         frameCount: 1,
-        frames: [fromSharp(await sharpOne(bytes, file, "JPEG"), 8)],
+        frames: [fromSharp(await decodeWithSharp(bytes, file, "JPEG", { limits, check }), 8)],
       };
       break;
+    }
     case "tiff":
-      decoded = await readTiffPages(bytes, file, mode, maxFrames);
+      decoded = await readTiffPages(bytes, file, mode, maxFrames, limits);
       break;
     case "gif": {
-      const g = decodeGif(bytes, file, {
-        maxFrames,
-        maxPixels: MAX_IMAGE_PIXELS,
-        maxTotalPixels: MAX_TOTAL_PIXELS,
-      });
+      const g = await decodeGif(bytes, file, limits, { maxFrames });
       decoded = {
         lossy: false,
         bitDepth: g.bitDepth,
@@ -208,7 +221,7 @@ export async function decodeImage(
       break;
     }
     case "bmp": {
-      const b = decodeBmp(bytes, file, MAX_IMAGE_PIXELS);
+      const b = decodeBmp(bytes, file, limits);
       decoded = {
         lossy: false,
         bitDepth: b.bitDepth,
@@ -226,11 +239,7 @@ export async function decodeImage(
       break;
     }
     case "dicom": {
-      const d = await decodeDicom(bytes, file, {
-        maxFrames,
-        maxPixels: MAX_IMAGE_PIXELS,
-        maxTotalPixels: MAX_TOTAL_PIXELS,
-      });
+      const d = await decodeDicom(bytes, file, { maxFrames, limits });
       decoded = {
         lossy: d.lossy,
         bitDepth: d.bitDepth,
@@ -262,11 +271,21 @@ export async function decodeImage(
   };
 }
 
-async function sharpOne(bytes: Uint8Array, file: string, what: string, page?: number): Promise<SharpPixels> {
-  return decodeWithSharp(bytes, file, what, {
-    maxPixels: MAX_IMAGE_PIXELS,
-    ...(page === undefined ? {} : { page }),
-  });
+/** What frames of these sizes, channels and bits per sample ask of a file of `bytes`. */
+function budgetOf(
+  bytes: Uint8Array,
+  frames: readonly { width: number; height: number; channels: number; bits: number }[],
+): Parameters<typeof checkBudget>[1] {
+  let width = 0;
+  let height = 0;
+  let totalPixels = 0;
+  let sampleBytes = 0;
+  for (const f of frames) {
+    if (f.width * f.height > width * height) [width, height] = [f.width, f.height];
+    totalPixels += f.width * f.height;
+    sampleBytes += f.height * Math.ceil((f.width * f.channels * f.bits) / 8);
+  }
+  return { frames: frames.length, width, height, totalPixels, sampleBytes, fileBytes: bytes.length };
 }
 
 /** Grey or RGB samples from sharp as a frame; `sampleBits` is the stored bit depth of grey samples. */
@@ -292,14 +311,21 @@ function fromSharp(p: SharpPixels, sampleBits: number): PartialFrame {
   return { ...frame, image, labels, colour: "grey" };
 }
 
-async function readPng(bytes: Uint8Array, file: string): Promise<Decoded> {
+/** Samples per pixel of each PNG colour type. */
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+async function readPng(bytes: Uint8Array, file: string, limits: DecodeLimits): Promise<Decoded> {
   const header = readPngHeader(bytes, file);
   if (header.width === 0 || header.height === 0)
     throw fileError(file, `empty image (${header.width}x${header.height})`);
-  if (header.width * header.height > MAX_IMAGE_PIXELS)
-    throw fileError(file, `image too large (${header.width}x${header.height} > ${MAX_IMAGE_PIXELS} pixels)`);
+  const { width, height, bitDepth } = header;
+  checkBudget(
+    file,
+    budgetOf(bytes, [{ width, height, channels: PNG_CHANNELS[header.colourType]!, bits: bitDepth }]),
+    limits,
+  );
   if (header.colourType === 3) {
-    const p = decodePalettePng(bytes, file, MAX_IMAGE_PIXELS);
+    const p = decodePalettePng(bytes, file, limits);
     return {
       lossy: false,
       bitDepth: p.bitDepth,
@@ -307,7 +333,7 @@ async function readPng(bytes: Uint8Array, file: string): Promise<Decoded> {
       frames: [{ width: p.width, height: p.height, image: p.luma, labels: p.indices, colour: "palette" }],
     };
   }
-  const pixels = await sharpOne(bytes, file, "PNG");
+  const pixels = await decodeWithSharp(bytes, file, "PNG", { limits });
   return {
     lossy: false,
     bitDepth: header.bitDepth,
@@ -321,12 +347,23 @@ async function readTiffPages(
   file: string,
   mode: NonNullable<ReadImageOptions["frames"]>,
   maxFrames: number,
+  limits: DecodeLimits,
 ): Promise<Decoded> {
   const walked = tiffPages(bytes);
   const pages = typeof walked === "string" ? null : walked.filter((p) => !p.reduced);
+  if (pages && pages.length === 0) throw fileError(file, "TIFF without any image page");
+  if (pages) {
+    const sizes = pages.map((p) => ({
+      width: p.width,
+      height: p.height,
+      channels: p.samplesPerPixel,
+      bits: p.bitsPerSample,
+    }));
+    checkBudget(file, budgetOf(bytes, sizes), limits);
+  }
   // Our reader reads the first directory only: it serves files that have no other.
   if (pages && typeof walked !== "string" && walked.length === 1 && pages[0]!.ownReader) {
-    const img = decodeTiff(bytes, file);
+    const img = decodeTiff(bytes, file, limits);
     // WhiteIsZero is inverted by the reader; the raw labels are the stored values.
     const labels = pages[0]!.photometric === 0 ? img.data.map((v) => 255 - v) : img.data;
     return {
@@ -336,42 +373,42 @@ async function readTiffPages(
       frames: [{ width: img.width, height: img.height, image: img.data, labels, colour: "grey" }],
     };
   }
-  // Everything else goes to sharp, page by page (pages may differ in size and type).
+  // Everything else goes to sharp, in runs of consecutive pages of one shape (pages may differ in size and
+  // type; a run is one call).
   let indices: number[];
   if (pages) indices = pages.map((p) => p.index);
   else {
     // Our walk could not follow the directories: sharp may still (BigTIFF); if not, our reason is clearer.
-    let count: number;
+    let header: Awaited<ReturnType<typeof sharpHeader>>;
     try {
-      count = await sharpPageCount(bytes, file, "TIFF");
+      header = await sharpHeader(bytes, file, "TIFF");
     } catch (e) {
       if (walked === "BigTIFF") throw e;
       throw fileError(file, `truncated or corrupt TIFF (${String(walked)})`);
     }
-    indices = [...Array(count).keys()];
+    // Only the first page's size is known here: each page is checked again as it is decoded.
+    checkBudget(file, budgetOf(bytes, Array<SharpHeader>(header.pages).fill(header)), limits);
+    indices = [...Array(header.pages).keys()];
   }
   const frameCount = indices.length;
   if (frameCount === 0) throw fileError(file, "TIFF without any image page");
   if (mode === "refuse-multi" && frameCount > 1)
     throw fileError(file, `has ${frameCount} frames; only single-frame images are accepted here`);
+  const wanted = indices.slice(0, maxFrames);
+  const shapeOf = (k: number): string => {
+    const p = pages?.[k];
+    return p ? `${p.width}x${p.height}x${p.samplesPerPixel}x${p.bitsPerSample}x${p.photometric}` : "?";
+  };
   const frames: PartialFrame[] = [];
-  let total = 0;
-  for (const [k, page] of indices.slice(0, maxFrames).entries()) {
-    const what = frameCount > 1 ? `TIFF page ${k + 1}` : "TIFF";
-    const pixels = await sharpOne(bytes, file, what, page);
-    total += pixels.width * pixels.height;
-    if (total > MAX_TOTAL_PIXELS)
-      throw fileError(file, `too many pixels in all pages together (> ${MAX_TOTAL_PIXELS})`);
-    const info = pages?.[k];
-    // Photometric 0/1 with 1/2/4 bits: undo the expansion for labels; palette TIFFs lose their indices in sharp.
-    const bits = info && (info.photometric === 0 || info.photometric === 1) ? info.bitsPerSample : 8;
-    const frame = fromSharp(pixels, bits);
-    if (info?.photometric === 3) frames.push({ ...frame, labels: undefined, colour: "rgb" });
-    else if (info?.photometric === 0 && frame.labels) {
-      // libvips shows WhiteIsZero inverted; the raw labels are the stored values.
-      const top = 2 ** Math.min(16, bits) - 1;
-      frames.push({ ...frame, labels: frame.labels.map((v) => top - v) });
-    } else frames.push(frame);
+  for (let k = 0; k < wanted.length;) {
+    // Without our walk the shapes are unknown: one call for all, which libvips refuses if they differ.
+    let end = k + 1;
+    while (end < wanted.length && wanted[end] === wanted[end - 1]! + 1 && shapeOf(end) === shapeOf(k)) end++;
+    const what =
+      frameCount > 1 ? (end - k > 1 ? `TIFF pages ${k + 1}-${end}` : `TIFF page ${k + 1}`) : "TIFF";
+    const run = await decodePagesWithSharp(bytes, file, what, { limits, page: wanted[k]!, pages: end - k });
+    for (const [j, pixels] of run.entries()) frames.push(tiffFrame(pixels, pages?.[k + j]));
+    k = end;
   }
   const first = pages?.[0];
   return {
@@ -380,4 +417,18 @@ async function readTiffPages(
     frameCount,
     frames,
   };
+}
+
+/** One page from sharp as a frame, with its raw labels as the walk describes the page. */
+function tiffFrame(pixels: SharpPixels, info: TiffPageInfo | undefined): PartialFrame {
+  // Photometric 0/1 with 1/2/4 bits: undo the expansion for labels; palette TIFFs lose their indices in sharp.
+  const bits = info && (info.photometric === 0 || info.photometric === 1) ? info.bitsPerSample : 8;
+  const frame = fromSharp(pixels, bits);
+  if (info?.photometric === 3) return { ...frame, labels: undefined, colour: "rgb" };
+  if (info?.photometric === 0 && frame.labels) {
+    // libvips shows WhiteIsZero inverted; the raw labels are the stored values.
+    const top = 2 ** Math.min(16, bits) - 1;
+    return { ...frame, labels: frame.labels.map((v) => top - v) };
+  }
+  return frame;
 }

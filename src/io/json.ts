@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import { z } from "zod";
 import { fileError } from "../core/errors.js";
+import { readRegularFileSync, TEXT_FILE_LIMIT } from "./read-file.js";
 import { nearest } from "../core/text.js";
 
 /** The first schema problem as `path: message`, for one-line errors. */
@@ -45,11 +46,12 @@ export function parseWith<S extends z.ZodType>(schema: S, raw: unknown, file: st
   return parsed.data;
 }
 
-/** Reads a JSON file: missing or unparsable files are UserErrors that name the file. */
+/** Reads a JSON file: missing, unparsable or non-regular files are UserErrors that name the file. */
 export function readJson(file: string, missingHint = ""): unknown {
   if (!fs.existsSync(file)) throw fileError(file, `not found${missingHint ? ` (${missingHint})` : ""}`);
+  const text = readRegularFileSync(file, { ...TEXT_FILE_LIMIT, what: "a JSON file" }).toString("utf8");
   try {
-    return JSON.parse(fs.readFileSync(file, "utf8"));
+    return JSON.parse(text);
   } catch (e) {
     throw fileError(file, `not valid JSON (${(e as Error).message})`);
   }

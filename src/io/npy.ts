@@ -1,5 +1,7 @@
+import { constants as bufferConstants } from "node:buffer";
 import fs from "node:fs";
-import { fileError } from "../core/errors.js";
+import { fileError, UserError } from "../core/errors.js";
+import { checkRegularFile, readRegularFileSync } from "./read-file.js";
 
 /** numpy dtype strings we read and write (little-endian). */
 export type NpyDtype = "|u1" | "<f4";
@@ -68,9 +70,18 @@ export function decodeNpyHeader(bytes: Uint8Array, file: string): NpyHeader {
   return { dtype: descr, shape, dataOffset: start + headerLen };
 }
 
-/** Reads just the header of a .npy file on disk. */
+/** .npy files are regular files of any size (read in rows, or whole when small enough for one buffer). */
+const NPY_LIMIT = { maxBytes: Number.MAX_SAFE_INTEGER, reason: "", what: "a .npy file" };
+
+/** Reads just the header of a .npy file on disk (a regular file: a FIFO is refused before it is opened). */
 export function readNpyHeader(file: string): NpyHeader {
-  const fd = fs.openSync(file, "r");
+  checkRegularFile(file, NPY_LIMIT);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    throw fileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
   try {
     const head = Buffer.alloc(4096);
     const n = fs.readSync(fd, head, 0, head.length, 0);
@@ -79,6 +90,9 @@ export function readNpyHeader(file: string): NpyHeader {
     const size = fs.fstatSync(fd).size;
     if (size !== expected) throw fileError(file, `size ${size} bytes, header says ${expected}`);
     return header;
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw fileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   } finally {
     fs.closeSync(fd);
   }
@@ -87,7 +101,11 @@ export function readNpyHeader(file: string): NpyHeader {
 /** A whole .npy array in memory. */
 export function readNpy(file: string): { header: NpyHeader; data: Uint8Array | Float32Array } {
   const header = readNpyHeader(file);
-  const bytes = fs.readFileSync(file);
+  const bytes = readRegularFileSync(file, {
+    maxBytes: bufferConstants.MAX_LENGTH,
+    reason: "the most one buffer holds",
+    what: "a .npy file",
+  });
   const raw = bytes.subarray(header.dataOffset);
   if (header.dtype === "|u1") return { header, data: new Uint8Array(raw.buffer, raw.byteOffset, raw.length) };
   const f = new Float32Array(raw.length / 4);

@@ -6,8 +6,9 @@
  * by hand: chunks (CRC-checked), zlib inflate of the IDAT stream, scanline filters, Adam7 interlacing, and
  * 1/2/4/8-bit index unpacking. Every other PNG goes through sharp (see image-read.ts).
  */
-import zlib from "node:zlib";
 import { fileError } from "../core/errors.js";
+import { inflateSyncUpTo } from "./inflate.js";
+import { checkFrameSize, type DecodeLimits } from "./limits.js";
 import { paletteLuma } from "./luma.js";
 
 export const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] as const;
@@ -93,8 +94,11 @@ const ADAM7 = [
   [0, 1, 1, 2],
 ] as const;
 
-/** Decodes a palette PNG (colour type 3); `maxPixels` guards against absurd sizes. */
-export function decodePalettePng(bytes: Uint8Array, file: string, maxPixels: number): PalettePng {
+/**
+ * Decodes a palette PNG (colour type 3); its size is checked against `limits` first, and the image data is
+ * inflated no further than the scanlines its size needs.
+ */
+export function decodePalettePng(bytes: Uint8Array, file: string, limits: DecodeLimits): PalettePng {
   const fail = (problem: string): never => {
     throw fileError(file, problem);
   };
@@ -102,7 +106,7 @@ export function decodePalettePng(bytes: Uint8Array, file: string, maxPixels: num
   if (h.colourType !== 3) fail("not a palette PNG");
   const { width, height, bitDepth } = h;
   if (width === 0 || height === 0) fail(`empty image (${width}x${height})`);
-  if (width * height > maxPixels) fail(`image too large (${width}x${height} > ${maxPixels} pixels)`);
+  checkFrameSize(file, width, height, limits);
 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let palette: Uint8Array | null = null;
@@ -131,18 +135,28 @@ export function decodePalettePng(bytes: Uint8Array, file: string, maxPixels: num
   if (!palette) return fail("corrupt PNG (palette image without a PLTE chunk)");
   if (idat.length === 0) fail("corrupt PNG (no image data)");
 
-  let raw: Buffer;
+  const passes = h.interlace === 1 ? ADAM7 : ([[0, 0, 1, 1]] as const);
+  // The filtered scanlines, a filter byte each: all the stream may hold (a little slack for encoders that
+  // flush an extra empty block).
+  let expected = 0;
+  for (const [x0, y0, dx, dy] of passes) {
+    const pw = Math.ceil((width - x0) / dx);
+    const ph = Math.ceil((height - y0) / dy);
+    if (pw > 0 && ph > 0) expected += ph * (1 + Math.ceil((pw * bitDepth) / 8));
+  }
+  let raw: Buffer | null;
   try {
-    raw = zlib.inflateSync(Buffer.concat(idat));
+    raw = inflateSyncUpTo(Buffer.concat(idat), expected + 1024);
   } catch (e) {
     return fail(`corrupt or truncated PNG image data (${(e as { code?: string }).code ?? "zlib error"})`);
   }
+  if (!raw)
+    return fail(`corrupt PNG: the image data holds more than the ${width}x${height} pixels of its header`);
 
   const nColours = palette.length / 3;
   const lumaOf = paletteLuma(palette, nColours);
   const indices = new Uint8Array(width * height);
   const luma = new Uint8Array(width * height);
-  const passes = h.interlace === 1 ? ADAM7 : ([[0, 0, 1, 1]] as const);
   const bytesPerPixel = 1; // filters work on whole bytes: 1 for any palette depth
   let pos = 0;
   for (const [x0, y0, dx, dy] of passes) {

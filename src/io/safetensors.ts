@@ -1,6 +1,7 @@
-import fs from "node:fs";
+import { constants as bufferConstants } from "node:buffer";
 import { fileError } from "../core/errors.js";
 import { writeFileAtomic } from "./atomic.js";
+import { readRegularFileSync } from "./read-file.js";
 
 /*
  * safetensors (https://github.com/huggingface/safetensors): an 8-byte little-endian header length N, N bytes
@@ -21,6 +22,8 @@ export interface Safetensors {
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const MAX_HEADER = 100_000_000; // the reference implementation's limit; guards against garbage lengths
+/** Weights and checkpoints are read whole: up to what one buffer holds (the largest preset's take 1 GiB). */
+export const MAX_SAFETENSORS_BYTES = Math.min(4 * 2 ** 30, bufferConstants.MAX_LENGTH);
 
 /** Writes tensors (in the order given) and optional string metadata, atomically. */
 export function writeSafetensors(
@@ -73,14 +76,16 @@ export function encodeSafetensors(
   return out;
 }
 
-/** Reads a safetensors file of F32 tensors; a malformed file throws a UserError naming it. */
+/**
+ * Reads a safetensors file of F32 tensors; a malformed file throws a UserError naming it, and so does
+ * anything but a regular file (a symlink to /dev/zero is read no further than its type).
+ */
 export function readSafetensors(file: string): Safetensors {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    throw fileError(file, `cannot read: ${(e as Error).message}`);
-  }
+  const bytes = readRegularFileSync(file, {
+    maxBytes: MAX_SAFETENSORS_BYTES,
+    reason: "the limit for a weights file",
+    what: "a safetensors file",
+  });
   return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file);
 }
 

@@ -2,14 +2,12 @@
  * A small pure-TypeScript TIFF reader/writer for what the Kaggle data needs: 8-bit grey, one sample per
  * pixel, stripped, uncompressed or LZW. Everything else is rejected with an error naming the file and why.
  */
-import fs from "node:fs";
 import { fileError } from "../core/errors.js";
 import { writeFileAtomic } from "./atomic.js";
 import type { GreyImage } from "./image.js";
+import { checkBudget, decodeLimits, maxImageFileBytes, type DecodeLimits } from "./limits.js";
 import { LzwError, lzwDecodeInto, lzwEncode } from "./lzw.js";
-
-/** Images larger than this are refused rather than allocated (the Kaggle frames are 243,600 px). */
-export const MAX_TIFF_PIXELS = 100_000_000;
+import { readRegularFileSync } from "./read-file.js";
 
 export interface TiffWriteOptions {
   /** "lzw" (default, as the competition files) or "none". */
@@ -79,8 +77,15 @@ interface Entry {
   valueOffset: number;
 }
 
-/** Decodes a TIFF held in memory; `file` only names it in error messages. */
-export function decodeTiff(bytes: Uint8Array, file: string): GreyImage {
+/**
+ * Decodes a TIFF held in memory; `file` only names it in error messages. The image's size is checked against
+ * `limits` (the process's by default) before its strips are decoded.
+ */
+export function decodeTiff(
+  bytes: Uint8Array,
+  file: string,
+  limits: DecodeLimits = decodeLimits(),
+): GreyImage {
   const fail = (problem: string): never => {
     throw fileError(file, problem);
   };
@@ -154,8 +159,11 @@ export function decodeTiff(bytes: Uint8Array, file: string): GreyImage {
   const width = scalar(TAG.ImageWidth);
   const height = scalar(TAG.ImageLength);
   if (width === 0 || height === 0) fail(`empty image (${width}x${height})`);
-  if (width * height > MAX_TIFF_PIXELS)
-    fail(`image too large (${width}x${height} > ${MAX_TIFF_PIXELS} pixels)`);
+  checkBudget(
+    file,
+    { frames: 1, width, height, totalPixels: width * height, sampleBytes: width * height, fileBytes: size },
+    limits,
+  );
 
   const spp = scalar(TAG.SamplesPerPixel, 1);
   const photometric = scalar(TAG.Photometric, 1);
@@ -226,15 +234,14 @@ export function decodeTiff(bytes: Uint8Array, file: string): GreyImage {
   return { width, height, data };
 }
 
-/** Reads an 8-bit grey TIFF file. */
-export function readTiff(file: string): GreyImage {
-  let bytes: Uint8Array;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    throw fileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  return decodeTiff(bytes, file);
+/** Reads an 8-bit grey TIFF file (a regular file, within the limits). */
+export function readTiff(file: string, limits: DecodeLimits = decodeLimits()): GreyImage {
+  const bytes = readRegularFileSync(file, {
+    maxBytes: maxImageFileBytes(limits),
+    reason: "the largest image within the limits: 8 bytes per pixel of --max-total-pixels",
+    what: "a TIFF file",
+  });
+  return decodeTiff(bytes, file, limits);
 }
 
 /** Encodes an 8-bit grey image as a little-endian TIFF (min-is-black), LZW by default. */

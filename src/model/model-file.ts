@@ -73,7 +73,8 @@ export function writeModelConfig(dir: string, config: ModelFolderConfig): void {
   let postprocess = config.postprocess;
   if (fs.existsSync(file)) {
     try {
-      const old = ModelFolderConfigSchema.parse(JSON.parse(fs.readFileSync(file, "utf8")));
+      // readJson reads regular files only: a FIFO in its place is replaced, not waited on.
+      const old = ModelFolderConfigSchema.parse(readJson(file));
       postprocess = old.postprocess;
     } catch {
       // An unreadable old config is simply replaced.

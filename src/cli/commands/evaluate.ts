@@ -20,6 +20,7 @@ import {
   type SegScore,
 } from "../../index.js";
 import { intOption } from "../options.js";
+import { addDecodeLimitOptions } from "../limits.js";
 
 /** Beyond this many groups the printed table shows only the worst ones (every group: --out-groups). */
 export const GROUP_TABLE_MAX = 30;
@@ -110,8 +111,7 @@ interface EvaluateOptions {
 }
 
 export function register(program: Command): void {
-  program
-    .command("evaluate")
+  addDecodeLimitOptions(program.command("evaluate"))
     .description(
       "score predicted masks: Dice, IoU, the Kaggle score (mean per-image Dice, 1 when both masks are empty), presence, and the boundary distances HD95 and ASSD",
     )

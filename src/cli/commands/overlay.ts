@@ -1,11 +1,11 @@
 import type { Command } from "commander";
 import { overlayFolder, overlayImageFile, UserError, worstOverlaysFromCsv } from "../../index.js";
 import { intOption } from "../options.js";
+import { addDecodeLimitOptions } from "../limits.js";
 import { progressFactory } from "../progress.js";
 
 export function register(program: Command): void {
-  program
-    .command("overlay")
+  addDecodeLimitOptions(program.command("overlay"))
     .description(
       "draw mask (blue) and prediction (orange) contours on a grey image, as PNG; with a mask, a legend with the Dice under it " +
         "(PNG, JPEG, TIFF, BMP, GIF or DICOM; the masks of the image's size)",

@@ -9,6 +9,7 @@ import {
   writePredictions,
 } from "../../index.js";
 import path from "node:path";
+import { addDecodeLimitOptions } from "../limits.js";
 import { choiceOption, intOption, repeatable } from "../options.js";
 import { progressFactory, toStderr } from "../progress.js";
 
@@ -36,8 +37,7 @@ export function addPredictOptions(cmd: Command): Command {
 
 export function register(program: Command): void {
   addPredictOptions(
-    program
-      .command("predict")
+    addDecodeLimitOptions(program.command("predict"))
       .argument("[images...]", "image files (PNG, JPEG, TIFF, BMP, GIF, DICOM), folders or glob patterns")
       .description(
         "masks for any images (one mask PNG, overlay and CSV row each, at the image's own size); or probability maps for a Kaggle TIFF folder or a prepared split",

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { GROUP_BY, LAYOUTS, prepare, type GroupBy, type LayoutKind, type Manifest } from "../../index.js";
 import { choiceOption, floatOption, intOption, sizeOption } from "../options.js";
+import { addDecodeLimitOptions } from "../limits.js";
 import { progressFactory, type Progress } from "../progress.js";
 
 /** How many groups and frames went each way (and per fold), for the user to check the split. */
@@ -44,8 +45,7 @@ export function labelSummary(m: Manifest): string | null {
 }
 
 export function register(program: Command): void {
-  program
-    .command("prepare")
+  addDecodeLimitOptions(program.command("prepare"))
     .description(
       "read a labelled data set in any layout into uint8 .npy arrays + manifest.json, with a split",
     )

@@ -7,6 +7,7 @@ import {
   type LayoutKind,
 } from "../../index.js";
 import { choiceOption, intOption } from "../options.js";
+import { addDecodeLimitOptions } from "../limits.js";
 import { progressFactory, type Progress } from "../progress.js";
 
 interface ViewOptions {
@@ -25,8 +26,7 @@ interface ViewOptions {
 }
 
 export function register(program: Command): void {
-  program
-    .command("view")
+  addDecodeLimitOptions(program.command("view"))
     .description(
       "browse images with truth/prediction overlays, presence, per-image Dice and heat-maps in a local web page " +
         "(any format and size; sort, filter to false positives/negatives or frames with a target, keyboard navigation; the view is in the URL)",
