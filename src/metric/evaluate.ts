@@ -15,6 +15,7 @@ import {
   type DistanceUnit,
   type PixelSpacing,
 } from "./surface-distance.js";
+import { readRegularFileSync, TEXT_FILE_LIMIT } from "../io/read-file.js";
 
 export interface ImageScore {
   id: string;
@@ -203,8 +204,8 @@ export function scoreJson(score: Score, withPerImage: boolean): string {
 /** Kaggle files: a truth CSV or *_mask.tif folder scored against an img,pixels submission CSV. */
 export function isKagglePair(truth: string, pred: string): boolean {
   if (!/\.csv$/i.test(pred) || !fs.existsSync(pred) || !fs.statSync(pred).isFile()) return false;
-  const header = fs
-    .readFileSync(pred, "utf8")
+  const header = readRegularFileSync(pred, TEXT_FILE_LIMIT)
+    .toString("utf8")
     .slice(0, 200)
     .replace(/^\uFEFF/, "")
     .split(/\r?\n/)[0]

@@ -1,7 +1,7 @@
-import fs from "node:fs";
 import { fileError, UserError } from "../core/errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
+import { readRegularFileSync, TEXT_FILE_LIMIT } from "../io/read-file.js";
 
 /** Pixels in one Kaggle frame; RLE starts are 1-based, so valid pixels are 1..KAGGLE_PIXELS. */
 export const KAGGLE_PIXELS = KAGGLE_WIDTH * KAGGLE_HEIGHT;
@@ -119,12 +119,7 @@ export function validateSubmissionText(
 
 /** validateSubmissionText on a file. */
 export function validateSubmission(file: string, expectedIds: readonly string[]): SubmissionSummary {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw fileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const text = readRegularFileSync(file, TEXT_FILE_LIMIT).toString("utf8");
   return validateSubmissionText(text, expectedIds, file);
 }
 

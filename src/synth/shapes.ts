@@ -1,8 +1,8 @@
-import fs from "node:fs";
 import { fileError } from "../core/errors.js";
 import { KAGGLE_HEIGHT, KAGGLE_WIDTH } from "../io/image.js";
 import { decodeRle } from "../io/rle.js";
 import type { SynthRng } from "./random.js";
+import { readRegularFileSync, TEXT_FILE_LIMIT } from "../io/read-file.js";
 
 /** A nerve outline as a small binary mask (1 = nerve) with its centroid in local coordinates. */
 export interface NerveShape {
@@ -105,12 +105,7 @@ export function cropShape(mask: Uint8Array, w: number, h: number): NerveShape {
  * `--shapes`: the nerve outlines are then real ones rather than ovals.
  */
 export function loadShapeLibrary(file: string): string[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw fileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const text = readRegularFileSync(file, TEXT_FILE_LIMIT).toString("utf8");
   const lines = text.split(/\r?\n/);
   const header = lines[0]?.trim().toLowerCase();
   if (header !== "subject,img,pixels" && header !== "img,pixels") {

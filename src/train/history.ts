@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { fileError } from "../core/errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import type { CurveRow } from "../report/curves.js";
+import { readRegularFileSync, TEXT_FILE_LIMIT } from "../io/read-file.js";
 
 /** One epoch's numbers; a metric not measured (no validation split) is NaN and written as an empty cell. */
 export interface HistoryRow extends CurveRow {
@@ -71,7 +72,8 @@ export class TrainingHistory {
    */
   static load(file: string, lastEpoch = Infinity): TrainingHistory {
     if (!fs.existsSync(file)) return new TrainingHistory(file);
-    const rows = parseHistoryCsv(fs.readFileSync(file, "utf8"), file).filter((r) => r.epoch <= lastEpoch);
+    const text = readRegularFileSync(file, TEXT_FILE_LIMIT).toString("utf8");
+    const rows = parseHistoryCsv(text, file).filter((r) => r.epoch <= lastEpoch);
     return new TrainingHistory(file, rows);
   }
 

@@ -24,6 +24,8 @@ import { readMaskUnion } from "../report/mask-files.js";
 import { matchToImages, type Keyed, type ListedImage } from "../report/match.js";
 import { maskToRuns, type MaskRuns } from "./mask-runs.js";
 import { predItems, truthItems, type MaskSource, type SourceItem } from "./sources.js";
+import { readRegularFile } from "../io/read-file.js";
+import { decodeLimits, maxImageFileBytes } from "../io/limits.js";
 
 export type { MaskRuns } from "./mask-runs.js";
 
@@ -145,7 +147,10 @@ async function eachLimited(count: number, width: number, fn: (i: number) => Prom
 async function frameSize(file: string, frame: number): Promise<MaskSize> {
   let bytes: Buffer;
   try {
-    bytes = await fs.promises.readFile(file);
+    bytes = await readRegularFile(file, {
+      maxBytes: maxImageFileBytes(decodeLimits()),
+      reason: "the image file limit",
+    });
   } catch {
     bytes = Buffer.alloc(0); // readImageFile below says what is wrong, in its words
   }
