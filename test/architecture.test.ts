@@ -92,13 +92,16 @@ function deepFromCli(edges: Edge[]): string[] {
 
 /**
  * The viewer's page script (src/web/client/, room web) runs in the browser, built apart: it imports only its
- * own files, and no other file imports it (the server reads its built modules through a URL, to serve them).
+ * own files, and no other file imports it (the server reads its built modules through a URL, to serve them)
+ * but its API contract, api.ts, which holds types only (checked below).
  */
 const CLIENT = "web/client/";
+const CLIENT_API = "web/client/api.ts";
 function acrossClient(edges: Edge[]): string[] {
   return edges
     .filter((e) => e.from.startsWith(CLIENT) !== e.to.startsWith(CLIENT))
     .filter((e) => !(e.url && !e.from.startsWith(CLIENT)))
+    .filter((e) => !(e.to === CLIENT_API && e.from.startsWith("web/")))
     .map((e) => `${e.from} → ${e.to}`);
 }
 
@@ -144,6 +147,20 @@ test("the viewer's page script imports only its own files, and only through rela
         .map((m) => `${f} imports ${m[1]}`),
     );
   assert.deepEqual(bare, []);
+});
+
+test("the viewer's API contract (web/client/api.ts) holds types only: the server imports no page code", () => {
+  const text = fs.readFileSync(path.join(SRC, CLIENT_API), "utf8");
+  const code = text
+    .split("\n")
+    .filter((l) => /^\s*(export\s+)?(const|let|var|function|class|enum)\b/.test(l));
+  assert.deepEqual(code, []);
+  for (const e of importEdges().filter((x) => x.to === CLIENT_API && !x.from.startsWith(CLIENT)))
+    assert.match(
+      fs.readFileSync(path.join(SRC, e.from), "utf8"),
+      /import type \{[^}]*\} from "\.\/client\/api\.js"|export type \{[^}]*\} from "\.\/client\/api\.js"/,
+      `${e.from} imports the API contract for its types only`,
+    );
 });
 
 test("no import cycle between files, type-only imports included", () => {

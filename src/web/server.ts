@@ -20,6 +20,7 @@ import type { LayoutOptions } from "../data/layout.js";
 import { LAYERS, renderLayer, type Layer } from "./layers.js";
 import { CSP, viewerAssets } from "./assets.js";
 import { isSafeId, loadFrames, type MaskRuns, type ViewFrame } from "./frames.js";
+import type { ImageEntry } from "./client/api.js";
 
 export interface ViewerOptions {
   /**
@@ -49,14 +50,7 @@ export interface ViewerOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** One frame's row in the listing (null where there is no prediction or no truth). */
-export interface ImageEntry {
-  id: string;
-  presence: number | null;
-  predArea: number | null;
-  truthArea: number | null;
-  dice: number | null;
-}
+export type { ImageEntry } from "./client/api.js";
 
 export interface ViewerIndex {
   images: ImageEntry[];

@@ -5,6 +5,7 @@
  */
 import zlib from "node:zlib";
 import sharp from "sharp";
+import { concat } from "../helpers/dicom-writer.js";
 
 /** A generated bomb: its name (also the file name it is written under) and bytes. */
 export interface Bomb {
@@ -12,16 +13,6 @@ export interface Bomb {
   bytes: Uint8Array;
   /** What the probe saw before the budgets existed. */
   before: string;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 const u16le = (v: number): number[] => [v & 255, (v >> 8) & 255];

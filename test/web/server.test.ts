@@ -11,23 +11,13 @@ import { readTiff, writeTiff } from "../../src/io/tiff.js";
 import { dice } from "../../src/metric/dice.js";
 import { DEFAULT_POSTPROCESS, postprocess } from "../../src/postprocess/mask-rule.js";
 import { readPredictions } from "../../src/predict/prediction-store.js";
-import { startViewer, type ImageEntry, type RunningViewer } from "../../src/web/server.js";
+import { startViewer, type RunningViewer } from "../../src/web/server.js";
 import { needsSample, SAMPLE_DIR, tempDir } from "../helpers/sample.js";
 import { writeFakePredictions } from "./fake-preds.js";
+import type { Listing } from "../../src/web/client/api.js";
 
 const W = KAGGLE_WIDTH;
 const H = KAGGLE_HEIGHT;
-
-interface Listing {
-  total: number;
-  frames: number;
-  offset: number;
-  position: number | null;
-  hasPreds: boolean;
-  hasTruth: boolean;
-  meanDice: number | null;
-  items: ImageEntry[];
-}
 
 /** Five synthetic frames (a gradient with a bright ellipse where the "nerve" is) and their masks. */
 function makeFolder(): { images: string; preds: string; masks: Map<string, Uint8Array> } {

@@ -3,6 +3,9 @@
  * listing page on screen; one object shared by the page's modules. Also the shape of /api/images answers:
  * the page script cannot import the server's types (it is built apart, for the browser).
  */
+import type { ImageEntry } from "./api.js";
+export type { ImageEntry, Listing } from "./api.js";
+
 import { select } from "./dom.js";
 
 export const SORTS = ["dice", "id", "presence", "predArea", "truthArea"] as const;
@@ -12,33 +15,6 @@ export const LIMITS = [12, 24, 48, 96] as const;
 /** The header's <select>s, by id, each the view field of the same name. */
 export const CONTROLS = ["sort", "order", "filter", "limit"] as const;
 export type Control = (typeof CONTROLS)[number];
-
-/** One frame's row (null where there is no prediction or no truth). */
-export interface ImageEntry {
-  id: string;
-  presence: number | null;
-  predArea: number | null;
-  truthArea: number | null;
-  dice: number | null;
-}
-
-/** An /api/images answer (the fields the page reads). */
-export interface Listing {
-  total: number;
-  frames: number;
-  offset: number;
-  /** Where the `around` frame is in the whole sorted listing (-1: left out); null without `around`. */
-  position: number | null;
-  hasPreds: boolean;
-  hasTruth: boolean;
-  /** Whether the predictions carry probabilities (a heat-map to show), or are masks only. */
-  hasProbs: boolean;
-  meanDice: number | null;
-  params: { pixelThreshold: number; presenceThreshold: number; minArea: number };
-  model: string | null;
-  tta: boolean | null;
-  items: ImageEntry[];
-}
 
 export interface ViewState {
   sort: (typeof SORTS)[number];
