@@ -28,6 +28,7 @@ export function tempDir(prefix = "nerveseg-test-"): string {
 /** The real data sets beside the project (see ../shared/data/README.md). */
 export const NERVE_REAL_DIR = path.resolve(PROJECT_ROOT, "..", "shared", "data", "nerve-real");
 export const DDTI_DIR = path.resolve(PROJECT_ROOT, "..", "shared", "data", "ddti-thyroid");
+export const USGRA_DIR = path.resolve(PROJECT_ROOT, "..", "shared", "data", "usgra-nerve-vessel");
 
 /** `skip` option for tests on a real data set in ../shared: a clear reason when it is absent. */
 export function needsData(dir: string): string | false {
