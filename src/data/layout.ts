@@ -334,6 +334,10 @@ function scanCsv(file: string, opts: LayoutOptions): ScannedLayout {
     );
   const dir = path.dirname(file);
   const byImage = new Map<string, LayoutEntry>();
+  // A repeated image,mask row names nothing new: read once, and said once (not decoded again per row).
+  const rows = new Set<string>();
+  let repeated = 0;
+  let firstRepeat = 0;
   for (const row of table.rows) {
     const rel = row.fields[ci];
     if (rel === "") throw fileError(file, `line ${row.line}: empty image path`);
@@ -354,7 +358,15 @@ function scanCsv(file: string, opts: LayoutOptions): ScannedLayout {
         file,
         `line ${row.line}: ${rel} has group "${row.fields[cg]}" here and "${e.group}" above`,
       );
-    if (row.fields[cm] !== "") e.masks.push(path.resolve(dir, row.fields[cm]));
+    const mask = row.fields[cm] === "" ? "" : path.resolve(dir, row.fields[cm]);
+    const key = `${image}\0${mask}`;
+    if (rows.has(key)) {
+      repeated++;
+      firstRepeat ||= row.line;
+    } else {
+      rows.add(key);
+      if (mask !== "") e.masks.push(mask);
+    }
   }
   const train = [...byImage.values()];
   const ids = new Set<string>();
@@ -366,5 +378,9 @@ function scanCsv(file: string, opts: LayoutOptions): ScannedLayout {
     ...opts,
     given: cg >= 0 ? "the CSV's group column" : undefined,
   });
+  if (repeated > 0)
+    warnings.unshift(
+      `${file}: ${repeated} repeated row(s) (the same image and mask, first at line ${firstRepeat}) read once`,
+    );
   return { layout: "csv", root: dir, train, test: [], groupRule, problems: [], warnings };
 }

@@ -7,7 +7,8 @@
  * paths, so a request cannot reach other files.
  */
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
+import os from "node:os";
 import { UserError } from "../core/errors.js";
 import { compareIds } from "../io/ids.js";
 import { readImageFile } from "../io/image-read.js";
@@ -42,8 +43,12 @@ export interface ViewerOptions {
   truth?: string;
   /** Post-processing of a prediction folder's probabilities. */
   params?: PostprocessParams;
-  /** Default 127.0.0.1 (loopback only). */
+  /** Default 127.0.0.1 (loopback only); another address, or "" (every interface), needs allowRemote. */
   host?: string;
+  /** Listen on an address others can reach (the page serves the images to whoever reaches it). */
+  allowRemote?: boolean;
+  /** Host names (or addresses) requests may name besides the bound address (a name on your network). */
+  allowedHosts?: string[];
   /** Default 8080; 0 picks a free port. */
   port?: number;
   /** Called while the masks are read and scored at start-up. */
@@ -290,10 +295,42 @@ async function imagePng(index: ViewerIndex, id: string, q: URLSearchParams): Pro
   return encodePng(out.rgb, out.width, out.height);
 }
 
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+/** Whether an address (or "localhost") is this machine's loopback: 127.0.0.0/8 in any IPv4 spelling, ::1. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
+  if (net.isIP(h) === 4) return h.startsWith("127.");
+  // Short IPv4 forms (127.1) are what inet_aton reads as 127.0.0.1; only digits and dots, leading 127.
+  return /^127(\.\d+){0,2}$/.test(h);
+}
+
+/**
+ * The Host header names a request may carry: the bound address, every loopback name when bound to loopback,
+ * this machine's interface addresses when bound to every interface, and the names allowed. Checked on every
+ * request whatever the address, so a page on another site cannot reach the viewer through a DNS name it
+ * rebinds to this machine (its Host is its own name).
+ */
+export function allowedHostNames(bound: string, allowed: readonly string[] = []): Set<string> {
+  const strip = (h: string): string => h.replace(/^\[|\]$/g, "").toLowerCase();
+  const names = new Set<string>([strip(bound), ...allowed.map(strip)]);
+  const everywhere = bound === "" || bound === "0.0.0.0" || bound === "::";
+  if (isLoopback(bound) || everywhere) for (const h of ["localhost", "127.0.0.1", "::1"]) names.add(h);
+  if (everywhere)
+    for (const list of Object.values(os.networkInterfaces()))
+      for (const a of list ?? []) names.add(strip(a.address));
+  names.delete("");
+  return names;
+}
+
+/** The host part of a Host header (no port; IPv6 without brackets), lower case. */
+function hostOf(header: string | undefined): string {
+  const h = (header ?? "").trim().toLowerCase();
+  const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(h);
+  return v6 ? v6[1] : h.replace(/:\d+$/, "");
+}
 
 /** The request handler, separate from listen() so tests can drive it on an ephemeral port. */
-export function createViewerServer(index: ViewerIndex, loopbackOnly: boolean): http.Server {
+export function createViewerServer(index: ViewerIndex, hosts: ReadonlySet<string>): http.Server {
   const assets = viewerAssets();
   return http.createServer((req, res) => void handle(req, res));
 
@@ -310,8 +347,7 @@ export function createViewerServer(index: ViewerIndex, loopbackOnly: boolean): h
     try {
       if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, "only GET and HEAD");
       // A page on another site cannot reach this server through a rebound DNS name: its Host is not ours.
-      const host = (req.headers.host ?? "").replace(/:\d+$/, "");
-      if (loopbackOnly && !LOOPBACK_HOSTS.has(host)) throw new HttpError(403, "unexpected Host header");
+      if (!hosts.has(hostOf(req.headers.host))) throw new HttpError(403, "unexpected Host header");
       const url = new URL(req.url ?? "/", "http://localhost");
       const asset = assets.get(url.pathname);
       if (asset) {
@@ -356,9 +392,13 @@ export interface RunningViewer {
 
 /** Builds the index and listens (127.0.0.1:8080 unless told otherwise). */
 export async function startViewer(opts: ViewerOptions): Promise<RunningViewer> {
-  const index = await buildIndex(opts);
   const host = opts.host ?? "127.0.0.1";
-  const server = createViewerServer(index, LOOPBACK_HOSTS.has(host));
+  if (!isLoopback(host) && !opts.allowRemote)
+    throw new UserError(
+      `--host ${JSON.stringify(host)} is ${host === "" ? "every interface" : "not a loopback address"}: the viewer would serve these images to anyone who reaches it; add --allow-remote to mean it`,
+    );
+  const index = await buildIndex(opts);
+  const server = createViewerServer(index, allowedHostNames(host, opts.allowedHosts));
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) =>
       reject(
@@ -367,7 +407,8 @@ export async function startViewer(opts: ViewerOptions): Promise<RunningViewer> {
           : e,
       ),
     );
-    server.listen(opts.port ?? 8080, host, () => resolve());
+    // "" means every interface, as node's listen() takes an absent host.
+    server.listen(opts.port ?? 8080, host === "" ? undefined : host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;

@@ -120,6 +120,27 @@ test("CSV layout: quoted paths, a group column, several rows per image, an empty
   assert.deepEqual(m.train.maskArea, [8, 0]);
 });
 
+test("CSV layout: 100,000 repeated rows are read once and said once, in a second, not minutes", async () => {
+  const dir = tempDir();
+  await writeGrey(path.join(dir, "a.png"), 8, 8, frame(8, 8, 1));
+  await writeGrey(path.join(dir, "a_gt.png"), 8, 8, rectMask(8, 8, 0, 0, 2, 2));
+  const csv = path.join(dir, "list.csv");
+  fs.writeFileSync(csv, "image,mask\n" + "a.png,a_gt.png\n".repeat(100_000));
+  const t0 = Date.now();
+  const scan = scanLayout(csv);
+  assert.equal(scan.train.length, 1);
+  assert.deepEqual(scan.train[0].masks, [path.join(dir, "a_gt.png")]);
+  assert.ok(
+    scan.warnings.some(
+      (w) => w === `${csv}: 99999 repeated row(s) (the same image and mask, first at line 3) read once`,
+    ),
+    scan.warnings.join("\n"),
+  );
+  const m = await prepare({ input: csv, out: tempDir(), split, skipBad: false, workers: 1 });
+  assert.deepEqual(m.train.maskArea, [4]);
+  assert.ok(Date.now() - t0 < 10_000, `${Date.now() - t0} ms`);
+});
+
 test("groups: leading digits of the name, or --group-pattern; otherwise each image alone (said so)", async () => {
   const dir = tempDir();
   for (const id of ["12_1", "12_2", "7_1"]) {

@@ -11,7 +11,8 @@ import { readTiff, writeTiff } from "../../src/io/tiff.js";
 import { dice } from "../../src/metric/dice.js";
 import { DEFAULT_POSTPROCESS, postprocess } from "../../src/postprocess/mask-rule.js";
 import { readPredictions } from "../../src/predict/prediction-store.js";
-import { startViewer, type RunningViewer } from "../../src/web/server.js";
+import { allowedHostNames, isLoopback, startViewer, type RunningViewer } from "../../src/web/server.js";
+import { UserError } from "../../src/core/errors.js";
 import { needsSample, SAMPLE_DIR, tempDir } from "../helpers/sample.js";
 import { writeFakePredictions } from "./fake-preds.js";
 import type { Listing } from "../../src/web/client/api.js";
@@ -443,3 +444,49 @@ test(
     }
   },
 );
+
+test("the viewer stays on loopback unless told: another address needs allowRemote, and the Host check stays on", async () => {
+  for (const host of ["", "0.0.0.0", "192.0.2.1"])
+    await assert.rejects(
+      startViewer({ images: folder.images, port: 0, host }),
+      (e: Error) => e instanceof UserError && /--allow-remote to mean it/.test(e.message),
+      JSON.stringify(host),
+    );
+  // Every spelling of loopback is loopback, and keeps the DNS-rebinding check (a foreign Host is refused).
+  for (const host of ["127.1", "127.0.0.2", "localhost"]) {
+    assert.ok(isLoopback(host), host);
+    const v = await startViewer({ images: folder.images, port: 0, host });
+    try {
+      const port = new URL(v.url).port;
+      assert.equal((await rawGet(v.url, "/api/images", `evil.example:${port}`)).status, 403, host);
+      assert.equal(
+        (await rawGet(v.url, "/api/images", `${host === "127.1" ? "127.0.0.1" : host}:${port}`)).status,
+        200,
+        host,
+      );
+    } finally {
+      await v.close();
+    }
+  }
+  assert.ok(!isLoopback("10.0.0.1") && !isLoopback("") && !isLoopback("127.evil.example"));
+  // Every interface, allowed: the machine's addresses and the names given pass; any other Host does not.
+  const v = await startViewer({
+    images: folder.images,
+    port: 0,
+    host: "",
+    allowRemote: true,
+    allowedHosts: ["viewer.lan"],
+  });
+  try {
+    const port = new URL(v.url).port;
+    const at = (host: string) => rawGet(`http://127.0.0.1:${port}/`, "/api/images", `${host}:${port}`);
+    assert.equal((await at("127.0.0.1")).status, 200);
+    assert.equal((await at("viewer.lan")).status, 200);
+    assert.equal((await at("evil.example")).status, 403);
+  } finally {
+    await v.close();
+  }
+  const hosts = allowedHostNames("0.0.0.0", ["Viewer.LAN"]);
+  assert.ok(hosts.has("viewer.lan") && hosts.has("localhost") && hosts.has("127.0.0.1"));
+  assert.deepEqual([...allowedHostNames("10.1.2.3")], ["10.1.2.3"]);
+});

@@ -1,12 +1,13 @@
 import type { Command } from "commander";
 import {
   DEFAULT_POSTPROCESS,
+  isLoopback,
   LAYOUTS,
   readPostprocessFile,
   startViewer,
   type LayoutKind,
 } from "../../index.js";
-import { choiceOption, intOption } from "../options.js";
+import { choiceOption, intOption, repeatable } from "../options.js";
 import { addDecodeLimitOptions } from "../limits.js";
 import { progressFactory, type Progress } from "../progress.js";
 
@@ -22,6 +23,8 @@ interface ViewOptions {
   params?: string;
   port: number;
   host: string;
+  allowRemote?: boolean;
+  allowHost?: string[];
   quiet?: boolean;
 }
 
@@ -68,8 +71,14 @@ export function register(program: Command): void {
     .option("--port <n>", "port (0 = any free one)", intOption("--port", 0, 65535), 8080)
     .option(
       "--host <addr>",
-      "address to listen on (loopback by default: the page serves your data)",
+      'address to listen on (loopback by default: the page serves your data); another address, or "" for every interface, needs --allow-remote',
       "127.0.0.1",
+    )
+    .option("--allow-remote", "listen on a --host that others can reach (prints a warning)")
+    .option(
+      "--allow-host <name>",
+      "a host name requests may use besides the bound address (repeatable; e.g. the machine's name on your network)",
+      repeatable,
     )
     .option("--quiet", "no progress bar")
     .addHelpText(
@@ -92,6 +101,8 @@ export function register(program: Command): void {
         truth: o.truth,
         params,
         host: o.host,
+        allowRemote: Boolean(o.allowRemote),
+        allowedHosts: o.allowHost,
         port: o.port,
         onProgress: (done, total) => {
           bar ??= progressFactory(o.quiet)("scoring", total);
@@ -103,11 +114,10 @@ export function register(program: Command): void {
       for (const note of index.notes) console.warn(`note: ${note}`);
       const dice = index.meanDice === null ? "" : `, mean Dice ${index.meanDice.toFixed(4)}`;
       console.log(`${index.images.length} frames${dice}`);
-      if (!["127.0.0.1", "localhost", "::1"].includes(o.host)) {
+      if (o.allowRemote && !isLoopback(o.host))
         console.warn(
-          `warning: listening on ${o.host}: anyone who can reach this address can see these images`,
+          `warning: listening on ${o.host || "every interface"}: anyone who can reach this address can see these images`,
         );
-      }
       console.log(`viewer at ${viewer.url}  (Ctrl-C to stop)`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {
