@@ -166,4 +166,5 @@ export { runBench, type BenchResult } from "./pipeline/bench/bench.js";
 export { formatBench } from "./pipeline/bench/format.js";
 
 // web: the viewer.
-export { isLoopback, startViewer, type RunningViewer, type ViewerOptions } from "./web/server.js";
+export { startViewer, type RunningViewer, type ViewerOptions } from "./web/server.js";
+export { isLoopback } from "./web/hosts.js";
