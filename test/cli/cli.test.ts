@@ -21,6 +21,18 @@ test("every command has --help with an example", () => {
   }
 });
 
+test("help texts tell the truth about precision: each preset's default, as the presets hold it", () => {
+  const help = cli("train", "--help").out.replace(/\s+/g, " ");
+  assert.match(help, /default: as the preset says \(real: auto; fast, reference: fp32\)/);
+  assert.equal(PRESETS.real.train.precision, "auto");
+  assert.equal(PRESETS.fast.train.precision ?? "fp32", "fp32");
+  assert.equal(PRESETS.reference.train.precision ?? "fp32", "fp32");
+  assert.match(
+    cli("predict", "--help").out.replace(/\s+/g, " "),
+    /fp32 \(the default, whatever precision the model was trained in\)/,
+  );
+});
+
 test("bad input: one line naming the file, exit 1, no stack unless --verbose", () => {
   const dir = tempDir();
   fs.mkdirSync(path.join(dir, "train"));
