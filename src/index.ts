@@ -162,6 +162,9 @@ export {
 } from "./pipeline/cv.js";
 export { rescoreCv, type RescoreOptions } from "./pipeline/cv-rescore.js";
 export { runDemo, type DemoOptions, type DemoResult } from "./pipeline/demo.js";
+export { autoPlan, writePlan, type AutoPlan, type AutoPlanOptions } from "./pipeline/plan/auto.js";
+export { fingerprint, type Fingerprint } from "./pipeline/plan/fingerprint.js";
+export { planRecipe, planNetwork, type Plan } from "./pipeline/plan/plan.js";
 export { runBench, type BenchResult } from "./pipeline/bench/bench.js";
 export { formatBench } from "./pipeline/bench/format.js";
 

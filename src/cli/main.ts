@@ -15,6 +15,7 @@ import { register as registerDedupe } from "./commands/dedupe.js";
 import { register as registerTrain } from "./commands/train.js";
 import { register as registerCv } from "./commands/cv.js";
 import { register as registerBench } from "./commands/bench.js";
+import { register as registerPlan } from "./commands/plan.js";
 import { editDistance, UserError, VERSION } from "../index.js";
 import { installSignalHandlers } from "./signals.js";
 
@@ -35,6 +36,7 @@ program
 registerDemo(program);
 registerSynth(program);
 registerPrepare(program);
+registerPlan(program);
 registerTrain(program);
 registerCv(program);
 registerPredict(program);

@@ -44,3 +44,14 @@ export function choiceOption<T extends string>(name: string, choices: readonly T
 export function repeatable(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
+
+/** A duration in minutes: "30m", "1.5h", "90s", or a bare number of minutes. */
+export function durationOption(name: string): (v: string) => number {
+  return (v) => {
+    const m = /^(\d+(?:\.\d+)?)\s*(s|m|min|h)?$/.exec(v.trim());
+    const minutes = m ? Number(m[1]) * ({ s: 1 / 60, m: 1, min: 1, h: 60 }[m[2] ?? "m"] ?? 1) : NaN;
+    if (!(minutes > 0) || minutes > 10_000)
+      throw new InvalidArgumentError(`${name} must be a duration such as 30m, 1.5h or 90s; got "${v}"`);
+    return minutes;
+  };
+}

@@ -202,7 +202,8 @@ export function loadPreset(nameOrFile: string): Preset {
   if (PRESETS[nameOrFile]) return structuredClone(PRESETS[nameOrFile]);
   if (!fs.existsSync(nameOrFile))
     throw fileError(nameOrFile, `not a preset (${Object.keys(PRESETS).join(", ")}) nor a config file`);
-  const raw = readJson(nameOrFile) as { model?: object; train?: object };
+  // A planned preset (`nerveseg plan`) keeps its reasons under `plan`: read, not trained on.
+  const { plan: _plan, ...raw } = readJson(nameOrFile) as { model?: object; train?: object; plan?: unknown };
   // Checked on the file as written: the merge below would drop an unknown top-level key unseen.
   const unknown = unknownKeys(PresetSchema, raw);
   if (unknown.length > 0) throw fileError(nameOrFile, unknown[0]);

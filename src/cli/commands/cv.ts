@@ -2,6 +2,7 @@ import { Option, type Command } from "commander";
 import {
   crossValidate,
   cvTable,
+  readManifest,
   readPostprocessFile,
   rescoreCv,
   UserError,
@@ -116,7 +117,7 @@ export function register(program: Command): void {
           shouldStop: () => interrupted !== "",
           data: f.data,
           out: f.out,
-          preset: presetFromFlags(f),
+          preset: presetFromFlags(f, f.folds ?? readManifest(f.data).split.folds?.k ?? 5),
           folds: f.folds,
           seed: f.foldSeed,
           dedupe: f.dedupe,

@@ -1,15 +1,19 @@
+import path from "node:path";
 import type { Command } from "commander";
 import {
+  autoPlan,
   checkpointPath,
   DEFAULT_ELASTIC,
   loadPreset,
   PRECISION_CHOICES,
+  setThreads,
   train,
+  writePlan,
   type DedupePolicy,
   type PrecisionChoice,
   type Preset,
 } from "../../index.js";
-import { choiceOption, floatOption, intOption } from "../options.js";
+import { choiceOption, durationOption, floatOption, intOption } from "../options.js";
 import { barsUnlessQuiet, toStderr } from "../progress.js";
 import { onInterruptGracefully } from "../signals.js";
 
@@ -34,11 +38,28 @@ export interface TrainFlags {
   maxMinutes?: number;
   worker: boolean;
   stopAfterSteps?: number;
+  /** Minutes (--budget). */
+  budget?: number;
+}
+
+/**
+ * `--preset auto`: the plan for `f.data` within `--budget` (per run; per fold with `folds`), its reasons
+ * printed and kept as plan.json in the output folder.
+ */
+export function planFromFlags(f: TrainFlags, folds?: number): Preset {
+  if (f.threads !== undefined) setThreads(f.threads);
+  const plan = autoPlan(f.data, { budgetMinutes: f.budget ?? 30, folds });
+  console.error(
+    `plan for ${f.data} within ${plan.budgetMinutes} min${folds ? " per fold" : ""} (step ${(plan.calibration.stepSeconds * 1000).toFixed(0)} ms, ${plan.calibration.source}):`,
+  );
+  for (const [k, v] of Object.entries(plan.why)) console.error(`  ${k}: ${v}`);
+  writePlan(path.join(f.out, "plan.json"), plan);
+  return plan.preset;
 }
 
 /** The preset with the command-line overrides applied. */
-export function presetFromFlags(f: TrainFlags): Preset {
-  const p = loadPreset(f.preset);
+export function presetFromFlags(f: TrainFlags, folds?: number): Preset {
+  const p = f.preset === "auto" ? planFromFlags(f, folds) : loadPreset(f.preset);
   if (f.epochs !== undefined) p.train.epochs = f.epochs;
   if (f.batch !== undefined) p.train.batch = f.batch;
   if (f.lr !== undefined) p.train.lr = f.lr;
@@ -58,8 +79,13 @@ export function addRecipeOptions(cmd: Command): Command {
   return cmd
     .option(
       "--preset <name|file.json>",
-      "real (the default: measured best on real ultrasound), fast, reference, or a JSON file with model/train overrides of fast",
+      "real (the default: measured best on real ultrasound), auto (planned from the data within --budget; see `nerveseg plan`), fast, reference, or a JSON file with model/train overrides of fast",
       "real",
+    )
+    .option(
+      "--budget <time>",
+      "with --preset auto: training time per run (per fold for cv), e.g. 30m or 1.5h (default 30m)",
+      durationOption("--budget"),
     )
     .option("--epochs <n>", "epochs (overrides the preset)", intOption("--epochs", 1, 100_000))
     .option("--batch <n>", "batch size", intOption("--batch", 1, 4096))

@@ -194,7 +194,7 @@ function trainFlopsPerImage(net: UNet): number {
  * One training step of `net` at `batch` (Dice + 0.5 presence BCE, the optimizer's step) on frames
  * tiled from `pixels`, a third of them without a nerve.
  */
-function trainingStep(net: UNet, opt: E.Optimizer, batch: number, pixels: Float32Array): () => void {
+export function trainingStep(net: UNet, opt: E.Optimizer, batch: number, pixels: Float32Array): () => void {
   const { inputHeight: h, inputWidth: w } = net.config;
   const img = Float32Array.from({ length: batch * h * w }, (_, i) => pixels[i % pixels.length]);
   const mask = Float32Array.from(img, (v) => (v > 0.7 ? 1 : 0));
